@@ -1,0 +1,44 @@
+"""The append-only access log (DOMAIN.md section 4, "Access log")."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, utcnow
+
+
+class AuditEvent(Base):
+    """One access or change, allowed or denied. Never updated, never deleted.
+
+    The actor's name, organisation and roles are copied, so the row keeps its
+    meaning after the user is renamed or removed. No personal-data payload is
+    ever stored here: only what was touched (type and id), never its content.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_occurred_at_id", "occurred_at", "id"),
+        Index("ix_audit_events_target", "target_type", "target_id"),
+        Index("ix_audit_events_actor_id", "actor_id", "occurred_at"),
+        Index("ix_audit_events_action", "action", "occurred_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[uuid.UUID | None]
+    actor_name: Mapped[str | None] = mapped_column(String(200))
+    actor_organisation: Mapped[str | None] = mapped_column(String(64))
+    actor_roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    action: Mapped[str] = mapped_column(String(100))
+    target_type: Mapped[str | None] = mapped_column(String(50))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    purpose: Mapped[str | None] = mapped_column(String(200))
+    emergency_grant_id: Mapped[uuid.UUID | None]
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    client_ip: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import uuid
+from pydantic import AwareDatetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from app.audit import service
+from app.audit.schemas import AuditEventRead
+from app.auth.policy import Action, require
+from app.auth.principal import Principal
+from app.db import SessionDep
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+
+@router.get("/events", response_model=Page[AuditEventRead])
+async def list_audit_events(
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(Action.AUDIT_READ))],
+    actor_id: uuid.UUID | None = None,
+    target_type: Annotated[str | None, Query(max_length=50)] = None,
+    target_id: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(max_length=100)] = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[AuditEventRead]:
+    """Read the access log (auditor only), newest first, with keyset paging."""
+    items, next_cursor = await service.list_events(
+        session,
+        actor_id=actor_id,
+        target_type=target_type,
+        target_id=target_id,
+        action=action,
+        since=since,
+        until=until,
+        cursor=cursor,
+        limit=limit,
+    )
+    service.record(session, principal, "audit.events.read", "audit_log", None)
+    return Page[AuditEventRead](
+        items=[AuditEventRead.model_validate(e) for e in items], next_cursor=next_cursor
+    )

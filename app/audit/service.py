@@ -1,0 +1,132 @@
+"""Writing and reading the access log.
+
+:func:`record` adds the row to the caller's session, so it commits or rolls
+back together with the action it describes. Denials are written by
+:func:`record_denial` in a small transaction of their own, after the request's
+transaction has been rolled back, so a refused attempt is never lost with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import requestctx
+from app.audit.models import AuditEvent
+from app.audit.schemas import Outcome
+from app.auth.principal import Principal
+from app.pagination import apply_keyset, page_of
+from app.problems import DeniedAccess
+
+log = logging.getLogger("casecoord.audit")
+
+
+def _actor_fields(actor: Principal | None) -> dict[str, Any]:
+    if actor is None:
+        return {"actor_id": None, "actor_name": None, "actor_organisation": None, "actor_roles": []}
+    return {
+        "actor_id": actor.user_id,
+        "actor_name": actor.name[:200],
+        "actor_organisation": actor.organisation_code[:64],
+        "actor_roles": sorted(str(r) for r in actor.roles),
+    }
+
+
+def build_event(
+    actor: Principal | None,
+    action: str,
+    target_type: str | None = None,
+    target_id: uuid.UUID | str | None = None,
+    *,
+    outcome: Outcome = Outcome.ALLOWED,
+    purpose: str | None = None,
+    reason: str | None = None,
+) -> AuditEvent:
+    return AuditEvent(
+        id=uuid.uuid4(),
+        **_actor_fields(actor),
+        action=action[:100],
+        target_type=target_type,
+        target_id=str(target_id) if target_id is not None else None,
+        outcome=outcome.value,
+        purpose=purpose[:200] if purpose else None,
+        reason=reason[:200] if reason else None,
+        emergency_grant_id=requestctx.emergency_grant_id.get(),
+        request_id=requestctx.request_id.get(),
+        client_ip=requestctx.client_ip.get(),
+    )
+
+
+def record(
+    session: AsyncSession,
+    actor: Principal | None,
+    action: str,
+    target_type: str | None = None,
+    target_id: uuid.UUID | str | None = None,
+    *,
+    purpose: str | None = None,
+) -> AuditEvent:
+    """Log an allowed access in the caller's transaction."""
+    event = build_event(actor, action, target_type, target_id, purpose=purpose)
+    session.add(event)
+    return event
+
+
+async def record_denial(request: Request, denied: DeniedAccess, status: int) -> None:
+    """Log a refused attempt in its own transaction (the request's was rolled back)."""
+    actor = denied.actor if isinstance(denied.actor, Principal) else None
+    event = build_event(
+        actor,
+        denied.action,
+        denied.target_type,
+        denied.target_id,
+        outcome=Outcome.DENIED,
+        reason=f"{status}:{denied.reason}" if denied.reason else str(status),
+    )
+    try:
+        async with request.app.state.db.sessionmaker() as session:
+            session.add(event)
+            await session.commit()
+    except Exception:  # the refusal itself must still reach the caller
+        log.exception("could not write denial audit row")
+
+
+async def list_events(
+    session: AsyncSession,
+    *,
+    actor_id: uuid.UUID | None,
+    target_type: str | None,
+    target_id: str | None,
+    action: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[Sequence[AuditEvent], str | None]:
+    stmt: Select[Any] = select(AuditEvent)
+    if actor_id:
+        stmt = stmt.where(AuditEvent.actor_id == actor_id)
+    if target_type:
+        stmt = stmt.where(AuditEvent.target_type == target_type)
+    if target_id:
+        stmt = stmt.where(AuditEvent.target_id == target_id)
+    if action:
+        # "case.read" matches exactly; "case." matches the whole family.
+        if action.endswith("."):
+            stmt = stmt.where(AuditEvent.action.startswith(action, autoescape=True))
+        else:
+            stmt = stmt.where(AuditEvent.action == action)
+    if since:
+        stmt = stmt.where(AuditEvent.occurred_at >= since)
+    if until:
+        stmt = stmt.where(AuditEvent.occurred_at < until)
+    stmt = apply_keyset(stmt, AuditEvent.occurred_at, AuditEvent.id, cursor, limit)
+    rows = (await session.scalars(stmt)).all()
+    return page_of(rows, limit, "occurred_at")

@@ -1,0 +1,126 @@
+"""The one authorisation table: (role, action) -> allowed. Anything absent is denied.
+
+Every route declares its action with ``Depends(require(Action.X))``; a test walks
+``app.routes`` and fails on any route without one. Object-level rules (is the
+caller a member of this case?) are *relations*: the action names the relation
+it needs, and the domain's readable query enforces it, so an object the caller
+may not see is a 404, never a 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Any
+
+from app.auth.principal import CurrentPrincipal, Principal, Role
+from app.problems import DeniedAccess, Forbidden
+
+
+class Action(StrEnum):
+    ME_READ = "me.read"
+    ORGANISATION_READ = "organisation.read"
+    ORGANISATION_MANAGE = "organisation.manage"
+    USER_READ = "user.read"
+    USER_MANAGE = "user.manage"
+    TEAM_READ = "team.read"
+    TEAM_MANAGE = "team.manage"
+    TEAM_MEMBER_MANAGE = "team.member.manage"
+    AUDIT_READ = "audit.read"
+
+
+class Relation(StrEnum):
+    """The object-level relation an action needs beyond the role."""
+
+    NONE = "none"  # the role alone decides
+    OWN_ORGANISATION = "own_organisation"  # the object belongs to the caller's organisation
+    TEAM_MEMBER = "team_member"  # the caller is in the object's team
+    CASE_MEMBER = "case_member"  # member of the case, or holder of an active emergency grant
+
+
+R = Role
+PROFESSIONALS = frozenset(
+    {R.POLICE, R.SOCIAL_WORKER, R.HEALTH_WORKER, R.YOUTH_WORKER, R.VICTIM_ADVOCATE, R.COORDINATOR}
+)
+EVERYONE = frozenset(Role)
+
+#: (action) -> (roles allowed, relation required). The single source of truth.
+POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
+    Action.ME_READ: (EVERYONE, Relation.NONE),
+    Action.ORGANISATION_READ: (EVERYONE - {R.INTEGRATION}, Relation.NONE),
+    Action.ORGANISATION_MANAGE: (frozenset({R.ADMIN}), Relation.NONE),
+    Action.USER_READ: (frozenset({R.ADMIN, R.COORDINATOR, R.AUDITOR}), Relation.NONE),
+    Action.USER_MANAGE: (frozenset({R.ADMIN}), Relation.NONE),
+    Action.TEAM_READ: (PROFESSIONALS | {R.ADMIN, R.AUDITOR}, Relation.NONE),
+    # A coordinator manages only teams of their own organisation (checked in the service).
+    Action.TEAM_MANAGE: (frozenset({R.ADMIN, R.COORDINATOR}), Relation.OWN_ORGANISATION),
+    Action.TEAM_MEMBER_MANAGE: (frozenset({R.ADMIN, R.COORDINATOR}), Relation.OWN_ORGANISATION),
+    Action.AUDIT_READ: (frozenset({R.AUDITOR}), Relation.NONE),
+}
+
+#: Roles whose powers do not need an object relation for these actions.
+RELATION_EXEMPT: dict[Action, frozenset[Role]] = {
+    Action.TEAM_MANAGE: frozenset({R.ADMIN}),
+    Action.TEAM_MEMBER_MANAGE: frozenset({R.ADMIN}),
+}
+
+ACTION_ATTR = "__casecoord_action__"
+
+
+def register_actions(extra: dict[Any, tuple[frozenset[Role], Relation]]) -> None:
+    """Higher domains add their rows at import time (they may not be imported here)."""
+    for action in extra:
+        if action in POLICY:
+            raise RuntimeError(f"policy row {action} declared twice")
+    POLICY.update(extra)
+
+
+def is_allowed(principal: Principal, action: str) -> bool:
+    """Role check. Integration clients additionally need the action in their scopes."""
+    row = POLICY.get(action)  # type: ignore[call-overload]
+    if row is None:
+        return False
+    roles, _relation = row
+    granted = principal.roles & roles
+    if not granted:
+        return False
+    if granted == {Role.INTEGRATION}:
+        return action in principal.scopes
+    return True
+
+
+def relation_exempt(principal: Principal, action: str) -> bool:
+    return bool(principal.roles & RELATION_EXEMPT.get(action, frozenset()))  # type: ignore[call-overload]
+
+
+_cache: dict[str, Callable[..., Awaitable[Principal]]] = {}
+
+
+def require(action: StrEnum) -> Callable[..., Awaitable[Principal]]:
+    """Dependency factory: the caller must hold a role allowed for ``action``."""
+    key = str(action)
+    if key in _cache:
+        return _cache[key]
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        if not is_allowed(principal, key):
+            raise Forbidden(
+                "Your role does not permit this action.",
+                denied=DeniedAccess(action=key, actor=principal, reason="role"),
+            )
+        return principal
+
+    setattr(dependency, ACTION_ATTR, key)
+    dependency.__name__ = f"require_{key.replace('.', '_')}"
+    _cache[key] = dependency
+    return dependency
+
+
+def public(reason: str) -> Callable[[], Awaitable[None]]:
+    """Mark a route as deliberately unauthenticated (health, metrics, docs)."""
+
+    async def dependency() -> None:
+        return None
+
+    setattr(dependency, ACTION_ATTR, f"public:{reason}")
+    return dependency

@@ -1,0 +1,50 @@
+"""ETags and If-Match: the ``version`` column is the entity tag.
+
+PATCH, PUT and DELETE must send ``If-Match``: missing gives 428, stale gives
+412. The UPDATE itself also carries ``WHERE version = n``, so even two requests
+that both pass the header check cannot both win.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Response
+
+from app.problems import PreconditionFailed, PreconditionRequired
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def set_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = etag(version)
+
+
+def _if_match(
+    if_match: Annotated[
+        str | None,
+        Header(alias="If-Match", description="The ETag you read; required on changes."),
+    ] = None,
+) -> int:
+    if if_match is None or not if_match.strip():
+        raise PreconditionRequired("This change needs an If-Match header with the current ETag.")
+    value = if_match.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    value = value.strip('"')
+    if not value.isdigit():
+        raise PreconditionFailed("If-Match does not match the current ETag.")
+    return int(value)
+
+
+IfMatch = Annotated[int, Depends(_if_match)]
+
+
+def check_version(expected: int, current: int) -> None:
+    if expected != current:
+        raise PreconditionFailed(
+            "The resource was changed since you read it; re-read it and retry.",
+            extra={"current_etag": etag(current)},
+        )

@@ -1,0 +1,88 @@
+"""Typed settings, read once from the environment (prefix ``CASECOORD_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Asymmetric signature families. Exactly one family may be configured, so an
+#: attacker can never steer verification into another key interpretation
+#: (the classic RS256 -> HS256 "public key as HMAC secret" confusion).
+ALGORITHM_FAMILIES: dict[str, frozenset[str]] = {
+    "RS": frozenset({"RS256", "RS384", "RS512"}),
+    "PS": frozenset({"PS256", "PS384", "PS512"}),
+    "ES": frozenset({"ES256", "ES384", "ES512"}),
+}
+
+DEV_KEY_ID_PREFIX = "casecoord-dev-"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CASECOORD_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    data_dir: Path = Path("./data")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; default is SQLite in DATA_DIR.",
+    )
+
+    oidc_issuer: str = "casecoord-dev"
+    oidc_audience: str = "casecoord"
+    oidc_jwks: str | None = Field(
+        default=None, description="Path to a JWKS file, or an https:// URL to fetch and cache."
+    )
+    oidc_algorithms: list[str] = ["RS256"]
+    oidc_jwks_cache_seconds: int = 600
+
+    max_body_bytes: int = 1_000_000
+    log_level: str = "INFO"
+    db_echo: bool = False
+
+    #: Keys for protected fields: "kid:base64key,kid2:base64key"; first is primary.
+    field_keys: SecretStr | None = None
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _one_family(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one algorithm is required")
+        for members in ALGORITHM_FAMILIES.values():
+            if set(value) <= members:
+                return value
+        raise ValueError(
+            "OIDC_ALGORITHMS must name asymmetric algorithms of exactly one family "
+            "(RS*, PS* or ES*); HS* and none are never accepted"
+        )
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> Settings:
+        if self.env == "production":
+            if not self.oidc_jwks:
+                raise ValueError("CASECOORD_OIDC_JWKS is required in production")
+            if self.oidc_jwks.startswith("http://"):
+                raise ValueError("CASECOORD_OIDC_JWKS must use https in production")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'casecoord.db').resolve()}"
+
+    @property
+    def dev_jwks_path(self) -> Path:
+        return self.data_dir / "dev-jwks.json"
+
+    @property
+    def dev_private_key_path(self) -> Path:
+        return self.data_dir / "dev-signing-key.pem"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

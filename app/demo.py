@@ -1,0 +1,135 @@
+"""Demo organisations, teams and users for ``casecoord serve --demo``.
+
+Everything here is fictional. Users are pre-registered with the same issuer
+and subject the dev tokens carry, so the first request finds them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.config import Settings
+from app.db import Database
+from app.directory.models import Organisation, Team, TeamMembership, User
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    name: str
+    org: str
+    roles: tuple[str, ...]
+    teams: tuple[tuple[str, str], ...] = ()  # (team name, team role)
+    scope: str | None = None
+
+
+ORGANISATIONS = [
+    ("helsinki-police", "Helsinki Police Department (demo)", "police"),
+    ("helsinki-social", "Helsinki Social Services (demo)", "social_services"),
+    ("helsinki-health", "Helsinki Health Services (demo)", "health_services"),
+    ("helsinki-youth", "Helsinki Youth Services (demo)", "youth_services"),
+    ("victim-support", "Victim Support Finland (demo)", "ngo"),
+    ("lyomaton-linja", "Lyömätön Linja (demo)", "ngo"),
+    ("casecoord-ops", "casecoord operations (demo)", "other"),
+    ("municipal-system", "Municipal social-service system (demo)", "social_services"),
+]
+
+TEAMS = [
+    ("Ankkuri Helsinki", "ankkuri", "helsinki-police", "Helsinki"),
+    ("Marak Helsinki", "marak", "helsinki-social", "Helsinki"),
+    ("HAH Helsinki", "hah", "helsinki-police", "Helsinki"),
+]
+
+USERS = [
+    DemoUser("police", "Paula Poliisi", "helsinki-police", ("police",),
+             (("Ankkuri Helsinki", "member"), ("Marak Helsinki", "member"),
+              ("HAH Helsinki", "member"))),
+    DemoUser("social", "Sami Sosiaalityö", "helsinki-social", ("social_worker",),
+             (("Ankkuri Helsinki", "member"), ("Marak Helsinki", "member"))),
+    DemoUser("health", "Hanna Hoitaja", "helsinki-health", ("health_worker",),
+             (("Ankkuri Helsinki", "member"), ("Marak Helsinki", "member"))),
+    DemoUser("youth", "Nuutti Nuorisotyö", "helsinki-youth", ("youth_worker",),
+             (("Ankkuri Helsinki", "member"),)),
+    DemoUser("advocate", "Tuula Tukihenkilö", "victim-support", ("victim_advocate",),
+             (("Marak Helsinki", "member"),)),
+    DemoUser("coordinator", "Kaisa Koordinaattori", "helsinki-social", ("coordinator",),
+             (("Marak Helsinki", "coordinator"), ("Ankkuri Helsinki", "coordinator"))),
+    DemoUser("provider", "Pekka Palvelu", "lyomaton-linja", ("service_provider",)),
+    DemoUser("auditor", "Aino Auditoija", "casecoord-ops", ("auditor",)),
+    DemoUser("admin", "Antti Admin", "casecoord-ops", ("admin",)),
+    DemoUser("integration", "Municipal integration", "municipal-system", ("integration",),
+             scope="me.read"),
+]
+
+
+def claims_for(user: DemoUser) -> dict[str, object]:
+    claims: dict[str, object] = {
+        "sub": f"demo-{user.username}",
+        "name": user.name,
+        "org": user.org,
+        "roles": list(user.roles),
+    }
+    if user.scope:
+        claims["scope"] = user.scope
+    return claims
+
+
+def find_user(username: str) -> DemoUser | None:
+    return next((u for u in USERS if u.username == username), None)
+
+
+async def _seed(session: AsyncSession, settings: Settings) -> int:
+    created = 0
+    orgs: dict[str, Organisation] = {}
+    for code, name, kind in ORGANISATIONS:
+        org = await session.scalar(select(Organisation).where(Organisation.code == code))
+        if org is None:
+            org = Organisation(code=code, name=name, kind=kind)
+            session.add(org)
+            created += 1
+        orgs[code] = org
+    await session.flush()
+    teams: dict[str, Team] = {}
+    for name, kind, org_code, area in TEAMS:
+        team = await session.scalar(select(Team).where(Team.name == name))
+        if team is None:
+            team = Team(name=name, kind=kind, organisation_id=orgs[org_code].id, area=area)
+            session.add(team)
+            created += 1
+        teams[name] = team
+    await session.flush()
+    for demo in USERS:
+        subject = f"demo-{demo.username}"
+        user = await session.scalar(
+            select(User).where(User.issuer == settings.oidc_issuer, User.subject == subject)
+        )
+        if user is None:
+            user = User(issuer=settings.oidc_issuer, subject=subject, name=demo.name,
+                        organisation_id=orgs[demo.org].id, roles=sorted(demo.roles))
+            session.add(user)
+            await session.flush()
+            audit.record(session, None, "directory.user.registered", "user", user.id,
+                         purpose="demo seed")
+            created += 1
+        for team_name, team_role in demo.teams:
+            team = teams[team_name]
+            exists = await session.scalar(select(TeamMembership.id).where(
+                TeamMembership.team_id == team.id, TeamMembership.user_id == user.id))
+            if exists is None:
+                session.add(TeamMembership(team_id=team.id, user_id=user.id, team_role=team_role))
+    await session.flush()
+    return created
+
+
+async def seed_demo(settings: Settings) -> int:
+    """Create the demo directory if it is missing. Returns how many rows were added."""
+    db = Database.from_url(settings.effective_database_url)
+    try:
+        async with db.sessionmaker() as session, session.begin():
+            return await _seed(session, settings)
+    finally:
+        await db.dispose()

@@ -1,0 +1,229 @@
+from __future__ import annotations
+
+import uuid
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response, status
+
+from app.audit import service as audit
+from app.auth.policy import Action, require
+from app.auth.principal import Principal
+from app.concurrency import IfMatch, set_etag
+from app.db import SessionDep
+from app.directory import service
+from app.directory.schemas import (
+    MeRead,
+    MyTeam,
+    OrganisationCreate,
+    OrganisationKind,
+    OrganisationRead,
+    OrganisationUpdate,
+    TeamCreate,
+    TeamKind,
+    TeamMemberAdd,
+    TeamMemberRead,
+    TeamRead,
+    TeamUpdate,
+    UserRead,
+    UserUpdate,
+)
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+
+router = APIRouter(prefix="/api/v1", tags=["directory"])
+
+
+@router.get("/me", response_model=MeRead)
+async def get_me(session: SessionDep, principal: Annotated[Principal, Depends(require(Action.ME_READ))]) -> MeRead:
+    """The caller as the service sees them: organisation, roles and teams."""
+    org = await service.get_organisation(session, principal.organisation_id)
+    teams = await service.my_teams(session, principal)
+    return MeRead(
+        id=principal.user_id,
+        subject=principal.subject,
+        name=principal.name,
+        organisation=OrganisationRead.model_validate(org),
+        roles=sorted(principal.roles),
+        scopes=sorted(principal.scopes),
+        teams=[MyTeam(id=t.id, name=t.name, kind=TeamKind(t.kind), team_role=r) for t, r in teams],
+    )
+
+
+@router.get("/organisations", response_model=Page[OrganisationRead])
+async def list_organisations(
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(Action.ORGANISATION_READ))],
+    kind: OrganisationKind | None = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[OrganisationRead]:
+    items, nxt = await service.list_organisations(session, kind, cursor, limit)
+    return Page[OrganisationRead](
+        items=[OrganisationRead.model_validate(o) for o in items], next_cursor=nxt
+    )
+
+
+@router.post("/organisations", response_model=OrganisationRead, status_code=201)
+async def create_organisation(
+    body: OrganisationCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(Action.ORGANISATION_MANAGE))],
+    response: Response,
+) -> OrganisationRead:
+    org = await service.create_organisation(session, principal, body)
+    set_etag(response, org.version)
+    return OrganisationRead.model_validate(org)
+
+
+@router.get("/organisations/{org_id}", response_model=OrganisationRead)
+async def get_organisation(
+    org_id: uuid.UUID, session: SessionDep, principal: Annotated[Principal, Depends(require(Action.ORGANISATION_READ))],
+    response: Response,
+) -> OrganisationRead:
+    org = await service.get_organisation(session, org_id)
+    set_etag(response, org.version)
+    return OrganisationRead.model_validate(org)
+
+
+@router.patch("/organisations/{org_id}", response_model=OrganisationRead)
+async def update_organisation(
+    org_id: uuid.UUID,
+    body: OrganisationUpdate,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(Action.ORGANISATION_MANAGE))],
+    expected: IfMatch,
+    response: Response,
+) -> OrganisationRead:
+    org = await service.get_organisation(session, org_id)
+    org = await service.update_organisation(session, principal, org, body, expected)
+    set_etag(response, org.version)
+    return OrganisationRead.model_validate(org)
+
+
+@router.get("/users", response_model=Page[UserRead])
+async def list_users(
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(Action.USER_READ))],
+    organisation_id: uuid.UUID | None = None,
+    disabled: bool | None = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[UserRead]:
+    items, nxt = await service.list_users(session, organisation_id, disabled, cursor, limit)
+    audit.record(session, principal, "directory.users.listed", "user", None)
+    return Page[UserRead](items=[UserRead.model_validate(u) for u in items], next_cursor=nxt)
+
+
+@router.get("/users/{user_id}", response_model=UserRead)
+async def get_user(
+    user_id: uuid.UUID, session: SessionDep, principal: Annotated[Principal, Depends(require(Action.USER_READ))],
+    response: Response,
+) -> UserRead:
+    user = await service.get_user(session, user_id)
+    audit.record(session, principal, "directory.user.read", "user", user.id)
+    set_etag(response, user.version)
+    return UserRead.model_validate(user)
+
+
+@router.patch("/users/{user_id}", response_model=UserRead)
+async def update_user(
+    user_id: uuid.UUID,
+    body: UserUpdate,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(Action.USER_MANAGE))],
+    expected: IfMatch,
+    response: Response,
+) -> UserRead:
+    """Disable or re-enable a user, or revoke their tokens (takes effect at once)."""
+    user = await service.get_user(session, user_id)
+    user = await service.update_user(session, principal, user, body, expected)
+    set_etag(response, user.version)
+    return UserRead.model_validate(user)
+
+
+@router.get("/teams", response_model=Page[TeamRead])
+async def list_teams(
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(Action.TEAM_READ))],
+    kind: TeamKind | None = None,
+    organisation_id: uuid.UUID | None = None,
+    mine: bool = False,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[TeamRead]:
+    items, nxt = await service.list_teams(
+        session, kind, organisation_id, principal if mine else None, cursor, limit
+    )
+    return Page[TeamRead](items=[TeamRead.model_validate(t) for t in items], next_cursor=nxt)
+
+
+@router.post("/teams", response_model=TeamRead, status_code=201)
+async def create_team(
+    body: TeamCreate, session: SessionDep, principal: Annotated[Principal, Depends(require(Action.TEAM_MANAGE))],
+    response: Response,
+) -> TeamRead:
+    team = await service.create_team(session, principal, body)
+    set_etag(response, team.version)
+    return TeamRead.model_validate(team)
+
+
+@router.get("/teams/{team_id}", response_model=TeamRead)
+async def get_team(
+    team_id: uuid.UUID, session: SessionDep, principal: Annotated[Principal, Depends(require(Action.TEAM_READ))],
+    response: Response,
+) -> TeamRead:
+    team = await service.get_team(session, team_id)
+    set_etag(response, team.version)
+    return TeamRead.model_validate(team)
+
+
+@router.patch("/teams/{team_id}", response_model=TeamRead)
+async def update_team(
+    team_id: uuid.UUID,
+    body: TeamUpdate,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(Action.TEAM_MANAGE))],
+    expected: IfMatch,
+    response: Response,
+) -> TeamRead:
+    team = await service.get_team(session, team_id)
+    team = await service.update_team(session, principal, team, body, expected)
+    set_etag(response, team.version)
+    return TeamRead.model_validate(team)
+
+
+@router.get("/teams/{team_id}/members", response_model=list[TeamMemberRead])
+async def list_team_members(
+    team_id: uuid.UUID, session: SessionDep, principal: Annotated[Principal, Depends(require(Action.TEAM_READ))]
+) -> list[TeamMemberRead]:
+    team = await service.get_team(session, team_id)
+    return [TeamMemberRead.model_validate(m) for m in await service.list_team_members(session, team)]
+
+
+@router.post("/teams/{team_id}/members", response_model=TeamMemberRead, status_code=201)
+async def add_team_member(
+    team_id: uuid.UUID,
+    body: TeamMemberAdd,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(Action.TEAM_MEMBER_MANAGE))],
+) -> TeamMemberRead:
+    team = await service.get_team(session, team_id)
+    return TeamMemberRead.model_validate(
+        await service.add_team_member(session, principal, team, body)
+    )
+
+
+@router.delete(
+    "/teams/{team_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+)
+async def remove_team_member(
+    team_id: uuid.UUID,
+    user_id: uuid.UUID,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(Action.TEAM_MEMBER_MANAGE))],
+) -> Response:
+    """Remove a membership. A membership has no mutable state, so no If-Match is needed."""
+    team = await service.get_team(session, team_id)
+    await service.remove_team_member(session, principal, team, user_id)
+    return Response(status_code=204)

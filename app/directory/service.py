@@ -1,0 +1,353 @@
+"""Directory logic: just-in-time registration from tokens, and management."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.auth.policy import relation_exempt
+from app.auth.principal import Principal, Role
+from app.auth.tokens import VerifiedClaims
+from app.concurrency import check_version
+from app.db import utcnow
+from app.directory.models import Organisation, Team, TeamMembership, User
+from app.directory.schemas import (
+    OrganisationCreate,
+    OrganisationKind,
+    OrganisationUpdate,
+    TeamCreate,
+    TeamMemberAdd,
+    TeamUpdate,
+    UserUpdate,
+)
+from app.pagination import apply_keyset, page_of
+from app.problems import Conflict, DeniedAccess, Forbidden, NotFound, Unauthorized, Unprocessable
+
+ORG_CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
+LAST_SEEN_GRANULARITY = timedelta(minutes=15)
+
+
+def _claim_str(claims: dict[str, Any], name: str, max_len: int) -> str | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > max_len:
+        raise Unauthorized(
+            "The bearer token was rejected.",
+            denied=DeniedAccess(action="auth.token", reason=f"bad claim {name}"),
+        )
+    return value.strip()
+
+
+def _roles(claims: dict[str, Any]) -> frozenset[Role]:
+    raw = claims.get("roles", [])
+    if not isinstance(raw, list) or len(raw) > 20:
+        raise Unauthorized(
+            "The bearer token was rejected.",
+            denied=DeniedAccess(action="auth.token", reason="bad claim roles"),
+        )
+    known = {r.value for r in Role}
+    return frozenset(Role(r) for r in raw if isinstance(r, str) and r in known)
+
+
+async def _get_or_create_org(session: AsyncSession, code: str, name: str | None) -> Organisation:
+    org = await session.scalar(select(Organisation).where(Organisation.code == code))
+    if org is not None:
+        return org
+    org = Organisation(code=code, name=name or code, kind=OrganisationKind.OTHER.value)
+    try:
+        async with session.begin_nested():
+            session.add(org)
+    except IntegrityError:  # registered concurrently by another request
+        found = await session.scalar(select(Organisation).where(Organisation.code == code))
+        assert found is not None
+        return found
+    audit.record(session, None, "directory.organisation.registered", "organisation", org.id)
+    return org
+
+
+async def resolve_principal(session: AsyncSession, verified: VerifiedClaims) -> Principal:
+    """Map verified claims to a directory user; register unknown ones just in time."""
+    claims = verified.claims
+    subject = _claim_str(claims, "sub", 255)
+    issuer = _claim_str(claims, "iss", 300)
+    org_code = _claim_str(claims, "org", 64)
+    if not subject or not issuer or not org_code or not ORG_CODE.match(org_code):
+        raise Unauthorized(
+            "The token must carry 'sub' and a valid 'org' claim.",
+            denied=DeniedAccess(action="auth.token", reason="missing org"),
+        )
+    name = _claim_str(claims, "name", 200) or subject
+    org_name = _claim_str(claims, "org_name", 200)
+    roles = _roles(claims)
+    scope_raw = claims.get("scope", "")
+    scopes = frozenset(scope_raw.split()) if isinstance(scope_raw, str) else frozenset()
+    issued_at = datetime.fromtimestamp(float(claims["iat"]), tz=UTC)
+
+    org = await _get_or_create_org(session, org_code, org_name)
+    user = await session.scalar(
+        select(User).where(User.issuer == issuer, User.subject == subject)
+    )
+    now = utcnow()
+    role_list = sorted(r.value for r in roles)
+    if user is None:
+        user = User(
+            issuer=issuer,
+            subject=subject,
+            name=name,
+            organisation_id=org.id,
+            roles=role_list,
+            last_seen_at=now,
+        )
+        try:
+            async with session.begin_nested():
+                session.add(user)
+        except IntegrityError:
+            user = await session.scalar(
+                select(User).where(User.issuer == issuer, User.subject == subject)
+            )
+            assert user is not None
+        else:
+            audit.record(session, None, "directory.user.registered", "user", user.id)
+    if user.disabled:
+        raise Unauthorized(
+            "This account is disabled.",
+            denied=DeniedAccess(action="auth.user", target_type="user",
+                                target_id=str(user.id), reason="disabled"),
+        )
+    if user.tokens_valid_after is not None and issued_at < user.tokens_valid_after:
+        raise Unauthorized(
+            "This token was issued before the account's tokens were revoked.",
+            denied=DeniedAccess(action="auth.user", target_type="user",
+                                target_id=str(user.id), reason="token revoked"),
+        )
+    if (user.name, user.organisation_id, sorted(user.roles)) != (name, org.id, role_list):
+        user.name, user.organisation_id, user.roles = name, org.id, role_list
+        audit.record(session, None, "directory.user.mirrored", "user", user.id)
+    if user.last_seen_at is None or now - user.last_seen_at > LAST_SEEN_GRANULARITY:
+        user.last_seen_at = now
+    team_ids = (
+        await session.scalars(
+            select(TeamMembership.team_id).where(TeamMembership.user_id == user.id)
+        )
+    ).all()
+    return Principal(
+        user_id=user.id,
+        subject=subject,
+        name=name,
+        organisation_id=org.id,
+        organisation_code=org.code,
+        roles=roles,
+        scopes=scopes,
+        team_ids=frozenset(team_ids),
+        issued_at=issued_at,
+    )
+
+
+# --- organisations ------------------------------------------------------------
+
+
+async def get_organisation(session: AsyncSession, org_id: uuid.UUID) -> Organisation:
+    org = await session.get(Organisation, org_id)
+    if org is None:
+        raise NotFound("No such organisation.")
+    return org
+
+
+async def list_organisations(
+    session: AsyncSession, kind: str | None, cursor: str | None, limit: int
+) -> tuple[list[Organisation], str | None]:
+    stmt: Select[Any] = select(Organisation)
+    if kind:
+        stmt = stmt.where(Organisation.kind == kind)
+    stmt = apply_keyset(stmt, Organisation.code, Organisation.id, cursor, limit, descending=False)
+    return page_of((await session.scalars(stmt)).all(), limit, "code")
+
+
+async def create_organisation(
+    session: AsyncSession, actor: Principal, data: OrganisationCreate
+) -> Organisation:
+    if await session.scalar(select(Organisation.id).where(Organisation.code == data.code)):
+        raise Conflict("An organisation with this code exists.")
+    org = Organisation(code=data.code, name=data.name, kind=data.kind.value)
+    session.add(org)
+    await session.flush()
+    audit.record(session, actor, "directory.organisation.created", "organisation", org.id)
+    return org
+
+
+async def update_organisation(
+    session: AsyncSession, actor: Principal, org: Organisation, data: OrganisationUpdate,
+    expected_version: int,
+) -> Organisation:
+    check_version(expected_version, org.version)
+    for field, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(org, field, value.value if hasattr(value, "value") else value)
+    await session.flush()
+    audit.record(session, actor, "directory.organisation.updated", "organisation", org.id)
+    return org
+
+
+# --- users -------------------------------------------------------------------
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+async def list_users(
+    session: AsyncSession, organisation_id: uuid.UUID | None, disabled: bool | None,
+    cursor: str | None, limit: int,
+) -> tuple[list[User], str | None]:
+    stmt: Select[Any] = select(User)
+    if organisation_id:
+        stmt = stmt.where(User.organisation_id == organisation_id)
+    if disabled is not None:
+        stmt = stmt.where(User.disabled == disabled)
+    stmt = apply_keyset(stmt, User.created_at, User.id, cursor, limit)
+    return page_of((await session.scalars(stmt)).all(), limit, "created_at")
+
+
+async def update_user(
+    session: AsyncSession, actor: Principal, user: User, data: UserUpdate, expected_version: int
+) -> User:
+    check_version(expected_version, user.version)
+    changes = data.model_dump(exclude_unset=True)
+    if "disabled" in changes and changes["disabled"] is not None:
+        user.disabled = changes["disabled"]
+        action = "directory.user.disabled" if user.disabled else "directory.user.enabled"
+        audit.record(session, actor, action, "user", user.id)
+    if "tokens_valid_after" in changes:
+        user.tokens_valid_after = changes["tokens_valid_after"]
+        audit.record(session, actor, "directory.user.tokens_revoked", "user", user.id)
+    await session.flush()
+    return user
+
+
+# --- teams ---------------------------------------------------------------------
+
+
+def _ensure_may_manage(actor: Principal, action: str, team_org: uuid.UUID, team: Any) -> None:
+    """Coordinators manage only their own organisation's teams; admins any."""
+    if relation_exempt(actor, action) or actor.organisation_id == team_org:
+        return
+    raise Forbidden(
+        "You may manage only your own organisation's teams.",
+        denied=DeniedAccess(action=action, actor=actor, target_type="team",
+                            target_id=str(team) if team else None, reason="other organisation"),
+    )
+
+
+async def get_team(session: AsyncSession, team_id: uuid.UUID) -> Team:
+    team = await session.get(Team, team_id)
+    if team is None:
+        raise NotFound("No such team.")
+    return team
+
+
+async def list_teams(
+    session: AsyncSession, kind: str | None, organisation_id: uuid.UUID | None, mine_of: Principal
+    | None, cursor: str | None, limit: int,
+) -> tuple[list[Team], str | None]:
+    stmt: Select[Any] = select(Team)
+    if kind:
+        stmt = stmt.where(Team.kind == kind)
+    if organisation_id:
+        stmt = stmt.where(Team.organisation_id == organisation_id)
+    if mine_of is not None:
+        stmt = stmt.where(Team.id.in_(mine_of.team_ids))
+    stmt = apply_keyset(stmt, Team.created_at, Team.id, cursor, limit)
+    return page_of((await session.scalars(stmt)).all(), limit, "created_at")
+
+
+async def create_team(session: AsyncSession, actor: Principal, data: TeamCreate) -> Team:
+    await get_organisation(session, data.organisation_id)
+    _ensure_may_manage(actor, "team.manage", data.organisation_id, None)
+    team = Team(name=data.name, kind=data.kind.value, organisation_id=data.organisation_id,
+                area=data.area)
+    session.add(team)
+    await session.flush()
+    audit.record(session, actor, "directory.team.created", "team", team.id)
+    return team
+
+
+async def update_team(
+    session: AsyncSession, actor: Principal, team: Team, data: TeamUpdate, expected_version: int
+) -> Team:
+    _ensure_may_manage(actor, "team.manage", team.organisation_id, team.id)
+    check_version(expected_version, team.version)
+    for field, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(team, field, value)
+    await session.flush()
+    audit.record(session, actor, "directory.team.updated", "team", team.id)
+    return team
+
+
+async def list_team_members(session: AsyncSession, team: Team) -> Sequence[TeamMembership]:
+    stmt = select(TeamMembership).where(TeamMembership.team_id == team.id).order_by(
+        TeamMembership.created_at, TeamMembership.id
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def add_team_member(
+    session: AsyncSession, actor: Principal, team: Team, data: TeamMemberAdd
+) -> TeamMembership:
+    _ensure_may_manage(actor, "team.member.manage", team.organisation_id, team.id)
+    user = await session.get(User, data.user_id)
+    if user is None:
+        raise Unprocessable(
+            "No such user.",
+            extra={"errors": [{"field": "user_id", "location": "body", "reason": "not_found"}]},
+        )
+    exists = await session.scalar(
+        select(TeamMembership.id).where(
+            TeamMembership.team_id == team.id, TeamMembership.user_id == user.id
+        )
+    )
+    if exists:
+        raise Conflict("The user is already a member of this team.")
+    membership = TeamMembership(team_id=team.id, user_id=user.id, team_role=data.team_role.value)
+    session.add(membership)
+    await session.flush()
+    audit.record(session, actor, "directory.team.member_added", "team", team.id)
+    return membership
+
+
+async def remove_team_member(
+    session: AsyncSession, actor: Principal, team: Team, user_id: uuid.UUID
+) -> None:
+    _ensure_may_manage(actor, "team.member.manage", team.organisation_id, team.id)
+    membership = await session.scalar(
+        select(TeamMembership).where(
+            TeamMembership.team_id == team.id, TeamMembership.user_id == user_id
+        )
+    )
+    if membership is None:
+        raise NotFound("That user is not a member of this team.")
+    await session.delete(membership)
+    await session.flush()
+    audit.record(session, actor, "directory.team.member_removed", "team", team.id)
+
+
+async def my_teams(session: AsyncSession, principal: Principal) -> list[tuple[Team, str]]:
+    rows = (
+        await session.execute(
+            select(Team, TeamMembership.team_role)
+            .join(TeamMembership, TeamMembership.team_id == Team.id)
+            .where(TeamMembership.user_id == principal.user_id)
+            .order_by(Team.name)
+        )
+    ).all()
+    return [(team, role) for team, role in rows]

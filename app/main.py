@@ -1,0 +1,74 @@
+"""The application factory: middleware -> exception handlers -> routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+
+from app import ops
+from app.audit.router import router as audit_router
+from app.audit.service import record_denial
+from app.auth.tokens import KeySet
+from app.config import Settings, get_settings
+from app.db import Database
+from app.directory.router import router as directory_router
+from app.directory.service import resolve_principal
+from app.middleware import EdgeMiddleware, Metrics
+from app.problems import install_handlers
+
+DESCRIPTION = """
+Case coordination for Finland's multiprofessional preventive work: **Ankkuri**
+(youth early intervention), **Marak** (MARAC for intimate partner violence) and
+**HAH** (threat assessment of persons of specific concern).
+
+Every call needs a bearer JWT from the configured identity provider. Records
+are shared strictly on a need-to-know basis: a case you are not a member of
+does not exist for you (404). Every read and write of personal data is audited.
+Errors are RFC 9457 `application/problem+json`.
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    tag = route.tags[0] if route.tags else "default"
+    return f"{tag}-{route.name}"
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    owns_db = database is None
+    db = database or Database.from_url(settings.effective_database_url, echo=settings.db_echo)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_db:
+            await app.state.db.dispose()
+
+    app = FastAPI(
+        title="casecoord",
+        version="0.1.0",
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        generate_unique_id_function=_operation_id,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.keyset = KeySet(settings, settings.oidc_jwks)
+    app.state.principal_resolver = resolve_principal
+    app.state.metrics = Metrics()
+
+    install_handlers(app, on_denied=record_denial)
+    for router in (ops.router, directory_router, audit_router):
+        app.include_router(router)
+    app.mount(ops.DOCS_STATIC, StaticFiles(directory=ops.STATIC_DIR), name="static-docs")
+    app.add_middleware(
+        EdgeMiddleware, max_body_bytes=settings.max_body_bytes, metrics=app.state.metrics
+    )
+    return app

@@ -1,0 +1,82 @@
+"""Keyset (cursor) pagination: ``(sort_key, id)`` pairs, never OFFSET."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute
+
+from app.problems import Unprocessable
+
+T = TypeVar("T")
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 100
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (max 100).")]
+Cursor = Annotated[
+    str | None, Query(max_length=200, description="Opaque cursor from `next_cursor`.")
+]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def encode_cursor(sort_value: Any, row_id: uuid.UUID) -> str:
+    if isinstance(sort_value, datetime):
+        payload = {"t": sort_value.isoformat(), "id": str(row_id)}
+    else:
+        payload = {"v": sort_value, "id": str(row_id)}
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[Any, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        row_id = uuid.UUID(payload["id"])
+        value = datetime.fromisoformat(payload["t"]) if "t" in payload else payload["v"]
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise Unprocessable(
+            "The cursor is not valid.",
+            extra={"errors": [{"field": "cursor", "location": "query", "reason": "invalid"}]},
+        ) from exc
+    return value, row_id
+
+
+def apply_keyset(
+    stmt: Select[Any],
+    sort_col: InstrumentedAttribute[Any],
+    id_col: InstrumentedAttribute[Any],
+    cursor: str | None,
+    limit: int,
+    descending: bool = True,
+) -> Select[Any]:
+    """Order by ``(sort_col, id)`` and start after the cursor; fetch one extra row."""
+    if cursor:
+        value, row_id = decode_cursor(cursor)
+        if descending:
+            stmt = stmt.where(or_(sort_col < value, and_(sort_col == value, id_col < row_id)))
+        else:
+            stmt = stmt.where(or_(sort_col > value, and_(sort_col == value, id_col > row_id)))
+    order = (sort_col.desc(), id_col.desc()) if descending else (sort_col.asc(), id_col.asc())
+    return stmt.order_by(*order).limit(limit + 1)
+
+
+def page_of(rows: Sequence[Any], limit: int, sort_attr: str) -> tuple[list[Any], str | None]:
+    """Split the fetched rows into the page and the cursor for the next one."""
+    items = list(rows[:limit])
+    if len(rows) > limit and items:
+        last = items[-1]
+        return items, encode_cursor(getattr(last, sort_attr), last.id)
+    return items, None

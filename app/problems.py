@@ -1,0 +1,262 @@
+"""RFC 9457 problem details: every error leaves the service as problem+json.
+
+Domain code raises a :class:`DomainError` subclass that carries its own status
+and type; one set of handlers renders them. Validation errors list the fields
+at fault but never echo the submitted values, which may be personal data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("casecoord.errors")
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://casecoord.example/problems/"
+
+
+@dataclass(frozen=True)
+class DeniedAccess:
+    """What a refused request tried, so the denial can be audited after rollback."""
+
+    action: str
+    target_type: str | None = None
+    target_id: str | None = None
+    reason: str = ""
+    actor: Any = None  # a Principal, or None when no token was accepted
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class DomainError(Exception):
+    status: ClassVar[int] = 400
+    type: ClassVar[str] = "bad-request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        denied: DeniedAccess | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra or {}
+        self.headers = headers or {}
+        self.denied = denied
+
+
+class Unauthorized(DomainError):
+    status = 401
+    type = "unauthorized"
+    title = "Authentication required"
+
+    def __init__(self, detail: str = "A valid bearer token is required.", **kw: Any) -> None:
+        headers = kw.pop("headers", None) or {}
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="casecoord", error="invalid_token"')
+        super().__init__(detail, headers=headers, **kw)
+
+
+class Forbidden(DomainError):
+    status = 403
+    type = "forbidden"
+    title = "Forbidden"
+
+
+class NotFound(DomainError):
+    status = 404
+    type = "not-found"
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    status = 409
+    type = "conflict"
+    title = "Conflict"
+
+
+class PreconditionFailed(DomainError):
+    status = 412
+    type = "precondition-failed"
+    title = "Precondition failed"
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    type = "payload-too-large"
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    type = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
+class Unprocessable(DomainError):
+    status = 422
+    type = "validation-error"
+    title = "Unprocessable content"
+
+
+class PreconditionRequired(DomainError):
+    status = 428
+    type = "precondition-required"
+    title = "Precondition required"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    type = "too-many-requests"
+    title = "Too many requests"
+
+
+_STATUS_TITLES = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    409: ("conflict", "Conflict"),
+    412: ("precondition-failed", "Precondition failed"),
+    413: ("payload-too-large", "Payload too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    422: ("validation-error", "Unprocessable content"),
+    428: ("precondition-required", "Precondition required"),
+    429: ("too-many-requests", "Too many requests"),
+    500: ("internal-error", "Internal server error"),
+}
+
+
+def problem_response(
+    status: int,
+    *,
+    instance: str,
+    detail: str | None = None,
+    type_: str | None = None,
+    title: str | None = None,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    default_type, default_title = _STATUS_TITLES.get(status, ("error", "Error"))
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + (type_ or default_type),
+        "title": title or default_title,
+        "status": status,
+        "detail": detail or title or default_title,
+        "instance": instance,
+    }
+    if extra:
+        body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _instance(request: Request) -> str:
+    rid = request.scope.get("state", {}).get("request_id") or getattr(
+        request.state, "request_id", None
+    )
+    return f"urn:casecoord:request:{rid}" if rid else request.url.path
+
+
+def _safe_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Field locations and reasons, never the submitted ``input`` values."""
+    out = []
+    for err in exc.errors():
+        out.append(
+            {
+                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+                or "body",
+                "location": str(err.get("loc", ("body",))[0]),
+                "reason": err.get("type", "invalid"),
+                "message": _scrub(str(err.get("msg", "invalid value"))),
+            }
+        )
+    return out
+
+
+def _scrub(message: str) -> str:
+    # Pydantic messages can quote the input ("Input should be ... not 'x'").
+    # Keep the rule, drop anything that looks quoted.
+    if "'" in message or '"' in message:
+        head = message.split("'", 1)[0].split('"', 1)[0].rstrip(" :,")
+        return head or "invalid value"
+    return message
+
+
+DenialHook = Callable[[Request, DeniedAccess, int], Awaitable[None]]
+
+
+def install_handlers(app: FastAPI, on_denied: DenialHook | None = None) -> None:
+    async def domain_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DomainError)
+        if exc.denied is not None and on_denied is not None:
+            await on_denied(request, exc.denied, exc.status)
+        return problem_response(
+            exc.status,
+            instance=_instance(request),
+            detail=exc.detail,
+            type_=exc.type,
+            title=exc.title,
+            extra=exc.extra,
+            headers=exc.headers,
+        )
+
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return problem_response(
+            422,
+            instance=_instance(request),
+            detail="The request is not valid; see 'errors'.",
+            extra={"errors": _safe_errors(exc)},
+        )
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return problem_response(
+            exc.status_code,
+            instance=_instance(request),
+            detail=detail,
+            headers=dict(exc.headers) if exc.headers else None,
+        )
+
+    async def unhandled(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"error_type": type(exc).__name__})
+        return problem_response(
+            500,
+            instance=_instance(request),
+            detail="An unexpected error occurred. It has been logged with the request id.",
+        )
+
+    async def stale(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(
+            412,
+            instance=_instance(request),
+            detail="The resource was changed by someone else; re-read it and retry.",
+        )
+
+    async def integrity(request: Request, exc: Exception) -> JSONResponse:
+        log.info("integrity conflict", extra={"error_type": type(exc).__name__})
+        return problem_response(
+            409,
+            instance=_instance(request),
+            detail="The request conflicts with existing data (a duplicate or a missing reference).",
+        )
+
+    app.add_exception_handler(StaleDataError, stale)
+    app.add_exception_handler(IntegrityError, integrity)
+    app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unhandled)
