@@ -87,7 +87,8 @@ class Versioned:
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
-        return {"version_id_col": cls.__table__.c.version}
+        table = cls.__table__  # type: ignore[attr-defined]
+        return {"version_id_col": table.c.version}
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

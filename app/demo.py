@@ -45,24 +45,58 @@ TEAMS = [
 ]
 
 USERS = [
-    DemoUser("police", "Paula Poliisi", "helsinki-police", ("police",),
-             (("Ankkuri Helsinki", "member"), ("Marak Helsinki", "member"),
-              ("HAH Helsinki", "member"))),
-    DemoUser("social", "Sami Sosiaalityö", "helsinki-social", ("social_worker",),
-             (("Ankkuri Helsinki", "member"), ("Marak Helsinki", "member"))),
-    DemoUser("health", "Hanna Hoitaja", "helsinki-health", ("health_worker",),
-             (("Ankkuri Helsinki", "member"), ("Marak Helsinki", "member"))),
-    DemoUser("youth", "Nuutti Nuorisotyö", "helsinki-youth", ("youth_worker",),
-             (("Ankkuri Helsinki", "member"),)),
-    DemoUser("advocate", "Tuula Tukihenkilö", "victim-support", ("victim_advocate",),
-             (("Marak Helsinki", "member"),)),
-    DemoUser("coordinator", "Kaisa Koordinaattori", "helsinki-social", ("coordinator",),
-             (("Marak Helsinki", "coordinator"), ("Ankkuri Helsinki", "coordinator"))),
+    DemoUser(
+        "police",
+        "Paula Poliisi",
+        "helsinki-police",
+        ("police",),
+        (("Ankkuri Helsinki", "member"), ("Marak Helsinki", "member"), ("HAH Helsinki", "member")),
+    ),
+    DemoUser(
+        "social",
+        "Sami Sosiaalityö",
+        "helsinki-social",
+        ("social_worker",),
+        (("Ankkuri Helsinki", "member"), ("Marak Helsinki", "member")),
+    ),
+    DemoUser(
+        "health",
+        "Hanna Hoitaja",
+        "helsinki-health",
+        ("health_worker",),
+        (("Ankkuri Helsinki", "member"), ("Marak Helsinki", "member")),
+    ),
+    DemoUser(
+        "youth",
+        "Nuutti Nuorisotyö",
+        "helsinki-youth",
+        ("youth_worker",),
+        (("Ankkuri Helsinki", "member"),),
+    ),
+    DemoUser(
+        "advocate",
+        "Tuula Tukihenkilö",
+        "victim-support",
+        ("victim_advocate",),
+        (("Marak Helsinki", "member"),),
+    ),
+    DemoUser(
+        "coordinator",
+        "Kaisa Koordinaattori",
+        "helsinki-social",
+        ("coordinator",),
+        (("Marak Helsinki", "coordinator"), ("Ankkuri Helsinki", "coordinator")),
+    ),
     DemoUser("provider", "Pekka Palvelu", "lyomaton-linja", ("service_provider",)),
     DemoUser("auditor", "Aino Auditoija", "casecoord-ops", ("auditor",)),
     DemoUser("admin", "Antti Admin", "casecoord-ops", ("admin",)),
-    DemoUser("integration", "Municipal integration", "municipal-system", ("integration",),
-             scope="me.read"),
+    DemoUser(
+        "integration",
+        "Municipal integration",
+        "municipal-system",
+        ("integration",),
+        scope="me.read",
+    ),
 ]
 
 
@@ -108,17 +142,26 @@ async def _seed(session: AsyncSession, settings: Settings) -> int:
             select(User).where(User.issuer == settings.oidc_issuer, User.subject == subject)
         )
         if user is None:
-            user = User(issuer=settings.oidc_issuer, subject=subject, name=demo.name,
-                        organisation_id=orgs[demo.org].id, roles=sorted(demo.roles))
+            user = User(
+                issuer=settings.oidc_issuer,
+                subject=subject,
+                name=demo.name,
+                organisation_id=orgs[demo.org].id,
+                roles=sorted(demo.roles),
+            )
             session.add(user)
             await session.flush()
-            audit.record(session, None, "directory.user.registered", "user", user.id,
-                         purpose="demo seed")
+            audit.record(
+                session, None, "directory.user.registered", "user", user.id, purpose="demo seed"
+            )
             created += 1
         for team_name, team_role in demo.teams:
             team = teams[team_name]
-            exists = await session.scalar(select(TeamMembership.id).where(
-                TeamMembership.team_id == team.id, TeamMembership.user_id == user.id))
+            exists = await session.scalar(
+                select(TeamMembership.id).where(
+                    TeamMembership.team_id == team.id, TeamMembership.user_id == user.id
+                )
+            )
             if exists is None:
                 session.add(TeamMembership(team_id=team.id, user_id=user.id, team_role=team_role))
     await session.flush()

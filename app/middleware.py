@@ -138,12 +138,9 @@ class EdgeMiddleware:
                     "duration_ms": round(elapsed * 1000, 2),
                 },
             )
-            for var, token in zip(
-                (requestctx.request_id, requestctx.client_ip, requestctx.emergency_grant_id),
-                tokens,
-                strict=True,
-            ):
-                var.reset(token)  # type: ignore[arg-type]
+            requestctx.request_id.reset(tokens[0])
+            requestctx.client_ip.reset(tokens[1])
+            requestctx.emergency_grant_id.reset(tokens[2])
 
     def _refuse(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str, str] | None:
         length = headers.get("content-length")

@@ -3,5 +3,6 @@
 from app.audit.models import AuditEvent
 from app.db import Base
 from app.directory.models import Organisation, Team, TeamMembership, User
+from app.persons.models import Person
 
-__all__ = ["AuditEvent", "Base", "Organisation", "Team", "TeamMembership", "User"]
+__all__ = ["AuditEvent", "Base", "Organisation", "Person", "Team", "TeamMembership", "User"]

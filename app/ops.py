@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import fastapi_offline
 from fastapi import APIRouter, Depends, Request, Response
@@ -34,19 +34,30 @@ async def readyz(request: Request) -> Any:
         async with request.app.state.db.sessionmaker() as session:
             current = await session.scalar(text("SELECT version_num FROM alembic_version"))
     except Exception:
-        return problem_response(503, instance="/readyz", detail="The database is unreachable.",
-                                title="Service unavailable", type_="not-ready")
+        return problem_response(
+            503,
+            instance="/readyz",
+            detail="The database is unreachable.",
+            title="Service unavailable",
+            type_="not-ready",
+        )
     if current != head_revision():
-        return problem_response(503, instance="/readyz", detail="Migrations are not at head.",
-                                title="Service unavailable", type_="not-ready")
+        return problem_response(
+            503,
+            instance="/readyz",
+            detail="Migrations are not at head.",
+            title="Service unavailable",
+            type_="not-ready",
+        )
     return {"status": "ready", "revision": current}
 
 
 @router.get("/metrics", dependencies=[Depends(public("metrics"))], include_in_schema=False)
 async def metrics(request: Request) -> Response:
     """Prometheus exposition: counts and latency by route template, never raw paths."""
-    return Response(generate_latest(request.app.state.metrics.registry),
-                    media_type=CONTENT_TYPE_LATEST)
+    return Response(
+        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )
 
 
 @router.get("/openapi.json", dependencies=[Depends(public("contract"))], include_in_schema=False)
@@ -74,5 +85,3 @@ async def redoc(request: Request) -> HTMLResponse:
         redoc_favicon_url=f"{DOCS_STATIC}/favicon.png",
         with_google_fonts=False,
     )
-
-

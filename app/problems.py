@@ -175,8 +175,7 @@ def _safe_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     for err in exc.errors():
         out.append(
             {
-                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-                or "body",
+                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body",
                 "location": str(err.get("loc", ("body",))[0]),
                 "reason": err.get("type", "invalid"),
                 "message": _scrub(str(err.get("msg", "invalid value"))),

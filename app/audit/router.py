@@ -1,15 +1,14 @@
 from __future__ import annotations
 
 import uuid
-from pydantic import AwareDatetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
 
 from app.audit import service
+from app.audit.dependencies import AuditReader
 from app.audit.schemas import AuditEventRead
-from app.auth.policy import Action, require
-from app.auth.principal import Principal
 from app.db import SessionDep
 from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
@@ -19,7 +18,7 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 @router.get("/events", response_model=Page[AuditEventRead])
 async def list_audit_events(
     session: SessionDep,
-    principal: Annotated[Principal, Depends(require(Action.AUDIT_READ))],
+    principal: AuditReader,
     actor_id: uuid.UUID | None = None,
     target_type: Annotated[str | None, Query(max_length=50)] = None,
     target_id: Annotated[str | None, Query(max_length=64)] = None,

@@ -2,16 +2,22 @@ from __future__ import annotations
 
 import uuid
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Response, status
 
 from app.audit import service as audit
-from app.auth.policy import Action, require
-from app.auth.principal import Principal
 from app.concurrency import IfMatch, set_etag
 from app.db import SessionDep
 from app.directory import service
+from app.directory.dependencies import (
+    MeReader,
+    OrganisationManager,
+    OrganisationReader,
+    TeamManager,
+    TeamMemberManager,
+    TeamReader,
+    UserManager,
+    UserReader,
+)
 from app.directory.schemas import (
     MeRead,
     MyTeam,
@@ -34,7 +40,7 @@ router = APIRouter(prefix="/api/v1", tags=["directory"])
 
 
 @router.get("/me", response_model=MeRead)
-async def get_me(session: SessionDep, principal: Annotated[Principal, Depends(require(Action.ME_READ))]) -> MeRead:
+async def get_me(session: SessionDep, principal: MeReader) -> MeRead:
     """The caller as the service sees them: organisation, roles and teams."""
     org = await service.get_organisation(session, principal.organisation_id)
     teams = await service.my_teams(session, principal)
@@ -52,7 +58,7 @@ async def get_me(session: SessionDep, principal: Annotated[Principal, Depends(re
 @router.get("/organisations", response_model=Page[OrganisationRead])
 async def list_organisations(
     session: SessionDep,
-    principal: Annotated[Principal, Depends(require(Action.ORGANISATION_READ))],
+    principal: OrganisationReader,
     kind: OrganisationKind | None = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
@@ -67,7 +73,7 @@ async def list_organisations(
 async def create_organisation(
     body: OrganisationCreate,
     session: SessionDep,
-    principal: Annotated[Principal, Depends(require(Action.ORGANISATION_MANAGE))],
+    principal: OrganisationManager,
     response: Response,
 ) -> OrganisationRead:
     org = await service.create_organisation(session, principal, body)
@@ -77,7 +83,9 @@ async def create_organisation(
 
 @router.get("/organisations/{org_id}", response_model=OrganisationRead)
 async def get_organisation(
-    org_id: uuid.UUID, session: SessionDep, principal: Annotated[Principal, Depends(require(Action.ORGANISATION_READ))],
+    org_id: uuid.UUID,
+    session: SessionDep,
+    principal: OrganisationReader,
     response: Response,
 ) -> OrganisationRead:
     org = await service.get_organisation(session, org_id)
@@ -90,7 +98,7 @@ async def update_organisation(
     org_id: uuid.UUID,
     body: OrganisationUpdate,
     session: SessionDep,
-    principal: Annotated[Principal, Depends(require(Action.ORGANISATION_MANAGE))],
+    principal: OrganisationManager,
     expected: IfMatch,
     response: Response,
 ) -> OrganisationRead:
@@ -103,7 +111,7 @@ async def update_organisation(
 @router.get("/users", response_model=Page[UserRead])
 async def list_users(
     session: SessionDep,
-    principal: Annotated[Principal, Depends(require(Action.USER_READ))],
+    principal: UserReader,
     organisation_id: uuid.UUID | None = None,
     disabled: bool | None = None,
     cursor: Cursor = None,
@@ -116,7 +124,9 @@ async def list_users(
 
 @router.get("/users/{user_id}", response_model=UserRead)
 async def get_user(
-    user_id: uuid.UUID, session: SessionDep, principal: Annotated[Principal, Depends(require(Action.USER_READ))],
+    user_id: uuid.UUID,
+    session: SessionDep,
+    principal: UserReader,
     response: Response,
 ) -> UserRead:
     user = await service.get_user(session, user_id)
@@ -130,7 +140,7 @@ async def update_user(
     user_id: uuid.UUID,
     body: UserUpdate,
     session: SessionDep,
-    principal: Annotated[Principal, Depends(require(Action.USER_MANAGE))],
+    principal: UserManager,
     expected: IfMatch,
     response: Response,
 ) -> UserRead:
@@ -144,7 +154,7 @@ async def update_user(
 @router.get("/teams", response_model=Page[TeamRead])
 async def list_teams(
     session: SessionDep,
-    principal: Annotated[Principal, Depends(require(Action.TEAM_READ))],
+    principal: TeamReader,
     kind: TeamKind | None = None,
     organisation_id: uuid.UUID | None = None,
     mine: bool = False,
@@ -159,7 +169,9 @@ async def list_teams(
 
 @router.post("/teams", response_model=TeamRead, status_code=201)
 async def create_team(
-    body: TeamCreate, session: SessionDep, principal: Annotated[Principal, Depends(require(Action.TEAM_MANAGE))],
+    body: TeamCreate,
+    session: SessionDep,
+    principal: TeamManager,
     response: Response,
 ) -> TeamRead:
     team = await service.create_team(session, principal, body)
@@ -169,7 +181,9 @@ async def create_team(
 
 @router.get("/teams/{team_id}", response_model=TeamRead)
 async def get_team(
-    team_id: uuid.UUID, session: SessionDep, principal: Annotated[Principal, Depends(require(Action.TEAM_READ))],
+    team_id: uuid.UUID,
+    session: SessionDep,
+    principal: TeamReader,
     response: Response,
 ) -> TeamRead:
     team = await service.get_team(session, team_id)
@@ -182,7 +196,7 @@ async def update_team(
     team_id: uuid.UUID,
     body: TeamUpdate,
     session: SessionDep,
-    principal: Annotated[Principal, Depends(require(Action.TEAM_MANAGE))],
+    principal: TeamManager,
     expected: IfMatch,
     response: Response,
 ) -> TeamRead:
@@ -194,10 +208,12 @@ async def update_team(
 
 @router.get("/teams/{team_id}/members", response_model=list[TeamMemberRead])
 async def list_team_members(
-    team_id: uuid.UUID, session: SessionDep, principal: Annotated[Principal, Depends(require(Action.TEAM_READ))]
+    team_id: uuid.UUID, session: SessionDep, principal: TeamReader
 ) -> list[TeamMemberRead]:
     team = await service.get_team(session, team_id)
-    return [TeamMemberRead.model_validate(m) for m in await service.list_team_members(session, team)]
+    return [
+        TeamMemberRead.model_validate(m) for m in await service.list_team_members(session, team)
+    ]
 
 
 @router.post("/teams/{team_id}/members", response_model=TeamMemberRead, status_code=201)
@@ -205,7 +221,7 @@ async def add_team_member(
     team_id: uuid.UUID,
     body: TeamMemberAdd,
     session: SessionDep,
-    principal: Annotated[Principal, Depends(require(Action.TEAM_MEMBER_MANAGE))],
+    principal: TeamMemberManager,
 ) -> TeamMemberRead:
     team = await service.get_team(session, team_id)
     return TeamMemberRead.model_validate(
@@ -214,14 +230,15 @@ async def add_team_member(
 
 
 @router.delete(
-    "/teams/{team_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT,
+    "/teams/{team_id}/members/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
 )
 async def remove_team_member(
     team_id: uuid.UUID,
     user_id: uuid.UUID,
     session: SessionDep,
-    principal: Annotated[Principal, Depends(require(Action.TEAM_MEMBER_MANAGE))],
+    principal: TeamMemberManager,
 ) -> Response:
     """Remove a membership. A membership has no mutable state, so no If-Match is needed."""
     team = await service.get_team(session, team_id)

@@ -93,9 +93,7 @@ async def resolve_principal(session: AsyncSession, verified: VerifiedClaims) -> 
     issued_at = datetime.fromtimestamp(float(claims["iat"]), tz=UTC)
 
     org = await _get_or_create_org(session, org_code, org_name)
-    user = await session.scalar(
-        select(User).where(User.issuer == issuer, User.subject == subject)
-    )
+    user = await session.scalar(select(User).where(User.issuer == issuer, User.subject == subject))
     now = utcnow()
     role_list = sorted(r.value for r in roles)
     if user is None:
@@ -120,14 +118,19 @@ async def resolve_principal(session: AsyncSession, verified: VerifiedClaims) -> 
     if user.disabled:
         raise Unauthorized(
             "This account is disabled.",
-            denied=DeniedAccess(action="auth.user", target_type="user",
-                                target_id=str(user.id), reason="disabled"),
+            denied=DeniedAccess(
+                action="auth.user", target_type="user", target_id=str(user.id), reason="disabled"
+            ),
         )
     if user.tokens_valid_after is not None and issued_at < user.tokens_valid_after:
         raise Unauthorized(
             "This token was issued before the account's tokens were revoked.",
-            denied=DeniedAccess(action="auth.user", target_type="user",
-                                target_id=str(user.id), reason="token revoked"),
+            denied=DeniedAccess(
+                action="auth.user",
+                target_type="user",
+                target_id=str(user.id),
+                reason="token revoked",
+            ),
         )
     if (user.name, user.organisation_id, sorted(user.roles)) != (name, org.id, role_list):
         user.name, user.organisation_id, user.roles = name, org.id, role_list
@@ -185,7 +188,10 @@ async def create_organisation(
 
 
 async def update_organisation(
-    session: AsyncSession, actor: Principal, org: Organisation, data: OrganisationUpdate,
+    session: AsyncSession,
+    actor: Principal,
+    org: Organisation,
+    data: OrganisationUpdate,
     expected_version: int,
 ) -> Organisation:
     check_version(expected_version, org.version)
@@ -207,8 +213,11 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
 
 
 async def list_users(
-    session: AsyncSession, organisation_id: uuid.UUID | None, disabled: bool | None,
-    cursor: str | None, limit: int,
+    session: AsyncSession,
+    organisation_id: uuid.UUID | None,
+    disabled: bool | None,
+    cursor: str | None,
+    limit: int,
 ) -> tuple[list[User], str | None]:
     stmt: Select[Any] = select(User)
     if organisation_id:
@@ -244,8 +253,13 @@ def _ensure_may_manage(actor: Principal, action: str, team_org: uuid.UUID, team:
         return
     raise Forbidden(
         "You may manage only your own organisation's teams.",
-        denied=DeniedAccess(action=action, actor=actor, target_type="team",
-                            target_id=str(team) if team else None, reason="other organisation"),
+        denied=DeniedAccess(
+            action=action,
+            actor=actor,
+            target_type="team",
+            target_id=str(team) if team else None,
+            reason="other organisation",
+        ),
     )
 
 
@@ -257,8 +271,12 @@ async def get_team(session: AsyncSession, team_id: uuid.UUID) -> Team:
 
 
 async def list_teams(
-    session: AsyncSession, kind: str | None, organisation_id: uuid.UUID | None, mine_of: Principal
-    | None, cursor: str | None, limit: int,
+    session: AsyncSession,
+    kind: str | None,
+    organisation_id: uuid.UUID | None,
+    mine_of: Principal | None,
+    cursor: str | None,
+    limit: int,
 ) -> tuple[list[Team], str | None]:
     stmt: Select[Any] = select(Team)
     if kind:
@@ -274,8 +292,9 @@ async def list_teams(
 async def create_team(session: AsyncSession, actor: Principal, data: TeamCreate) -> Team:
     await get_organisation(session, data.organisation_id)
     _ensure_may_manage(actor, "team.manage", data.organisation_id, None)
-    team = Team(name=data.name, kind=data.kind.value, organisation_id=data.organisation_id,
-                area=data.area)
+    team = Team(
+        name=data.name, kind=data.kind.value, organisation_id=data.organisation_id, area=data.area
+    )
     session.add(team)
     await session.flush()
     audit.record(session, actor, "directory.team.created", "team", team.id)
@@ -295,8 +314,10 @@ async def update_team(
 
 
 async def list_team_members(session: AsyncSession, team: Team) -> Sequence[TeamMembership]:
-    stmt = select(TeamMembership).where(TeamMembership.team_id == team.id).order_by(
-        TeamMembership.created_at, TeamMembership.id
+    stmt = (
+        select(TeamMembership)
+        .where(TeamMembership.team_id == team.id)
+        .order_by(TeamMembership.created_at, TeamMembership.id)
     )
     return (await session.scalars(stmt)).all()
 

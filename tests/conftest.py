@@ -1,0 +1,241 @@
+"""Test fixtures: a real migrated database, real signed JWTs, real HTTP over ASGI.
+
+- The database is built once per run (per xdist worker) with ``alembic upgrade
+  head`` -- never ``create_all`` -- on SQLite by default, or on PostgreSQL when
+  ``CASECOORD_TEST_DATABASE_URL`` is set (a fresh database per worker is created
+  next to the one named).
+- Each test runs inside an outer transaction that is rolled back; the app's
+  sessions join it with SAVEPOINTs, so the app's own commits stay invisible to
+  the next test.
+- Tokens are minted with PyJWT (a different library from the server's
+  python-jose) and signed with a key published in a JWKS file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from app.config import Settings
+from app.db import Database, make_engine
+from app.main import create_app
+from app.migrate import upgrade
+
+ISSUER = "https://idp.test.invalid/realms/casecoord"
+AUDIENCE = "casecoord-api"
+KID = "test-key-1"
+
+
+def _in_thread(fn: Callable[[], Any]) -> None:
+    """Run fn (which uses asyncio.run) away from pytest-asyncio's loop."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            fn()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
+async def _recreate_pg_database(url: str, name: str) -> None:
+    import asyncpg
+
+    base = make_url(url)
+    conn = await asyncpg.connect(
+        host=base.host or "127.0.0.1",
+        port=base.port or 5432,
+        user=base.username or "postgres",
+        password=base.password,
+        database=base.database,
+    )
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    configured = os.environ.get("CASECOORD_TEST_DATABASE_URL")
+    if configured:
+        base = make_url(configured)
+        name = f"{base.database}_{worker}"
+        _in_thread(lambda: asyncio.run(_recreate_pg_database(configured, name)))
+        url = base.set(database=name).render_as_string(hide_password=False)
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    _in_thread(lambda: upgrade(url))
+    return url
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def jwks_file(tmp_path_factory: pytest.TempPathFactory, signing_key: rsa.RSAPrivateKey) -> Path:
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(signing_key.public_key()))
+    public.update({"kid": KID, "use": "sig", "alg": "RS256"})
+    path = tmp_path_factory.mktemp("jwks") / "jwks.json"
+    path.write_text(json.dumps({"keys": [public]}), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def settings(
+    tmp_path_factory: pytest.TempPathFactory, database_url: str, jwks_file: Path
+) -> Settings:
+    return Settings(
+        env="development",
+        data_dir=tmp_path_factory.mktemp("data"),
+        database_url=database_url,
+        oidc_issuer=ISSUER,
+        oidc_audience=AUDIENCE,
+        oidc_jwks=str(jwks_file),
+        max_body_bytes=64 * 1024,
+    )
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    async with engine.connect() as conn:
+        outer = await conn.begin()
+        yield conn
+        if outer.is_active:
+            await outer.rollback()
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Any:
+    return create_app(settings, database=Database.from_url("sqlite+aiosqlite://"))
+
+
+@pytest.fixture
+async def client(app: Any, connection: AsyncConnection) -> AsyncIterator[httpx.AsyncClient]:
+    app.state.db = Database.bound_to(connection)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+async def db(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
+    """A session on the test's transaction, for arranging data and checking results."""
+    session = AsyncSession(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+    yield session
+    await session.close()
+
+
+class TokenFactory:
+    def __init__(self, key: rsa.RSAPrivateKey) -> None:
+        self.key = key
+
+    def claims(self, sub: str, roles: list[str], org: str, **extra: Any) -> dict[str, Any]:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": sub,
+            "iat": now,
+            "nbf": now,
+            "exp": now + 600,
+            "name": f"Test {sub}",
+            "org": org,
+            "roles": roles,
+        }
+        claims.update(extra)
+        return {k: v for k, v in claims.items() if v is not None}
+
+    def encode(
+        self,
+        claims: dict[str, Any],
+        headers: dict[str, Any] | None = None,
+        algorithm: str = "RS256",
+        key: Any = None,
+    ) -> str:
+        hdr = {"kid": KID, **(headers or {})}
+        return jwt.encode(
+            claims, key if key is not None else self.key, algorithm=algorithm, headers=hdr
+        )
+
+    def mint(
+        self, sub: str = "user-1", roles: list[str] | None = None, org: str = "org-a", **extra: Any
+    ) -> str:
+        return self.encode(
+            self.claims(sub, roles if roles is not None else ["police"], org, **extra)
+        )
+
+
+@pytest.fixture(scope="session")
+def tokens(signing_key: rsa.RSAPrivateKey) -> TokenFactory:
+    return TokenFactory(signing_key)
+
+
+@dataclass
+class Actor:
+    """A registered user with ready request headers."""
+
+    id: uuid.UUID
+    sub: str
+    org: str
+    org_id: uuid.UUID
+    roles: list[str]
+    headers: dict[str, str]
+
+
+@pytest.fixture
+def make_actor(client: httpx.AsyncClient, tokens: TokenFactory) -> Callable[..., Any]:
+    """``await make_actor("police", org="org-a")``: registers the user via /me."""
+
+    async def factory(
+        *roles: str, org: str = "org-a", sub: str | None = None, **claims: Any
+    ) -> Actor:
+        subject = sub or f"{'-'.join(roles) or 'none'}-{uuid.uuid4().hex[:8]}"
+        token = tokens.mint(subject, list(roles), org, **claims)
+        headers = {"Authorization": f"Bearer {token}"}
+        response = await client.get("/api/v1/me", headers=headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        return Actor(
+            id=uuid.UUID(body["id"]),
+            sub=subject,
+            org=org,
+            org_id=uuid.UUID(body["organisation"]["id"]),
+            roles=list(roles),
+            headers=headers,
+        )
+
+    return factory
