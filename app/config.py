@@ -43,8 +43,14 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     db_echo: bool = False
 
-    #: Keys for protected fields: "kid:base64key,kid2:base64key"; first is primary.
+    #: Keys for protected fields: "kid:base64key,kid2:base64key"; the first is the
+    #: primary (new values are sealed with it), the others still decrypt. Each key
+    #: is 32 random bytes (AES-256-GCM). Required in production; in development a
+    #: key file is generated in DATA_DIR (see app/crypto.py).
     field_keys: SecretStr | None = None
+    #: Base64 of at least 32 random bytes: the HMAC key of the identity-code blind
+    #: index. Separate from field_keys so encryption keys rotate without re-indexing.
+    blind_index_key: SecretStr | None = None
 
     @field_validator("oidc_algorithms")
     @classmethod
@@ -81,6 +87,10 @@ class Settings(BaseSettings):
     @property
     def dev_private_key_path(self) -> Path:
         return self.data_dir / "dev-signing-key.pem"
+
+    @property
+    def dev_field_keys_path(self) -> Path:
+        return self.data_dir / "dev-field-keys.json"
 
 
 @lru_cache

@@ -117,6 +117,11 @@ def make_engine(url: str, echo: bool = False) -> AsyncEngine:
     kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
     if url.startswith("sqlite"):
         kwargs.pop("pool_pre_ping")
+        if ":memory:" not in url and not url.rstrip("/").endswith(":"):
+            # SQLite has one writer at a time and every request writes (its audit
+            # row). Queue requests in the pool, first come first served, instead
+            # of letting SQLite's busy handler sleep and back off under load.
+            kwargs.update(pool_size=1, max_overflow=0, pool_timeout=30)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)

@@ -12,9 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
+from app.cases.models import Case, CaseMember, CaseNote, CaseParticipant
 from app.config import Settings
 from app.db import Database
 from app.directory.models import Organisation, Team, TeamMembership, User
+from app.persons.models import Person
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ async def _seed(session: AsyncSession, settings: Settings) -> int:
             created += 1
         teams[name] = team
     await session.flush()
+    users: dict[str, User] = {}
     for demo in USERS:
         subject = f"demo-{demo.username}"
         user = await session.scalar(
@@ -155,6 +158,7 @@ async def _seed(session: AsyncSession, settings: Settings) -> int:
                 session, None, "directory.user.registered", "user", user.id, purpose="demo seed"
             )
             created += 1
+        users[demo.username] = user
         for team_name, team_role in demo.teams:
             team = teams[team_name]
             exists = await session.scalar(
@@ -165,6 +169,130 @@ async def _seed(session: AsyncSession, settings: Settings) -> int:
             if exists is None:
                 session.add(TeamMembership(team_id=team.id, user_id=user.id, team_role=team_role))
     await session.flush()
+    created += await _seed_cases(session, users, teams)
+    return created
+
+
+@dataclass(frozen=True)
+class DemoCase:
+    """A fictional case: who leads it, who else is in it, who it is about."""
+
+    reference: str
+    team: str
+    lead: str
+    status: str
+    summary: str
+    members: tuple[tuple[str, str, str | None], ...]  # (user, case role, invite reason)
+    participants: tuple[tuple[str, str, str], ...]  # (role, given name, family name)
+    notes: tuple[tuple[str, str, str, str], ...]  # (author, visibility, kind, text)
+
+
+CASES = [
+    DemoCase(
+        "ANK-DEMO-0001",
+        "Ankkuri Helsinki",
+        "police",
+        "anchor_meeting",
+        "A 15-year-old suspected of a first shoplifting offence; school reports absences.",
+        (("social", "member", None), ("youth", "member", None), ("coordinator", "member", None)),
+        (("young_person", "Eetu", "Esimerkki"), ("guardian", "Erja", "Esimerkki")),
+        (("police", "case", "fact", "Pre-trial interview held with the guardian present."),),
+    ),
+    DemoCase(
+        "MRK-DEMO-0001",
+        "Marak Helsinki",
+        "police",
+        "referred",
+        "Repeated domestic violence call-outs; the victim consented to the Marak referral.",
+        (
+            ("social", "member", None),
+            ("health", "member", None),
+            ("advocate", "support_person", None),
+            ("coordinator", "member", None),
+        ),
+        (("victim", "Vilma", "Virtanen"), ("perpetrator", "Ville", "Virtanen")),
+        (
+            ("police", "case", "fact", "Three call-outs to the address in the last 12 months."),
+            ("advocate", "profession", "opinion", "The victim seems to fear the weekends most."),
+        ),
+    ),
+    DemoCase(
+        "HAH-DEMO-0001",
+        "HAH Helsinki",
+        "police",
+        "assessment",
+        "Concerning messages about a former workplace, reported by a colleague.",
+        (
+            (
+                "health",
+                "member",
+                "Psychiatric nurse already treating the person; joins by invitation.",
+            ),
+        ),
+        (("person_of_concern", "Henri", "Huolestuttava"),),
+        (("police", "organisation", "fact", "No weapons licence on record."),),
+    ),
+]
+
+
+async def _seed_cases(session: AsyncSession, users: dict[str, User], teams: dict[str, Team]) -> int:
+    """One case per scheme, with members from several organisations (idempotent)."""
+    created = 0
+    for demo in CASES:
+        if await session.scalar(select(Case.id).where(Case.reference == demo.reference)):
+            continue
+        team, lead = teams[demo.team], users[demo.lead]
+        case = Case(
+            scheme=team.kind,
+            team_id=team.id,
+            owner_organisation_id=lead.organisation_id,
+            reference=demo.reference,
+            status=demo.status,
+            summary=demo.summary,
+            created_by=lead.id,
+        )
+        session.add(case)
+        await session.flush()
+        for username, role, reason in (*((demo.lead, "lead", None),), *demo.members):
+            session.add(
+                CaseMember(
+                    case_id=case.id,
+                    user_id=users[username].id,
+                    case_role=role,
+                    invited=reason is not None,
+                    invite_reason=reason,
+                    added_by=lead.id,
+                )
+            )
+        for role, given, family in demo.participants:
+            person = Person(
+                given_name=given,
+                family_name=family,
+                owner_organisation_id=lead.organisation_id,
+                created_by=lead.id,
+            )
+            session.add(person)
+            await session.flush()
+            session.add(
+                CaseParticipant(case_id=case.id, person_id=person.id, role=role, added_by=lead.id)
+            )
+        for username, visibility, kind, text in demo.notes:
+            author = users[username]
+            session.add(
+                CaseNote(
+                    case_id=case.id,
+                    author_id=author.id,
+                    author_name=author.name,
+                    author_organisation_id=author.organisation_id,
+                    author_role=sorted(author.roles)[0],
+                    visibility=visibility,
+                    kind=kind,
+                    text=text,
+                )
+            )
+        await session.flush()
+        audit.record(session, None, "case.created", "case", case.id, purpose="demo seed")
+        created += 1
     return created
 
 

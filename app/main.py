@@ -13,12 +13,14 @@ from app import ops
 from app.audit.router import router as audit_router
 from app.audit.service import record_denial
 from app.auth.tokens import KeySet
+from app.cases.router import routers as cases_routers
 from app.config import Settings, get_settings
 from app.db import Database
 from app.directory.router import router as directory_router
 from app.directory.service import resolve_principal
 from app.middleware import EdgeMiddleware, Metrics
 from app.problems import install_handlers
+from app.risk.router import router as risk_router
 
 DESCRIPTION = """
 Case coordination for Finland's multiprofessional preventive work: **Ankkuri**
@@ -65,7 +67,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.metrics = Metrics()
 
     install_handlers(app, on_denied=record_denial)
-    for router in (ops.router, directory_router, audit_router):
+    for router in (ops.router, directory_router, audit_router, *cases_routers, risk_router):
         app.include_router(router)
     app.mount(ops.DOCS_STATIC, StaticFiles(directory=ops.STATIC_DIR), name="static-docs")
     app.add_middleware(

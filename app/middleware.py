@@ -18,11 +18,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import requestctx
-from app.problems import PROBLEM_JSON, TYPE_BASE
+from app.problems import PROBLEM_JSON, TYPE_BASE, internal_error_response
 
 access_log = logging.getLogger("casecoord.access")
+error_log = logging.getLogger("casecoord.errors")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+#: Metric labels take the method only from this set, so a client inventing
+#: methods cannot grow the label space (and the process's memory) without bound.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 JSON_TYPES = re.compile(r"^application/([a-z0-9.+-]+\+)?json$")
 
 SECURITY_HEADERS = [
@@ -102,10 +106,13 @@ class EdgeMiddleware:
         path: str = scope["path"]
         is_docs = path in {"/docs", "/redoc"} or path.startswith("/static-docs/")
         status_holder = {"status": 500}
+        response_started = False
         started = time.perf_counter()
 
         async def send_wrapper(message: Message) -> None:
+            nonlocal response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status_holder["status"] = message["status"]
                 extra = [*SECURITY_HEADERS, (b"x-request-id", rid.encode())]
                 extra.append((b"content-security-policy", DOCS_CSP if is_docs else API_CSP))
@@ -122,17 +129,28 @@ class EdgeMiddleware:
                 await send_wrapper(start)
                 await send_wrapper({"type": "http.response.body", "body": body})
                 return
-            await self.app(scope, self._limited(receive), send_wrapper)
+            try:
+                await self.app(scope, self._limited(receive), send_wrapper)
+            except Exception as exc:
+                # Starlette renders unhandled errors outside every user middleware,
+                # which would drop the request id and the security headers. Answer
+                # here instead, through send_wrapper, with the same problem body.
+                if response_started:
+                    raise
+                error_log.exception("unhandled error", extra={"error_type": type(exc).__name__})
+                response = internal_error_response(f"urn:casecoord:request:{rid}")
+                await response(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            self.metrics.requests.labels(scope["method"], template, status_holder["status"]).inc()
-            self.metrics.latency.labels(scope["method"], template).observe(elapsed)
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "OTHER"
+            self.metrics.requests.labels(method, template, status_holder["status"]).inc()
+            self.metrics.latency.labels(method, template).observe(elapsed)
             access_log.info(
                 "request",
                 extra={
-                    "method": scope["method"],
+                    "method": method,
                     "route": template,
                     "status": status_holder["status"],
                     "duration_ms": round(elapsed * 1000, 2),

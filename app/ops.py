@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from app.auth.policy import public
 from app.migrate import head_revision
-from app.problems import problem_response
+from app.problems import instance_of, problem_response
 
 router = APIRouter(tags=["operations"])
 STATIC_DIR = Path(fastapi_offline.__file__).parent / "static"
@@ -36,7 +36,7 @@ async def readyz(request: Request) -> Any:
     except Exception:
         return problem_response(
             503,
-            instance="/readyz",
+            instance=instance_of(request),
             detail="The database is unreachable.",
             title="Service unavailable",
             type_="not-ready",
@@ -44,7 +44,7 @@ async def readyz(request: Request) -> Any:
     if current != head_revision():
         return problem_response(
             503,
-            instance="/readyz",
+            instance=instance_of(request),
             detail="Migrations are not at head.",
             title="Service unavailable",
             type_="not-ready",

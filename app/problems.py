@@ -162,11 +162,24 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _instance(request: Request) -> str:
+def internal_error_response(instance: str) -> JSONResponse:
+    """The 500: no exception text, no stack trace, just the request id to quote."""
+    return problem_response(
+        500,
+        instance=instance,
+        detail="An unexpected error occurred. It has been logged with the request id.",
+    )
+
+
+def instance_of(request: Request) -> str:
+    """The problem ``instance``: the request id, which the caller can quote to support."""
     rid = request.scope.get("state", {}).get("request_id") or getattr(
         request.state, "request_id", None
     )
     return f"urn:casecoord:request:{rid}" if rid else request.url.path
+
+
+_instance = instance_of
 
 
 def _safe_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -184,12 +197,17 @@ def _safe_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
+_QUOTES = ("'", '"', "`")
+
+
 def _scrub(message: str) -> str:
-    # Pydantic messages can quote the input ("Input should be ... not 'x'").
-    # Keep the rule, drop anything that looks quoted.
-    if "'" in message or '"' in message:
-        head = message.split("'", 1)[0].split('"', 1)[0].rstrip(" :,")
-        return head or "invalid value"
+    # Pydantic messages can quote the input ("Input should be ... not 'x'",
+    # "invalid character: found `V` at 0"). Keep the rule, drop anything quoted.
+    head = message
+    for quote in _QUOTES:
+        head = head.split(quote, 1)[0]
+    if head != message:
+        return head.rstrip(" :,") or "invalid value"
     return message
 
 
@@ -232,11 +250,7 @@ def install_handlers(app: FastAPI, on_denied: DenialHook | None = None) -> None:
 
     async def unhandled(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"error_type": type(exc).__name__})
-        return problem_response(
-            500,
-            instance=_instance(request),
-            detail="An unexpected error occurred. It has been logged with the request id.",
-        )
+        return internal_error_response(_instance(request))
 
     async def stale(request: Request, exc: Exception) -> JSONResponse:
         return problem_response(

@@ -19,7 +19,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,7 @@ def _in_thread(fn: Callable[[], Any]) -> None:
         raise errors[0]
 
 
-async def _recreate_pg_database(url: str, name: str) -> None:
+async def _pg_admin(url: str, *statements: str) -> None:
     import asyncpg
 
     base = make_url(url)
@@ -70,25 +70,39 @@ async def _recreate_pg_database(url: str, name: str) -> None:
         database=base.database,
     )
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        for statement in statements:
+            await conn.execute(statement)
     finally:
         await conn.close()
 
 
+async def _recreate_pg_database(url: str, name: str) -> None:
+    await _pg_admin(
+        url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
+    )
+
+
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     configured = os.environ.get("CASECOORD_TEST_DATABASE_URL")
-    if configured:
-        base = make_url(configured)
-        name = f"{base.database}_{worker}"
-        _in_thread(lambda: asyncio.run(_recreate_pg_database(configured, name)))
-        url = base.set(database=name).render_as_string(hide_password=False)
-    else:
+    if not configured:
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-    _in_thread(lambda: upgrade(url))
-    return url
+        _in_thread(lambda: upgrade(url))
+        yield url
+        return
+    # The process id keeps concurrent runs against one server (several
+    # checkouts, CI jobs) from dropping each other's database mid-run.
+    base = make_url(configured)
+    name = f"{base.database}_{worker}_{os.getpid()}"
+    _in_thread(lambda: asyncio.run(_recreate_pg_database(configured, name)))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        _in_thread(lambda: upgrade(url))
+        yield url
+    finally:
+        drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        _in_thread(lambda: asyncio.run(_pg_admin(configured, drop)))
 
 
 @pytest.fixture(scope="session")

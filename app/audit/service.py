@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import requestctx
 from app.audit.models import AuditEvent
 from app.audit.schemas import Outcome
-from app.auth.principal import Principal
+from app.auth.principal import Principal, PrincipalResolver
+from app.auth.tokens import VerifiedClaims
 from app.pagination import apply_keyset, page_of
 from app.problems import DeniedAccess
 
@@ -82,20 +83,44 @@ def record(
 async def record_denial(request: Request, denied: DeniedAccess, status: int) -> None:
     """Log a refused attempt in its own transaction (the request's was rolled back)."""
     actor = denied.actor if isinstance(denied.actor, Principal) else None
-    event = build_event(
-        actor,
-        denied.action,
-        denied.target_type,
-        denied.target_id,
-        outcome=Outcome.DENIED,
-        reason=f"{status}:{denied.reason}" if denied.reason else str(status),
-    )
     try:
         async with request.app.state.db.sessionmaker() as session:
-            session.add(event)
+            if actor is not None:
+                actor = await _registered_actor(request, session, actor)
+            session.add(
+                build_event(
+                    actor,
+                    denied.action,
+                    denied.target_type,
+                    denied.target_id,
+                    outcome=Outcome.DENIED,
+                    reason=f"{status}:{denied.reason}" if denied.reason else str(status),
+                )
+            )
             await session.commit()
     except Exception:  # the refusal itself must still reach the caller
         log.exception("could not write denial audit row")
+
+
+async def _registered_actor(request: Request, session: AsyncSession, actor: Principal) -> Principal:
+    """The actor as a user row that survives the refused request's rollback.
+
+    A newcomer's first request registers them just in time, in the request's
+    transaction; when that request is refused, the registration is rolled back
+    with it, and the denial would name a user id that exists nowhere. Resolving
+    the same verified claims again here keeps the registration (audited, as
+    always) and gives the denial the id the user will keep.
+    """
+    verified: VerifiedClaims | None = getattr(request.state, "verified_claims", None)
+    resolver: PrincipalResolver | None = getattr(request.app.state, "principal_resolver", None)
+    if verified is None or resolver is None:
+        return actor
+    try:
+        async with session.begin_nested():
+            return await resolver(session, verified)
+    except Exception:  # the denial row matters more than the registration
+        log.warning("could not re-register a refused actor", exc_info=True)
+        return actor
 
 
 async def list_events(

@@ -27,6 +27,24 @@ class Action(StrEnum):
     TEAM_MANAGE = "team.manage"
     TEAM_MEMBER_MANAGE = "team.member.manage"
     AUDIT_READ = "audit.read"
+    # cases (app/cases); the relation column says which object rule applies
+    CASE_CREATE = "case.create"
+    CASE_LIST = "case.list"
+    CASE_SEARCH = "case.search"
+    CASE_READ = "case.read"
+    CASE_UPDATE = "case.update"
+    CASE_TRANSITION = "case.transition"
+    CASE_MEMBER_READ = "case.member.read"
+    CASE_MEMBER_MANAGE = "case.member.manage"
+    CASE_PARTICIPANT_READ = "case.participant.read"
+    CASE_PARTICIPANT_WRITE = "case.participant.write"
+    CASE_NOTE_READ = "case.note.read"
+    CASE_NOTE_WRITE = "case.note.write"
+    CASE_EMERGENCY_ACCESS = "case.emergency_access.request"
+    CASE_EMERGENCY_GRANTS_READ = "case.emergency_access.read"
+    EMERGENCY_ACCESS_READ = "emergency_access.read"
+    EMERGENCY_ACCESS_REVIEW = "emergency_access.review"
+    INSTRUMENT_READ = "instrument.read"
 
 
 class Relation(StrEnum):
@@ -36,6 +54,10 @@ class Relation(StrEnum):
     OWN_ORGANISATION = "own_organisation"  # the object belongs to the caller's organisation
     TEAM_MEMBER = "team_member"  # the caller is in the object's team
     CASE_MEMBER = "case_member"  # member of the case, or holder of an active emergency grant
+    CASE_WRITER = "case_writer"  # an active member (emergency grants are read-only)
+    CASE_LEAD = "case_lead"  # a lead of the case, or its team's coordinator, being a member
+    CASE_OUTSIDER = "case_outsider"  # not a member and no active grant (breaking the glass)
+    LISTED = "listed"  # role decides; rows are filtered by the readable-cases query
 
 
 R = Role
@@ -43,6 +65,10 @@ PROFESSIONALS = frozenset(
     {R.POLICE, R.SOCIAL_WORKER, R.HEALTH_WORKER, R.YOUTH_WORKER, R.VICTIM_ADVOCATE, R.COORDINATOR}
 )
 EVERYONE = frozenset(Role)
+#: Professionals who open cases and move them along (the support person follows).
+CASE_WORKERS = PROFESSIONALS - {R.VICTIM_ADVOCATE}
+#: DOMAIN.md section 4: break the glass is for these three professions only.
+EMERGENCY_ROLES = frozenset({R.POLICE, R.SOCIAL_WORKER, R.HEALTH_WORKER})
 
 #: (action) -> (roles allowed, relation required). The single source of truth.
 POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
@@ -56,6 +82,27 @@ POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
     Action.TEAM_MANAGE: (frozenset({R.ADMIN, R.COORDINATOR}), Relation.OWN_ORGANISATION),
     Action.TEAM_MEMBER_MANAGE: (frozenset({R.ADMIN, R.COORDINATOR}), Relation.OWN_ORGANISATION),
     Action.AUDIT_READ: (frozenset({R.AUDITOR}), Relation.NONE),
+    # Cases: admins, auditors, service providers and integrations never read case
+    # content. Visibility itself is the readable-cases query (app/cases/access.py).
+    Action.CASE_CREATE: (CASE_WORKERS, Relation.TEAM_MEMBER),
+    Action.CASE_LIST: (PROFESSIONALS, Relation.LISTED),
+    Action.CASE_SEARCH: (PROFESSIONALS, Relation.LISTED),
+    Action.CASE_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
+    Action.CASE_UPDATE: (PROFESSIONALS, Relation.CASE_WRITER),
+    Action.CASE_TRANSITION: (CASE_WORKERS, Relation.CASE_WRITER),
+    Action.CASE_MEMBER_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
+    Action.CASE_MEMBER_MANAGE: (PROFESSIONALS, Relation.CASE_LEAD),
+    Action.CASE_PARTICIPANT_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
+    Action.CASE_PARTICIPANT_WRITE: (PROFESSIONALS, Relation.CASE_WRITER),
+    Action.CASE_NOTE_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
+    Action.CASE_NOTE_WRITE: (PROFESSIONALS, Relation.CASE_WRITER),
+    Action.CASE_EMERGENCY_ACCESS: (EMERGENCY_ROLES, Relation.CASE_OUTSIDER),
+    Action.CASE_EMERGENCY_GRANTS_READ: (PROFESSIONALS, Relation.CASE_LEAD),
+    Action.EMERGENCY_ACCESS_READ: (frozenset({R.AUDITOR}), Relation.NONE),
+    Action.EMERGENCY_ACCESS_REVIEW: (frozenset({R.AUDITOR}), Relation.NONE),
+    # Instrument definitions are not personal data, but only those who assess (and the
+    # admin who manages instruments) need them; integrations need the scope as well.
+    Action.INSTRUMENT_READ: (PROFESSIONALS | {R.ADMIN, R.INTEGRATION}, Relation.NONE),
 }
 
 #: Roles whose powers do not need an object relation for these actions.

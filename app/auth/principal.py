@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.concurrency import run_in_threadpool
 
 from app.auth.tokens import KeySet, TokenError, VerifiedClaims, verify
 from app.config import Settings
@@ -74,12 +75,17 @@ async def authenticate(
     settings: Settings = request.app.state.settings
     keyset: KeySet = request.app.state.keyset
     try:
-        verified = verify(token, keyset, settings)
+        # In a worker thread: a JWKS refresh may fetch over https, which must
+        # not stall every other request on the event loop.
+        verified = await run_in_threadpool(verify, token, keyset, settings)
     except TokenError as exc:
         raise Unauthorized(
             "The bearer token was rejected.",
             denied=DeniedAccess(action="auth.token", reason=str(exc)),
         ) from exc
+    # Kept for the denial hook: if this request is refused and rolled back, the
+    # just-in-time registration is redone in the denial's own transaction.
+    request.state.verified_claims = verified
     resolver: PrincipalResolver = request.app.state.principal_resolver
     principal = await resolver(session, verified)
     request.state.principal = principal

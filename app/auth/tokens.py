@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwk, jwt
-from jose.exceptions import JOSEError
+from jose.exceptions import ExpiredSignatureError, JOSEError, JWSError, JWTClaimsError
 
 from app.config import DEV_KEY_ID_PREFIX, Settings
 
@@ -43,14 +44,29 @@ class VerifiedClaims:
 
 
 class KeySet:
-    """The pinned verification keys, loaded from a file or fetched over https and cached."""
+    """The pinned verification keys, loaded from a file or fetched over https and cached.
 
-    def __init__(self, settings: Settings, source: str | None) -> None:
+    Fetches are rate-limited whatever triggers them (a stale cache, an unknown
+    ``kid`` after an IdP key rotation): at most one attempt per
+    ``REFRESH_INTERVAL``. Without that, a flood of made-up kids, or an
+    unreachable IdP once the cache is stale, would turn every request into a
+    fetch. Keys already loaded stay in use while a refresh fails.
+    """
+
+    REFRESH_INTERVAL = 30.0
+
+    def __init__(
+        self,
+        settings: Settings,
+        source: str | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._settings = settings
         self._source = source
+        self._clock = clock
         self._keys: dict[str, dict[str, Any]] = {}
-        self._loaded_at = 0.0
-        self._last_refresh_attempt = 0.0
+        self._loaded_at: float | None = None
+        self._last_refresh_attempt: float | None = None
 
     @property
     def source(self) -> str | None:
@@ -77,20 +93,42 @@ class KeySet:
             public = {k: v for k, v in entry.items() if k not in {"d", "p", "q", "dp", "dq", "qi"}}
             keys[str(kid)] = public
         self._keys = keys
-        self._loaded_at = time.monotonic()
+        self._loaded_at = self._clock()
 
     def get(self, kid: str) -> dict[str, Any] | None:
-        now = time.monotonic()
-        stale = now - self._loaded_at > self._settings.oidc_jwks_cache_seconds
-        if not self._keys or stale or kid not in self._keys:
-            # An unknown kid may mean the IdP rotated keys; refresh at most every 30 s.
-            if now - self._last_refresh_attempt > 30 or not self._loaded_at or stale:
+        now = self._clock()
+        stale = (
+            self._loaded_at is None
+            or now - self._loaded_at > self._settings.oidc_jwks_cache_seconds
+        )
+        if stale or kid not in self._keys:
+            due = (
+                self._last_refresh_attempt is None
+                or now - self._last_refresh_attempt >= self.REFRESH_INTERVAL
+            )
+            if due:
                 self._last_refresh_attempt = now
                 try:
                     self._load()
                 except (OSError, ValueError, httpx.HTTPError):
                     pass
         return self._keys.get(kid)
+
+
+def _reason(exc: JOSEError) -> str:
+    """Why python-jose refused the token, for the denial's audit row (never the caller).
+
+    Only fixed texts: jose's claim messages name the claim, never its value.
+    """
+    if isinstance(exc, ExpiredSignatureError):
+        return "token expired"
+    if isinstance(exc, JWTClaimsError):
+        return f"claims rejected: {str(exc)[:100]}"
+    if exc.args and isinstance(exc.args[0], JWSError):
+        return "signature rejected"
+    if str(exc).startswith("missing required key"):
+        return f"claims rejected: {str(exc)[:100]}"
+    return "token rejected"
 
 
 def verify(token: str, keyset: KeySet, settings: Settings) -> VerifiedClaims:
@@ -136,7 +174,7 @@ def verify(token: str, keyset: KeySet, settings: Settings) -> VerifiedClaims:
             },
         )
     except JOSEError as exc:
-        raise TokenError("token rejected") from exc
+        raise TokenError(_reason(exc)) from exc
     for claim in REQUIRED_CLAIMS:
         if claim not in claims:
             raise TokenError(f"token lacks '{claim}'")

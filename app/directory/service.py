@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit import service as audit
 from app.auth.policy import relation_exempt
@@ -74,6 +75,48 @@ async def _get_or_create_org(session: AsyncSession, code: str, name: str | None)
     return org
 
 
+async def _mirror_claims(
+    session: AsyncSession,
+    user: User,
+    name: str,
+    organisation_id: uuid.UUID,
+    roles: list[str],
+    now: datetime,
+) -> None:
+    """Copy changed claims onto the user and note when they were last seen.
+
+    Both are unconditional UPDATEs rather than ORM changes: an ORM flush would
+    carry ``WHERE version = n``, so a user's parallel requests (a browser loads
+    several at once) would fail each other with 412, and merely being seen
+    would change the ETag under an admin who is about to disable the user.
+    Claims are the identity provider's truth, so the last writer may win; a
+    real change still bumps the version, being seen does not.
+    """
+    values: dict[str, Any] = {}
+    claims_changed = (user.name, user.organisation_id, sorted(user.roles)) != (
+        name,
+        organisation_id,
+        roles,
+    )
+    if claims_changed:
+        values = {"name": name, "organisation_id": organisation_id, "roles": roles}
+        values.update(version=User.version + 1, updated_at=now)
+        audit.record(session, None, "directory.user.mirrored", "user", user.id)
+    seen = user.last_seen_at is None or now - user.last_seen_at > LAST_SEEN_GRANULARITY
+    if seen:
+        values["last_seen_at"] = now
+    if not values:
+        return
+    await session.execute(
+        update(User).where(User.id == user.id).values(**values),
+        execution_options={"synchronize_session": False},
+    )
+    if claims_changed:
+        await session.refresh(user)  # the new version, for ETags later in this request
+    else:
+        set_committed_value(user, "last_seen_at", now)
+
+
 async def resolve_principal(session: AsyncSession, verified: VerifiedClaims) -> Principal:
     """Map verified claims to a directory user; register unknown ones just in time."""
     claims = verified.claims
@@ -132,11 +175,7 @@ async def resolve_principal(session: AsyncSession, verified: VerifiedClaims) -> 
                 reason="token revoked",
             ),
         )
-    if (user.name, user.organisation_id, sorted(user.roles)) != (name, org.id, role_list):
-        user.name, user.organisation_id, user.roles = name, org.id, role_list
-        audit.record(session, None, "directory.user.mirrored", "user", user.id)
-    if user.last_seen_at is None or now - user.last_seen_at > LAST_SEEN_GRANULARITY:
-        user.last_seen_at = now
+    await _mirror_claims(session, user, name, org.id, role_list, now)
     team_ids = (
         await session.scalars(
             select(TeamMembership.team_id).where(TeamMembership.user_id == user.id)

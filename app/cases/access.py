@@ -1,0 +1,168 @@
+"""Need-to-know in one place: the readable-cases query and the case loader.
+
+A case is readable by its active members and, until the grant expires, by the
+holder of an emergency grant. Everything case-scoped is loaded *through* this
+query, so a case the caller may not see is indistinguishable from a missing
+one (404). Nothing here loads a case and then checks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import requestctx
+from app.auth.policy import Relation
+from app.auth.principal import Principal
+from app.cases.models import Case, CaseMember, EmergencyGrant
+from app.cases.schemas import AccessKind, CaseRole
+from app.db import utcnow
+from app.directory.models import TeamMembership
+from app.problems import DeniedAccess, Forbidden, NotFound
+
+
+def member_case_ids(principal: Principal) -> Select[uuid.UUID]:
+    return select(CaseMember.case_id).where(
+        CaseMember.user_id == principal.user_id, CaseMember.removed_at.is_(None)
+    )
+
+
+def granted_case_ids(principal: Principal, now: datetime) -> Select[uuid.UUID]:
+    return select(EmergencyGrant.case_id).where(
+        EmergencyGrant.user_id == principal.user_id, EmergencyGrant.expires_at > now
+    )
+
+
+def readable_cases(principal: Principal, now: datetime | None = None) -> Select[Case]:
+    """THE visibility rule: membership, or an active unexpired emergency grant."""
+    now = now or utcnow()
+    return select(Case).where(
+        or_(
+            Case.id.in_(member_case_ids(principal)),
+            Case.id.in_(granted_case_ids(principal, now)),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class CaseAccess:
+    """A case the caller may read, and how they came to read it."""
+
+    case: Case
+    principal: Principal
+    role: CaseRole | None  # None: access through an emergency grant only
+    grant_id: uuid.UUID | None
+
+    @property
+    def kind(self) -> AccessKind:
+        return AccessKind.MEMBER if self.role is not None else AccessKind.EMERGENCY
+
+    @property
+    def purpose(self) -> str:
+        return "case work" if self.role is not None else "emergency access"
+
+
+def not_found(action: str, principal: Principal, target_type: str, target_id: Any) -> NotFound:
+    return NotFound(
+        f"No such {target_type.replace('_', ' ')}.",
+        denied=DeniedAccess(
+            action=action,
+            actor=principal,
+            target_type=target_type,
+            target_id=str(target_id),
+            reason="not visible",
+        ),
+    )
+
+
+async def load_case_access(
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID, action: str
+) -> CaseAccess:
+    """Load a readable case with the caller's role and grant in one round trip."""
+    now = utcnow()
+    role_sq = (
+        select(CaseMember.case_role)
+        .where(
+            CaseMember.case_id == Case.id,
+            CaseMember.user_id == principal.user_id,
+            CaseMember.removed_at.is_(None),
+        )
+        .scalar_subquery()
+    )
+    grant_sq = (
+        select(EmergencyGrant.id)
+        .where(
+            EmergencyGrant.case_id == Case.id,
+            EmergencyGrant.user_id == principal.user_id,
+            EmergencyGrant.expires_at > now,
+        )
+        .order_by(EmergencyGrant.expires_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    stmt = readable_cases(principal, now).add_columns(role_sq, grant_sq).where(Case.id == case_id)
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        raise not_found(action, principal, "case", case_id)
+    case, role, grant_id = row
+    access = CaseAccess(
+        case=case,
+        principal=principal,
+        role=CaseRole(role) if role is not None else None,
+        grant_id=None if role is not None else grant_id,
+    )
+    if access.grant_id is not None:
+        # Every audit row written from here on is tagged with the grant.
+        requestctx.emergency_grant_id.set(access.grant_id)
+    return access
+
+
+async def is_team_coordinator(
+    session: AsyncSession, principal: Principal, team_id: uuid.UUID
+) -> bool:
+    found = await session.scalar(
+        select(TeamMembership.id).where(
+            TeamMembership.team_id == team_id,
+            TeamMembership.user_id == principal.user_id,
+            TeamMembership.team_role == "coordinator",
+        )
+    )
+    return found is not None
+
+
+async def enforce_relation(
+    session: AsyncSession, access: CaseAccess, relation: Relation, action: str
+) -> None:
+    """The relation an action needs beyond readability (see auth/policy.py)."""
+    if relation == Relation.CASE_MEMBER:
+        return
+    principal = access.principal
+
+    def refuse(detail: str, reason: str) -> Forbidden:
+        return Forbidden(
+            detail,
+            denied=DeniedAccess(
+                action=action,
+                actor=principal,
+                target_type="case",
+                target_id=str(access.case.id),
+                reason=reason,
+            ),
+        )
+
+    if access.role is None:
+        raise refuse("Emergency access is read-only.", "emergency access is read-only")
+    if relation == Relation.CASE_WRITER:
+        return
+    if relation == Relation.CASE_LEAD:
+        if access.role == CaseRole.LEAD or await is_team_coordinator(
+            session, principal, access.case.team_id
+        ):
+            return
+        raise refuse("Only a lead of the case or its team's coordinator may do this.", "not lead")
+    raise refuse("This action is not available on a case.", f"relation {relation}")

@@ -1,0 +1,78 @@
+"""Permission-carrying dependencies for the case routes.
+
+Two kinds:
+
+- principal aliases (``CaseCreator``...) for routes without a case in the path;
+- case aliases (``CurrentCase``, ``CaseUpdater``...): the role check of the
+  action, then the case loaded *through* the readable-cases query (404 if the
+  caller may not see it), then the relation the POLICY row names for the
+  action (write needs membership, management needs a lead).
+"""
+
+# No "from __future__ import annotations": the dependency below closes over
+# `guard`, and FastAPI must see the real Annotated object, not a string.
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Path, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.auth.policy import POLICY, Action, Relation, require
+from app.auth.principal import Principal
+from app.cases.access import CaseAccess, enforce_relation, load_case_access
+from app.db import SessionDep
+from app.idempotency import Replay
+
+#: The relations a case-scoped route may carry (see access.enforce_relation).
+CASE_RELATIONS = frozenset({Relation.CASE_MEMBER, Relation.CASE_WRITER, Relation.CASE_LEAD})
+
+CaseId = Annotated[uuid.UUID, Path(description="The case id.")]
+
+
+def case_access(action: Action) -> Callable[..., Awaitable[CaseAccess]]:
+    """Dependency factory: role check, load-or-404, relation check for ``action``."""
+    guard = require(action)
+    _roles, relation = POLICY[action]
+    if relation not in CASE_RELATIONS:
+        raise RuntimeError(f"{action} has relation {relation}, which needs no case in the path")
+
+    async def dependency(
+        case_id: CaseId,
+        session: SessionDep,
+        principal: Annotated[Principal, Depends(guard)],
+    ) -> CaseAccess:
+        access = await load_case_access(session, principal, case_id, str(action))
+        await enforce_relation(session, access, relation, str(action))
+        return access
+
+    dependency.__name__ = f"case_for_{str(action).replace('.', '_')}"
+    return dependency
+
+
+CaseCreator = Annotated[Principal, Depends(require(Action.CASE_CREATE))]
+CaseLister = Annotated[Principal, Depends(require(Action.CASE_LIST))]
+CaseSearcher = Annotated[Principal, Depends(require(Action.CASE_SEARCH))]
+EmergencyRequester = Annotated[Principal, Depends(require(Action.CASE_EMERGENCY_ACCESS))]
+EmergencyAccessReader = Annotated[Principal, Depends(require(Action.EMERGENCY_ACCESS_READ))]
+EmergencyAccessReviewer = Annotated[Principal, Depends(require(Action.EMERGENCY_ACCESS_REVIEW))]
+
+#: Load-or-404: the case, readable by the caller (member or emergency grant).
+CurrentCase = Annotated[CaseAccess, Depends(case_access(Action.CASE_READ))]
+CaseUpdater = Annotated[CaseAccess, Depends(case_access(Action.CASE_UPDATE))]
+CaseTransitioner = Annotated[CaseAccess, Depends(case_access(Action.CASE_TRANSITION))]
+CaseMemberReader = Annotated[CaseAccess, Depends(case_access(Action.CASE_MEMBER_READ))]
+CaseMemberManager = Annotated[CaseAccess, Depends(case_access(Action.CASE_MEMBER_MANAGE))]
+CaseParticipantReader = Annotated[CaseAccess, Depends(case_access(Action.CASE_PARTICIPANT_READ))]
+CaseParticipantWriter = Annotated[CaseAccess, Depends(case_access(Action.CASE_PARTICIPANT_WRITE))]
+CaseNoteReader = Annotated[CaseAccess, Depends(case_access(Action.CASE_NOTE_READ))]
+CaseNoteWriter = Annotated[CaseAccess, Depends(case_access(Action.CASE_NOTE_WRITE))]
+CaseGrantReader = Annotated[CaseAccess, Depends(case_access(Action.CASE_EMERGENCY_GRANTS_READ))]
+
+
+def replayed(session: AsyncSession, principal: Principal, replay: Replay) -> Response:
+    """Return a stored Idempotency-Key response; the replay is a read, so audit it."""
+    audit.record(session, principal, "idempotency.replayed", replay.target_type, replay.target_id)
+    return replay.response

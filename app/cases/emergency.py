@@ -1,0 +1,188 @@
+"""Emergency access ("break the glass", DOMAIN.md section 4).
+
+A police officer, social worker or health worker who is not a member may take
+a 60-minute, read-only grant to one case by writing down why. The grant is
+audited as ``case.emergency_access.granted``; every access made under it is
+tagged with its id (app/cases/access.py sets the request context); the case's
+leads see it on the case; an auditor reviews it.
+
+The one place a case is looked up outside the readable-cases query is
+:func:`eligible_cases`: breaking the glass needs the case to exist. HAH cases
+are police-only here too, so to anyone else a HAH case still does not exist.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import requestctx
+from app.audit import service as audit
+from app.auth.policy import EMERGENCY_ROLES
+from app.auth.principal import Principal, Role
+from app.cases.access import CaseAccess, not_found
+from app.cases.lifecycle import Scheme
+from app.cases.models import Case, CaseMember, EmergencyGrant
+from app.cases.schemas import EmergencyAccessCreate, EmergencyGrantRead, EmergencyReview
+from app.concurrency import check_version
+from app.db import utcnow
+from app.pagination import apply_keyset, page_of
+from app.problems import Conflict
+
+GRANT_MINUTES = 60
+
+
+def eligible_cases(principal: Principal) -> Select[Case]:
+    """Cases this caller could break the glass into (HAH only for police)."""
+    stmt = select(Case)
+    if not principal.has(Role.POLICE):
+        stmt = stmt.where(Case.scheme != Scheme.HAH.value)
+    return stmt
+
+
+def to_read(grant: EmergencyGrant) -> EmergencyGrantRead:
+    return EmergencyGrantRead.model_validate(
+        {
+            **{c.key: getattr(grant, c.key) for c in EmergencyGrant.__table__.columns},
+            "active": grant.expires_at > utcnow(),
+        }
+    )
+
+
+async def grant_access(
+    session: AsyncSession,
+    principal: Principal,
+    case_id: uuid.UUID,
+    data: EmergencyAccessCreate,
+    minutes: int = GRANT_MINUTES,
+) -> EmergencyGrant:
+    action = "case.emergency_access.request"
+    case = await session.scalar(eligible_cases(principal).where(Case.id == case_id))
+    if case is None:
+        raise not_found(action, principal, "case", case_id)
+    is_member = await session.scalar(
+        select(CaseMember.id).where(
+            CaseMember.case_id == case.id,
+            CaseMember.user_id == principal.user_id,
+            CaseMember.removed_at.is_(None),
+        )
+    )
+    if is_member is not None:
+        raise Conflict("You are a member of this case; emergency access is not needed.")
+    now = utcnow()
+    active = await session.scalar(
+        select(EmergencyGrant).where(
+            EmergencyGrant.case_id == case.id,
+            EmergencyGrant.user_id == principal.user_id,
+            EmergencyGrant.expires_at > now,
+        )
+    )
+    if active is not None:
+        raise Conflict(
+            "You already hold an active emergency grant for this case.",
+            extra={"grant_id": str(active.id), "expires_at": active.expires_at.isoformat()},
+        )
+    role = sorted(principal.roles & EMERGENCY_ROLES)[0]
+    grant = EmergencyGrant(
+        case_id=case.id,
+        user_id=principal.user_id,
+        organisation_id=principal.organisation_id,
+        role=role.value,
+        reason=data.reason,
+        expires_at=now + timedelta(minutes=minutes),
+    )
+    session.add(grant)
+    await session.flush()
+    requestctx.emergency_grant_id.set(grant.id)
+    audit.record(
+        session,
+        principal,
+        "case.emergency_access.granted",
+        "case",
+        case.id,
+        purpose="emergency access",
+    )
+    return grant
+
+
+async def grants_of_case(session: AsyncSession, access: CaseAccess) -> list[EmergencyGrant]:
+    rows = (
+        await session.scalars(
+            select(EmergencyGrant)
+            .where(EmergencyGrant.case_id == access.case.id)
+            .order_by(EmergencyGrant.created_at.desc(), EmergencyGrant.id.desc())
+        )
+    ).all()
+    audit.record(
+        session,
+        access.principal,
+        "case.emergency_access.listed",
+        "case",
+        access.case.id,
+        purpose=access.purpose,
+    )
+    return list(rows)
+
+
+# --- the auditor's review queue ---------------------------------------------------------
+
+
+async def list_grants(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    reviewed: bool | None,
+    case_id: uuid.UUID | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[EmergencyGrant], str | None]:
+    stmt: Select[Any] = select(EmergencyGrant)
+    if reviewed is True:
+        stmt = stmt.where(EmergencyGrant.reviewed_at.is_not(None))
+    elif reviewed is False:
+        stmt = stmt.where(EmergencyGrant.reviewed_at.is_(None))
+    if case_id is not None:
+        stmt = stmt.where(EmergencyGrant.case_id == case_id)
+    stmt = apply_keyset(stmt, EmergencyGrant.created_at, EmergencyGrant.id, cursor, limit)
+    page = page_of((await session.scalars(stmt)).all(), limit, "created_at")
+    audit.record(session, principal, "emergency_access.listed", "emergency_grant", None)
+    return page
+
+
+async def get_grant(
+    session: AsyncSession, principal: Principal, grant_id: uuid.UUID
+) -> EmergencyGrant:
+    grant = await session.get(EmergencyGrant, grant_id)
+    if grant is None:
+        raise not_found("emergency_access.read", principal, "emergency_grant", grant_id)
+    return grant
+
+
+def read_grant(
+    session: AsyncSession, principal: Principal, grant: EmergencyGrant
+) -> EmergencyGrantRead:
+    audit.record(session, principal, "emergency_access.read", "emergency_grant", grant.id)
+    return to_read(grant)
+
+
+async def review_grant(
+    session: AsyncSession,
+    principal: Principal,
+    grant: EmergencyGrant,
+    data: EmergencyReview,
+    expected_version: int,
+) -> EmergencyGrant:
+    check_version(expected_version, grant.version)
+    if grant.reviewed_at is not None:
+        raise Conflict("This grant has already been reviewed.")
+    grant.reviewed_at = utcnow()
+    grant.reviewed_by = principal.user_id
+    grant.review_finding = data.finding.value
+    grant.review_note = data.note
+    await session.flush()
+    audit.record(session, principal, "emergency_access.reviewed", "emergency_grant", grant.id)
+    return grant

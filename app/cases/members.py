@@ -1,0 +1,210 @@
+"""Case members: the professionals who may see a case.
+
+A lead of the case, or its team's coordinator, admits and removes members.
+Admission is by team: someone outside the case's team is *invited* with a
+written reason, and so is anyone who is not police in a HAH case (police own
+HAH; only a lead may invite others in). A case always keeps one lead.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from app.audit import service as audit
+from app.auth.policy import PROFESSIONALS
+from app.auth.principal import Role
+from app.cases.access import CaseAccess, not_found
+from app.cases.lifecycle import Scheme
+from app.cases.models import CaseMember
+from app.cases.schemas import CaseRole, MemberCreate, MemberRead, MemberUpdate
+from app.concurrency import check_version
+from app.db import utcnow
+from app.directory.models import TeamMembership, User
+from app.problems import Conflict, DeniedAccess, Forbidden, Unprocessable
+
+
+def to_read(member: CaseMember) -> MemberRead:
+    return MemberRead(
+        id=member.id,
+        case_id=member.case_id,
+        user_id=member.user_id,
+        user_name=member.user.name,
+        organisation_id=member.user.organisation_id,
+        case_role=CaseRole(member.case_role),
+        invited=member.invited,
+        invite_reason=member.invite_reason,
+        added_by=member.added_by,
+        created_at=member.created_at,
+        version=member.version,
+    )
+
+
+def _active(access: CaseAccess) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    return CaseMember.case_id == access.case.id, CaseMember.removed_at.is_(None)
+
+
+async def list_members(session: AsyncSession, access: CaseAccess) -> Sequence[CaseMember]:
+    rows = (
+        await session.scalars(
+            select(CaseMember)
+            .where(*_active(access))
+            .options(selectinload(CaseMember.user))
+            .order_by(CaseMember.created_at, CaseMember.id)
+        )
+    ).all()
+    audit.record(
+        session,
+        access.principal,
+        "case.member.listed",
+        "case",
+        access.case.id,
+        purpose=access.purpose,
+    )
+    return rows
+
+
+async def get_member(
+    session: AsyncSession, access: CaseAccess, member_id: uuid.UUID, action: str
+) -> CaseMember:
+    """A member *of this case*; another case's member id is a 404 like a missing one."""
+    member = await session.scalar(
+        select(CaseMember)
+        .where(CaseMember.id == member_id, *_active(access))
+        .options(selectinload(CaseMember.user))
+    )
+    if member is None:
+        raise not_found(action, access.principal, "case_member", member_id)
+    return member
+
+
+def read_member(session: AsyncSession, access: CaseAccess, member: CaseMember) -> MemberRead:
+    audit.record(
+        session,
+        access.principal,
+        "case.member.read",
+        "case_member",
+        member.id,
+        purpose=access.purpose,
+    )
+    return to_read(member)
+
+
+def _invalid(field: str, detail: str, reason: str) -> Unprocessable:
+    return Unprocessable(
+        detail, extra={"errors": [{"field": field, "location": "body", "reason": reason}]}
+    )
+
+
+async def add_member(session: AsyncSession, access: CaseAccess, data: MemberCreate) -> CaseMember:
+    case, principal = access.case, access.principal
+    user = await session.get(User, data.user_id)
+    professional = {r.value for r in PROFESSIONALS}
+    if user is None or user.disabled or not professional.intersection(user.roles):
+        raise _invalid("user_id", "No such user, or the user cannot be a case member.", "invalid")
+    in_team = await session.scalar(
+        select(TeamMembership.id).where(
+            TeamMembership.team_id == case.team_id, TeamMembership.user_id == user.id
+        )
+    )
+    hah_outsider = case.scheme == Scheme.HAH and Role.POLICE.value not in user.roles
+    if hah_outsider and access.role != CaseRole.LEAD:
+        raise Forbidden(
+            "Only a lead may invite someone other than police into a HAH case.",
+            denied=DeniedAccess(
+                action="case.member.manage",
+                actor=principal,
+                target_type="case",
+                target_id=str(case.id),
+                reason="hah invite needs lead",
+            ),
+        )
+    invited = in_team is None or hah_outsider
+    if invited and not data.invite_reason:
+        detail = (
+            "HAH cases admit only police; invite others with a reason."
+            if hah_outsider
+            else "The user is not in the case's team; invite them with a reason."
+        )
+        raise _invalid("invite_reason", detail, "missing")
+    member = await session.scalar(
+        select(CaseMember)
+        .where(CaseMember.case_id == case.id, CaseMember.user_id == user.id)
+        .options(selectinload(CaseMember.user))
+    )
+    if member is not None and member.removed_at is None:
+        raise Conflict("The user is already a member of this case.")
+    if member is None:
+        member = CaseMember(case_id=case.id, user_id=user.id, user=user)
+        session.add(member)
+    member.case_role = data.case_role.value
+    member.invited = invited
+    member.invite_reason = data.invite_reason
+    member.added_by = principal.user_id
+    member.removed_at = None
+    member.removed_by = None
+    await session.flush()
+    action = "case.member.invited" if invited else "case.member.added"
+    audit.record(session, principal, action, "case_member", member.id, purpose=access.purpose)
+    return member
+
+
+async def _ensure_a_lead_remains(session: AsyncSession, member: CaseMember) -> None:
+    if member.case_role != CaseRole.LEAD:
+        return
+    leads = await session.scalar(
+        select(func.count()).where(
+            CaseMember.case_id == member.case_id,
+            CaseMember.case_role == CaseRole.LEAD.value,
+            CaseMember.removed_at.is_(None),
+        )
+    )
+    if (leads or 0) <= 1:
+        raise Conflict("A case must keep at least one lead; appoint another lead first.")
+
+
+async def update_member(
+    session: AsyncSession,
+    access: CaseAccess,
+    member: CaseMember,
+    data: MemberUpdate,
+    expected_version: int,
+) -> CaseMember:
+    check_version(expected_version, member.version)
+    if data.case_role != CaseRole.LEAD:
+        await _ensure_a_lead_remains(session, member)
+    member.case_role = data.case_role.value
+    member.updated_at = utcnow()
+    await session.flush()
+    audit.record(
+        session,
+        access.principal,
+        "case.member.updated",
+        "case_member",
+        member.id,
+        purpose=access.purpose,
+    )
+    return member
+
+
+async def remove_member(
+    session: AsyncSession, access: CaseAccess, member: CaseMember, expected_version: int
+) -> None:
+    """Soft removal: the row stays, so who could see the case remains answerable."""
+    check_version(expected_version, member.version)
+    await _ensure_a_lead_remains(session, member)
+    member.removed_at = utcnow()
+    member.removed_by = access.principal.user_id
+    await session.flush()
+    audit.record(
+        session,
+        access.principal,
+        "case.member.removed",
+        "case_member",
+        member.id,
+        purpose=access.purpose,
+    )

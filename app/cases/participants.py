@@ -1,0 +1,200 @@
+"""Participants: the people a case is about, each in a role.
+
+Adding a participant either records a new minimal person (owned by the
+caller's organisation) or links a person the caller can already see. A person
+is visible to someone who recorded them or who can read a case they take part
+in (:func:`visible_person_ids`, which the persons domain may ask as well).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from app.audit import service as audit
+from app.auth.principal import Principal
+from app.cases.access import CaseAccess, granted_case_ids, member_case_ids, not_found
+from app.cases.models import CaseParticipant
+from app.cases.schemas import ParticipantCreate, ParticipantRead, ParticipantUpdate
+from app.concurrency import check_version
+from app.db import utcnow
+from app.persons.models import Person
+from app.problems import Conflict, DeniedAccess, Unprocessable
+
+
+def visible_person_ids(principal: Principal, now: datetime | None = None) -> Select[uuid.UUID]:
+    """People the caller may refer to: recorded by them, or in a case they can read."""
+    now = now or utcnow()
+    in_readable_case = select(CaseParticipant.person_id).where(
+        CaseParticipant.removed_at.is_(None),
+        or_(
+            CaseParticipant.case_id.in_(member_case_ids(principal)),
+            CaseParticipant.case_id.in_(granted_case_ids(principal, now)),
+        ),
+    )
+    return select(Person.id).where(
+        or_(Person.created_by == principal.user_id, Person.id.in_(in_readable_case))
+    )
+
+
+def _active(access: CaseAccess) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    return CaseParticipant.case_id == access.case.id, CaseParticipant.removed_at.is_(None)
+
+
+def to_read(participant: CaseParticipant) -> ParticipantRead:
+    return ParticipantRead.model_validate(participant)
+
+
+async def list_participants(session: AsyncSession, access: CaseAccess) -> Sequence[CaseParticipant]:
+    rows = (
+        await session.scalars(
+            select(CaseParticipant)
+            .where(*_active(access))
+            .options(selectinload(CaseParticipant.person))
+            .order_by(CaseParticipant.created_at, CaseParticipant.id)
+        )
+    ).all()
+    audit.record(
+        session,
+        access.principal,
+        "case.participant.listed",
+        "case",
+        access.case.id,
+        purpose=access.purpose,
+    )
+    return rows
+
+
+async def get_participant(
+    session: AsyncSession, access: CaseAccess, participant_id: uuid.UUID, action: str
+) -> CaseParticipant:
+    participant = await session.scalar(
+        select(CaseParticipant)
+        .where(CaseParticipant.id == participant_id, *_active(access))
+        .options(selectinload(CaseParticipant.person))
+    )
+    if participant is None:
+        raise not_found(action, access.principal, "case_participant", participant_id)
+    return participant
+
+
+def read_participant(
+    session: AsyncSession, access: CaseAccess, participant: CaseParticipant
+) -> ParticipantRead:
+    audit.record(
+        session,
+        access.principal,
+        "case.participant.read",
+        "case_participant",
+        participant.id,
+        purpose=access.purpose,
+    )
+    return to_read(participant)
+
+
+async def add_participant(
+    session: AsyncSession, access: CaseAccess, data: ParticipantCreate
+) -> CaseParticipant:
+    case, principal = access.case, access.principal
+    if data.person_id is not None:
+        # Loaded through the visibility query: someone else's person is "not found".
+        person = await session.scalar(
+            select(Person).where(
+                Person.id == data.person_id, Person.id.in_(visible_person_ids(principal))
+            )
+        )
+        if person is None:
+            raise Unprocessable(
+                "No such person.",
+                extra={
+                    "errors": [{"field": "person_id", "location": "body", "reason": "not_found"}]
+                },
+                denied=DeniedAccess(
+                    action="case.participant.write",
+                    actor=principal,
+                    target_type="person",
+                    target_id=str(data.person_id),
+                    reason="person not visible",
+                ),
+            )
+        existing = await session.scalar(
+            select(CaseParticipant)
+            .where(CaseParticipant.case_id == case.id, CaseParticipant.person_id == person.id)
+            .options(selectinload(CaseParticipant.person))
+        )
+    else:
+        assert data.person is not None
+        person = Person(
+            given_name=data.person.given_name,
+            family_name=data.person.family_name,
+            birth_date=data.person.birth_date,
+            owner_organisation_id=principal.organisation_id,
+            created_by=principal.user_id,
+        )
+        session.add(person)
+        await session.flush()
+        audit.record(session, principal, "person.created", "person", person.id)
+        existing = None
+    if existing is not None and existing.removed_at is None:
+        raise Conflict("This person is already a participant of the case.")
+    participant = existing or CaseParticipant(case_id=case.id, person_id=person.id, person=person)
+    if existing is None:
+        session.add(participant)
+    participant.role = data.role.value
+    participant.added_by = principal.user_id
+    participant.removed_at = None
+    participant.removed_by = None
+    await session.flush()
+    audit.record(
+        session,
+        principal,
+        "case.participant.added",
+        "case_participant",
+        participant.id,
+        purpose=access.purpose,
+    )
+    return participant
+
+
+async def update_participant(
+    session: AsyncSession,
+    access: CaseAccess,
+    participant: CaseParticipant,
+    data: ParticipantUpdate,
+    expected_version: int,
+) -> CaseParticipant:
+    check_version(expected_version, participant.version)
+    participant.role = data.role.value
+    participant.updated_at = utcnow()
+    await session.flush()
+    audit.record(
+        session,
+        access.principal,
+        "case.participant.updated",
+        "case_participant",
+        participant.id,
+        purpose=access.purpose,
+    )
+    return participant
+
+
+async def remove_participant(
+    session: AsyncSession, access: CaseAccess, participant: CaseParticipant, expected_version: int
+) -> None:
+    check_version(expected_version, participant.version)
+    participant.removed_at = utcnow()
+    participant.removed_by = access.principal.user_id
+    await session.flush()
+    audit.record(
+        session,
+        access.principal,
+        "case.participant.removed",
+        "case_participant",
+        participant.id,
+        purpose=access.purpose,
+    )

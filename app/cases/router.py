@@ -1,0 +1,155 @@
+"""Case routes. Thin: permission and loading are dependencies, work is in services."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response
+
+from app.cases import service
+from app.cases.dependencies import (
+    CaseCreator,
+    CaseLister,
+    CaseSearcher,
+    CaseTransitioner,
+    CaseUpdater,
+    CurrentCase,
+    replayed,
+)
+from app.cases.lifecycle import CaseStatus, Scheme
+from app.cases.models import Case
+from app.cases.router_emergency import router as emergency_router
+from app.cases.router_members import router as members_router
+from app.cases.router_notes import router as notes_router
+from app.cases.router_participants import router as participants_router
+from app.cases.schemas import (
+    AccessKind,
+    CaseCreate,
+    CaseListItem,
+    CaseRead,
+    CaseSearch,
+    CaseUpdate,
+    RiskLevel,
+    TransitionCreate,
+    TransitionRead,
+)
+from app.concurrency import IfMatch, set_etag
+from app.db import SessionDep
+from app.idempotency import Idempotency
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+
+router = APIRouter(prefix="/api/v1", tags=["cases"])
+
+
+def _items(rows: list[tuple[Case, AccessKind]]) -> list[CaseListItem]:
+    return [
+        CaseListItem.model_validate(
+            {**{c.key: getattr(case, c.key) for c in Case.__table__.columns}, "access": kind}
+        )
+        for case, kind in rows
+    ]
+
+
+@router.post("/cases", response_model=CaseRead, status_code=201)
+async def create_case(
+    body: CaseCreate,
+    session: SessionDep,
+    principal: CaseCreator,
+    idempotency: Idempotency,
+    response: Response,
+) -> CaseRead | Response:
+    """Open a case in one of your teams. You become its lead."""
+    if (replay := await idempotency.begin(session, principal.user_id, body)) is not None:
+        return replayed(session, principal, replay)
+    access = await service.create_case(session, principal, body)
+    out = service.to_read(access)
+    set_etag(response, access.case.version)
+    response.headers["Location"] = f"/api/v1/cases/{access.case.id}"
+    await idempotency.complete(
+        session, 201, out, response.headers, target_type="case", target_id=access.case.id
+    )
+    return out
+
+
+@router.get("/cases", response_model=Page[CaseListItem])
+async def list_cases(
+    session: SessionDep,
+    principal: CaseLister,
+    scheme: Scheme | None = None,
+    status: CaseStatus | None = None,
+    team_id: uuid.UUID | None = None,
+    risk_level: RiskLevel | None = None,
+    review_overdue: bool | None = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[CaseListItem]:
+    """The cases you may see (membership or an active emergency grant), newest first."""
+    rows, nxt = await service.list_cases(
+        session,
+        principal,
+        scheme=scheme,
+        status=status,
+        team_id=team_id,
+        risk_level=risk_level,
+        review_overdue=review_overdue,
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page[CaseListItem](items=_items(rows), next_cursor=nxt)
+
+
+@router.post("/cases/search", response_model=Page[CaseListItem])
+async def search_cases(
+    body: CaseSearch,
+    session: SessionDep,
+    principal: CaseSearcher,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[CaseListItem]:
+    """Search your cases by reference or participant name (names go in the body)."""
+    rows, nxt = await service.search_cases(session, principal, body, cursor, limit)
+    return Page[CaseListItem](items=_items(rows), next_cursor=nxt)
+
+
+@router.get("/cases/{case_id}", response_model=CaseRead)
+async def get_case(session: SessionDep, access: CurrentCase, response: Response) -> CaseRead:
+    set_etag(response, access.case.version)
+    return service.read_case(session, access)
+
+
+@router.patch("/cases/{case_id}", response_model=CaseRead)
+async def update_case(
+    body: CaseUpdate,
+    session: SessionDep,
+    access: CaseUpdater,
+    expected: IfMatch,
+    response: Response,
+) -> CaseRead:
+    """Change the summary or the next review date. Status moves only by transitions."""
+    out = await service.update_case(session, access, body, expected)
+    set_etag(response, access.case.version)
+    return out
+
+
+@router.post("/cases/{case_id}/transitions", response_model=CaseRead)
+async def transition_case(
+    body: TransitionCreate,
+    session: SessionDep,
+    access: CaseTransitioner,
+    expected: IfMatch,
+    response: Response,
+) -> CaseRead:
+    """Move the case along its scheme's lifecycle (409 lists the allowed targets)."""
+    out = await service.transition(session, access, body, expected)
+    set_etag(response, access.case.version)
+    return out
+
+
+@router.get("/cases/{case_id}/transitions", response_model=list[TransitionRead])
+async def list_transitions(session: SessionDep, access: CurrentCase) -> list[TransitionRead]:
+    rows = await service.list_transitions(session, access)
+    return [TransitionRead.model_validate(t) for t in rows]
+
+
+#: Everything the cases domain serves, in the order app/main.py includes it.
+routers = (router, members_router, participants_router, notes_router, emergency_router)

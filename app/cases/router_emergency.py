@@ -1,0 +1,101 @@
+"""Emergency access: break the glass on a case; the auditors' review queue."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response
+
+from app.cases import emergency as service
+from app.cases.dependencies import (
+    CaseGrantReader,
+    CaseId,
+    EmergencyAccessReader,
+    EmergencyAccessReviewer,
+    EmergencyRequester,
+    replayed,
+)
+from app.cases.schemas import EmergencyAccessCreate, EmergencyGrantRead, EmergencyReview
+from app.concurrency import IfMatch, set_etag
+from app.db import SessionDep
+from app.idempotency import Idempotency
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+
+router = APIRouter(prefix="/api/v1", tags=["cases"])
+
+
+@router.post(
+    "/cases/{case_id}/emergency-access", response_model=EmergencyGrantRead, status_code=201
+)
+async def request_emergency_access(
+    case_id: CaseId,
+    body: EmergencyAccessCreate,
+    session: SessionDep,
+    principal: EmergencyRequester,
+    idempotency: Idempotency,
+    response: Response,
+) -> EmergencyGrantRead | Response:
+    """Read access to a case you are not a member of, for 60 minutes, with a written reason.
+
+    Audited as an emergency override; every access under the grant is tagged
+    with its id; the case's leads see it; an auditor reviews it.
+    """
+    if (replay := await idempotency.begin(session, principal.user_id, body)) is not None:
+        return replayed(session, principal, replay)
+    grant = await service.grant_access(session, principal, case_id, body)
+    out = service.to_read(grant)
+    set_etag(response, grant.version)
+    response.headers["Location"] = f"/api/v1/emergency-access/{grant.id}"
+    await idempotency.complete(
+        session, 201, out, response.headers, target_type="emergency_grant", target_id=grant.id
+    )
+    return out
+
+
+@router.get("/cases/{case_id}/emergency-access", response_model=list[EmergencyGrantRead])
+async def list_case_emergency_access(
+    session: SessionDep, access: CaseGrantReader
+) -> list[EmergencyGrantRead]:
+    """Emergency grants on this case (its leads and team coordinator)."""
+    return [service.to_read(g) for g in await service.grants_of_case(session, access)]
+
+
+@router.get("/emergency-access", response_model=Page[EmergencyGrantRead])
+async def list_emergency_access(
+    session: SessionDep,
+    principal: EmergencyAccessReader,
+    reviewed: bool | None = None,
+    case_id: uuid.UUID | None = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[EmergencyGrantRead]:
+    """The auditors' review queue (``reviewed=false`` for the open ones), newest first."""
+    items, nxt = await service.list_grants(
+        session, principal, reviewed=reviewed, case_id=case_id, cursor=cursor, limit=limit
+    )
+    return Page[EmergencyGrantRead](items=[service.to_read(g) for g in items], next_cursor=nxt)
+
+
+@router.get("/emergency-access/{grant_id}", response_model=EmergencyGrantRead)
+async def get_emergency_access(
+    grant_id: uuid.UUID, session: SessionDep, principal: EmergencyAccessReader, response: Response
+) -> EmergencyGrantRead:
+    grant = await service.get_grant(session, principal, grant_id)
+    set_etag(response, grant.version)
+    return service.read_grant(session, principal, grant)
+
+
+@router.post("/emergency-access/{grant_id}/review", response_model=EmergencyGrantRead)
+async def review_emergency_access(
+    grant_id: uuid.UUID,
+    body: EmergencyReview,
+    session: SessionDep,
+    principal: EmergencyAccessReviewer,
+    expected: IfMatch,
+    response: Response,
+) -> EmergencyGrantRead:
+    """Mark a grant reviewed, with a finding (If-Match: the grant's ETag)."""
+    grant = await service.get_grant(session, principal, grant_id)
+    grant = await service.review_grant(session, principal, grant, body, expected)
+    set_etag(response, grant.version)
+    return service.to_read(grant)

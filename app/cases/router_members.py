@@ -1,0 +1,77 @@
+"""Case member routes: who may see the case."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response
+
+from app.cases import members as service
+from app.cases.dependencies import CaseMemberManager, CaseMemberReader, replayed
+from app.cases.schemas import MemberCreate, MemberRead, MemberUpdate
+from app.concurrency import IfMatch, set_etag
+from app.db import SessionDep
+from app.idempotency import Idempotency
+
+router = APIRouter(prefix="/api/v1", tags=["cases"])
+BASE = "/cases/{case_id}/members"
+
+
+@router.get(BASE, response_model=list[MemberRead])
+async def list_members(session: SessionDep, access: CaseMemberReader) -> list[MemberRead]:
+    return [service.to_read(m) for m in await service.list_members(session, access)]
+
+
+@router.post(BASE, response_model=MemberRead, status_code=201)
+async def add_member(
+    body: MemberCreate,
+    session: SessionDep,
+    access: CaseMemberManager,
+    idempotency: Idempotency,
+    response: Response,
+) -> MemberRead | Response:
+    """Admit a professional (lead or team coordinator). Outsiders need an invite reason."""
+    if (replay := await idempotency.begin(session, access.principal.user_id, body)) is not None:
+        return replayed(session, access.principal, replay)
+    member = await service.add_member(session, access, body)
+    out = service.to_read(member)
+    set_etag(response, member.version)
+    response.headers["Location"] = f"/api/v1/cases/{access.case.id}/members/{member.id}"
+    await idempotency.complete(
+        session, 201, out, response.headers, target_type="case_member", target_id=member.id
+    )
+    return out
+
+
+@router.get(BASE + "/{member_id}", response_model=MemberRead)
+async def get_member(
+    member_id: uuid.UUID, session: SessionDep, access: CaseMemberReader, response: Response
+) -> MemberRead:
+    member = await service.get_member(session, access, member_id, "case.member.read")
+    set_etag(response, member.version)
+    return service.read_member(session, access, member)
+
+
+@router.patch(BASE + "/{member_id}", response_model=MemberRead)
+async def update_member(
+    member_id: uuid.UUID,
+    body: MemberUpdate,
+    session: SessionDep,
+    access: CaseMemberManager,
+    expected: IfMatch,
+    response: Response,
+) -> MemberRead:
+    member = await service.get_member(session, access, member_id, "case.member.manage")
+    member = await service.update_member(session, access, member, body, expected)
+    set_etag(response, member.version)
+    return service.to_read(member)
+
+
+@router.delete(BASE + "/{member_id}", status_code=204, response_class=Response)
+async def remove_member(
+    member_id: uuid.UUID, session: SessionDep, access: CaseMemberManager, expected: IfMatch
+) -> Response:
+    """Remove a member at once (the record of their membership is kept)."""
+    member = await service.get_member(session, access, member_id, "case.member.manage")
+    await service.remove_member(session, access, member, expected)
+    return Response(status_code=204)

@@ -1,0 +1,59 @@
+"""Note routes. Notes are immutable: there is no PATCH or DELETE, only corrections."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response
+
+from app.cases import notes as service
+from app.cases.dependencies import CaseNoteReader, CaseNoteWriter, replayed
+from app.cases.schemas import NoteCreate, NoteRead
+from app.concurrency import set_etag
+from app.db import SessionDep
+from app.idempotency import Idempotency
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+
+router = APIRouter(prefix="/api/v1", tags=["cases"])
+BASE = "/cases/{case_id}/notes"
+
+
+@router.get(BASE, response_model=Page[NoteRead])
+async def list_notes(
+    session: SessionDep,
+    access: CaseNoteReader,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[NoteRead]:
+    """The notes you may see, oldest first."""
+    items, nxt = await service.list_notes(session, access, cursor, limit)
+    return Page[NoteRead](items=items, next_cursor=nxt)
+
+
+@router.post(BASE, response_model=NoteRead, status_code=201)
+async def add_note(
+    body: NoteCreate,
+    session: SessionDep,
+    access: CaseNoteWriter,
+    idempotency: Idempotency,
+    response: Response,
+) -> NoteRead | Response:
+    """Write a note, or correct one with ``corrects_id`` and ``correction_reason``."""
+    if (replay := await idempotency.begin(session, access.principal.user_id, body)) is not None:
+        return replayed(session, access.principal, replay)
+    out = await service.add_note(session, access, body)
+    set_etag(response, out.version)
+    response.headers["Location"] = f"/api/v1/cases/{access.case.id}/notes/{out.id}"
+    await idempotency.complete(
+        session, 201, out, response.headers, target_type="case_note", target_id=out.id
+    )
+    return out
+
+
+@router.get(BASE + "/{note_id}", response_model=NoteRead)
+async def get_note(
+    note_id: uuid.UUID, session: SessionDep, access: CaseNoteReader, response: Response
+) -> NoteRead:
+    note = await service.get_note(session, access, note_id, "case.note.read")
+    set_etag(response, note.version)
+    return await service.read_note(session, access, note)

@@ -1,0 +1,95 @@
+"""Participant routes: the people the case is about."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response
+
+from app.cases import participants as service
+from app.cases.dependencies import CaseParticipantReader, CaseParticipantWriter, replayed
+from app.cases.schemas import ParticipantCreate, ParticipantRead, ParticipantUpdate
+from app.concurrency import IfMatch, set_etag
+from app.db import SessionDep
+from app.idempotency import Idempotency
+
+router = APIRouter(prefix="/api/v1", tags=["cases"])
+BASE = "/cases/{case_id}/participants"
+
+
+@router.get(BASE, response_model=list[ParticipantRead])
+async def list_participants(
+    session: SessionDep, access: CaseParticipantReader
+) -> list[ParticipantRead]:
+    return [service.to_read(p) for p in await service.list_participants(session, access)]
+
+
+@router.post(BASE, response_model=ParticipantRead, status_code=201)
+async def add_participant(
+    body: ParticipantCreate,
+    session: SessionDep,
+    access: CaseParticipantWriter,
+    idempotency: Idempotency,
+    response: Response,
+) -> ParticipantRead | Response:
+    """Add a new person, or one you can already see (``person_id``), in a role."""
+    if (replay := await idempotency.begin(session, access.principal.user_id, body)) is not None:
+        return replayed(session, access.principal, replay)
+    participant = await service.add_participant(session, access, body)
+    out = service.to_read(participant)
+    set_etag(response, participant.version)
+    response.headers["Location"] = f"/api/v1/cases/{access.case.id}/participants/{participant.id}"
+    await idempotency.complete(
+        session,
+        201,
+        out,
+        response.headers,
+        target_type="case_participant",
+        target_id=participant.id,
+    )
+    return out
+
+
+@router.get(BASE + "/{participant_id}", response_model=ParticipantRead)
+async def get_participant(
+    participant_id: uuid.UUID,
+    session: SessionDep,
+    access: CaseParticipantReader,
+    response: Response,
+) -> ParticipantRead:
+    participant = await service.get_participant(
+        session, access, participant_id, "case.participant.read"
+    )
+    set_etag(response, participant.version)
+    return service.read_participant(session, access, participant)
+
+
+@router.patch(BASE + "/{participant_id}", response_model=ParticipantRead)
+async def update_participant(
+    participant_id: uuid.UUID,
+    body: ParticipantUpdate,
+    session: SessionDep,
+    access: CaseParticipantWriter,
+    expected: IfMatch,
+    response: Response,
+) -> ParticipantRead:
+    participant = await service.get_participant(
+        session, access, participant_id, "case.participant.write"
+    )
+    participant = await service.update_participant(session, access, participant, body, expected)
+    set_etag(response, participant.version)
+    return service.to_read(participant)
+
+
+@router.delete(BASE + "/{participant_id}", status_code=204, response_class=Response)
+async def remove_participant(
+    participant_id: uuid.UUID,
+    session: SessionDep,
+    access: CaseParticipantWriter,
+    expected: IfMatch,
+) -> Response:
+    participant = await service.get_participant(
+        session, access, participant_id, "case.participant.write"
+    )
+    await service.remove_participant(session, access, participant, expected)
+    return Response(status_code=204)

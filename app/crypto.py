@@ -1,0 +1,331 @@
+"""Protected fields at rest: AES-256-GCM envelopes and a keyed blind index.
+
+A sealed value is the text ``v1.<kid>.<base64url(nonce || ciphertext || tag)>``:
+
+- ``v1`` is the format version, so a later format can be read next to this one;
+- ``kid`` names the key that sealed it, so rotation can tell what is stale and
+  old keys keep decrypting until every value has been re-sealed;
+- the associated data binds the format, the key id, the table, the row id and
+  the column. A ciphertext copied into another row or another column (a
+  victim's address pasted onto a perpetrator's record, say) does not decrypt.
+
+A SQLAlchemy type decorator cannot see which row it is binding, so it cannot
+supply the row as associated data. :class:`EncryptedText` therefore only admits
+:class:`Sealed` values (a plain ``str`` is refused, so plaintext can never be
+written by mistake); the domain seals with :meth:`KeyRing.seal` and a
+:class:`FieldContext` derived from the mapped column, which is the same
+derivation ``casecoord keys rotate`` uses.
+
+Keys come from settings (``CASECOORD_FIELD_KEYS``, ``CASECOORD_BLIND_INDEX_KEY``).
+In development, missing keys are generated once into DATA_DIR; production
+refuses to run without configured keys.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import unicodedata
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from fastapi import Depends, Request
+from sqlalchemy import Text, inspect
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+from app.config import Settings
+from app.problems import DomainError
+
+FORMAT_VERSION = "v1"
+KEY_BYTES = 32
+MIN_INDEX_KEY_BYTES = 32
+NONCE_BYTES = 12
+DEV_KID_PREFIX = "dev-"
+_KID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_TOKEN = re.compile(r"^v1\.([A-Za-z0-9_-]{1,32})\.([A-Za-z0-9_-]{38,})$")
+
+
+class CryptoError(Exception):
+    """Base of the errors below. Messages never contain key material or plaintext."""
+
+
+class KeyConfigError(CryptoError):
+    """The key settings are missing or malformed."""
+
+
+class DecryptionError(CryptoError):
+    """Wrong key, wrong row or field, or a tampered value."""
+
+
+class KeysUnavailable(DomainError):
+    status = 503
+    type = "keys-unavailable"
+    title = "Protected data unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """An encrypted value as stored. Its repr never shows the ciphertext."""
+
+    token: str
+
+    def __post_init__(self) -> None:
+        if not _TOKEN.match(self.token):
+            raise DecryptionError("not a sealed value of a known format")
+
+    @property
+    def kid(self) -> str:
+        return self.token.split(".", 2)[1]
+
+    def __repr__(self) -> str:
+        return f"Sealed(kid={self.kid!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldContext:
+    """Where a sealed value lives: the associated data of its envelope."""
+
+    table: str
+    row_id: uuid.UUID
+    field: str
+
+    def aad(self, kid: str) -> bytes:
+        parts = ("casecoord", FORMAT_VERSION, kid, self.table, str(self.row_id), self.field)
+        return "\x1f".join(parts).encode()
+
+    @classmethod
+    def of(cls, obj: Any, attr: str) -> FieldContext:
+        """The context of a mapped attribute: its table, the row's id, its column name."""
+        column = inspect(type(obj)).get_property(attr).columns[0]
+        row_id = obj.id
+        if not isinstance(row_id, uuid.UUID):
+            raise CryptoError("assign the row id before sealing its fields")
+        return cls(column.table.name, row_id, column.name)
+
+
+def _b64decode(text: str) -> bytes:
+    padded = text + "=" * (-len(text) % 4)
+    return base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+
+
+class KeyRing:
+    """The field keys (the first is primary) and the blind-index key."""
+
+    def __init__(self, keys: Sequence[tuple[str, bytes]], index_key: bytes) -> None:
+        if not keys:
+            raise KeyConfigError("at least one field key is required")
+        seen: set[str] = set()
+        for kid, key in keys:
+            if not _KID.match(kid):
+                raise KeyConfigError("a key id must be 1-32 letters, digits, '-' or '_'")
+            if kid in seen:
+                raise KeyConfigError("a key id appears twice")
+            if len(key) != KEY_BYTES:
+                raise KeyConfigError(f"key {kid} must be {KEY_BYTES} bytes (AES-256)")
+            seen.add(kid)
+        if len(index_key) < MIN_INDEX_KEY_BYTES:
+            raise KeyConfigError(
+                f"the blind-index key must be at least {MIN_INDEX_KEY_BYTES} bytes"
+            )
+        self._ciphers = {kid: AESGCM(key) for kid, key in keys}
+        self.primary_kid = keys[0][0]
+        self.kids = tuple(kid for kid, _ in keys)
+        self._index_key = bytes(index_key)
+
+    @classmethod
+    def from_spec(cls, field_keys: str, blind_index_key: str) -> KeyRing:
+        return cls(parse_field_keys(field_keys), decode_key(blind_index_key, "blind-index key"))
+
+    def __repr__(self) -> str:
+        return f"KeyRing(primary={self.primary_kid!r}, kids={self.kids!r})"
+
+    def seal(self, plaintext: str, ctx: FieldContext) -> Sealed:
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        body = self._ciphers[self.primary_kid].encrypt(
+            nonce, plaintext.encode("utf-8"), ctx.aad(self.primary_kid)
+        )
+        payload = base64.urlsafe_b64encode(nonce + body).decode().rstrip("=")
+        return Sealed(f"{FORMAT_VERSION}.{self.primary_kid}.{payload}")
+
+    def open(self, sealed: Sealed, ctx: FieldContext) -> str:
+        kid = sealed.kid
+        cipher = self._ciphers.get(kid)
+        if cipher is None:
+            raise DecryptionError(f"key {kid} is not configured")
+        try:
+            raw = _b64decode(sealed.token.split(".", 2)[2])
+            plain = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], ctx.aad(kid))
+            return plain.decode("utf-8")
+        except (InvalidTag, ValueError, binascii.Error) as exc:
+            raise DecryptionError("the value does not decrypt for this row and field") from exc
+
+    def seal_json(self, value: Any, ctx: FieldContext) -> Sealed:
+        return self.seal(json.dumps(value, separators=(",", ":"), sort_keys=True), ctx)
+
+    def open_json(self, sealed: Sealed, ctx: FieldContext) -> Any:
+        return json.loads(self.open(sealed, ctx))
+
+    def reseal(self, sealed: Sealed, ctx: FieldContext) -> Sealed | None:
+        """The value under the primary key, or None when it already is."""
+        if sealed.kid == self.primary_kid:
+            return None
+        return self.seal(self.open(sealed, ctx), ctx)
+
+    def blind_index(self, purpose: str, value: str) -> str:
+        """A keyed HMAC of a normalised value, for equality lookups without plaintext.
+
+        ``purpose`` separates indexes of different things, so equal values of
+        two different kinds never produce the same index.
+        """
+        normalised = unicodedata.normalize("NFKC", value).strip()
+        message = "\x1f".join(("casecoord-bi", FORMAT_VERSION, purpose, normalised)).encode()
+        return hmac.new(self._index_key, message, hashlib.sha256).hexdigest()
+
+
+class EncryptedText(TypeDecorator[Sealed]):
+    """A column that holds only :class:`Sealed` envelopes, never plaintext."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Sealed | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, Sealed):
+            raise TypeError("protected columns accept only Sealed values; seal the plaintext")
+        return value.token
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Sealed | None:
+        return None if value is None else Sealed(value)
+
+
+# --- keys from settings ---------------------------------------------------------
+
+
+def decode_key(text: str, what: str) -> bytes:
+    try:
+        return _b64decode(text.strip())
+    except (ValueError, binascii.Error) as exc:
+        raise KeyConfigError(f"the {what} is not valid base64") from exc
+
+
+def parse_field_keys(spec: str) -> list[tuple[str, bytes]]:
+    """``"kid:base64key,kid2:base64key"`` -> [(kid, key), ...], primary first."""
+    keys: list[tuple[str, bytes]] = []
+    for entry in spec.split(","):
+        if not entry.strip():
+            continue
+        kid, sep, encoded = entry.strip().partition(":")
+        if not sep:
+            raise KeyConfigError("each field key must be written kid:base64key")
+        keys.append((kid.strip(), decode_key(encoded, f"field key {kid.strip()}")))
+    if not keys:
+        raise KeyConfigError("no field keys configured")
+    return keys
+
+
+def new_key_entry(kid: str | None = None) -> str:
+    """A fresh ``kid:base64key`` entry for CASECOORD_FIELD_KEYS."""
+    kid = kid or f"k{secrets.token_hex(4)}"
+    return f"{kid}:{base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()}"
+
+
+def _write_private(path: Path, document: dict[str, str]) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=2)
+    os.replace(tmp, path)
+
+
+def ensure_dev_keys(settings: Settings) -> dict[str, str]:
+    """Create (once) the development key file in DATA_DIR and return its contents."""
+    if settings.env == "production":
+        raise KeyConfigError("generated development keys are refused in production")
+    path = settings.dev_field_keys_path
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        document = {
+            "field_keys": new_key_entry(f"{DEV_KID_PREFIX}{secrets.token_hex(4)}"),
+            "blind_index_key": base64.b64encode(secrets.token_bytes(32)).decode(),
+        }
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process won the race; read theirs
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(document, handle, indent=2)
+    loaded: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def add_dev_primary(settings: Settings) -> str:
+    """Put a new primary key in front of the development key file; returns its id."""
+    document = ensure_dev_keys(settings)
+    kid = f"{DEV_KID_PREFIX}{secrets.token_hex(4)}"
+    document["field_keys"] = f"{new_key_entry(kid)},{document['field_keys']}"
+    _write_private(settings.dev_field_keys_path, document)
+    return kid
+
+
+def uses_dev_key_file(settings: Settings) -> bool:
+    return settings.env != "production" and settings.field_keys is None
+
+
+def load_keyring(settings: Settings) -> KeyRing:
+    """The key ring the settings describe (development: generated keys as fallback)."""
+    field_keys = settings.field_keys.get_secret_value() if settings.field_keys else None
+    index_key = settings.blind_index_key.get_secret_value() if settings.blind_index_key else None
+    if settings.env == "production":
+        if not field_keys or not index_key:
+            raise KeyConfigError(
+                "CASECOORD_FIELD_KEYS and CASECOORD_BLIND_INDEX_KEY are required in production"
+            )
+        ring = KeyRing.from_spec(field_keys, index_key)
+        if any(kid.startswith(DEV_KID_PREFIX) for kid in ring.kids):
+            raise KeyConfigError("development keys (kid dev-*) are refused in production")
+        return ring
+    if not field_keys or not index_key:
+        dev = ensure_dev_keys(settings)
+        field_keys = field_keys or dev["field_keys"]
+        index_key = index_key or dev["blind_index_key"]
+    return KeyRing.from_spec(field_keys, index_key)
+
+
+class KeyRingProvider:
+    """Loads the key ring on first use, so building the app (for the OpenAPI file,
+    say) touches no key file. ``casecoord serve`` loads it up front and refuses
+    to start when the keys are missing."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._ring: KeyRing | None = None
+
+    def get(self) -> KeyRing:
+        if self._ring is None:
+            self._ring = load_keyring(self._settings)
+        return self._ring
+
+
+def get_keyring(request: Request) -> KeyRing:
+    provider: KeyRingProvider = request.app.state.keyring
+    try:
+        return provider.get()
+    except KeyConfigError as exc:
+        raise KeysUnavailable("The encryption keys are not configured.") from exc
+
+
+KeyRingDep = Annotated[KeyRing, Depends(get_keyring)]

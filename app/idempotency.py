@@ -1,0 +1,194 @@
+"""Idempotency-Key for POSTs that create things, scoped to the caller.
+
+- The first successful response is stored **in the same transaction** as the
+  thing it created, so either both exist or neither does (a failed request
+  stores nothing and may be retried with the same key).
+- A replay with the same key and the same request returns the stored response
+  (``Idempotent-Replayed: true``).
+- The same key with another request (body, method or path) is a 422.
+- A replay while the first request is still running is a 409. On PostgreSQL
+  the first request holds a transaction-scoped advisory lock on the key, so the
+  second sees it at once. On SQLite every write transaction already takes the
+  database lock at BEGIN (app/db.py), so a concurrent replay waits for the first
+  to commit and then gets the stored response; it can never run twice.
+
+Stored responses can hold personal data (a participant's name), so rows expire
+after :data:`TTL` and the caller's expired rows are purged when they store a
+new one. This module is core: it knows users only by id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import JSON, Integer, String, UniqueConstraint, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UUIDPk, utcnow
+from app.problems import Conflict, Unprocessable
+
+TTL = timedelta(hours=24)
+REPLAYED_HEADER = "Idempotent-Replayed"
+KEPT_HEADERS = ("etag", "location")
+
+
+class IdempotencyRecord(UUIDPk, Base):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotency_keys_user_key"),)
+
+    user_id: Mapped[uuid.UUID]
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    response_status: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[Any] = mapped_column(JSON)
+    response_headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    #: What the first request created, so a replay can be audited as a read of it.
+    target_type: Mapped[str | None] = mapped_column(String(50))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+@dataclass
+class Replay:
+    response: JSONResponse
+    target_type: str | None
+    target_id: str | None
+
+
+def _lock_id(user_id: uuid.UUID, key: str) -> int:
+    digest = hashlib.sha256(f"idempotency:{user_id}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class IdempotencyGuard:
+    """Per-request handle: ``begin`` before doing the work, ``complete`` after."""
+
+    def __init__(self, key: str | None, method: str, path: str) -> None:
+        self.key = key
+        self.method = method
+        self.path = path
+        self._user_id: uuid.UUID | None = None
+        self._fingerprint = ""
+
+    def _fingerprint_of(self, payload: BaseModel | dict[str, Any] | None) -> str:
+        body = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
+        canonical = json.dumps(
+            {"method": self.method, "path": self.path, "body": body},
+            sort_keys=True,
+            separators=(",", ":"),
+            default=str,
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    async def begin(
+        self,
+        session: AsyncSession,
+        user_id: uuid.UUID,
+        payload: BaseModel | dict[str, Any] | None,
+    ) -> Replay | None:
+        """Return the stored response for a replay, or None to go ahead."""
+        if self.key is None:
+            return None
+        self._user_id = user_id
+        self._fingerprint = self._fingerprint_of(payload)
+        connection = await session.connection()
+        if connection.dialect.name == "postgresql":
+            got = await session.scalar(
+                select(func.pg_try_advisory_xact_lock(_lock_id(user_id, self.key)))
+            )
+            if not got:
+                raise Conflict(
+                    "A request with this Idempotency-Key is still in progress; retry shortly.",
+                    headers={"Retry-After": "1"},
+                )
+        record = await session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == self.key
+            )
+        )
+        if record is None:
+            return None
+        if record.expires_at <= utcnow():
+            await session.delete(record)
+            await session.flush()
+            return None
+        if record.fingerprint != self._fingerprint:
+            raise Unprocessable(
+                "This Idempotency-Key was used for a different request.",
+                extra={
+                    "errors": [
+                        {"field": "Idempotency-Key", "location": "header", "reason": "reused"}
+                    ]
+                },
+            )
+        headers = {**record.response_headers, REPLAYED_HEADER: "true"}
+        return Replay(
+            JSONResponse(record.response_body, status_code=record.response_status, headers=headers),
+            record.target_type,
+            record.target_id,
+        )
+
+    async def complete(
+        self,
+        session: AsyncSession,
+        status: int,
+        body: BaseModel,
+        headers: dict[str, str] | Any,
+        *,
+        target_type: str | None = None,
+        target_id: uuid.UUID | None = None,
+    ) -> None:
+        """Store the response in the request's transaction (no-op without a key)."""
+        if self.key is None or self._user_id is None:
+            return
+        now = utcnow()
+        await session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.user_id == self._user_id, IdempotencyRecord.expires_at <= now
+            )
+        )
+        kept = {k: v for k, v in dict(headers).items() if k.lower() in KEPT_HEADERS}
+        session.add(
+            IdempotencyRecord(
+                user_id=self._user_id,
+                key=self.key,
+                fingerprint=self._fingerprint,
+                response_status=status,
+                response_body=body.model_dump(mode="json"),
+                response_headers=kept,
+                target_type=target_type,
+                target_id=str(target_id) if target_id is not None else None,
+                created_at=now,
+                expires_at=now + TTL,
+            )
+        )
+        await session.flush()
+
+
+async def _guard(
+    request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=255,
+            pattern=r"^[\x21-\x7e]+$",
+            description="Retry-safe create: the same key returns the first response.",
+        ),
+    ] = None,
+) -> IdempotencyGuard:
+    return IdempotencyGuard(idempotency_key, request.method, request.url.path)
+
+
+Idempotency = Annotated[IdempotencyGuard, Depends(_guard)]

@@ -1,0 +1,286 @@
+"""Person API shapes.
+
+Reads come in three *separate* schemas, one per visibility, so a field a
+caller may not see is absent from the response rather than null:
+
+- :class:`PersonRead`: names, birth date, language and the non-disclosure
+  flag, for every reader of a case the person is in;
+- :class:`PersonReadProtected`: adds the identity code, address, phones and
+  safe-contact details, for the roles that need them (DOMAIN.md section 4);
+- :class:`PersonReadAddressWithheld`: the same without the address, for a
+  person under turvakielto and a reader who may see protected fields but not
+  a non-disclosed address.
+
+Every schema carries ``non_disclosure``, so turvakielto is flagged everywhere.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.persons.identity import IdentityCode, birth_date_of
+
+
+class Language(StrEnum):
+    FI = "fi"
+    SV = "sv"
+    EN = "en"
+    OTHER = "other"
+
+
+class Visibility(StrEnum):
+    BASIC = "basic"
+    PROTECTED = "protected"
+    ADDRESS_WITHHELD = "address_withheld"
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+ShortText = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class Address(Input):
+    """A home address or a shelter location: both are protected."""
+
+    street: str = Field(min_length=1, max_length=200)
+    postal_code: str | None = Field(default=None, max_length=10, pattern=r"^[A-Za-z0-9 -]+$")
+    city: str | None = Field(default=None, max_length=100)
+    country: str | None = Field(default=None, max_length=60)
+    is_shelter: bool = Field(default=False, description="A shelter (turvakoti) location.")
+
+
+class Phone(Input):
+    number: str = Field(min_length=3, max_length=30, pattern=r"^\+?[0-9 ()-]{3,30}$")
+    label: str | None = Field(default=None, max_length=50)
+    safe_to_call: bool | None = Field(default=None, description="Is this number safe to call?")
+
+
+class SafeContact(Input):
+    """The Marak safe-contact form: how and when contact is safe, and with whom."""
+
+    safe_to_call: bool | None = None
+    safe_times: ShortText | None = None
+    feared_persons: ShortText | None = Field(default=None, description="Whom the person fears.")
+    safe_to_talk_to: ShortText | None = None
+    not_safe_to_talk_to: ShortText | None = None
+
+
+class PersonFields(Input):
+    """Everything that describes a person; protected fields are encrypted at rest."""
+
+    given_name: Name
+    family_name: Name
+    birth_date: date | None = None
+    identity_code: IdentityCode | None = Field(
+        default=None, description="Henkilötunnus; stored only encrypted and as a blind index."
+    )
+    preferred_language: Language | None = None
+    address: Address | None = None
+    phones: list[Phone] = Field(default_factory=list, max_length=5)
+    safe_contact: SafeContact | None = None
+    non_disclosure: bool = Field(
+        default=False, description="Turvakielto: the address must never be disclosed."
+    )
+
+    @model_validator(mode="after")
+    def _dates(self) -> PersonFields:
+        check_birth_date(self.birth_date, self.identity_code)
+        if self.birth_date is None and self.identity_code is not None:
+            self.birth_date = birth_date_of(self.identity_code)
+        return self
+
+
+def check_birth_date(birth: date | None, code: str | None) -> None:
+    if birth is not None and birth > date.today():
+        raise ValueError("birth_date is in the future")
+    if birth is not None and code is not None and birth_date_of(code) != birth:
+        raise ValueError("birth_date does not match the identity code")
+
+
+PROTECTED_FIELDS = frozenset(
+    {"identity_code", "address", "phones", "safe_contact", "non_disclosure"}
+)
+BASIC_FIELDS = frozenset({"given_name", "family_name", "birth_date", "preferred_language"})
+
+
+class PersonUpdate(Input):
+    """A correction: send only what changes, with the reason. It becomes a new version."""
+
+    reason: str = Field(min_length=5, max_length=2000, description="Why this is corrected.")
+    given_name: Name | None = None
+    family_name: Name | None = None
+    birth_date: date | None = None
+    identity_code: IdentityCode | None = None
+    preferred_language: Language | None = None
+    address: Address | None = None
+    phones: list[Phone] | None = Field(default=None, max_length=5)
+    safe_contact: SafeContact | None = None
+    non_disclosure: bool | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> PersonUpdate:
+        changes = self.model_fields_set - {"reason"}
+        if not changes:
+            raise ValueError("nothing to correct")
+        for required in ("given_name", "family_name", "non_disclosure"):
+            if required in changes and getattr(self, required) is None:
+                raise ValueError(f"{required} cannot be removed")
+        return self
+
+    def changes(self) -> dict[str, object]:
+        return {k: getattr(self, k) for k in self.model_fields_set - {"reason"}}
+
+
+# --- reads -------------------------------------------------------------------------
+
+
+class _PersonCore(BaseModel):
+    id: uuid.UUID
+    given_name: str
+    family_name: str
+    birth_date: date | None
+    preferred_language: Language | None
+    non_disclosure: bool = Field(description="Turvakielto: never disclose where the person is.")
+    identity_code_recorded: bool
+    owner_organisation_id: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class PersonRead(_PersonCore):
+    """Without protected fields."""
+
+    visibility: Literal[Visibility.BASIC] = Visibility.BASIC
+
+
+class PersonReadAddressWithheld(_PersonCore):
+    """Protected fields except the address of a person under turvakielto."""
+
+    visibility: Literal[Visibility.ADDRESS_WITHHELD] = Visibility.ADDRESS_WITHHELD
+    identity_code: str | None
+    phones: list[Phone]
+    safe_contact: SafeContact | None
+
+
+class PersonReadProtected(_PersonCore):
+    """Every field."""
+
+    visibility: Literal[Visibility.PROTECTED] = Visibility.PROTECTED
+    identity_code: str | None
+    address: Address | None
+    phones: list[Phone]
+    safe_contact: SafeContact | None
+
+
+AnyPersonRead = Annotated[
+    PersonRead | PersonReadAddressWithheld | PersonReadProtected,
+    Field(discriminator="visibility"),
+]
+
+
+class PersonCreated(BaseModel):
+    """What creating returns: never protected fields, so no stored response holds them."""
+
+    person: PersonRead
+    participant_id: uuid.UUID
+    case_id: uuid.UUID
+
+
+# --- history -----------------------------------------------------------------------
+
+
+class _SnapshotCore(BaseModel):
+    given_name: str
+    family_name: str
+    birth_date: date | None
+    preferred_language: Language | None
+    non_disclosure: bool
+
+
+class SnapshotBasic(_SnapshotCore):
+    visibility: Literal[Visibility.BASIC] = Visibility.BASIC
+
+
+class SnapshotAddressWithheld(_SnapshotCore):
+    visibility: Literal[Visibility.ADDRESS_WITHHELD] = Visibility.ADDRESS_WITHHELD
+    identity_code: str | None
+    phones: list[Phone]
+    safe_contact: SafeContact | None
+
+
+class SnapshotProtected(_SnapshotCore):
+    visibility: Literal[Visibility.PROTECTED] = Visibility.PROTECTED
+    identity_code: str | None
+    address: Address | None
+    phones: list[Phone]
+    safe_contact: SafeContact | None
+
+
+AnySnapshot = Annotated[
+    SnapshotBasic | SnapshotAddressWithheld | SnapshotProtected,
+    Field(discriminator="visibility"),
+]
+
+
+class PersonVersionRead(BaseModel):
+    version: int
+    author_id: uuid.UUID
+    author_name: str
+    author_organisation_id: uuid.UUID
+    reason: str
+    changed_fields: list[str] = Field(description="The fields this version changed that you see.")
+    created_at: datetime
+    snapshot: AnySnapshot
+
+
+class PersonHistory(BaseModel):
+    person_id: uuid.UUID
+    versions: list[PersonVersionRead]
+
+
+# --- search ------------------------------------------------------------------------
+
+
+class PersonSearch(Input):
+    """By identity code, or by full name and birth date. Only ever in a body."""
+
+    identity_code: IdentityCode | None = None
+    given_name: Name | None = None
+    family_name: Name | None = None
+    birth_date: date | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> PersonSearch:
+        by_name = (self.given_name, self.family_name, self.birth_date)
+        if self.identity_code is not None:
+            if any(v is not None for v in by_name):
+                raise ValueError("search by identity code or by name, not both")
+        elif any(v is None for v in by_name):
+            raise ValueError("give identity_code, or given_name, family_name and birth_date")
+        return self
+
+
+class MatchHandle(BaseModel):
+    """Someone matching is recorded, in no case you can see. Attach them to a new
+    case with this handle (POST /api/v1/persons) instead of recording a duplicate."""
+
+    handle: str
+    expires_at: datetime
+
+
+class PersonSearchResult(BaseModel):
+    items: list[AnyPersonRead]
+    match: MatchHandle | None = None
+    ambiguous: bool = Field(
+        default=False,
+        description="Several people match outside your cases; search by identity code.",
+    )

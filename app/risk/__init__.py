@@ -1,0 +1,1 @@
+"""Risk instruments (versioned data), answer validation, scoring and referral criteria."""

@@ -1,0 +1,177 @@
+"""Small factories that arrange case data directly in the test's transaction.
+
+HTTP is for the behaviour under test; these are for the world around it, and
+they are fast (no request per user). Users are registered with the issuer and
+subject their tokens carry, so the first request finds them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.cases.lifecycle import lifecycle
+from app.cases.models import Case, CaseMember, CaseNote, CaseParticipant, EmergencyGrant
+from app.db import utcnow
+from app.directory.models import Organisation, Team, TeamMembership, User
+from app.persons.models import Person
+from tests.conftest import ISSUER, TokenFactory
+
+
+def short() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@dataclass
+class Actor:
+    id: uuid.UUID
+    sub: str
+    org: Organisation
+    roles: list[str]
+    headers: dict[str, str] = field(repr=False)
+
+    @property
+    def org_id(self) -> uuid.UUID:
+        return self.org.id
+
+
+async def make_org(db: AsyncSession, kind: str = "other") -> Organisation:
+    org = Organisation(code=f"org-{short()}", name="Test organisation", kind=kind)
+    db.add(org)
+    await db.flush()
+    return org
+
+
+async def make_team(db: AsyncSession, org: Organisation, kind: str = "marak") -> Team:
+    team = Team(name=f"{kind} team {short()}", kind=kind, organisation_id=org.id, area="Test")
+    db.add(team)
+    await db.flush()
+    return team
+
+
+async def make_user(
+    db: AsyncSession,
+    tokens: TokenFactory,
+    org: Organisation,
+    *roles: str,
+    teams: tuple[Team, ...] = (),
+    team_role: str = "member",
+) -> Actor:
+    sub = f"{'-'.join(roles) or 'none'}-{short()}"
+    user = User(
+        issuer=ISSUER,
+        subject=sub,
+        name=f"Test {sub}",
+        organisation_id=org.id,
+        roles=sorted(roles),
+        last_seen_at=utcnow(),
+    )
+    db.add(user)
+    await db.flush()
+    for team in teams:
+        db.add(TeamMembership(team_id=team.id, user_id=user.id, team_role=team_role))
+    await db.flush()
+    token = tokens.mint(sub, list(roles), org.code)
+    return Actor(user.id, sub, org, list(roles), {"Authorization": f"Bearer {token}"})
+
+
+async def join_team(db: AsyncSession, team: Team, actor: Actor, team_role: str = "member") -> None:
+    db.add(TeamMembership(team_id=team.id, user_id=actor.id, team_role=team_role))
+    await db.flush()
+
+
+async def make_case(
+    db: AsyncSession,
+    team: Team,
+    lead: Actor,
+    *,
+    status: str | None = None,
+    **fields: Any,
+) -> Case:
+    case = Case(
+        scheme=team.kind,
+        team_id=team.id,
+        owner_organisation_id=lead.org_id,
+        reference=f"TST-{short().upper()}",
+        status=status or lifecycle(team.kind).initial.value,
+        created_by=lead.id,
+        **fields,
+    )
+    db.add(case)
+    await db.flush()
+    await add_member(db, case, lead, "lead")
+    return case
+
+
+async def add_member(
+    db: AsyncSession, case: Case, actor: Actor, role: str = "member"
+) -> CaseMember:
+    member = CaseMember(case_id=case.id, user_id=actor.id, case_role=role, added_by=actor.id)
+    db.add(member)
+    await db.flush()
+    return member
+
+
+async def add_grant(
+    db: AsyncSession, case: Case, actor: Actor, minutes: int = 60, role: str = "police"
+) -> EmergencyGrant:
+    grant = EmergencyGrant(
+        case_id=case.id,
+        user_id=actor.id,
+        organisation_id=actor.org_id,
+        role=role,
+        reason="Imminent danger reported by the night shift, need contacts.",
+        expires_at=utcnow() + timedelta(minutes=minutes),
+    )
+    db.add(grant)
+    await db.flush()
+    return grant
+
+
+async def add_person(
+    db: AsyncSession, by: Actor, given: str = "Maija", family: str = "Meikäläinen"
+) -> Person:
+    person = Person(
+        given_name=given, family_name=family, owner_organisation_id=by.org_id, created_by=by.id
+    )
+    db.add(person)
+    await db.flush()
+    return person
+
+
+async def add_participant(
+    db: AsyncSession, case: Case, by: Actor, role: str = "victim", person: Person | None = None
+) -> CaseParticipant:
+    person = person or await add_person(db, by)
+    participant = CaseParticipant(case_id=case.id, person_id=person.id, role=role, added_by=by.id)
+    db.add(participant)
+    await db.flush()
+    return participant
+
+
+async def add_note(
+    db: AsyncSession,
+    case: Case,
+    author: Actor,
+    *,
+    visibility: str = "case",
+    role: str | None = None,
+    text: str = "Met the family; situation calm.",
+) -> CaseNote:
+    note = CaseNote(
+        case_id=case.id,
+        author_id=author.id,
+        author_name=f"Test {author.sub}",
+        author_organisation_id=author.org_id,
+        author_role=role or author.roles[0],
+        visibility=visibility,
+        kind="fact",
+        text=text,
+    )
+    db.add(note)
+    await db.flush()
+    return note

@@ -1,0 +1,317 @@
+"""Role x case route x relation, with expectations GENERATED from the POLICY table.
+
+For every case route (and the emergency-access review routes) this walks every
+role against a fresh case in each relation to it, and asserts the status the
+POLICY row implies:
+
+- a role not in the row -> 403 (before anything is loaded);
+- ``case_member`` (read): lead, member or emergency-grant holder -> 2xx, others 404;
+- ``case_writer``: lead or member -> 2xx, emergency holder 403, others 404;
+- ``case_lead``: lead -> 2xx, member or emergency holder 403, others 404;
+- ``case_outsider`` (break the glass): members and grant holders 409, others 2xx;
+- ``team_member`` (open a case): in the team -> 2xx, others 403;
+- ``listed`` / ``none``: 2xx, and a list shows the case only to its readers.
+
+A case route that is not in ROUTES fails :func:`test_every_case_route_is_in_the_matrix`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.policy import POLICY, Action, Relation
+from app.auth.principal import Role
+from app.cases.models import Case, CaseMember, CaseNote, CaseParticipant, EmergencyGrant
+from app.directory.models import Organisation, Team
+from tests.cases.factories import (
+    Actor,
+    add_grant,
+    add_member,
+    add_note,
+    add_participant,
+    make_case,
+    make_org,
+    make_team,
+    make_user,
+)
+from tests.conftest import TokenFactory
+from tests.routes import api_routes, declared_actions
+
+RELATIONS = ("lead", "member", "emergency", "same_team", "other_org", "no_relation")
+READERS = {"lead", "member", "emergency"}
+IN_TEAM = {"lead", "member", "same_team"}
+
+
+@dataclass
+class Fixture:
+    """Fresh objects for one (route, role, relation) probe."""
+
+    team: Team
+    case: Case
+    other_member: CaseMember
+    newcomer: Actor  # a team member who is not yet in the case
+    participant: CaseParticipant
+    note: CaseNote
+    grant: EmergencyGrant
+
+
+Body = Callable[[Fixture], dict[str, Any]] | None
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    method: str
+    path: str
+    action: Action
+    ok: int = 200
+    body: Body = None
+    if_match: Callable[[Fixture], int] | None = None
+    lists_case: bool = False
+
+
+CASE = "/api/v1/cases/{case_id}"
+ROUTES: list[RouteSpec] = [
+    RouteSpec(
+        "POST", "/api/v1/cases", Action.CASE_CREATE, 201, lambda f: {"team_id": str(f.team.id)}
+    ),
+    RouteSpec("GET", "/api/v1/cases", Action.CASE_LIST, lists_case=True),
+    RouteSpec(
+        "POST",
+        "/api/v1/cases/search",
+        Action.CASE_SEARCH,
+        body=lambda f: {"reference": f.case.reference},
+        lists_case=True,
+    ),
+    RouteSpec("GET", CASE, Action.CASE_READ),
+    RouteSpec(
+        "PATCH",
+        CASE,
+        Action.CASE_UPDATE,
+        body=lambda f: {"summary": "Updated."},
+        if_match=lambda f: f.case.version,
+    ),
+    RouteSpec(
+        "POST",
+        CASE + "/transitions",
+        Action.CASE_TRANSITION,
+        body=lambda f: {"to": "meeting"},
+        if_match=lambda f: f.case.version,
+    ),
+    RouteSpec("GET", CASE + "/transitions", Action.CASE_READ),
+    RouteSpec("GET", CASE + "/members", Action.CASE_MEMBER_READ),
+    RouteSpec(
+        "POST",
+        CASE + "/members",
+        Action.CASE_MEMBER_MANAGE,
+        201,
+        lambda f: {"user_id": str(f.newcomer.id)},
+    ),
+    RouteSpec("GET", CASE + "/members/{member_id}", Action.CASE_MEMBER_READ),
+    RouteSpec(
+        "PATCH",
+        CASE + "/members/{member_id}",
+        Action.CASE_MEMBER_MANAGE,
+        body=lambda f: {"case_role": "support_person"},
+        if_match=lambda f: f.other_member.version,
+    ),
+    RouteSpec(
+        "DELETE",
+        CASE + "/members/{member_id}",
+        Action.CASE_MEMBER_MANAGE,
+        204,
+        if_match=lambda f: f.other_member.version,
+    ),
+    RouteSpec("GET", CASE + "/participants", Action.CASE_PARTICIPANT_READ),
+    RouteSpec(
+        "POST",
+        CASE + "/participants",
+        Action.CASE_PARTICIPANT_WRITE,
+        201,
+        lambda f: {"role": "child", "person": {"given_name": "Aino", "family_name": "Testi"}},
+    ),
+    RouteSpec("GET", CASE + "/participants/{participant_id}", Action.CASE_PARTICIPANT_READ),
+    RouteSpec(
+        "PATCH",
+        CASE + "/participants/{participant_id}",
+        Action.CASE_PARTICIPANT_WRITE,
+        body=lambda f: {"role": "other"},
+        if_match=lambda f: f.participant.version,
+    ),
+    RouteSpec(
+        "DELETE",
+        CASE + "/participants/{participant_id}",
+        Action.CASE_PARTICIPANT_WRITE,
+        204,
+        if_match=lambda f: f.participant.version,
+    ),
+    RouteSpec("GET", CASE + "/notes", Action.CASE_NOTE_READ),
+    RouteSpec(
+        "POST",
+        CASE + "/notes",
+        Action.CASE_NOTE_WRITE,
+        201,
+        lambda f: {"text": "Spoke with the school.", "kind": "fact"},
+    ),
+    RouteSpec("GET", CASE + "/notes/{note_id}", Action.CASE_NOTE_READ),
+    RouteSpec(
+        "POST",
+        CASE + "/emergency-access",
+        Action.CASE_EMERGENCY_ACCESS,
+        201,
+        lambda f: {"reason": "Threat to life reported tonight; need the safety plan."},
+    ),
+    RouteSpec("GET", CASE + "/emergency-access", Action.CASE_EMERGENCY_GRANTS_READ),
+    RouteSpec("GET", "/api/v1/emergency-access", Action.EMERGENCY_ACCESS_READ),
+    RouteSpec("GET", "/api/v1/emergency-access/{grant_id}", Action.EMERGENCY_ACCESS_READ),
+    RouteSpec(
+        "POST",
+        "/api/v1/emergency-access/{grant_id}/review",
+        Action.EMERGENCY_ACCESS_REVIEW,
+        body=lambda f: {"finding": "justified"},
+        if_match=lambda f: f.grant.version,
+    ),
+]
+
+
+def expected_status(spec: RouteSpec, role: Role, relation: str) -> int:
+    """What POLICY says this role in this relation gets."""
+    roles, rule = POLICY[spec.action]
+    if role not in roles:
+        return 403
+    if rule in (Relation.NONE, Relation.LISTED):
+        return spec.ok
+    if rule == Relation.TEAM_MEMBER:
+        return spec.ok if relation in IN_TEAM else 403
+    if rule == Relation.CASE_MEMBER:
+        return spec.ok if relation in READERS else 404
+    if rule == Relation.CASE_WRITER:
+        return {"lead": spec.ok, "member": spec.ok, "emergency": 403}.get(relation, 404)
+    if rule == Relation.CASE_LEAD:
+        return {"lead": spec.ok, "member": 403, "emergency": 403}.get(relation, 404)
+    if rule == Relation.CASE_OUTSIDER:
+        return 409 if relation in READERS else spec.ok
+    raise AssertionError(f"the matrix does not know relation {rule}; extend expected_status")
+
+
+def _is_case_route(path: str) -> bool:
+    return path.startswith(("/api/v1/cases", "/api/v1/emergency-access"))
+
+
+def test_every_case_route_is_in_the_matrix(app: Any) -> None:
+    """Adding a case route without a matrix row fails here (and so does a stale row)."""
+    in_app = {}
+    for route in api_routes(app):
+        if _is_case_route(route.path):
+            for method in route.methods - {"HEAD", "OPTIONS"}:
+                in_app[(method, route.path)] = set(declared_actions(route.dependant))
+    in_matrix = {(s.method, s.path): s.action for s in ROUTES}
+    assert set(in_app) == set(in_matrix), (
+        f"missing from the matrix: {sorted(set(in_app) - set(in_matrix))}; "
+        f"not in the app: {sorted(set(in_matrix) - set(in_app))}"
+    )
+    for key, action in in_matrix.items():
+        assert in_app[key] == {str(action)}, f"{key} declares {in_app[key]}, matrix says {action}"
+
+
+def test_every_case_action_is_probed() -> None:
+    case_actions = {a for a in POLICY if str(a).startswith(("case.", "emergency_access."))}
+    assert case_actions == {s.action for s in ROUTES}
+
+
+class Probe:
+    """The people (one per role and relation) and the cases they are probed against."""
+
+    def __init__(self, db: AsyncSession, tokens: TokenFactory) -> None:
+        self.db = db
+        self.tokens = tokens
+
+    async def setup(self) -> None:
+        db, tokens = self.db, self.tokens
+        self.owner_org: Organisation = await make_org(db, "police")
+        self.other_org = await make_org(db, "social_services")
+        self.team = await make_team(db, self.owner_org, "marak")
+        self.owner = await make_user(db, tokens, self.owner_org, "police", teams=(self.team,))
+        self.colleague = await make_user(
+            db, tokens, self.owner_org, "social_worker", teams=(self.team,)
+        )
+        self.newcomer = await make_user(
+            db, tokens, self.owner_org, "health_worker", teams=(self.team,)
+        )
+        self.actors: dict[tuple[Role, str], Actor] = {}
+        for role in Role:
+            for relation in RELATIONS:
+                org = self.other_org if relation in ("other_org", "emergency") else self.owner_org
+                teams = (self.team,) if relation in IN_TEAM else ()
+                self.actors[(role, relation)] = await make_user(
+                    db, tokens, org, role.value, teams=teams
+                )
+        # Refusals change nothing, so they all probe one shared case.
+        self.shared = await self.fixture(list(self.actors.items()))
+
+    async def fixture(self, relations: list[tuple[tuple[Role, str], Actor]]) -> Fixture:
+        db = self.db
+        case = await make_case(db, self.team, self.owner, status="on_agenda")
+        other_member = await add_member(db, case, self.colleague)
+        participant = await add_participant(db, case, self.owner)
+        note = await add_note(db, case, self.owner)
+        grant = await add_grant(db, case, self.colleague)
+        for (_role, relation), actor in relations:
+            if relation in ("lead", "member"):
+                await add_member(db, case, actor, relation)
+            elif relation == "emergency":
+                await add_grant(db, case, actor)
+        await db.commit()
+        return Fixture(self.team, case, other_member, self.newcomer, participant, note, grant)
+
+
+def _url(spec: RouteSpec, f: Fixture) -> str:
+    return spec.path.format(
+        case_id=f.case.id,
+        member_id=f.other_member.id,
+        participant_id=f.participant.id,
+        note_id=f.note.id,
+        grant_id=f.grant.id,
+    )
+
+
+@pytest.mark.parametrize("spec", ROUTES, ids=lambda s: f"{s.method} {s.path}")
+async def test_matrix(
+    spec: RouteSpec, client: httpx.AsyncClient, db: AsyncSession, tokens: TokenFactory
+) -> None:
+    probe = Probe(db, tokens)
+    await probe.setup()
+    mismatches = []
+    for role in Role:
+        for relation in RELATIONS:
+            actor = probe.actors[(role, relation)]
+            want = expected_status(spec, role, relation)
+            # A probe that should succeed changes state: give it a case of its own.
+            f = (
+                await probe.fixture([((role, relation), actor)])
+                if want < 300 and (spec.method != "GET" or spec.lists_case)
+                else probe.shared
+            )
+            headers = dict(actor.headers)
+            if spec.if_match is not None:
+                headers["If-Match"] = f'"{spec.if_match(f)}"'
+            body = spec.body(f) if spec.body else None
+            r = await client.request(spec.method, _url(spec, f), json=body, headers=headers)
+            if r.status_code != want:
+                mismatches.append(
+                    f"{role}/{relation}: got {r.status_code}, want {want}: {r.text[:200]}"
+                )
+                continue
+            if r.status_code >= 400:
+                assert r.headers["content-type"] == "application/problem+json"
+            if spec.lists_case and r.status_code == 200:
+                ids = {item["id"] for item in r.json()["items"]}
+                listed = str(f.case.id) in ids
+                if listed != (relation in READERS):
+                    mismatches.append(f"{role}/{relation}: listed={listed}")
+    assert not mismatches, "\n".join(mismatches)
