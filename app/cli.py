@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +13,10 @@ from rich.panel import Panel
 from rich.table import Table
 
 from app.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from app.crypto import KeyRing
+    from app.keyrotation import RotationResult
 
 cli = typer.Typer(
     help="casecoord: case coordination for Ankkuri, Marak and HAH.",
@@ -35,6 +39,16 @@ def _settings(demo: bool = False) -> Settings:
         if not settings.oidc_jwks:
             settings = settings.model_copy(update={"oidc_jwks": str(jwks)})
     return settings
+
+
+def _keyring_or_exit(settings: Settings) -> KeyRing:
+    from app.crypto import KeyConfigError, load_keyring
+
+    try:
+        return load_keyring(settings)
+    except KeyConfigError as exc:
+        console.print(f"[red]Encryption keys:[/red] {exc}")
+        raise typer.Exit(2) from exc
 
 
 def _migrate(settings: Settings) -> None:
@@ -81,6 +95,7 @@ def serve(
     from app.main import create_app
 
     settings = _settings(demo)
+    _keyring_or_exit(settings)  # production without keys stops here, not at the first request
     _migrate(settings)
     if demo:
         from app.demo import seed_demo
@@ -168,6 +183,120 @@ def openapi(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(spec, encoding="utf-8")
     console.print(f"Wrote {path}.")
+
+
+keys = typer.Typer(
+    help="Encryption keys of protected fields (see README, 'Protected data').",
+    no_args_is_help=True,
+)
+cli.add_typer(keys, name="keys")
+
+
+@keys.command("generate")
+def keys_generate(
+    kid: Annotated[str | None, typer.Option(help="Key id (default: random).")] = None,
+) -> None:
+    """Print a new key entry to put first in CASECOORD_FIELD_KEYS."""
+    from app.crypto import new_key_entry
+
+    typer.echo(new_key_entry(kid))
+
+
+@keys.command("status")
+def keys_status() -> None:
+    """How many protected values each key id seals (none are decrypted)."""
+    settings = get_settings()
+    keyring = _keyring_or_exit(settings)
+    counts = asyncio.run(_key_counts(settings))
+    table = Table(title=f"Protected values by key (primary: {keyring.primary_kid})")
+    table.add_column("key id")
+    table.add_column("values", justify="right")
+    table.add_column("configured")
+    for kid in sorted(set(counts) | set(keyring.kids)):
+        table.add_row(kid, str(counts.get(kid, 0)), "yes" if kid in keyring.kids else "NO")
+    console.print(table)
+
+
+async def _key_counts(settings: Settings) -> dict[str, int]:
+    from app.db import Database
+    from app.keyrotation import count_values
+    from app.models import Base
+
+    db = Database.from_url(settings.effective_database_url)
+    try:
+        async with db.sessionmaker() as session:
+            return await count_values(session, Base.metadata)
+    finally:
+        await db.dispose()
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every protected value under the primary key.
+
+    Put the new key first in CASECOORD_FIELD_KEYS (keep the old ones), restart
+    the service, then run this. When it reports nothing left under the old
+    keys, remove them from the setting. With development keys (no
+    CASECOORD_FIELD_KEYS) a new primary is added to the key file first.
+    """
+    from app.crypto import add_dev_primary, uses_dev_key_file
+
+    settings = get_settings()
+    _keyring_or_exit(settings)
+    if uses_dev_key_file(settings):
+        kid = add_dev_primary(settings)
+        console.print(f"Development key file: new primary key [bold]{kid}[/bold].")
+    keyring = _keyring_or_exit(settings)
+    result = asyncio.run(_rotate(settings, keyring))
+    console.print(
+        f"[green]Re-encrypted {result.resealed} values under {result.primary_kid}[/green] "
+        f"({result.current} already were; {result.skipped_changed} changed meanwhile)."
+    )
+    left = {k: n for k, n in asyncio.run(_key_counts(settings)).items() if k != keyring.primary_kid}
+    if left:
+        console.print(f"[yellow]Still under other keys:[/yellow] {left}; run rotate again.")
+    else:
+        console.print("No value is under an older key; they may be removed from the settings.")
+
+
+async def _rotate(settings: Settings, keyring: KeyRing) -> RotationResult:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from app.audit import service as audit
+    from app.db import Database
+    from app.keyrotation import rotate, total_values
+    from app.models import Base
+
+    db = Database.from_url(settings.effective_database_url)
+    try:
+        async with db.sessionmaker() as session:
+            total = await total_values(session, Base.metadata)
+        columns = (
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("Re-encrypting", total=total)
+            result = await rotate(
+                db.sessionmaker,
+                Base.metadata,
+                keyring,
+                lambda n: progress.advance(task, n),
+            )
+        async with db.sessionmaker.begin() as session:
+            audit.record(
+                session,
+                None,
+                "keys.rotated",
+                "key",
+                keyring.primary_kid,
+                purpose=f"{result.resealed} values re-encrypted",
+            )
+        return result
+    finally:
+        await db.dispose()
 
 
 def main() -> None:

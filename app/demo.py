@@ -12,11 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.cases.models import Case, CaseMember, CaseNote, CaseParticipant
+from app.cases.models import Case, CaseMember, CaseNote
 from app.config import Settings
+from app.crypto import KeyRing, load_keyring
 from app.db import Database
+from app.demo_persons import add_participants
 from app.directory.models import Organisation, Team, TeamMembership, User
-from app.persons.models import Person
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ async def _seed(session: AsyncSession, settings: Settings) -> int:
             if exists is None:
                 session.add(TeamMembership(team_id=team.id, user_id=user.id, team_role=team_role))
     await session.flush()
-    created += await _seed_cases(session, users, teams)
+    created += await _seed_cases(session, load_keyring(settings), users, teams)
     return created
 
 
@@ -235,7 +236,9 @@ CASES = [
 ]
 
 
-async def _seed_cases(session: AsyncSession, users: dict[str, User], teams: dict[str, Team]) -> int:
+async def _seed_cases(
+    session: AsyncSession, keyring: KeyRing, users: dict[str, User], teams: dict[str, Team]
+) -> int:
     """One case per scheme, with members from several organisations (idempotent)."""
     created = 0
     for demo in CASES:
@@ -264,18 +267,7 @@ async def _seed_cases(session: AsyncSession, users: dict[str, User], teams: dict
                     added_by=lead.id,
                 )
             )
-        for role, given, family in demo.participants:
-            person = Person(
-                given_name=given,
-                family_name=family,
-                owner_organisation_id=lead.organisation_id,
-                created_by=lead.id,
-            )
-            session.add(person)
-            await session.flush()
-            session.add(
-                CaseParticipant(case_id=case.id, person_id=person.id, role=role, added_by=lead.id)
-            )
+        await add_participants(session, keyring, lead, case, demo.participants)
         for username, visibility, kind, text in demo.notes:
             author = users[username]
             session.add(

@@ -14,11 +14,15 @@ from app.audit.router import router as audit_router
 from app.audit.service import record_denial
 from app.auth.tokens import KeySet
 from app.cases.router import routers as cases_routers
+from app.concerns.router import router as concerns_router
 from app.config import Settings, get_settings
+from app.crypto import KeyRingProvider
 from app.db import Database
 from app.directory.router import router as directory_router
 from app.directory.service import resolve_principal
 from app.middleware import EdgeMiddleware, Metrics
+from app.persons.router import router as persons_router
+from app.persons.router_consents import router as consents_router
 from app.problems import install_handlers
 from app.risk.router import router as risk_router
 
@@ -63,11 +67,21 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.db = db
     app.state.keyset = KeySet(settings, settings.oidc_jwks)
+    app.state.keyring = KeyRingProvider(settings)
     app.state.principal_resolver = resolve_principal
     app.state.metrics = Metrics()
 
     install_handlers(app, on_denied=record_denial)
-    for router in (ops.router, directory_router, audit_router, *cases_routers, risk_router):
+    for router in (
+        ops.router,
+        directory_router,
+        audit_router,
+        *cases_routers,
+        persons_router,
+        consents_router,
+        concerns_router,
+        risk_router,
+    ):
         app.include_router(router)
     app.mount(ops.DOCS_STATIC, StaticFiles(directory=ops.STATIC_DIR), name="static-docs")
     app.add_middleware(

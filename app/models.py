@@ -3,29 +3,35 @@
 from app.audit.models import AuditEvent
 from app.cases.models import (
     Case,
+    CaseExclusion,
     CaseMember,
     CaseNote,
     CaseParticipant,
     CaseTransition,
     EmergencyGrant,
 )
+from app.concerns.models import Concern
 from app.db import Base
 from app.directory.models import Organisation, Team, TeamMembership, User
 from app.idempotency import IdempotencyRecord
-from app.persons.models import Person
+from app.persons.models import Consent, Person, PersonVersion
 
 __all__ = [
     "AuditEvent",
     "Base",
     "Case",
+    "CaseExclusion",
     "CaseMember",
     "CaseNote",
     "CaseParticipant",
     "CaseTransition",
+    "Concern",
+    "Consent",
     "EmergencyGrant",
     "IdempotencyRecord",
     "Organisation",
     "Person",
+    "PersonVersion",
     "Team",
     "TeamMembership",
     "User",

@@ -225,6 +225,10 @@ async def main_async(args: Any) -> dict[str, Any]:
         app.stop()
         base.stop()
         await seeder.engine.dispose()
+        if args.db == "postgres" and not args.keep:
+            name = url.rsplit("/", 1)[1]
+            subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc",
+                            f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
     return report
 
 
@@ -255,6 +259,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
     parser.add_argument("--mine-every", type=int, default=1000,
                         help="the bench user is lead of every Nth case")
     args = parser.parse_args()

@@ -84,7 +84,8 @@ async def record_denial(request: Request, denied: DeniedAccess, status: int) -> 
     """Log a refused attempt in its own transaction (the request's was rolled back)."""
     actor = denied.actor if isinstance(denied.actor, Principal) else None
     try:
-        async with request.app.state.db.sessionmaker() as session:
+        # sessionmaker.begin(): a transaction of its own, committed on exit.
+        async with request.app.state.db.sessionmaker.begin() as session:
             if actor is not None:
                 actor = await _registered_actor(request, session, actor)
             session.add(
@@ -97,7 +98,6 @@ async def record_denial(request: Request, denied: DeniedAccess, status: int) -> 
                     reason=f"{status}:{denied.reason}" if denied.reason else str(status),
                 )
             )
-            await session.commit()
     except Exception:  # the refusal itself must still reach the caller
         log.exception("could not write denial audit row")
 

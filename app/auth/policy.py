@@ -45,6 +45,35 @@ class Action(StrEnum):
     EMERGENCY_ACCESS_READ = "emergency_access.read"
     EMERGENCY_ACCESS_REVIEW = "emergency_access.review"
     INSTRUMENT_READ = "instrument.read"
+    # must-not-receive lists (app/cases/exclusions.py)
+    CASE_EXCLUSION_READ = "case.exclusion.read"
+    CASE_EXCLUSION_WRITE = "case.exclusion.write"
+    # persons (app/persons): visible only through a case the caller can read
+    PERSON_CREATE = "person.create"
+    PERSON_READ = "person.read"
+    PERSON_UPDATE = "person.update"
+    PERSON_HISTORY_READ = "person.history.read"
+    PERSON_SEARCH = "person.search"
+    CONSENT_READ = "person.consent.read"
+    CONSENT_WRITE = "person.consent.write"
+    PERSON_ACCESS_REPORT = "person.access_report.read"
+    # concerns (app/concerns)
+    CONCERN_SUBMIT = "concern.submit"
+    CONCERN_READ = "concern.read"
+    CONCERN_SCREEN = "concern.screen"
+    # plans, measures and the printable document (app/plans)
+    CASE_PLAN_READ = "case.plan.read"
+    CASE_PLAN_WRITE = "case.plan.write"
+    CASE_PLAN_AGREE = "case.plan.agree"
+    CASE_PLAN_DOCUMENT = "case.plan.document"
+    CASE_MEASURE_STATUS = "case.plan.measure.status"
+    # Marak meetings (app/plans/meetings.py)
+    MEETING_READ = "meeting.read"
+    MEETING_MANAGE = "meeting.manage"
+    MINUTES_READ = "meeting.minutes.read"
+    MINUTES_WRITE = "meeting.minutes.write"
+    # what is due for the caller (app/tasks.py)
+    TASKS_READ = "me.tasks.read"
 
 
 class Relation(StrEnum):
@@ -103,7 +132,48 @@ POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
     # Instrument definitions are not personal data, but only those who assess (and the
     # admin who manages instruments) need them; integrations need the scope as well.
     Action.INSTRUMENT_READ: (PROFESSIONALS | {R.ADMIN, R.INTEGRATION}, Relation.NONE),
+    Action.CASE_EXCLUSION_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
+    Action.CASE_EXCLUSION_WRITE: (PROFESSIONALS, Relation.CASE_WRITER),
+    # Persons: the relation is to a case the person takes part in (app/persons/dependencies.py).
+    Action.PERSON_CREATE: (PROFESSIONALS, Relation.CASE_WRITER),
+    Action.PERSON_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
+    Action.PERSON_UPDATE: (PROFESSIONALS, Relation.CASE_WRITER),
+    Action.PERSON_HISTORY_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
+    Action.PERSON_SEARCH: (PROFESSIONALS, Relation.LISTED),
+    Action.CONSENT_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
+    Action.CONSENT_WRITE: (PROFESSIONALS, Relation.CASE_WRITER),
+    # The access report holds who processed the data, never the data itself.
+    Action.PERSON_ACCESS_REPORT: (frozenset({R.AUDITOR}), Relation.NONE),
+    # Concerns: any professional (or a municipal system with the scope) pushes one to
+    # a team; the submitter follows its status, the team's members screen it.
+    Action.CONCERN_SUBMIT: (PROFESSIONALS | {R.INTEGRATION}, Relation.NONE),
+    Action.CONCERN_READ: (PROFESSIONALS | {R.INTEGRATION}, Relation.LISTED),
+    Action.CONCERN_SCREEN: (CASE_WORKERS, Relation.TEAM_MEMBER),
+    # Plans: members read and draft; agreeing freezes a version, so it takes a lead (or
+    # the team's coordinator). A measure's status is further limited, in the service,
+    # to members of the responsible organisation and leads.
+    Action.CASE_PLAN_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
+    Action.CASE_PLAN_WRITE: (PROFESSIONALS, Relation.CASE_WRITER),
+    Action.CASE_PLAN_AGREE: (PROFESSIONALS, Relation.CASE_LEAD),
+    Action.CASE_PLAN_DOCUMENT: (PROFESSIONALS, Relation.CASE_WRITER),
+    Action.CASE_MEASURE_STATUS: (PROFESSIONALS, Relation.CASE_WRITER),
+    # Meetings belong to a Marak team; the coordinator runs them. Minutes are rows
+    # of cases: each is listed to, and written by, members of its own case only.
+    Action.MEETING_READ: (PROFESSIONALS, Relation.TEAM_MEMBER),
+    Action.MEETING_MANAGE: (frozenset({R.COORDINATOR}), Relation.TEAM_MEMBER),
+    Action.MINUTES_READ: (PROFESSIONALS, Relation.LISTED),
+    Action.MINUTES_WRITE: (PROFESSIONALS, Relation.CASE_WRITER),
+    Action.TASKS_READ: (PROFESSIONALS | {R.AUDITOR}, Relation.LISTED),
 }
+
+#: Protected person fields (identity code, address, phones, safe contact): the
+#: roles that need them, as members of a case the person is in (DOMAIN.md s. 4).
+PROTECTED_FIELD_ROLES = frozenset({R.POLICE, R.SOCIAL_WORKER, R.COORDINATOR, R.VICTIM_ADVOCATE})
+#: These see protected fields only in cases their own organisation owns.
+OWN_ORGANISATION_PROTECTED_ROLES = frozenset({R.HEALTH_WORKER})
+#: Under turvakielto the address narrows further: those who must find or protect
+#: the person (police, social work, the support person), never a meeting's chair.
+NON_DISCLOSED_ADDRESS_ROLES = frozenset({R.POLICE, R.SOCIAL_WORKER, R.VICTIM_ADVOCATE})
 
 #: Roles whose powers do not need an object relation for these actions.
 RELATION_EXEMPT: dict[Action, frozenset[Role]] = {

@@ -70,6 +70,8 @@ CaseParticipantWriter = Annotated[CaseAccess, Depends(case_access(Action.CASE_PA
 CaseNoteReader = Annotated[CaseAccess, Depends(case_access(Action.CASE_NOTE_READ))]
 CaseNoteWriter = Annotated[CaseAccess, Depends(case_access(Action.CASE_NOTE_WRITE))]
 CaseGrantReader = Annotated[CaseAccess, Depends(case_access(Action.CASE_EMERGENCY_GRANTS_READ))]
+CaseExclusionReader = Annotated[CaseAccess, Depends(case_access(Action.CASE_EXCLUSION_READ))]
+CaseExclusionWriter = Annotated[CaseAccess, Depends(case_access(Action.CASE_EXCLUSION_WRITE))]
 
 
 def replayed(session: AsyncSession, principal: Principal, replay: Replay) -> Response:

@@ -154,7 +154,11 @@ def lifecycle(scheme: Scheme | str) -> Lifecycle:
 
 @dataclass(frozen=True)
 class ConsentStatement:
-    """What the professional documented about the victim's consent to a Marak referral."""
+    """What the professional documented on the transition about the victim's awareness.
+
+    Documentation only: whether a Marak case may go to the group is decided by
+    the victim's recorded consent (app/cases/sharing.py), not by this statement.
+    """
 
     victim_aware: bool
     consent_given: bool
@@ -230,23 +234,6 @@ def _documented(text: str | None, minimum: int = 10) -> bool:
     return text is not None and len(text.strip()) >= minimum
 
 
-async def marak_referral_consent_documented(ctx: GateContext) -> str | None:
-    """Marak goes to the group only with the victim's consent (DOMAIN.md section 1).
-
-    Until the people issue brings consent records, the referring professional
-    documents on the transition whether the victim knows of the referral and
-    consented, and why not if they did not.
-    """
-    consent = ctx.intent.consent
-    if consent is None:
-        return "Document whether the victim is aware of the referral and gave consent."
-    if consent.consent_given:
-        return None
-    if not _documented(consent.no_consent_reason):
-        return "Without the victim's consent, record the reason (at least 10 characters)."
-    return None
-
-
 async def closure_outcome_recorded(ctx: GateContext) -> str | None:
     """A case closes only with an outcome that its scheme knows."""
     allowed = lifecycle(ctx.case.scheme).closure_outcomes
@@ -274,7 +261,6 @@ async def not_selected_reason_recorded(ctx: GateContext) -> str | None:
     return None
 
 
-register_gate(Scheme.MARAK, S.REFERRED, marak_referral_consent_documented)
 register_gate(None, S.CLOSED, closure_outcome_recorded)
 register_gate(Scheme.HAH, S.CLOSED, hah_no_longer_a_threat_decision)
 register_gate(Scheme.ANKKURI, S.NOT_SELECTED, not_selected_reason_recorded)

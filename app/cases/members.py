@@ -19,6 +19,7 @@ from app.audit import service as audit
 from app.auth.policy import PROFESSIONALS
 from app.auth.principal import Role
 from app.cases.access import CaseAccess, not_found
+from app.cases.exclusions import MustNotReceive, Party, may_receive
 from app.cases.lifecycle import Scheme
 from app.cases.models import CaseMember
 from app.cases.schemas import CaseRole, MemberCreate, MemberRead, MemberUpdate
@@ -121,6 +122,17 @@ async def add_member(session: AsyncSession, access: CaseAccess, data: MemberCrea
                 target_type="case",
                 target_id=str(case.id),
                 reason="hah invite needs lead",
+            ),
+        )
+    if not await may_receive(session, case.id, Party(user_id=user.id)):
+        raise MustNotReceive(
+            "The user's organisation is on this case's must-not-receive list.",
+            denied=DeniedAccess(
+                action="case.member.manage",
+                actor=principal,
+                target_type="case",
+                target_id=str(case.id),
+                reason="must not receive",
             ),
         )
     invited = in_team is None or hah_outsider

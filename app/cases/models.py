@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, Timestamps, UUIDPk, Versioned, utcnow
@@ -165,3 +165,31 @@ class EmergencyGrant(UUIDPk, Timestamps, Versioned, Base):
     )
     review_finding: Mapped[str | None] = mapped_column(String(20))
     review_note: Mapped[str | None] = mapped_column(Text)
+
+
+class CaseExclusion(UUIDPk, Timestamps, Versioned, Base):
+    """Must-not-receive: a party (a person or an organisation) who must never get
+    this case's information, typically the perpetrator and their relatives.
+
+    Removal is soft, like members': who was excluded, and when, stays answerable.
+    """
+
+    __tablename__ = "case_exclusions"
+    __table_args__ = (
+        Index("ix_case_exclusions_case_id", "case_id", "created_at"),
+        CheckConstraint("(person_id IS NULL) <> (organisation_id IS NULL)", name="one_party"),
+    )
+
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    person_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="RESTRICT")
+    )
+    organisation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT")
+    )
+    reason: Mapped[str] = mapped_column(Text)
+    added_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    removed_at: Mapped[datetime | None]
+    removed_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT")
+    )

@@ -20,10 +20,19 @@ from app.audit import service as audit
 from app.auth.principal import Principal
 from app.cases.access import CaseAccess, granted_case_ids, member_case_ids, not_found
 from app.cases.models import CaseParticipant
-from app.cases.schemas import ParticipantCreate, ParticipantRead, ParticipantUpdate
+from app.cases.schemas import (
+    ParticipantCreate,
+    ParticipantRead,
+    ParticipantRole,
+    ParticipantUpdate,
+)
 from app.concurrency import check_version
+from app.crypto import KeyRing
 from app.db import utcnow
+from app.persons import service as persons
 from app.persons.models import Person
+from app.persons.protected import non_disclosed
+from app.persons.schemas import PersonFields
 from app.problems import Conflict, DeniedAccess, Unprocessable
 
 
@@ -46,8 +55,11 @@ def _active(access: CaseAccess) -> tuple[ColumnElement[bool], ColumnElement[bool
     return CaseParticipant.case_id == access.case.id, CaseParticipant.removed_at.is_(None)
 
 
-def to_read(participant: CaseParticipant) -> ParticipantRead:
-    return ParticipantRead.model_validate(participant)
+def to_read(participant: CaseParticipant, keyring: KeyRing) -> ParticipantRead:
+    """The participant with the person's basic record; turvakielto is always flagged."""
+    out = ParticipantRead.model_validate(participant)
+    out.person.non_disclosure = non_disclosed(keyring, participant.person)
+    return out
 
 
 async def list_participants(session: AsyncSession, access: CaseAccess) -> Sequence[CaseParticipant]:
@@ -84,7 +96,7 @@ async def get_participant(
 
 
 def read_participant(
-    session: AsyncSession, access: CaseAccess, participant: CaseParticipant
+    session: AsyncSession, access: CaseAccess, participant: CaseParticipant, keyring: KeyRing
 ) -> ParticipantRead:
     audit.record(
         session,
@@ -94,11 +106,11 @@ def read_participant(
         participant.id,
         purpose=access.purpose,
     )
-    return to_read(participant)
+    return to_read(participant, keyring)
 
 
 async def add_participant(
-    session: AsyncSession, access: CaseAccess, data: ParticipantCreate
+    session: AsyncSession, access: CaseAccess, data: ParticipantCreate, keyring: KeyRing
 ) -> CaseParticipant:
     case, principal = access.case, access.principal
     if data.person_id is not None:
@@ -129,23 +141,49 @@ async def add_participant(
         )
     else:
         assert data.person is not None
-        person = Person(
-            given_name=data.person.given_name,
-            family_name=data.person.family_name,
-            birth_date=data.person.birth_date,
-            owner_organisation_id=principal.organisation_id,
-            created_by=principal.user_id,
+        person = await persons.create_person(
+            session,
+            keyring,
+            principal,
+            None,
+            PersonFields(
+                given_name=data.person.given_name,
+                family_name=data.person.family_name,
+                birth_date=data.person.birth_date,
+            ),
         )
-        session.add(person)
-        await session.flush()
-        audit.record(session, principal, "person.created", "person", person.id)
         existing = None
+    return await _attach(session, access, person, data.role, existing)
+
+
+async def attach_person(
+    session: AsyncSession, access: CaseAccess, person: Person, role: ParticipantRole
+) -> CaseParticipant:
+    """Make an already resolved person a participant (used by the persons and
+    concerns routes, which resolve the person through a match handle or intake,
+    not through this case's visibility)."""
+    existing = await session.scalar(
+        select(CaseParticipant)
+        .where(CaseParticipant.case_id == access.case.id, CaseParticipant.person_id == person.id)
+        .options(selectinload(CaseParticipant.person))
+    )
+    return await _attach(session, access, person, role, existing)
+
+
+async def _attach(
+    session: AsyncSession,
+    access: CaseAccess,
+    person: Person,
+    role: ParticipantRole,
+    existing: CaseParticipant | None,
+) -> CaseParticipant:
+    case, principal = access.case, access.principal
     if existing is not None and existing.removed_at is None:
         raise Conflict("This person is already a participant of the case.")
     participant = existing or CaseParticipant(case_id=case.id, person_id=person.id, person=person)
     if existing is None:
         session.add(participant)
-    participant.role = data.role.value
+    participant.role = role.value
     participant.added_by = principal.user_id
     participant.removed_at = None
     participant.removed_by = None

@@ -19,6 +19,7 @@ from app.cases.dependencies import (
 from app.cases.lifecycle import CaseStatus, Scheme
 from app.cases.models import Case
 from app.cases.router_emergency import router as emergency_router
+from app.cases.router_exclusions import router as exclusions_router
 from app.cases.router_members import router as members_router
 from app.cases.router_notes import router as notes_router
 from app.cases.router_participants import router as participants_router
@@ -152,4 +153,11 @@ async def list_transitions(session: SessionDep, access: CurrentCase) -> list[Tra
 
 
 #: Everything the cases domain serves, in the order app/main.py includes it.
-routers = (router, members_router, participants_router, notes_router, emergency_router)
+routers = (
+    router,
+    members_router,
+    participants_router,
+    notes_router,
+    emergency_router,
+    exclusions_router,
+)

@@ -10,6 +10,7 @@ from app.cases import participants as service
 from app.cases.dependencies import CaseParticipantReader, CaseParticipantWriter, replayed
 from app.cases.schemas import ParticipantCreate, ParticipantRead, ParticipantUpdate
 from app.concurrency import IfMatch, set_etag
+from app.crypto import KeyRingDep
 from app.db import SessionDep
 from app.idempotency import Idempotency
 
@@ -19,9 +20,10 @@ BASE = "/cases/{case_id}/participants"
 
 @router.get(BASE, response_model=list[ParticipantRead])
 async def list_participants(
-    session: SessionDep, access: CaseParticipantReader
+    session: SessionDep, access: CaseParticipantReader, keyring: KeyRingDep
 ) -> list[ParticipantRead]:
-    return [service.to_read(p) for p in await service.list_participants(session, access)]
+    rows = await service.list_participants(session, access)
+    return [service.to_read(p, keyring) for p in rows]
 
 
 @router.post(BASE, response_model=ParticipantRead, status_code=201)
@@ -31,12 +33,17 @@ async def add_participant(
     access: CaseParticipantWriter,
     idempotency: Idempotency,
     response: Response,
+    keyring: KeyRingDep,
 ) -> ParticipantRead | Response:
-    """Add a new person, or one you can already see (``person_id``), in a role."""
+    """Add a new person, or one you can already see (``person_id``), in a role.
+
+    For the full person record (identity code, protected fields) use
+    POST /api/v1/persons, which records the person in the case as well.
+    """
     if (replay := await idempotency.begin(session, access.principal.user_id, body)) is not None:
         return replayed(session, access.principal, replay)
-    participant = await service.add_participant(session, access, body)
-    out = service.to_read(participant)
+    participant = await service.add_participant(session, access, body, keyring)
+    out = service.to_read(participant, keyring)
     set_etag(response, participant.version)
     response.headers["Location"] = f"/api/v1/cases/{access.case.id}/participants/{participant.id}"
     await idempotency.complete(
@@ -56,12 +63,13 @@ async def get_participant(
     session: SessionDep,
     access: CaseParticipantReader,
     response: Response,
+    keyring: KeyRingDep,
 ) -> ParticipantRead:
     participant = await service.get_participant(
         session, access, participant_id, "case.participant.read"
     )
     set_etag(response, participant.version)
-    return service.read_participant(session, access, participant)
+    return service.read_participant(session, access, participant, keyring)
 
 
 @router.patch(BASE + "/{participant_id}", response_model=ParticipantRead)
@@ -72,13 +80,14 @@ async def update_participant(
     access: CaseParticipantWriter,
     expected: IfMatch,
     response: Response,
+    keyring: KeyRingDep,
 ) -> ParticipantRead:
     participant = await service.get_participant(
         session, access, participant_id, "case.participant.write"
     )
     participant = await service.update_participant(session, access, participant, body, expected)
     set_etag(response, participant.version)
-    return service.to_read(participant)
+    return service.to_read(participant, keyring)
 
 
 @router.delete(BASE + "/{participant_id}", status_code=204, response_class=Response)

@@ -237,12 +237,17 @@ class ParticipantUpdate(Input):
 
 
 class PersonRead(BaseModel):
+    """The basic person record; protected fields are at GET /api/v1/persons/{id}."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
     given_name: str
     family_name: str
     birth_date: date | None
+    non_disclosure: bool = Field(
+        default=False, description="Turvakielto: never disclose where the person is."
+    )
 
 
 class ParticipantRead(BaseModel):
@@ -332,3 +337,33 @@ class EmergencyGrantRead(BaseModel):
 class EmergencyReview(Input):
     finding: ReviewFinding
     note: str | None = Field(default=None, max_length=2000)
+
+
+# --- must-not-receive ------------------------------------------------------------------
+
+
+class ExclusionCreate(Input):
+    """A party who must never receive this case's information: a person or an organisation."""
+
+    person_id: uuid.UUID | None = Field(default=None, description="A person in your cases.")
+    organisation_id: uuid.UUID | None = None
+    reason: Reason
+
+    @model_validator(mode="after")
+    def _one_party(self) -> ExclusionCreate:
+        if (self.person_id is None) == (self.organisation_id is None):
+            raise ValueError("give exactly one of person_id and organisation_id")
+        return self
+
+
+class ExclusionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    person_id: uuid.UUID | None
+    organisation_id: uuid.UUID | None
+    reason: str
+    added_by: uuid.UUID
+    created_at: datetime
+    version: int

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.principal import Principal, Role
+from app.cases import sharing  # noqa: F401  (registers the consent gates)
 from app.cases.access import CaseAccess, readable_cases
 from app.cases.lifecycle import (
     CaseStatus,
@@ -189,8 +190,18 @@ async def transition(
         GateContext(session, access.principal, case, current, intent)
     )
     if failed:
+        # Audited as a denial: a refused disclosure (no consent, consent withdrawn)
+        # must be answerable later, and the request's own transaction rolls back.
         raise TransitionGated(
-            "; ".join(f["detail"] for f in failed), extra={"to": data.to.value, "gates": failed}
+            "; ".join(f["detail"] for f in failed),
+            extra={"to": data.to.value, "gates": failed},
+            denied=DeniedAccess(
+                action="case.transition",
+                actor=access.principal,
+                target_type="case",
+                target_id=str(case.id),
+                reason="gated: " + ",".join(f["gate"] for f in failed),
+            ),
         )
     now = utcnow()
     session.add(

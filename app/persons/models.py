@@ -1,23 +1,28 @@
 """People who appear in cases (victims, young people, persons of concern...).
 
-This is the minimal record the cases domain needs (names and birth date). The
-people issue adds the identity code (as a blind index), protected fields
-(encrypted at rest), consents and corrections as versions.
+Protected fields (identity code, address, phones, safe-contact details and
+the turvakielto marking) are stored only as AES-GCM envelopes bound to their
+row and column (app/crypto.py). The identity code is found through a keyed
+HMAC blind index, never in the clear. Corrections are versions: each change
+writes a :class:`PersonVersion` with author and reason, holding an encrypted
+snapshot of the whole record after it.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, Timestamps, UUIDPk, Versioned
+from app.crypto import EncryptedText, Sealed
+from app.db import Base, Timestamps, UUIDPk, Versioned, utcnow
 
 
 class Person(UUIDPk, Timestamps, Versioned, Base):
     __tablename__ = "persons"
+    __table_args__ = (Index("ix_persons_family_name_birth_date", "family_name", "birth_date"),)
 
     given_name: Mapped[str] = mapped_column(String(200))
     family_name: Mapped[str] = mapped_column(String(200))
@@ -27,3 +32,75 @@ class Person(UUIDPk, Timestamps, Versioned, Base):
         ForeignKey("organisations.id", ondelete="RESTRICT"), index=True
     )
     created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    #: fi | sv | en | other
+    preferred_language: Mapped[str | None] = mapped_column(String(5))
+    #: HMAC of the normalised identity code (app/persons/identity.py): lookups only.
+    identity_code_index: Mapped[str | None] = mapped_column(String(64), unique=True)
+    identity_code_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    address_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    phones_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    safe_contact_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    #: Always sealed (true or false), so the column's presence does not give it away.
+    non_disclosure_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+
+
+class PersonVersion(UUIDPk, Base):
+    """One version of a person record: who changed it, why, and what it then said."""
+
+    __tablename__ = "person_versions"
+    __table_args__ = (
+        UniqueConstraint("person_id", "version", name="uq_person_versions_person_version"),
+    )
+
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    version: Mapped[int]
+    author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    author_name: Mapped[str] = mapped_column(String(200))
+    author_organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT")
+    )
+    reason: Mapped[str] = mapped_column(Text)
+    changed_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: The whole record after this version, sealed (it contains protected fields).
+    snapshot_enc: Mapped[Sealed] = mapped_column(EncryptedText)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Consent(UUIDPk, Timestamps, Versioned, Base):
+    """A basis for sharing a person's information: consent, or a statutory basis.
+
+    Consent names who gave it (the person, or a linked guardian), how and when,
+    and for a minor whether they understood the matter. Withdrawal is a date,
+    never a deletion: what was shared before stays explained.
+    """
+
+    __tablename__ = "person_consents"
+    __table_args__ = (Index("ix_person_consents_person_id", "person_id", "scope"),)
+
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    #: a LegalBasis: consent, child_welfare_act_25, threat_to_life_or_health_notification
+    #: or police_statutory_duty
+    basis: Mapped[str] = mapped_column(String(50))
+    #: marak_sharing | ankkuri_sharing | hah_sharing | service_referral
+    scope: Mapped[str] = mapped_column(String(30))
+    service_name: Mapped[str | None] = mapped_column(String(200))
+    #: person | guardian (consent only)
+    given_by: Mapped[str | None] = mapped_column(String(10))
+    guardian_person_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="RESTRICT")
+    )
+    #: A minor consenting for themselves: did they understand the matter?
+    minor_has_capacity: Mapped[bool | None]
+    #: written | oral (consent only)
+    method: Mapped[str | None] = mapped_column(String(10))
+    reference: Mapped[str | None] = mapped_column(String(200))
+    obtained_at: Mapped[datetime]
+    obtained_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    obtained_by_organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT")
+    )
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_recorded_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT")
+    )
+    withdrawal_note: Mapped[str | None] = mapped_column(Text)

@@ -18,6 +18,7 @@ from app.cases.lifecycle import (
 )
 from tests.cases.conftest import World, open_case, with_etag
 from tests.cases.factories import Actor, make_case
+from tests.persons.factories import consenting_victim, record_person
 from tests.problems import assert_problem
 
 CONSENT = {"victim_aware": True, "consent_given": True}
@@ -61,6 +62,7 @@ class TestTables:
 class TestWalks:
     async def test_marak_full_flow(self, client: httpx.AsyncClient, world: World) -> None:
         case = await open_case(client, world.police, world.marak)
+        await consenting_victim(client, world.police, case["id"])
         steps: list[dict[str, Any]] = [
             {"to": "referred", "consent": CONSENT},
             {"to": "on_agenda"},
@@ -79,7 +81,7 @@ class TestWalks:
             f"/api/v1/cases/{case['id']}/transitions", headers=world.police.headers
         )
         assert [t["to_status"] for t in history.json()] == [s["to"] for s in steps]
-        assert history.json()[0]["gates"] == ["marak_referral_consent_documented"]
+        assert history.json()[0]["gates"] == ["marak_victim_consent"]
         assert history.json()[0]["consent_given"] is True
 
     async def test_ankkuri_flow_and_not_selected(
@@ -163,18 +165,28 @@ class TestIllegal:
 
 
 class TestGates:
-    async def test_marak_referral_needs_consent_or_a_reason(
+    async def test_marak_referral_needs_the_victims_recorded_consent(
         self, client: httpx.AsyncClient, world: World
     ) -> None:
         case = await open_case(client, world.police, world.marak)
         body = assert_problem(await move(client, world.police, case, to="referred"), 422)
         assert body["type"].endswith("/transition-gated")
+        assert [g["gate"] for g in body["gates"]] == ["marak_victim_consent"]
+        victim = await record_person(client, world.police, case["id"], "victim")
+        # A statement on the transition is documentation, not consent: still refused.
         no_consent = {"victim_aware": True, "consent_given": False}
-        assert_problem(
-            await move(client, world.police, case, to="referred", consent=no_consent), 422
-        )
         with_reason = no_consent | {"no_consent_reason": "Victim too frightened; team decision."}
-        r = await move(client, world.police, case, to="referred", consent=with_reason)
+        assert_problem(
+            await move(client, world.police, case, to="referred", consent=with_reason), 422
+        )
+        r = await client.post(
+            f"/api/v1/persons/{victim['person']['id']}/consents",
+            json={"basis": "consent", "scope": "marak_sharing", "given_by": "person",
+                  "method": "oral"},
+            headers=world.police.headers,
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+        r = await move(client, world.police, case, to="referred", consent=CONSENT)
         assert r.status_code == 200, r.text
 
     async def test_closing_needs_an_outcome_of_the_scheme(

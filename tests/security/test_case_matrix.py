@@ -27,7 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.policy import POLICY, Action, Relation
 from app.auth.principal import Role
-from app.cases.models import Case, CaseMember, CaseNote, CaseParticipant, EmergencyGrant
+from app.cases.models import (
+    Case,
+    CaseExclusion,
+    CaseMember,
+    CaseNote,
+    CaseParticipant,
+    EmergencyGrant,
+)
 from app.directory.models import Organisation, Team
 from tests.cases.factories import (
     Actor,
@@ -35,12 +42,14 @@ from tests.cases.factories import (
     add_member,
     add_note,
     add_participant,
+    add_person,
     make_case,
     make_org,
     make_team,
     make_user,
 )
 from tests.conftest import TokenFactory
+from tests.persons.factories import add_consent
 from tests.routes import api_routes, declared_actions
 
 RELATIONS = ("lead", "member", "emergency", "same_team", "other_org", "no_relation")
@@ -59,6 +68,7 @@ class Fixture:
     participant: CaseParticipant
     note: CaseNote
     grant: EmergencyGrant
+    exclusion: CaseExclusion
 
 
 Body = Callable[[Fixture], dict[str, Any]] | None
@@ -167,6 +177,21 @@ ROUTES: list[RouteSpec] = [
         lambda f: {"reason": "Threat to life reported tonight; need the safety plan."},
     ),
     RouteSpec("GET", CASE + "/emergency-access", Action.CASE_EMERGENCY_GRANTS_READ),
+    RouteSpec("GET", CASE + "/must-not-receive", Action.CASE_EXCLUSION_READ),
+    RouteSpec(
+        "POST",
+        CASE + "/must-not-receive",
+        Action.CASE_EXCLUSION_WRITE,
+        201,
+        lambda f: {"person_id": str(f.participant.person_id), "reason": "The perpetrator."},
+    ),
+    RouteSpec(
+        "DELETE",
+        CASE + "/must-not-receive/{exclusion_id}",
+        Action.CASE_EXCLUSION_WRITE,
+        204,
+        if_match=lambda f: f.exclusion.version,
+    ),
     RouteSpec("GET", "/api/v1/emergency-access", Action.EMERGENCY_ACCESS_READ),
     RouteSpec("GET", "/api/v1/emergency-access/{grant_id}", Action.EMERGENCY_ACCESS_READ),
     RouteSpec(
@@ -261,13 +286,22 @@ class Probe:
         participant = await add_participant(db, case, self.owner)
         note = await add_note(db, case, self.owner)
         grant = await add_grant(db, case, self.colleague)
+        # The victim consented, so Marak steps that disclose the case may proceed.
+        await add_consent(db, participant.person_id, self.owner)
+        relative = await add_person(db, self.owner, "Risto", "Sukulainen")
+        exclusion = CaseExclusion(
+            case_id=case.id, person_id=relative.id, reason="A relative.", added_by=self.owner.id
+        )
+        db.add(exclusion)
         for (_role, relation), actor in relations:
             if relation in ("lead", "member"):
                 await add_member(db, case, actor, relation)
             elif relation == "emergency":
                 await add_grant(db, case, actor)
         await db.commit()
-        return Fixture(self.team, case, other_member, self.newcomer, participant, note, grant)
+        return Fixture(
+            self.team, case, other_member, self.newcomer, participant, note, grant, exclusion
+        )
 
 
 def _url(spec: RouteSpec, f: Fixture) -> str:
@@ -277,6 +311,7 @@ def _url(spec: RouteSpec, f: Fixture) -> str:
         participant_id=f.participant.id,
         note_id=f.note.id,
         grant_id=f.grant.id,
+        exclusion_id=f.exclusion.id,
     )
 
 

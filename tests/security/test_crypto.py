@@ -238,7 +238,7 @@ class TestKeySettings:
         )
         assert load_keyring(settings).primary_kid == "prod1"
 
-    def test_settings_never_show_the_keys(self) -> None:
-        settings = Settings(field_keys=SecretStr(f"k:{key_text(b'x')}"))
+    def test_settings_never_show_the_keys(self, tmp_path: Path) -> None:
+        settings = Settings(data_dir=tmp_path, field_keys=SecretStr(f"k:{key_text(b'x')}"))
         assert key_text(b"x") not in repr(settings)
         assert key_text(b"x") not in repr(load_keyring(settings.model_copy()))

@@ -1,0 +1,181 @@
+"""Must-not-receive lists: parties who must never get a case's information.
+
+Typically the perpetrator and their relatives (DOMAIN.md section 1, "Safe
+contact"), or an organisation that employs one of them. :func:`may_receive`
+is the ONE question every outgoing path asks: member admission asks it here,
+and notifications, documents and referrals (later domains) must ask it too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.cases.access import CaseAccess, not_found
+from app.cases.models import CaseExclusion, CaseMember
+from app.cases.participants import visible_person_ids
+from app.cases.schemas import ExclusionCreate
+from app.concurrency import check_version
+from app.db import utcnow
+from app.directory.models import Organisation, User
+from app.problems import Conflict, Unprocessable
+
+
+class MustNotReceive(Conflict):
+    type = "must-not-receive"
+    title = "Party is on the must-not-receive list"
+
+
+@dataclass(frozen=True)
+class Party:
+    """Whoever would receive the information: a person, an organisation or a user."""
+
+    person_id: uuid.UUID | None = None
+    organisation_id: uuid.UUID | None = None
+    user_id: uuid.UUID | None = None
+
+
+async def may_receive(session: AsyncSession, case_id: uuid.UUID, party: Party) -> bool:
+    """May this party receive this case's information? False if the party, or
+    (for a user) their organisation, is on the case's must-not-receive list."""
+    organisations = {party.organisation_id} - {None}
+    if party.user_id is not None:
+        organisation = await session.scalar(
+            select(User.organisation_id).where(User.id == party.user_id)
+        )
+        organisations.add(organisation)
+    clauses: list[ColumnElement[bool]] = []
+    if party.person_id is not None:
+        clauses.append(CaseExclusion.person_id == party.person_id)
+    if organisations - {None}:
+        clauses.append(CaseExclusion.organisation_id.in_(organisations - {None}))
+    if not clauses:
+        return True
+    hit = await session.scalar(
+        select(CaseExclusion.id)
+        .where(
+            CaseExclusion.case_id == case_id,
+            CaseExclusion.removed_at.is_(None),
+            or_(false(), *clauses),
+        )
+        .limit(1)
+    )
+    return hit is None
+
+
+def _active(access: CaseAccess) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    return CaseExclusion.case_id == access.case.id, CaseExclusion.removed_at.is_(None)
+
+
+async def list_exclusions(session: AsyncSession, access: CaseAccess) -> Sequence[CaseExclusion]:
+    rows = (
+        await session.scalars(
+            select(CaseExclusion)
+            .where(*_active(access))
+            .order_by(CaseExclusion.created_at, CaseExclusion.id)
+        )
+    ).all()
+    audit.record(
+        session,
+        access.principal,
+        "case.exclusion.listed",
+        "case",
+        access.case.id,
+        purpose=access.purpose,
+    )
+    return rows
+
+
+async def get_exclusion(
+    session: AsyncSession, access: CaseAccess, entry_id: uuid.UUID, action: str
+) -> CaseExclusion:
+    entry = await session.scalar(
+        select(CaseExclusion).where(CaseExclusion.id == entry_id, *_active(access))
+    )
+    if entry is None:
+        raise not_found(action, access.principal, "case_exclusion", entry_id)
+    return entry
+
+
+def _invalid(field: str, detail: str) -> Unprocessable:
+    return Unprocessable(
+        detail, extra={"errors": [{"field": field, "location": "body", "reason": "not_found"}]}
+    )
+
+
+async def add_exclusion(
+    session: AsyncSession, access: CaseAccess, data: ExclusionCreate
+) -> CaseExclusion:
+    case, principal = access.case, access.principal
+    if data.person_id is not None:
+        visible = await _person_visible(session, access, data.person_id)
+        if not visible:
+            raise _invalid("person_id", "No such person among the people you can see.")
+        same = CaseExclusion.person_id == data.person_id
+    else:
+        if await session.get(Organisation, data.organisation_id) is None:
+            raise _invalid("organisation_id", "No such organisation.")
+        members = await session.scalar(
+            select(func.count())
+            .select_from(CaseMember)
+            .join(User, User.id == CaseMember.user_id)
+            .where(
+                CaseMember.case_id == case.id,
+                CaseMember.removed_at.is_(None),
+                User.organisation_id == data.organisation_id,
+            )
+        )
+        if members:
+            raise Conflict(
+                "Members of this organisation are in the case; remove them before excluding it."
+            )
+        same = CaseExclusion.organisation_id == data.organisation_id
+    if await session.scalar(select(CaseExclusion.id).where(*_active(access), same)):
+        raise Conflict("This party is already on the must-not-receive list.")
+    entry = CaseExclusion(
+        case_id=case.id,
+        person_id=data.person_id,
+        organisation_id=data.organisation_id,
+        reason=data.reason,
+        added_by=principal.user_id,
+    )
+    session.add(entry)
+    await session.flush()
+    audit.record(
+        session,
+        principal,
+        "case.exclusion.added",
+        "case_exclusion",
+        entry.id,
+        purpose=access.purpose,
+    )
+    return entry
+
+
+async def _person_visible(session: AsyncSession, access: CaseAccess, person_id: uuid.UUID) -> bool:
+    subquery = visible_person_ids(access.principal).subquery()
+    found = await session.scalar(select(subquery.c.id).where(subquery.c.id == person_id))
+    return found is not None
+
+
+async def remove_exclusion(
+    session: AsyncSession, access: CaseAccess, entry: CaseExclusion, expected_version: int
+) -> None:
+    """Soft removal: who was excluded, and until when, stays answerable."""
+    check_version(expected_version, entry.version)
+    entry.removed_at = utcnow()
+    entry.removed_by = access.principal.user_id
+    await session.flush()
+    audit.record(
+        session,
+        access.principal,
+        "case.exclusion.removed",
+        "case_exclusion",
+        entry.id,
+        purpose=access.purpose,
+    )

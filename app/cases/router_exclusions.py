@@ -1,0 +1,56 @@
+"""Must-not-receive routes: parties who must never get this case's information."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response
+
+from app.cases import exclusions as service
+from app.cases.dependencies import CaseExclusionReader, CaseExclusionWriter, replayed
+from app.cases.schemas import ExclusionCreate, ExclusionRead
+from app.concurrency import IfMatch, set_etag
+from app.db import SessionDep
+from app.idempotency import Idempotency
+
+router = APIRouter(prefix="/api/v1", tags=["cases"])
+BASE = "/cases/{case_id}/must-not-receive"
+
+
+@router.get(BASE, response_model=list[ExclusionRead])
+async def list_exclusions(session: SessionDep, access: CaseExclusionReader) -> list[ExclusionRead]:
+    """Everyone who must not receive this case's information, with the reasons."""
+    rows = await service.list_exclusions(session, access)
+    return [ExclusionRead.model_validate(e) for e in rows]
+
+
+@router.post(BASE, response_model=ExclusionRead, status_code=201)
+async def add_exclusion(
+    body: ExclusionCreate,
+    session: SessionDep,
+    access: CaseExclusionWriter,
+    idempotency: Idempotency,
+    response: Response,
+) -> ExclusionRead | Response:
+    """Put a person or an organisation on the list. Members from an excluded
+    organisation cannot be admitted, and no later notification, document or
+    referral may reach the party."""
+    if (replay := await idempotency.begin(session, access.principal.user_id, body)) is not None:
+        return replayed(session, access.principal, replay)
+    entry = await service.add_exclusion(session, access, body)
+    out = ExclusionRead.model_validate(entry)
+    set_etag(response, entry.version)
+    response.headers["Location"] = f"/api/v1/cases/{access.case.id}/must-not-receive/{entry.id}"
+    await idempotency.complete(
+        session, 201, out, response.headers, target_type="case_exclusion", target_id=entry.id
+    )
+    return out
+
+
+@router.delete(BASE + "/{exclusion_id}", status_code=204, response_class=Response)
+async def remove_exclusion(
+    exclusion_id: uuid.UUID, session: SessionDep, access: CaseExclusionWriter, expected: IfMatch
+) -> Response:
+    entry = await service.get_exclusion(session, access, exclusion_id, "case.exclusion.write")
+    await service.remove_exclusion(session, access, entry, expected)
+    return Response(status_code=204)

@@ -1,0 +1,14 @@
+"""Permission-carrying dependencies for the concern routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from app.auth.policy import Action, require
+from app.auth.principal import Principal
+
+ConcernSubmitter = Annotated[Principal, Depends(require(Action.CONCERN_SUBMIT))]
+ConcernReader = Annotated[Principal, Depends(require(Action.CONCERN_READ))]
+ConcernScreener = Annotated[Principal, Depends(require(Action.CONCERN_SCREEN))]

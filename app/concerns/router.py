@@ -1,0 +1,90 @@
+"""Concern routes: submit, follow, and (for the receiving team) screen."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from app.cases.dependencies import replayed
+from app.concerns import service
+from app.concerns.dependencies import ConcernReader, ConcernScreener, ConcernSubmitter
+from app.concerns.schemas import (
+    AnyConcernRead,
+    Box,
+    ConcernCreate,
+    ConcernFeedback,
+    ConcernRead,
+    ScreeningCreate,
+)
+from app.concurrency import IfMatch, set_etag
+from app.crypto import KeyRingDep
+from app.db import SessionDep
+from app.idempotency import Idempotency
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+
+router = APIRouter(prefix="/api/v1", tags=["concerns"])
+
+
+@router.post("/concerns", response_model=ConcernFeedback, status_code=201)
+async def submit_concern(
+    body: ConcernCreate,
+    session: SessionDep,
+    principal: ConcernSubmitter,
+    keyring: KeyRingDep,
+    idempotency: Idempotency,
+    response: Response,
+) -> ConcernFeedback | Response:
+    """Raise a concern about a person with a team, under a legal basis.
+
+    You will see its status (received, under consideration, action taken,
+    no further action), never the case it leads to.
+    """
+    if (replay := await idempotency.begin(session, principal.user_id, body)) is not None:
+        return replayed(session, principal, replay)
+    concern = await service.submit(session, keyring, principal, body)
+    out = service.feedback(concern)
+    response.headers["Location"] = f"/api/v1/concerns/{concern.id}"
+    await idempotency.complete(
+        session, 201, out, response.headers, target_type="concern", target_id=concern.id
+    )
+    return out
+
+
+@router.get("/concerns", response_model=Page[AnyConcernRead])
+async def list_concerns(
+    session: SessionDep,
+    principal: ConcernReader,
+    box: Annotated[Box, Query(description="inbox: sent to your teams; submitted: yours.")],
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[Any]:
+    """Your teams' incoming concerns in full, or the status of those you submitted."""
+    items, nxt = await service.list_concerns(session, principal, box, cursor, limit)
+    return Page[Any](items=list(items), next_cursor=nxt)
+
+
+@router.get("/concerns/{concern_id}", response_model=AnyConcernRead)
+async def get_concern(
+    concern_id: uuid.UUID, session: SessionDep, principal: ConcernReader, response: Response
+) -> Any:
+    """The receiving team sees the concern; its submitter sees only the status."""
+    concern, screener = await service.load_for_reading(session, principal, concern_id)
+    set_etag(response, concern.version)
+    return service.read(session, principal, concern, screener)
+
+
+@router.post("/concerns/{concern_id}/screening", response_model=ConcernRead)
+async def screen_concern(
+    concern_id: uuid.UUID,
+    body: ScreeningCreate,
+    session: SessionDep,
+    principal: ConcernScreener,
+    expected: IfMatch,
+    response: Response,
+) -> ConcernRead:
+    """Decide: under consideration, open a case, attach to a case, or dismiss with a reason."""
+    concern = await service.screen(session, principal, concern_id, body, expected)
+    set_etag(response, concern.version)
+    return service.full(concern)

@@ -1,0 +1,244 @@
+"""Concern intake and screening.
+
+A concern is the *push* by which health and social services notify police
+of a threat (police never pull: KHO 2021:13), and the way schools, youth
+work and others raise a worry with an Ankkuri team or a Marak group. The
+national strategy calls the old way a "black hole": nobody heard back. Here
+the submitter always sees where the concern stands (received, under
+consideration, action taken, no further action) and never the case content.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.auth.policy import Relation
+from app.auth.principal import Principal
+from app.cases import participants
+from app.cases import service as cases
+from app.cases.access import enforce_relation, load_case_access
+from app.cases.schemas import CaseCreate
+from app.concerns.models import Concern
+from app.concerns.schemas import (
+    Box,
+    ConcernCreate,
+    ConcernFeedback,
+    ConcernRead,
+    ConcernStatus,
+    Decision,
+    ScreeningCreate,
+    Urgency,
+)
+from app.concurrency import check_version
+from app.crypto import KeyRing
+from app.db import utcnow
+from app.directory.models import Team
+from app.pagination import apply_keyset, page_of
+from app.persons import service as persons
+from app.persons.identity import birth_date_of
+from app.persons.models import Person
+from app.persons.schemas import PersonFields
+from app.problems import Conflict, DeniedAccess, NotFound, Unprocessable
+
+OPEN = {ConcernStatus.RECEIVED.value, ConcernStatus.UNDER_CONSIDERATION.value}
+SCREEN_ACTION = "concern.screen"
+
+
+def feedback(concern: Concern) -> ConcernFeedback:
+    return ConcernFeedback(
+        id=concern.id,
+        team_id=concern.team_id,
+        urgency=Urgency(concern.urgency),
+        status=ConcernStatus(concern.status),
+        submitted_at=concern.created_at,
+        status_changed_at=concern.status_changed_at,
+    )
+
+
+def full(concern: Concern) -> ConcernRead:
+    data: dict[str, Any] = {c.key: getattr(concern, c.key) for c in Concern.__table__.columns}
+    data["submitted_at"] = concern.created_at
+    data["subject"] = {
+        "given_name": concern.subject_given_name,
+        "family_name": concern.subject_family_name,
+        "birth_date": concern.subject_birth_date,
+        "matched_existing": concern.matched_existing,
+    }
+    return ConcernRead.model_validate(data)
+
+
+async def submit(
+    session: AsyncSession, keyring: KeyRing, principal: Principal, data: ConcernCreate
+) -> Concern:
+    team = await session.get(Team, data.team_id)
+    if team is None:
+        raise Unprocessable(
+            "No such team.",
+            extra={"errors": [{"field": "team_id", "location": "body", "reason": "not_found"}]},
+        )
+    subject = data.subject
+    person, matched = await persons.find_or_record(
+        session,
+        keyring,
+        principal,
+        PersonFields(
+            given_name=subject.given_name,
+            family_name=subject.family_name,
+            birth_date=subject.birth_date,
+            identity_code=subject.identity_code,
+            preferred_language=subject.preferred_language,
+        ),
+    )
+    now = utcnow()
+    concern = Concern(
+        id=uuid.uuid4(),
+        team_id=team.id,
+        person_id=person.id,
+        subject_given_name=subject.given_name,
+        subject_family_name=subject.family_name,
+        subject_birth_date=subject.birth_date or _born(subject.identity_code),
+        matched_existing=matched,
+        description=data.description,
+        legal_basis=data.legal_basis.value,
+        urgency=data.urgency.value,
+        status=ConcernStatus.RECEIVED.value,
+        status_changed_at=now,
+        created_at=now,
+        updated_at=now,
+        submitted_by=principal.user_id,
+        submitter_organisation_id=principal.organisation_id,
+    )
+    session.add(concern)
+    await session.flush()
+    audit.record(
+        session, principal, "concern.submitted", "concern", concern.id, purpose=data.legal_basis
+    )
+    return concern
+
+
+def _born(code: str | None) -> date | None:
+    """The birth date the submitted code gives (never read from a matched record)."""
+    return birth_date_of(code) if code else None
+
+
+def _not_found(principal: Principal, concern_id: uuid.UUID, action: str) -> NotFound:
+    return NotFound(
+        "No such concern.",
+        denied=DeniedAccess(
+            action=action,
+            actor=principal,
+            target_type="concern",
+            target_id=str(concern_id),
+            reason="not visible",
+        ),
+    )
+
+
+async def load_for_reading(
+    session: AsyncSession, principal: Principal, concern_id: uuid.UUID
+) -> tuple[Concern, bool]:
+    """The concern and whether the caller screens it (team member) or only submitted it."""
+    concern = await session.scalar(
+        select(Concern).where(
+            Concern.id == concern_id,
+            (Concern.team_id.in_(principal.team_ids)) | (Concern.submitted_by == principal.user_id),
+        )
+    )
+    if concern is None:
+        raise _not_found(principal, concern_id, "concern.read")
+    return concern, concern.team_id in principal.team_ids
+
+
+def read(session: AsyncSession, principal: Principal, concern: Concern, screener: bool) -> Any:
+    action = "concern.read" if screener else "concern.feedback.read"
+    audit.record(session, principal, action, "concern", concern.id)
+    return full(concern) if screener else feedback(concern)
+
+
+async def list_concerns(
+    session: AsyncSession, principal: Principal, box: Box, cursor: str | None, limit: int
+) -> tuple[list[ConcernRead] | list[ConcernFeedback], str | None]:
+    stmt: Select[Any] = select(Concern)
+    if box == Box.INBOX:
+        stmt = stmt.where(Concern.team_id.in_(principal.team_ids))
+    else:
+        stmt = stmt.where(Concern.submitted_by == principal.user_id)
+    stmt = apply_keyset(stmt, Concern.created_at, Concern.id, cursor, limit)
+    rows, nxt = page_of((await session.scalars(stmt)).all(), limit, "created_at")
+    audit.record(session, principal, f"concern.listed.{box.value}", "concern", None)
+    if box == Box.INBOX:
+        return [full(c) for c in rows], nxt
+    return [feedback(c) for c in rows], nxt
+
+
+async def screen(
+    session: AsyncSession,
+    principal: Principal,
+    concern_id: uuid.UUID,
+    data: ScreeningCreate,
+    expected_version: int,
+) -> Concern:
+    """The receiving team decides: consider, open a case, attach to one, or dismiss."""
+    concern = await session.scalar(
+        select(Concern).where(Concern.id == concern_id, Concern.team_id.in_(principal.team_ids))
+    )
+    if concern is None:
+        raise _not_found(principal, concern_id, SCREEN_ACTION)
+    check_version(expected_version, concern.version)
+    if concern.status not in OPEN:
+        raise Conflict("This concern has already been screened.")
+    if data.decision == Decision.UNDER_CONSIDERATION:
+        if concern.status != ConcernStatus.RECEIVED.value:
+            raise Conflict("This concern is already under consideration.")
+        _set_status(concern, ConcernStatus.UNDER_CONSIDERATION, principal)
+    elif data.decision == Decision.DISMISS:
+        _set_status(concern, ConcernStatus.NO_FURTHER_ACTION, principal)
+        concern.decision, concern.decision_reason = data.decision.value, data.reason
+    else:
+        case_id = await _take_action(session, principal, concern, data)
+        _set_status(concern, ConcernStatus.ACTION_TAKEN, principal)
+        concern.decision, concern.decision_reason = data.decision.value, data.reason
+        concern.case_id = case_id
+    await session.flush()
+    audit.record(
+        session, principal, f"concern.screened.{data.decision.value}", "concern", concern.id
+    )
+    return concern
+
+
+def _set_status(concern: Concern, status: ConcernStatus, principal: Principal) -> None:
+    now = utcnow()
+    concern.status = status.value
+    concern.status_changed_at = now
+    concern.updated_at = now
+    if status != ConcernStatus.UNDER_CONSIDERATION:
+        concern.screened_by, concern.screened_at = principal.user_id, now
+
+
+async def _take_action(
+    session: AsyncSession, principal: Principal, concern: Concern, data: ScreeningCreate
+) -> uuid.UUID:
+    assert data.participant_role is not None
+    if data.decision == Decision.CREATE_CASE:
+        access = await cases.create_case(
+            session, principal, CaseCreate(team_id=concern.team_id, summary=data.summary)
+        )
+    else:
+        assert data.case_id is not None
+        access = await load_case_access(session, principal, data.case_id, SCREEN_ACTION)
+        await enforce_relation(session, access, Relation.CASE_WRITER, SCREEN_ACTION)
+        if access.case.team_id != concern.team_id:
+            raise Unprocessable(
+                "Attach the concern to a case of the team it was sent to.",
+                extra={"errors": [{"field": "case_id", "location": "body", "reason": "team"}]},
+            )
+    person = await session.get(Person, concern.person_id)
+    assert person is not None
+    await participants.attach_person(session, access, person, data.participant_role)
+    return access.case.id

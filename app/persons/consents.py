@@ -1,0 +1,234 @@
+"""Consents and legal bases: on what basis a person's information may be shared.
+
+Information crosses from one agency to another only under a recorded basis
+(DOMAIN.md section 4). Withdrawing consent stops further sharing on that
+basis from that moment; what was shared before stays explained by the
+record, which is why withdrawal is a date and never a deletion.
+
+:func:`sharing_problem` is the one question every disclosure asks ("is
+there a live basis for sharing this person's information for this
+purpose?"); the Marak lifecycle gates call it, and so will referrals.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.auth.principal import Principal
+from app.db import utcnow
+from app.persons.consent_schemas import (
+    ConsentCreate,
+    ConsentRead,
+    ConsentWithdrawal,
+    GivenBy,
+    LegalBasis,
+    SharingScope,
+)
+from app.persons.models import Consent, Person
+from app.persons.service import PersonAccess
+from app.problems import Conflict, DeniedAccess, NotFound, Unprocessable
+
+ADULT_AGE = 18
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+class SharingBlocked(Conflict):
+    type = "sharing-blocked"
+    title = "No basis for sharing"
+
+
+def is_active(consent: Consent, at: datetime) -> bool:
+    return consent.obtained_at <= at and (consent.withdrawn_at is None or consent.withdrawn_at > at)
+
+
+def to_read(consent: Consent, now: datetime | None = None) -> ConsentRead:
+    return ConsentRead.model_validate(
+        {
+            **{c.key: getattr(consent, c.key) for c in Consent.__table__.columns},
+            "active": is_active(consent, now or utcnow()),
+        }
+    )
+
+
+def _age_on(birth: date, day: date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def _invalid(field: str, detail: str) -> Unprocessable:
+    return Unprocessable(
+        detail, extra={"errors": [{"field": field, "location": "body", "reason": "invalid"}]}
+    )
+
+
+async def list_consents(session: AsyncSession, access: PersonAccess) -> list[ConsentRead]:
+    rows = (
+        await session.scalars(
+            select(Consent)
+            .where(Consent.person_id == access.person.id)
+            .order_by(Consent.obtained_at, Consent.id)
+        )
+    ).all()
+    audit.record(
+        session,
+        access.principal,
+        "person.consents.read",
+        "person",
+        access.person.id,
+        purpose=access.purpose,
+    )
+    now = utcnow()
+    return [to_read(c, now) for c in rows]
+
+
+async def record_consent(
+    session: AsyncSession,
+    access: PersonAccess,
+    data: ConsentCreate,
+    visible_ids: Select[uuid.UUID],
+) -> Consent:
+    person, principal = access.person, access.principal
+    now = utcnow()
+    obtained_at = data.obtained_at or now
+    if obtained_at > now + CLOCK_SKEW:
+        raise _invalid("obtained_at", "obtained_at is in the future.")
+    if data.guardian_person_id is not None:
+        guardian = await session.scalar(
+            select(Person.id).where(
+                Person.id == data.guardian_person_id, Person.id.in_(visible_ids)
+            )
+        )
+        if guardian is None or guardian == person.id:
+            raise _invalid("guardian_person_id", "No such guardian among the people you can see.")
+    minor = person.birth_date is not None and (
+        _age_on(person.birth_date, obtained_at.date()) < ADULT_AGE
+    )
+    if data.basis == LegalBasis.CONSENT and data.given_by == GivenBy.PERSON and minor:
+        # A minor who understands the matter consents for themselves (DOMAIN.md section 1).
+        if data.minor_has_capacity is None:
+            raise _invalid("minor_has_capacity", "Record whether the minor understands the matter.")
+        if not data.minor_has_capacity:
+            raise _invalid(
+                "minor_has_capacity",
+                "A minor who does not understand the matter cannot consent; a guardian must.",
+            )
+    consent = Consent(
+        person_id=person.id,
+        basis=data.basis.value,
+        scope=data.scope.value,
+        service_name=data.service_name,
+        given_by=data.given_by.value if data.given_by else None,
+        guardian_person_id=data.guardian_person_id,
+        minor_has_capacity=data.minor_has_capacity,
+        method=data.method.value if data.method else None,
+        reference=data.reference,
+        obtained_at=obtained_at,
+        obtained_by=principal.user_id,
+        obtained_by_organisation_id=principal.organisation_id,
+    )
+    session.add(consent)
+    await session.flush()
+    audit.record(
+        session,
+        principal,
+        f"person.basis.recorded.{data.basis.value}",
+        "person",
+        person.id,
+        purpose=f"{data.scope.value}",
+    )
+    return consent
+
+
+async def withdraw_consent(
+    session: AsyncSession, access: PersonAccess, consent_id: uuid.UUID, data: ConsentWithdrawal
+) -> Consent:
+    consent = await session.scalar(
+        select(Consent).where(Consent.id == consent_id, Consent.person_id == access.person.id)
+    )
+    if consent is None:
+        raise NotFound("No such consent.")
+    if consent.withdrawn_at is not None:
+        raise Conflict("This basis was already withdrawn.")
+    now = utcnow()
+    at = data.withdrawn_at or now
+    if at > now + CLOCK_SKEW or at < consent.obtained_at:
+        raise _invalid("withdrawn_at", "withdrawn_at must be between obtaining it and now.")
+    consent.withdrawn_at = at
+    consent.withdrawn_recorded_by = access.principal.user_id
+    consent.withdrawal_note = data.note
+    await session.flush()
+    audit.record(
+        session,
+        access.principal,
+        "person.basis.withdrawn",
+        "person",
+        access.person.id,
+        purpose=consent.scope,
+    )
+    return consent
+
+
+async def bases_for(
+    session: AsyncSession,
+    person_id: uuid.UUID,
+    scope: SharingScope,
+    *,
+    service_name: str | None = None,
+) -> Sequence[Consent]:
+    stmt = select(Consent).where(Consent.person_id == person_id, Consent.scope == scope.value)
+    if service_name is not None:
+        stmt = stmt.where(or_(Consent.service_name.is_(None), Consent.service_name == service_name))
+    return (await session.scalars(stmt)).all()
+
+
+async def sharing_problem(
+    session: AsyncSession,
+    person_id: uuid.UUID,
+    scope: SharingScope,
+    *,
+    accepted: Iterable[LegalBasis] = tuple(LegalBasis),
+    service_name: str | None = None,
+    at: datetime | None = None,
+) -> str | None:
+    """None if a live basis of an accepted kind covers this sharing, else why not."""
+    at = at or utcnow()
+    kinds = {b.value for b in accepted}
+    rows = [c for c in await bases_for(session, person_id, scope, service_name=service_name)]
+    rows = [c for c in rows if c.basis in kinds]
+    if any(is_active(c, at) for c in rows):
+        return None
+    if any(c.withdrawn_at is not None and c.withdrawn_at <= at for c in rows):
+        return f"The basis for {scope.value} was withdrawn; sharing is blocked."
+    return f"No basis for {scope.value} is recorded."
+
+
+async def require_sharing_basis(
+    session: AsyncSession,
+    principal: Principal,
+    person_id: uuid.UUID,
+    scope: SharingScope,
+    *,
+    action: str,
+    accepted: Iterable[LegalBasis] = tuple(LegalBasis),
+    service_name: str | None = None,
+) -> None:
+    """Raise (409, and the refusal is audited) unless sharing has a live basis."""
+    problem = await sharing_problem(
+        session, person_id, scope, accepted=accepted, service_name=service_name
+    )
+    if problem is not None:
+        raise SharingBlocked(
+            problem,
+            denied=DeniedAccess(
+                action=action,
+                actor=principal,
+                target_type="person",
+                target_id=str(person_id),
+                reason=f"sharing blocked: {scope.value}",
+            ),
+        )

@@ -1,0 +1,114 @@
+"""Permission-carrying dependencies for the person routes (router layer).
+
+A person is visible only through a case the caller can read: the person
+must be an active participant of a case in the cases domain's readable
+query. This module is the router side of the house, so it may ask the cases
+domain; the persons services below it receive the answer as a
+:class:`~app.persons.protected.Reach` or a ``Select`` of person ids.
+"""
+
+# No "from __future__ import annotations": FastAPI must see the real Annotated objects.
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Path
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import requestctx
+from app.auth.policy import POLICY, Action, Relation, require
+from app.auth.principal import Principal
+from app.cases.access import member_case_ids, not_found, readable_cases
+from app.cases.models import Case, CaseParticipant, EmergencyGrant
+from app.db import SessionDep, utcnow
+from app.persons.models import Person
+from app.persons.protected import Reach
+from app.persons.service import PersonAccess
+from app.problems import DeniedAccess, Forbidden
+
+PersonId = Annotated[uuid.UUID, Path(description="The person id.")]
+
+
+def visible_person_ids(principal: Principal) -> Select[uuid.UUID]:
+    """People in a case the caller can read (membership or an active emergency grant)."""
+    readable_ids = readable_cases(principal).with_only_columns(Case.id)
+    return select(CaseParticipant.person_id).where(
+        CaseParticipant.removed_at.is_(None), CaseParticipant.case_id.in_(readable_ids)
+    )
+
+
+async def person_reach(
+    session: AsyncSession, principal: Principal, person_id: uuid.UUID
+) -> Reach | None:
+    """Through which readable cases the caller reaches the person; None if none."""
+    now = utcnow()
+    readable = readable_cases(principal, now).subquery()
+    is_member = readable.c.id.in_(member_case_ids(principal))
+    rows = (
+        await session.execute(
+            select(readable.c.id, readable.c.owner_organisation_id, is_member)
+            .join(CaseParticipant, CaseParticipant.case_id == readable.c.id)
+            .where(CaseParticipant.person_id == person_id, CaseParticipant.removed_at.is_(None))
+        )
+    ).all()
+    if not rows:
+        return None
+    owners = frozenset(owner for _case, owner, member in rows if member)
+    case_ids = frozenset(case_id for case_id, _owner, _member in rows)
+    if not owners:
+        grant = await session.scalar(
+            select(EmergencyGrant.id)
+            .where(
+                EmergencyGrant.user_id == principal.user_id,
+                EmergencyGrant.case_id.in_(case_ids),
+                EmergencyGrant.expires_at > now,
+            )
+            .limit(1)
+        )
+        requestctx.emergency_grant_id.set(grant)  # tags every audit row of the request
+    return Reach(member_case_owners=owners, emergency_only=not owners, case_ids=case_ids)
+
+
+def person_access(action: Action) -> Callable[..., Awaitable[PersonAccess]]:
+    """Dependency factory: role check, reach-or-404, then the relation of ``action``."""
+    guard = require(action)
+    _roles, relation = POLICY[action]
+
+    async def dependency(
+        person_id: PersonId,
+        session: SessionDep,
+        principal: Annotated[Principal, Depends(guard)],
+    ) -> PersonAccess:
+        reach = await person_reach(session, principal, person_id)
+        if reach is None:
+            raise not_found(str(action), principal, "person", person_id)
+        if relation == Relation.CASE_WRITER and not reach.writable:
+            raise Forbidden(
+                "Emergency access is read-only.",
+                denied=DeniedAccess(
+                    action=str(action),
+                    actor=principal,
+                    target_type="person",
+                    target_id=str(person_id),
+                    reason="emergency access is read-only",
+                ),
+            )
+        person = await session.get(Person, person_id)
+        assert person is not None  # a participant row references it
+        return PersonAccess(person=person, principal=principal, reach=reach)
+
+    dependency.__name__ = f"person_for_{str(action).replace('.', '_')}"
+    return dependency
+
+
+PersonCreator = Annotated[Principal, Depends(require(Action.PERSON_CREATE))]
+PersonSearcher = Annotated[Principal, Depends(require(Action.PERSON_SEARCH))]
+AccessReportReader = Annotated[Principal, Depends(require(Action.PERSON_ACCESS_REPORT))]
+
+CurrentPerson = Annotated[PersonAccess, Depends(person_access(Action.PERSON_READ))]
+PersonUpdater = Annotated[PersonAccess, Depends(person_access(Action.PERSON_UPDATE))]
+PersonHistoryReader = Annotated[PersonAccess, Depends(person_access(Action.PERSON_HISTORY_READ))]
+ConsentReader = Annotated[PersonAccess, Depends(person_access(Action.CONSENT_READ))]
+ConsentWriter = Annotated[PersonAccess, Depends(person_access(Action.CONSENT_WRITE))]

@@ -1,0 +1,173 @@
+"""Person routes. Thin: who may see whom is the dependencies' job, work is the services'.
+
+No personal data travels in a URL: search is a POST with a body, and paths
+carry only random ids.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response
+from pydantic import Field, model_validator
+
+from app.audit import service as audit
+from app.auth.policy import Action, Relation
+from app.cases import participants
+from app.cases.access import enforce_relation, load_case_access
+from app.cases.dependencies import replayed
+from app.cases.schemas import ParticipantRole
+from app.concurrency import IfMatch, set_etag
+from app.crypto import KeyRingDep
+from app.db import SessionDep
+from app.idempotency import Idempotency
+from app.persons import search, service
+from app.persons.dependencies import (
+    CurrentPerson,
+    PersonCreator,
+    PersonHistoryReader,
+    PersonSearcher,
+    PersonUpdater,
+    person_reach,
+    visible_person_ids,
+)
+from app.persons.history import person_history
+from app.persons.protected import Reach
+from app.persons.schemas import (
+    AnyPersonRead,
+    Input,
+    PersonCreated,
+    PersonFields,
+    PersonHistory,
+    PersonSearch,
+    PersonSearchResult,
+    PersonUpdate,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["persons"])
+
+
+class PersonCreate(Input):
+    """Record a person *in a case you work on*: new (``person``) or matched
+    elsewhere (``match_handle`` from a search). A person exists for you only
+    through a case, so there is no person without one."""
+
+    case_id: uuid.UUID
+    role: ParticipantRole
+    person: PersonFields | None = None
+    match_handle: str | None = Field(default=None, min_length=20, max_length=1000)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PersonCreate:
+        if (self.person is None) == (self.match_handle is None):
+            raise ValueError("give exactly one of person and match_handle")
+        return self
+
+
+@router.post("/persons", response_model=PersonCreated, status_code=201)
+async def create_person(
+    body: PersonCreate,
+    session: SessionDep,
+    principal: PersonCreator,
+    keyring: KeyRingDep,
+    idempotency: Idempotency,
+    response: Response,
+) -> PersonCreated | Response:
+    """Record a person as a participant of one of your cases.
+
+    The response never holds protected fields (read them with GET), so a
+    stored Idempotency-Key response never holds them either.
+    """
+    if (replay := await idempotency.begin(session, principal.user_id, body)) is not None:
+        return replayed(session, principal, replay)
+    action = str(Action.PERSON_CREATE)
+    access = await load_case_access(session, principal, body.case_id, action)
+    await enforce_relation(session, access, Relation.CASE_WRITER, action)
+    if body.person is not None:
+        reach = Reach(
+            member_case_owners=frozenset({access.case.owner_organisation_id}),
+            emergency_only=False,
+            case_ids=frozenset({access.case.id}),
+        )
+        person = await service.create_person(session, keyring, principal, reach, body.person)
+    else:
+        assert body.match_handle is not None
+        person = await search.redeem_match_handle(session, keyring, principal, body.match_handle)
+        audit.record(
+            session,
+            principal,
+            "person.match_handle.redeemed",
+            "person",
+            person.id,
+            purpose="case work",
+        )
+    participant = await participants.attach_person(session, access, person, body.role)
+    out = PersonCreated(
+        person=service.render_basic(keyring, person),
+        participant_id=participant.id,
+        case_id=access.case.id,
+    )
+    set_etag(response, person.version)
+    response.headers["Location"] = f"/api/v1/persons/{person.id}"
+    await idempotency.complete(
+        session, 201, out, response.headers, target_type="person", target_id=person.id
+    )
+    return out
+
+
+@router.get("/persons/{person_id}", response_model=AnyPersonRead)
+async def get_person(
+    session: SessionDep, access: CurrentPerson, keyring: KeyRingDep, response: Response
+) -> AnyPersonRead:
+    """The person, with the fields your role may see in the cases you share with them."""
+    set_etag(response, access.person.version)
+    return service.read_person(session, keyring, access)
+
+
+@router.patch("/persons/{person_id}", response_model=AnyPersonRead)
+async def correct_person(
+    body: PersonUpdate,
+    session: SessionDep,
+    access: PersonUpdater,
+    keyring: KeyRingDep,
+    expected: IfMatch,
+    response: Response,
+) -> AnyPersonRead:
+    """Correct the record: a new version with you as author and the reason."""
+    out = await service.correct_person(session, keyring, access, body, expected)
+    set_etag(response, access.person.version)
+    return out
+
+
+@router.get("/persons/{person_id}/history", response_model=PersonHistory)
+async def get_person_history(
+    session: SessionDep, access: PersonHistoryReader, keyring: KeyRingDep
+) -> PersonHistory:
+    """Every version with author and reason, each shown as your role may see it."""
+    return await person_history(session, keyring, access)
+
+
+@router.post("/persons/search", response_model=PersonSearchResult)
+async def search_persons(
+    body: PersonSearch, session: SessionDep, principal: PersonSearcher, keyring: KeyRingDep
+) -> PersonSearchResult:
+    """Find people in your cases by identity code, or by name and birth date.
+
+    Someone recorded only outside your cases comes back as a ``match`` handle
+    (attach them to your case with POST /api/v1/persons), never as data and
+    never with the case they are in.
+    """
+    names = (
+        None
+        if body.identity_code is not None
+        else (body.given_name or "", body.family_name or "", body.birth_date)
+    )
+    found, handle, ambiguous = await search.search(
+        session, keyring, principal, visible_person_ids(principal), body.identity_code, names
+    )
+    items = []
+    for person in found:
+        reach = await person_reach(session, principal, person.id)
+        assert reach is not None
+        items.append(service.render(keyring, principal, reach, person))
+    return PersonSearchResult(items=items, match=handle, ambiguous=ambiguous)

@@ -1,0 +1,313 @@
+"""Persons: recording, reading per visibility, corrections as versions, search.
+
+This domain sits below cases, so it never asks which cases a caller can see.
+The router does, and hands the answer in: a :class:`PersonAccess` for one
+person (how the caller reaches them) or a ``Select`` of visible person ids.
+Services only flush; every read and write of a person is audited with the
+person as the target, which is what the access report is built from.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.auth.principal import Principal
+from app.concurrency import check_version
+from app.crypto import FieldContext, KeyRing
+from app.db import utcnow
+from app.persons import identity
+from app.persons.models import Person, PersonVersion
+from app.persons.protected import (
+    SEALED_COLUMNS,
+    Protected,
+    Reach,
+    may_see_non_disclosed_address,
+    may_see_protected,
+    open_protected,
+    seal_field,
+    visibility,
+)
+from app.persons.schemas import (
+    BASIC_FIELDS,
+    PROTECTED_FIELDS,
+    AnyPersonRead,
+    PersonFields,
+    PersonRead,
+    PersonReadAddressWithheld,
+    PersonReadProtected,
+    PersonUpdate,
+    Visibility,
+    check_birth_date,
+)
+from app.persons.search import issue_match_handle
+from app.problems import Conflict, DeniedAccess, Forbidden, Unprocessable
+
+
+class IdentityCodeInUse(Conflict):
+    type = "identity-code-in-use"
+    title = "Identity code already recorded"
+
+
+@dataclass(frozen=True)
+class PersonAccess:
+    """A person the caller may read, and how (from the router's case query)."""
+
+    person: Person
+    principal: Principal
+    reach: Reach
+
+    @property
+    def purpose(self) -> str:
+        return "emergency access" if self.reach.emergency_only else "case work"
+
+
+# --- rendering ---------------------------------------------------------------------
+
+
+def _core(person: Person, protected: Protected) -> dict[str, Any]:
+    return {
+        "id": person.id,
+        "given_name": person.given_name,
+        "family_name": person.family_name,
+        "birth_date": person.birth_date,
+        "preferred_language": person.preferred_language,
+        "non_disclosure": protected.non_disclosure,
+        "identity_code_recorded": person.identity_code_index is not None,
+        "owner_organisation_id": person.owner_organisation_id,
+        "created_at": person.created_at,
+        "updated_at": person.updated_at,
+        "version": person.version,
+    }
+
+
+def render(keyring: KeyRing, principal: Principal, reach: Reach, person: Person) -> AnyPersonRead:
+    """The schema this caller's visibility allows: absent fields, never nulled ones."""
+    protected = open_protected(keyring, person)
+    core = _core(person, protected)
+    seen = visibility(principal, reach, protected.non_disclosure)
+    if seen == Visibility.BASIC:
+        return PersonRead.model_validate(core)
+    extra = {
+        "identity_code": protected.identity_code,
+        "phones": protected.phones,
+        "safe_contact": protected.safe_contact,
+    }
+    if seen == Visibility.ADDRESS_WITHHELD:
+        return PersonReadAddressWithheld.model_validate({**core, **extra})
+    return PersonReadProtected.model_validate({**core, **extra, "address": protected.address})
+
+
+def render_basic(keyring: KeyRing, person: Person) -> PersonRead:
+    return PersonRead.model_validate(_core(person, open_protected(keyring, person)))
+
+
+def snapshot(person: Person, protected: Protected) -> dict[str, Any]:
+    return {
+        "given_name": person.given_name,
+        "family_name": person.family_name,
+        "birth_date": person.birth_date.isoformat() if person.birth_date else None,
+        "preferred_language": person.preferred_language,
+        "identity_code": protected.identity_code,
+        "address": protected.address,
+        "phones": protected.phones,
+        "safe_contact": protected.safe_contact,
+        "non_disclosure": protected.non_disclosure,
+    }
+
+
+def _write_version(
+    session: AsyncSession,
+    keyring: KeyRing,
+    principal: Principal,
+    person: Person,
+    reason: str,
+    changed: list[str],
+) -> None:
+    row = PersonVersion(
+        id=uuid.uuid4(),
+        person_id=person.id,
+        version=person.version,
+        author_id=principal.user_id,
+        author_name=principal.name[:200],
+        author_organisation_id=principal.organisation_id,
+        reason=reason,
+        changed_fields=sorted(changed),
+    )
+    state = snapshot(person, open_protected(keyring, person))
+    row.snapshot_enc = keyring.seal_json(state, FieldContext.of(row, "snapshot_enc"))
+    session.add(row)
+
+
+# --- create ------------------------------------------------------------------------
+
+
+def _forbid_protected(principal: Principal, action: str, target: uuid.UUID | None) -> Forbidden:
+    return Forbidden(
+        "Your role may not see or change protected fields of this person.",
+        denied=DeniedAccess(
+            action=action,
+            actor=principal,
+            target_type="person" if target else None,
+            target_id=str(target) if target else None,
+            reason="protected fields",
+        ),
+    )
+
+
+async def _index_owner(session: AsyncSession, index: str) -> uuid.UUID | None:
+    return await session.scalar(select(Person.id).where(Person.identity_code_index == index))
+
+
+async def create_person(
+    session: AsyncSession,
+    keyring: KeyRing,
+    principal: Principal,
+    reach: Reach | None,
+    data: PersonFields,
+) -> Person:
+    """Record a new person (the caller then makes them a participant of a case).
+
+    ``reach`` is the case the person is recorded into; without one, no
+    protected field may be given.
+    """
+    given = {k for k in data.model_fields_set if k in PROTECTED_FIELDS}
+    if given and (reach is None or not may_see_protected(principal, reach)):
+        raise _forbid_protected(principal, "person.create", None)
+    if (
+        data.non_disclosure
+        and data.address
+        and (reach is None or not may_see_non_disclosed_address(principal, reach))
+    ):
+        raise _forbid_protected(principal, "person.create", None)
+    index = identity.blind_index(keyring, data.identity_code) if data.identity_code else None
+    if index is not None:
+        existing = await _index_owner(session, index)
+        if existing is not None:
+            handle = issue_match_handle(keyring, principal, existing)
+            raise IdentityCodeInUse(
+                "A person with this identity code is already recorded. "
+                "Attach them with the match handle instead of recording a duplicate.",
+                extra={"match": handle.model_dump(mode="json")},
+            )
+    return await _insert(session, keyring, principal, data, index, "person.created", "case work")
+
+
+async def _insert(
+    session: AsyncSession,
+    keyring: KeyRing,
+    principal: Principal,
+    data: PersonFields,
+    index: str | None,
+    action: str,
+    purpose: str,
+) -> Person:
+    person = Person(
+        id=uuid.uuid4(),
+        given_name=data.given_name,
+        family_name=data.family_name,
+        birth_date=data.birth_date,
+        preferred_language=data.preferred_language.value if data.preferred_language else None,
+        identity_code_index=index,
+        owner_organisation_id=principal.organisation_id,
+        created_by=principal.user_id,
+    )
+    values = data.model_dump(mode="json", include=set(PROTECTED_FIELDS))
+    for name in SEALED_COLUMNS:
+        seal_field(keyring, person, name, values.get(name))
+    session.add(person)
+    await session.flush()
+    _write_version(session, keyring, principal, person, "recorded", sorted(data.model_fields_set))
+    audit.record(session, principal, action, "person", person.id, purpose=purpose)
+    return person
+
+
+async def find_or_record(
+    session: AsyncSession, keyring: KeyRing, principal: Principal, data: PersonFields
+) -> tuple[Person, bool]:
+    """The person a concern is about: matched by identity code, else newly recorded.
+
+    The caller learns nothing either way (a concern's submitter sees only its
+    status), so matching here reveals no other case.
+    """
+    if data.identity_code is not None:
+        index = identity.blind_index(keyring, data.identity_code)
+        existing = await session.scalar(select(Person).where(Person.identity_code_index == index))
+        if existing is not None:
+            audit.record(
+                session, principal, "person.matched", "person", existing.id, purpose="concern"
+            )
+            return existing, True
+    else:
+        index = None
+    recorded = await _insert(session, keyring, principal, data, index, "person.recorded", "concern")
+    return recorded, False
+
+
+# --- read and correct ---------------------------------------------------------------
+
+
+def read_person(session: AsyncSession, keyring: KeyRing, access: PersonAccess) -> AnyPersonRead:
+    audit.record(
+        session, access.principal, "person.read", "person", access.person.id, purpose=access.purpose
+    )
+    return render(keyring, access.principal, access.reach, access.person)
+
+
+async def correct_person(
+    session: AsyncSession,
+    keyring: KeyRing,
+    access: PersonAccess,
+    data: PersonUpdate,
+    expected_version: int,
+) -> AnyPersonRead:
+    """Apply a correction as a new version, with its author and reason."""
+    person, principal = access.person, access.principal
+    check_version(expected_version, person.version)
+    changes = data.changes()
+    current = open_protected(keyring, person)
+    touches_protected = bool(changes.keys() & PROTECTED_FIELDS)
+    if touches_protected and not may_see_protected(principal, access.reach):
+        raise _forbid_protected(principal, "person.update", person.id)
+    non_disclosed = current.non_disclosure or bool(changes.get("non_disclosure"))
+    if (
+        "address" in changes
+        and non_disclosed
+        and not may_see_non_disclosed_address(principal, access.reach)
+    ):
+        raise _forbid_protected(principal, "person.update", person.id)
+    birth = changes.get("birth_date", person.birth_date)
+    code = changes.get("identity_code", current.identity_code)
+    try:
+        check_birth_date(birth, code)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise Unprocessable(
+            str(exc),
+            extra={"errors": [{"field": "birth_date", "location": "body", "reason": "mismatch"}]},
+        ) from exc
+    if "identity_code" in changes:
+        index = identity.blind_index(keyring, code) if code else None  # type: ignore[arg-type]
+        owner = await _index_owner(session, index) if index else None
+        if owner is not None and owner != person.id:
+            raise IdentityCodeInUse("Another person record has this identity code.")
+        person.identity_code_index = index
+    dumped = data.model_dump(mode="json", include=set(changes))
+    for name in changes:
+        if name in SEALED_COLUMNS:
+            seal_field(keyring, person, name, dumped[name])
+        elif name in BASIC_FIELDS:
+            setattr(person, name, changes[name])
+    if "preferred_language" in changes:
+        person.preferred_language = dumped["preferred_language"]
+    person.updated_at = utcnow()  # always a new version, even if nothing differs
+    await session.flush()
+    _write_version(session, keyring, principal, person, data.reason, list(changes))
+    audit.record(
+        session, principal, "person.corrected", "person", person.id, purpose=access.purpose
+    )
+    return render(keyring, principal, access.reach, person)
