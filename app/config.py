@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     #: index. Separate from field_keys so encryption keys rotate without re-indexing.
     blind_index_key: SecretStr | None = None
 
+    #: Marak "potential escalation": police-reported incidents in 12 months that
+    #: meet the criterion (DOMAIN.md: 3 by default; some areas use 5).
+    marak_escalation_incidents: int = Field(default=3, ge=1, le=50)
+    #: HAH: the longest interval, in days, between reviews per summary priority.
+    hah_review_days_high: int = Field(default=14, ge=1, le=730)
+    hah_review_days_moderate: int = Field(default=60, ge=1, le=730)
+    hah_review_days_low: int = Field(default=180, ge=1, le=730)
+
     @field_validator("oidc_algorithms")
     @classmethod
     def _one_family(cls, value: list[str]) -> list[str]:

@@ -18,6 +18,7 @@ from app.crypto import KeyRing, load_keyring
 from app.db import Database
 from app.demo_persons import add_participants
 from app.directory.models import Organisation, Team, TeamMembership, User
+from app.risk.demo import seed_assessments
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,7 @@ async def _seed(session: AsyncSession, settings: Settings) -> int:
                 session.add(TeamMembership(team_id=team.id, user_id=user.id, team_role=team_role))
     await session.flush()
     created += await _seed_cases(session, load_keyring(settings), users, teams)
+    created += await seed_assessments(session, users)
     return created
 
 

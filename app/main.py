@@ -24,7 +24,8 @@ from app.middleware import EdgeMiddleware, Metrics
 from app.persons.router import router as persons_router
 from app.persons.router_consents import router as consents_router
 from app.problems import install_handlers
-from app.risk.router import router as risk_router
+from app.risk.gates import install as install_risk_rules
+from app.risk.router import routers as risk_routers
 
 DESCRIPTION = """
 Case coordination for Finland's multiprofessional preventive work: **Ankkuri**
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.metrics = Metrics()
 
     install_handlers(app, on_denied=record_denial)
+    install_risk_rules(settings)
     for router in (
         ops.router,
         directory_router,
@@ -80,7 +82,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         persons_router,
         consents_router,
         concerns_router,
-        risk_router,
+        *risk_routers,
     ):
         app.include_router(router)
     app.mount(ops.DOCS_STATIC, StaticFiles(directory=ops.STATIC_DIR), name="static-docs")

@@ -15,8 +15,10 @@ from app.db import Base
 from app.directory.models import Organisation, Team, TeamMembership, User
 from app.idempotency import IdempotencyRecord
 from app.persons.models import Consent, Person, PersonVersion
+from app.risk.models import Assessment, ExternalAssessment, Incident, StoredInstrument
 
 __all__ = [
+    "Assessment",
     "AuditEvent",
     "Base",
     "Case",
@@ -28,10 +30,13 @@ __all__ = [
     "Concern",
     "Consent",
     "EmergencyGrant",
+    "ExternalAssessment",
     "IdempotencyRecord",
+    "Incident",
     "Organisation",
     "Person",
     "PersonVersion",
+    "StoredInstrument",
     "Team",
     "TeamMembership",
     "User",

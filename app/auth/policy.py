@@ -45,6 +45,16 @@ class Action(StrEnum):
     EMERGENCY_ACCESS_READ = "emergency_access.read"
     EMERGENCY_ACCESS_REVIEW = "emergency_access.review"
     INSTRUMENT_READ = "instrument.read"
+    # risk (app/risk): assessments, incidents and external-tool records are case content
+    INSTRUMENT_PUBLISH = "instrument.publish"
+    # what is due for the caller (app/tasks.py)
+    TASKS_READ = "me.tasks.read"
+    CASE_ASSESSMENT_READ = "case.assessment.read"
+    CASE_ASSESSMENT_WRITE = "case.assessment.write"
+    CASE_INCIDENT_READ = "case.incident.read"
+    CASE_INCIDENT_WRITE = "case.incident.write"
+    CASE_EXTERNAL_READ = "case.external_assessment.read"
+    CASE_EXTERNAL_WRITE = "case.external_assessment.write"
     # must-not-receive lists (app/cases/exclusions.py)
     CASE_EXCLUSION_READ = "case.exclusion.read"
     CASE_EXCLUSION_WRITE = "case.exclusion.write"
@@ -119,6 +129,17 @@ POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
     # Instrument definitions are not personal data, but only those who assess (and the
     # admin who manages instruments) need them; integrations need the scope as well.
     Action.INSTRUMENT_READ: (PROFESSIONALS | {R.ADMIN, R.INTEGRATION}, Relation.NONE),
+    # A new (e.g. licensed) instrument version is configuration, published by an admin.
+    Action.INSTRUMENT_PUBLISH: (frozenset({R.ADMIN}), Relation.NONE),
+    Action.TASKS_READ: (PROFESSIONALS | {R.AUDITOR}, Relation.LISTED),
+    # Risk records are case content: the case's readers read them (an emergency grant
+    # included), its active members write them.
+    Action.CASE_ASSESSMENT_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
+    Action.CASE_ASSESSMENT_WRITE: (PROFESSIONALS, Relation.CASE_WRITER),
+    Action.CASE_INCIDENT_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
+    Action.CASE_INCIDENT_WRITE: (PROFESSIONALS, Relation.CASE_WRITER),
+    Action.CASE_EXTERNAL_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
+    Action.CASE_EXTERNAL_WRITE: (PROFESSIONALS, Relation.CASE_WRITER),
     Action.CASE_EXCLUSION_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
     Action.CASE_EXCLUSION_WRITE: (PROFESSIONALS, Relation.CASE_WRITER),
     # Persons: the relation is to a case the person takes part in (app/persons/dependencies.py).

@@ -1,14 +1,35 @@
-"""Permission-carrying principals, the registry and the caller's language for risk routes."""
+"""Risk route dependencies: permissions, the instrument registry, the caller's language,
+the clock and area configuration, and assessments loaded through the readable-cases query."""
 
-from __future__ import annotations
+# No "from __future__ import annotations": the dependency factory below closes over
+# `guard`, and FastAPI must see the real Annotated object, not a string.
 
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Query
+from fastapi import Depends, Header, Path, Query
+from sqlalchemy import select
 
-from app.auth.policy import Action, require
+from app.auth.policy import POLICY, Action, require
 from app.auth.principal import Principal
-from app.risk.instruments import InstrumentRegistry, default_registry
+from app.cases.access import (
+    CaseAccess,
+    enforce_relation,
+    load_case_access,
+    not_found,
+    readable_cases,
+)
+from app.cases.dependencies import case_access
+from app.cases.models import Case
+from app.db import SessionDep
+from app.risk import catalogue
+from app.risk import config as risk_config
+from app.risk.clock import Clock, get_clock
+from app.risk.config import RiskConfig
+from app.risk.instruments import InstrumentRegistry
+from app.risk.models import Assessment
 from app.risk.schemas import Language
 
 InstrumentReader = Annotated[Principal, Depends(require(Action.INSTRUMENT_READ))]
@@ -16,8 +37,9 @@ InstrumentReader = Annotated[Principal, Depends(require(Action.INSTRUMENT_READ))
 DEFAULT_LANGUAGE = Language.FI
 
 
-def get_registry() -> InstrumentRegistry:
-    return default_registry()
+async def get_registry(session: SessionDep) -> InstrumentRegistry:
+    """Shipped and published versions together (the database decides which exist)."""
+    return await catalogue.registry(session)
 
 
 Registry = Annotated[InstrumentRegistry, Depends(get_registry)]
@@ -60,3 +82,60 @@ def preferred_language(
 
 
 PreferredLanguage = Annotated[Language, Depends(preferred_language)]
+
+
+# --- case-scoped risk routes -------------------------------------------------------------
+
+ClockDep = Annotated[Clock, Depends(get_clock)]
+RiskConfigDep = Annotated[RiskConfig, Depends(risk_config.current)]
+
+InstrumentPublisher = Annotated[Principal, Depends(require(Action.INSTRUMENT_PUBLISH))]
+AssessmentReader = Annotated[CaseAccess, Depends(case_access(Action.CASE_ASSESSMENT_READ))]
+AssessmentWriter = Annotated[CaseAccess, Depends(case_access(Action.CASE_ASSESSMENT_WRITE))]
+IncidentReader = Annotated[CaseAccess, Depends(case_access(Action.CASE_INCIDENT_READ))]
+IncidentWriter = Annotated[CaseAccess, Depends(case_access(Action.CASE_INCIDENT_WRITE))]
+ExternalReader = Annotated[CaseAccess, Depends(case_access(Action.CASE_EXTERNAL_READ))]
+ExternalWriter = Annotated[CaseAccess, Depends(case_access(Action.CASE_EXTERNAL_WRITE))]
+
+AssessmentId = Annotated[uuid.UUID, Path(description="The assessment id.")]
+
+
+@dataclass(frozen=True)
+class AssessmentAccess:
+    assessment: Assessment
+    case: CaseAccess
+
+
+def assessment_access(action: Action) -> Callable[..., Awaitable[AssessmentAccess]]:
+    """Role check, then the assessment loaded *through* the readable-cases query (404
+    for a case the caller may not see), then the relation the POLICY row names."""
+    guard = require(action)
+    _roles, relation = POLICY[action]
+
+    async def dependency(
+        assessment_id: AssessmentId,
+        session: SessionDep,
+        principal: Annotated[Principal, Depends(guard)],
+    ) -> AssessmentAccess:
+        readable = readable_cases(principal).with_only_columns(Case.id)
+        assessment = await session.scalar(
+            select(Assessment).where(
+                Assessment.id == assessment_id, Assessment.case_id.in_(readable)
+            )
+        )
+        if assessment is None:
+            raise not_found(str(action), principal, "assessment", assessment_id)
+        access = await load_case_access(session, principal, assessment.case_id, str(action))
+        await enforce_relation(session, access, relation, str(action))
+        return AssessmentAccess(assessment, access)
+
+    dependency.__name__ = f"assessment_for_{str(action).replace('.', '_')}"
+    return dependency
+
+
+CurrentAssessment = Annotated[
+    AssessmentAccess, Depends(assessment_access(Action.CASE_ASSESSMENT_READ))
+]
+WritableAssessment = Annotated[
+    AssessmentAccess, Depends(assessment_access(Action.CASE_ASSESSMENT_WRITE))
+]

@@ -1,4 +1,5 @@
-"""Read-only instrument routes. Definitions are not personal data, so reads are not audited."""
+"""Instrument routes. Definitions are not personal data, so reads are not audited;
+publishing a version (an admin's change of configuration) is."""
 
 from __future__ import annotations
 
@@ -8,9 +9,25 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 
-from app.risk.dependencies import InstrumentReader, PreferredLanguage, Registry
+from app.cases.dependencies import replayed
+from app.db import SessionDep
+from app.idempotency import Idempotency
+from app.risk import catalogue
+from app.risk.dependencies import (
+    InstrumentPublisher,
+    InstrumentReader,
+    PreferredLanguage,
+    Registry,
+)
 from app.risk.instruments import default_registry
-from app.risk.schemas import InstrumentList, InstrumentRead, InstrumentSummary
+from app.risk.router_assessments import router as assessments_router
+from app.risk.router_records import router as records_router
+from app.risk.schemas import (
+    InstrumentDefinition,
+    InstrumentList,
+    InstrumentRead,
+    InstrumentSummary,
+)
 
 
 @asynccontextmanager
@@ -53,8 +70,35 @@ async def get_instrument(
     code: Annotated[str, Path(max_length=63)],
     version: Annotated[int, Path(ge=1, le=10_000)],
     principal: InstrumentReader,
-    registry: Registry,
+    session: SessionDep,
 ) -> InstrumentRead:
     """One version in full, in all three languages, with its immutable content hash."""
-    entry = registry.get(code, version)
+    entry = await catalogue.get(session, code, version)
     return InstrumentRead.of(entry.definition, entry.content_hash)
+
+
+@router.post("/instruments", response_model=InstrumentRead, status_code=201)
+async def publish_instrument(
+    body: InstrumentDefinition,
+    session: SessionDep,
+    principal: InstrumentPublisher,
+    idempotency: Idempotency,
+    response: Response,
+) -> InstrumentRead | Response:
+    """Publish a new instrument version, e.g. a licensed wording (admin).
+
+    Validated like a shipped file (all three languages, the scheme's contract).
+    A published ``code@version`` never changes: a different content needs a new
+    version number (409). Assessments made under earlier versions keep them.
+    """
+    if (replay := await idempotency.begin(session, principal.user_id, body)) is not None:
+        return replayed(session, principal, replay)
+    entry = await catalogue.publish(session, principal, body)
+    out = InstrumentRead.of(entry.definition, entry.content_hash)
+    response.headers["Location"] = f"/api/v1/instruments/{out.code}/{out.version}"
+    await idempotency.complete(session, 201, out, response.headers, target_type="instrument")
+    return out
+
+
+#: Everything the risk domain serves, in the order app/main.py includes it.
+routers = (router, assessments_router, records_router)

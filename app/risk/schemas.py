@@ -15,6 +15,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
+#: The case-level risk vocabulary (one enum in the API); also the HAH priority scale.
+from app.cases.schemas import RiskLevel as RiskLevel
+
 #: Stable codes of items, sections, options and fields (snake_case).
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 #: Instrument codes are kebab-case, as in the file name ``marak-ric@1.json``.
@@ -33,14 +36,6 @@ class Scheme(StrEnum):
     ANKKURI = "ankkuri"
     MARAK = "marak"
     HAH = "hah"
-
-
-class RiskLevel(StrEnum):
-    """The case-level risk vocabulary; also the HAH priority scale."""
-
-    LOW = "low"
-    MODERATE = "moderate"
-    HIGH = "high"
 
 
 class ScoringRule(StrEnum):

@@ -20,6 +20,8 @@ from tests.cases.conftest import World, open_case, with_etag
 from tests.cases.factories import Actor, make_case
 from tests.persons.factories import consenting_victim, record_person
 from tests.problems import assert_problem
+from tests.risk.answers import ankkuri, hah, marak
+from tests.risk.factories import assess
 
 CONSENT = {"victim_aware": True, "consent_given": True}
 
@@ -35,6 +37,15 @@ async def move(
     if r.status_code == 200:
         case.update(r.json())
     return r
+
+
+async def assessed(
+    client: httpx.AsyncClient, actor: Actor, case: dict[str, Any], payload: dict[str, Any]
+) -> None:
+    """Submit an assessment (app/risk gates need one); it may change the case's ETag."""
+    await assess(client, actor, case["id"], payload)
+    r = await client.get(f"/api/v1/cases/{case['id']}", headers=actor.headers)
+    case.update(r.json())
 
 
 class TestTables:
@@ -63,6 +74,7 @@ class TestWalks:
     async def test_marak_full_flow(self, client: httpx.AsyncClient, world: World) -> None:
         case = await open_case(client, world.police, world.marak)
         await consenting_victim(client, world.police, case["id"])
+        await assessed(client, world.police, case, marak(14))
         steps: list[dict[str, Any]] = [
             {"to": "referred", "consent": CONSENT},
             {"to": "on_agenda"},
@@ -81,14 +93,20 @@ class TestWalks:
             f"/api/v1/cases/{case['id']}/transitions", headers=world.police.headers
         )
         assert [t["to_status"] for t in history.json()] == [s["to"] for s in steps]
-        assert history.json()[0]["gates"] == ["marak_victim_consent"]
+        assert history.json()[0]["gates"] == [
+            "marak_victim_consent",
+            "marak_referral_criterion_met",
+        ]
         assert history.json()[0]["consent_given"] is True
 
     async def test_ankkuri_flow_and_not_selected(
         self, client: httpx.AsyncClient, world: World
     ) -> None:
         case = await open_case(client, world.police, world.ankkuri)
-        for step in ("screening", "anchor_meeting", "service_referral", "follow_up"):
+        for step in ("screening", "anchor_meeting"):
+            assert (await move(client, world.police, case, to=step)).status_code == 200
+        await assessed(client, world.police, case, ankkuri())  # needed for service_referral
+        for step in ("service_referral", "follow_up"):
             assert (await move(client, world.police, case, to=step)).status_code == 200
         r = await move(client, world.police, case, to="closed", outcome="referred_onward")
         assert r.status_code == 200
@@ -107,6 +125,7 @@ class TestWalks:
         case = await open_case(client, world.police, world.hah)
         for step in ("screening", "assessment", "management", "monitoring"):
             assert (await move(client, world.police, case, to=step)).status_code == 200
+        await assessed(client, world.police, case, hah(priority="low"))  # needed to close
         body = assert_problem(
             await move(client, world.police, case, to="closed", outcome="risk_low"), 422
         )
@@ -169,6 +188,7 @@ class TestGates:
         self, client: httpx.AsyncClient, world: World
     ) -> None:
         case = await open_case(client, world.police, world.marak)
+        await assessed(client, world.police, case, marak(14))  # a criterion is met
         body = assert_problem(await move(client, world.police, case, to="referred"), 422)
         assert body["type"].endswith("/transition-gated")
         assert [g["gate"] for g in body["gates"]] == ["marak_victim_consent"]

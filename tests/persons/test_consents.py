@@ -15,6 +15,8 @@ from tests.cases.factories import Actor, add_grant, make_case
 from tests.persons.conftest import People, audit_rows
 from tests.persons.factories import CONSENT, give_consent, record_person
 from tests.problems import assert_problem
+from tests.risk.answers import marak
+from tests.risk.factories import assess
 
 
 def consents_url(person_id: str) -> str:
@@ -156,11 +158,18 @@ class TestWithdraw:
         assert_problem(r, 404)
 
 
+async def identified(client: httpx.AsyncClient, actor: Actor, case: dict[str, Any]) -> None:
+    """A checklist that meets a criterion (app/risk gates the referral on it too)."""
+    await assess(client, actor, case["id"], marak(14))
+    case.update((await client.get(f"/api/v1/cases/{case['id']}", headers=actor.headers)).json())
+
+
 class TestMarakGate:
     async def test_referral_is_blocked_without_consent_and_allowed_with_it(
         self, client: httpx.AsyncClient, db: AsyncSession, people: People
     ) -> None:
         w, case = people.world, people.case
+        await identified(client, w.police, case)
         victim = (await record_person(client, w.police, case["id"], "victim"))["person"]
         body = assert_problem(await move(client, w.police, case, "referred"), 422)
         assert body["gates"] == [
@@ -192,6 +201,7 @@ class TestMarakGate:
         self, client: httpx.AsyncClient, db: AsyncSession, people: People
     ) -> None:
         w, case = people.world, people.case
+        await identified(client, w.police, case)
         victim = (await record_person(client, w.police, case["id"], "victim"))["person"]
         consent = await give_consent(client, w.police, victim["id"])
         assert (await move(client, w.police, case, "referred")).status_code == 200

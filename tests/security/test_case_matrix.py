@@ -36,6 +36,7 @@ from app.cases.models import (
     EmergencyGrant,
 )
 from app.directory.models import Organisation, Team
+from app.risk.models import Assessment
 from tests.cases.factories import (
     Actor,
     add_grant,
@@ -50,6 +51,7 @@ from tests.cases.factories import (
 )
 from tests.conftest import TokenFactory
 from tests.persons.factories import add_consent
+from tests.risk.factories import DRAFT, external_body, incident_body, make_assessment
 from tests.routes import api_routes, declared_actions
 
 RELATIONS = ("lead", "member", "emergency", "same_team", "other_org", "no_relation")
@@ -69,6 +71,7 @@ class Fixture:
     note: CaseNote
     grant: EmergencyGrant
     exclusion: CaseExclusion
+    assessment: Assessment  # a complete marak-ric@1 draft
 
 
 Body = Callable[[Fixture], dict[str, Any]] | None
@@ -86,6 +89,13 @@ class RouteSpec:
 
 
 CASE = "/api/v1/cases/{case_id}"
+ASSESSMENT = "/api/v1/assessments/{assessment_id}"
+
+
+def _av(f: Fixture) -> int:
+    return f.assessment.version
+
+
 ROUTES: list[RouteSpec] = [
     RouteSpec(
         "POST", "/api/v1/cases", Action.CASE_CREATE, 201, lambda f: {"team_id": str(f.team.id)}
@@ -192,6 +202,19 @@ ROUTES: list[RouteSpec] = [
         204,
         if_match=lambda f: f.exclusion.version,
     ),
+    # risk (app/risk): assessments, the case's risk, incidents, external-tool records
+    RouteSpec("GET", CASE + "/assessments", Action.CASE_ASSESSMENT_READ),
+    RouteSpec("POST", CASE + "/assessments", Action.CASE_ASSESSMENT_WRITE, 201, lambda f: DRAFT),
+    RouteSpec("GET", CASE + "/risk", Action.CASE_ASSESSMENT_READ),
+    RouteSpec("GET", ASSESSMENT, Action.CASE_ASSESSMENT_READ),
+    RouteSpec("PATCH", ASSESSMENT, Action.CASE_ASSESSMENT_WRITE, body=lambda f: {}, if_match=_av),
+    RouteSpec("POST", ASSESSMENT + "/submit", Action.CASE_ASSESSMENT_WRITE, if_match=_av),
+    RouteSpec("GET", CASE + "/incidents", Action.CASE_INCIDENT_READ),
+    RouteSpec("POST", CASE + "/incidents", Action.CASE_INCIDENT_WRITE, 201, incident_body),
+    RouteSpec("GET", CASE + "/external-assessments", Action.CASE_EXTERNAL_READ),
+    RouteSpec(
+        "POST", CASE + "/external-assessments", Action.CASE_EXTERNAL_WRITE, 201, external_body
+    ),
     RouteSpec("GET", "/api/v1/emergency-access", Action.EMERGENCY_ACCESS_READ),
     RouteSpec("GET", "/api/v1/emergency-access/{grant_id}", Action.EMERGENCY_ACCESS_READ),
     RouteSpec(
@@ -225,7 +248,7 @@ def expected_status(spec: RouteSpec, role: Role, relation: str) -> int:
 
 
 def _is_case_route(path: str) -> bool:
-    return path.startswith(("/api/v1/cases", "/api/v1/emergency-access"))
+    return path.startswith(("/api/v1/cases", "/api/v1/emergency-access", "/api/v1/assessments"))
 
 
 def test_every_case_route_is_in_the_matrix(app: Any) -> None:
@@ -286,6 +309,7 @@ class Probe:
         participant = await add_participant(db, case, self.owner)
         note = await add_note(db, case, self.owner)
         grant = await add_grant(db, case, self.colleague)
+        assessment = await make_assessment(db, case, self.owner)
         # The victim consented, so Marak steps that disclose the case may proceed.
         await add_consent(db, participant.person_id, self.owner)
         relative = await add_person(db, self.owner, "Risto", "Sukulainen")
@@ -300,7 +324,15 @@ class Probe:
                 await add_grant(db, case, actor)
         await db.commit()
         return Fixture(
-            self.team, case, other_member, self.newcomer, participant, note, grant, exclusion
+            self.team,
+            case,
+            other_member,
+            self.newcomer,
+            participant,
+            note,
+            grant,
+            exclusion,
+            assessment,
         )
 
 
@@ -312,6 +344,7 @@ def _url(spec: RouteSpec, f: Fixture) -> str:
         note_id=f.note.id,
         grant_id=f.grant.id,
         exclusion_id=f.exclusion.id,
+        assessment_id=f.assessment.id,
     )
 
 

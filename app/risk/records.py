@@ -1,0 +1,127 @@
+"""Incidents and external-tool records on a case: small, immutable, audited.
+
+An incident is a fact the Marak criteria count: a police-reported one within
+12 months feeds "potential escalation", and any one after the pair's last
+referral feeds "repeat". Recording one therefore re-evaluates the case at once:
+a repeat sends it back to Marak regardless of any score.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.cases.access import CaseAccess
+from app.pagination import apply_keyset, page_of
+from app.problems import Unprocessable
+from app.risk.assessment_schemas import ExternalAssessmentRead, IncidentCreate, IncidentRead
+from app.risk.clock import Clock
+from app.risk.config import RiskConfig
+from app.risk.evaluation import live_marak_outcome, raise_on_new_criterion
+from app.risk.models import ExternalAssessment, Incident
+from app.risk.schemas import ExternalAssessmentRecord, Scheme
+
+
+def _not_in_future(field: str, value: object, clock: Clock) -> None:
+    if str(value) > clock.today().isoformat():
+        raise Unprocessable(
+            "A date in the future is not a record of what happened.",
+            extra={"errors": [{"field": field, "location": "body", "reason": "in_future"}]},
+        )
+
+
+async def record_incident(
+    session: AsyncSession,
+    access: CaseAccess,
+    body: IncidentCreate,
+    clock: Clock,
+    config: RiskConfig,
+) -> Incident:
+    _not_in_future("occurred_on", body.occurred_on, clock)
+    principal = access.principal
+    incident = Incident(
+        case_id=access.case.id,
+        occurred_on=body.occurred_on,
+        source=body.source.value,
+        police_reported=body.police_reported,
+        note=body.note,
+        recorded_by=principal.user_id,
+        recorded_by_organisation_id=principal.organisation_id,
+        created_at=clock.now(),
+    )
+    session.add(incident)
+    await session.flush()
+    audit.record(
+        session, principal, "case.incident.created", "case_incident", incident.id,
+        purpose=access.purpose,
+    )  # fmt: skip
+    if access.case.scheme == Scheme.MARAK.value and access.case.closed_at is None:
+        _latest, outcome = await live_marak_outcome(session, access.case.id, clock.today(), config)
+        raise_on_new_criterion(session, principal, access.case, outcome)
+        await session.flush()
+    return incident
+
+
+async def list_incidents(
+    session: AsyncSession, access: CaseAccess, cursor: str | None, limit: int
+) -> tuple[list[IncidentRead], str | None]:
+    stmt = apply_keyset(
+        select(Incident).where(Incident.case_id == access.case.id),
+        Incident.created_at,
+        Incident.id,
+        cursor,
+        limit,
+        descending=False,
+    )
+    rows, nxt = page_of((await session.scalars(stmt)).all(), limit, "created_at")
+    audit.record(
+        session, access.principal, "case.incident.listed", "case", access.case.id,
+        purpose=access.purpose,
+    )  # fmt: skip
+    return [IncidentRead.model_validate(r) for r in rows], nxt
+
+
+async def record_external(
+    session: AsyncSession, access: CaseAccess, body: ExternalAssessmentRecord, clock: Clock
+) -> ExternalAssessment:
+    """Only that the tool was used, by whom, when, its summary rating and where the report is."""
+    _not_in_future("assessed_on", body.assessed_on, clock)
+    principal = access.principal
+    record = ExternalAssessment(
+        case_id=access.case.id,
+        tool=body.tool.value,
+        assessed_on=body.assessed_on,
+        assessor=body.assessor,
+        summary_rating=body.summary_rating.value,
+        reference=body.reference,
+        recorded_by=principal.user_id,
+        recorded_by_organisation_id=principal.organisation_id,
+        created_at=clock.now(),
+    )
+    session.add(record)
+    await session.flush()
+    audit.record(
+        session, principal, "external_assessment.recorded", "external_assessment", record.id,
+        purpose=access.purpose,
+    )  # fmt: skip
+    return record
+
+
+async def list_external(
+    session: AsyncSession, access: CaseAccess, cursor: str | None, limit: int
+) -> tuple[list[ExternalAssessmentRead], str | None]:
+    stmt = apply_keyset(
+        select(ExternalAssessment).where(ExternalAssessment.case_id == access.case.id),
+        ExternalAssessment.created_at,
+        ExternalAssessment.id,
+        cursor,
+        limit,
+        descending=False,
+    )
+    rows, nxt = page_of((await session.scalars(stmt)).all(), limit, "created_at")
+    audit.record(
+        session, access.principal, "external_assessment.listed", "case", access.case.id,
+        purpose=access.purpose,
+    )  # fmt: skip
+    return [ExternalAssessmentRead.model_validate(r) for r in rows], nxt

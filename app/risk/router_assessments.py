@@ -1,0 +1,139 @@
+"""Assessment routes. Thin: permission and loading are dependencies, work is in services."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from app.cases.dependencies import replayed
+from app.concurrency import IfMatch, set_etag
+from app.db import SessionDep
+from app.idempotency import Idempotency
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.risk import service
+from app.risk.assessment_schemas import (
+    AssessmentCreate,
+    AssessmentListItem,
+    AssessmentRead,
+    AssessmentStatus,
+    AssessmentUpdate,
+    RiskSummary,
+)
+from app.risk.dependencies import (
+    AssessmentReader,
+    AssessmentWriter,
+    ClockDep,
+    CurrentAssessment,
+    PreferredLanguage,
+    RiskConfigDep,
+    WritableAssessment,
+)
+from app.risk.summary import risk_summary
+
+router = APIRouter(prefix="/api/v1", tags=["risk"])
+CASE = "/cases/{case_id}"
+ONE = "/assessments/{assessment_id}"
+
+
+@router.post(CASE + "/assessments", response_model=AssessmentRead, status_code=201)
+async def create_assessment(
+    body: AssessmentCreate,
+    session: SessionDep,
+    access: AssessmentWriter,
+    idempotency: Idempotency,
+    language: PreferredLanguage,
+    clock: ClockDep,
+    config: RiskConfigDep,
+    response: Response,
+) -> AssessmentRead | Response:
+    """Answer a pinned instrument version: a draft, or at once with ``"submit": true``.
+
+    Answers are validated against that version (422 lists every fault). The
+    score, the Marak criteria and the risk level are computed by the server;
+    a client that sends them gets a 422.
+    """
+    if (replay := await idempotency.begin(session, access.principal.user_id, body)) is not None:
+        return replayed(session, access.principal, replay)
+    assessment = await service.create(session, access, body, clock, config)
+    out = await service.to_read(session, assessment, language, clock)
+    set_etag(response, assessment.version)
+    response.headers["Location"] = f"/api/v1/assessments/{assessment.id}"
+    await idempotency.complete(
+        session, 201, out, response.headers, target_type="assessment", target_id=assessment.id
+    )
+    return out
+
+
+@router.get(CASE + "/assessments", response_model=Page[AssessmentListItem])
+async def list_assessments(
+    session: SessionDep,
+    access: AssessmentReader,
+    status: AssessmentStatus | None = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[AssessmentListItem]:
+    """The case's assessments, oldest first: the history of how its risk was judged."""
+    items, nxt = await service.list_for_case(session, access, status, cursor, limit)
+    return Page[AssessmentListItem](items=items, next_cursor=nxt)
+
+
+@router.get(CASE + "/risk", response_model=RiskSummary)
+async def get_case_risk(
+    session: SessionDep, access: AssessmentReader, clock: ClockDep, config: RiskConfigDep
+) -> RiskSummary:
+    """Risk level, next review, the latest result per instrument and (Marak) the repeat flag.
+
+    The repeat flag shows only "yes" and the date of the pair's last referral,
+    never which case it was in, and lapses by itself after 12 months.
+    """
+    return await risk_summary(session, access, clock, config)
+
+
+@router.get(ONE, response_model=AssessmentRead)
+async def get_assessment(
+    session: SessionDep,
+    current: CurrentAssessment,
+    language: PreferredLanguage,
+    clock: ClockDep,
+    response: Response,
+) -> AssessmentRead:
+    """One assessment, labelled from the instrument version it pinned."""
+    out = await service.to_read(session, current.assessment, language, clock)
+    service.audit_read(session, current.case, current.assessment)
+    set_etag(response, current.assessment.version)
+    return out
+
+
+@router.patch(ONE, response_model=AssessmentRead)
+async def update_assessment(
+    body: AssessmentUpdate,
+    session: SessionDep,
+    current: WritableAssessment,
+    expected: IfMatch,
+    language: PreferredLanguage,
+    clock: ClockDep,
+    response: Response,
+) -> AssessmentRead:
+    """Save more of a draft (409 once it is submitted: re-assess with a new one)."""
+    assessment = await service.update_draft(
+        session, current.case, current.assessment, body, expected, clock
+    )
+    set_etag(response, assessment.version)
+    return await service.to_read(session, assessment, language, clock)
+
+
+@router.post(ONE + "/submit", response_model=AssessmentRead)
+async def submit_assessment(
+    session: SessionDep,
+    current: WritableAssessment,
+    expected: IfMatch,
+    language: PreferredLanguage,
+    clock: ClockDep,
+    config: RiskConfigDep,
+    response: Response,
+) -> AssessmentRead:
+    """Complete a draft: every required item must be answered. It is immutable afterwards."""
+    assessment = await service.submit(
+        session, current.case, current.assessment, expected, clock, config
+    )
+    set_etag(response, assessment.version)
+    return await service.to_read(session, assessment, language, clock)
