@@ -23,9 +23,12 @@ from app.directory.service import resolve_principal
 from app.middleware import EdgeMiddleware, Metrics
 from app.persons.router import router as persons_router
 from app.persons.router_consents import router as consents_router
+from app.plans.router import router as plans_router
+from app.plans.router_meetings import router as meetings_router
 from app.problems import install_handlers
 from app.risk.gates import install as install_risk_rules
 from app.risk.router import routers as risk_routers
+from app.tasks import router as tasks_router
 
 DESCRIPTION = """
 Case coordination for Finland's multiprofessional preventive work: **Ankkuri**
@@ -83,6 +86,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         consents_router,
         concerns_router,
         *risk_routers,
+        plans_router,
+        meetings_router,
+        tasks_router,
     ):
         app.include_router(router)
     app.mount(ops.DOCS_STATIC, StaticFiles(directory=ops.STATIC_DIR), name="static-docs")

@@ -115,7 +115,11 @@ class EdgeMiddleware:
                 response_started = True
                 status_holder["status"] = message["status"]
                 extra = [*SECURITY_HEADERS, (b"x-request-id", rid.encode())]
-                extra.append((b"content-security-policy", DOCS_CSP if is_docs else API_CSP))
+                # A route may narrow the policy itself (the printable plan allows its own
+                # stylesheet by hash); otherwise the API's deny-all policy applies.
+                own = message.get("headers", [])
+                if not any(k.lower() == b"content-security-policy" for k, _ in own):
+                    extra.append((b"content-security-policy", DOCS_CSP if is_docs else API_CSP))
                 if not path.startswith("/static-docs/"):
                     extra.append((b"cache-control", b"no-store"))
                     extra.append((b"pragma", b"no-cache"))

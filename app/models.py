@@ -15,10 +15,21 @@ from app.db import Base
 from app.directory.models import Organisation, Team, TeamMembership, User
 from app.idempotency import IdempotencyRecord
 from app.persons.models import Consent, Person, PersonVersion
+from app.plans.models import (
+    AgendaItem,
+    Attendance,
+    Measure,
+    Meeting,
+    MinutesEntry,
+    Plan,
+    PlanVersion,
+)
 from app.risk.models import Assessment, ExternalAssessment, Incident, StoredInstrument
 
 __all__ = [
+    "AgendaItem",
     "Assessment",
+    "Attendance",
     "AuditEvent",
     "Base",
     "Case",
@@ -33,9 +44,14 @@ __all__ = [
     "ExternalAssessment",
     "IdempotencyRecord",
     "Incident",
+    "Measure",
+    "Meeting",
+    "MinutesEntry",
     "Organisation",
     "Person",
     "PersonVersion",
+    "Plan",
+    "PlanVersion",
     "StoredInstrument",
     "Team",
     "TeamMembership",

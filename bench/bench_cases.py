@@ -140,10 +140,13 @@ class Seeder:
 class Server:
     def __init__(self, kind: str, env: dict[str, str]) -> None:
         self.port = _free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.serve", kind, str(self.port)],
-            env=env, cwd=ROOT.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
+        # The server's output goes to a file: an unread pipe would fill and stall it.
+        self.log = Path(env["CASECOORD_DATA_DIR"]) / f"{kind}.log"
+        with self.log.open("wb") as sink:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bench.serve", kind, str(self.port)],
+                env=env, cwd=ROOT.parent, stdout=sink, stderr=subprocess.STDOUT,
+            )
         self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -152,8 +155,7 @@ class Server:
                 return
             except httpx.HTTPError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(self.proc.stderr.read().decode() if self.proc.stderr
-                                       else "server died") from None
+                    raise RuntimeError(self.log.read_text(errors="replace")) from None
                 time.sleep(0.2)
         raise RuntimeError(f"{kind} server did not start")
 

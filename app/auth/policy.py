@@ -47,8 +47,6 @@ class Action(StrEnum):
     INSTRUMENT_READ = "instrument.read"
     # risk (app/risk): assessments, incidents and external-tool records are case content
     INSTRUMENT_PUBLISH = "instrument.publish"
-    # what is due for the caller (app/tasks.py)
-    TASKS_READ = "me.tasks.read"
     CASE_ASSESSMENT_READ = "case.assessment.read"
     CASE_ASSESSMENT_WRITE = "case.assessment.write"
     CASE_INCIDENT_READ = "case.incident.read"
@@ -71,6 +69,19 @@ class Action(StrEnum):
     CONCERN_SUBMIT = "concern.submit"
     CONCERN_READ = "concern.read"
     CONCERN_SCREEN = "concern.screen"
+    # plans, measures and the printable document (app/plans)
+    CASE_PLAN_READ = "case.plan.read"
+    CASE_PLAN_WRITE = "case.plan.write"
+    CASE_PLAN_AGREE = "case.plan.agree"
+    CASE_PLAN_DOCUMENT = "case.plan.document"
+    CASE_MEASURE_STATUS = "case.plan.measure.status"
+    # Marak meetings (app/plans/meetings.py)
+    MEETING_READ = "meeting.read"
+    MEETING_MANAGE = "meeting.manage"
+    MINUTES_READ = "meeting.minutes.read"
+    MINUTES_WRITE = "meeting.minutes.write"
+    # what is due for the caller (app/tasks.py)
+    TASKS_READ = "me.tasks.read"
 
 
 class Relation(StrEnum):
@@ -131,7 +142,6 @@ POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
     Action.INSTRUMENT_READ: (PROFESSIONALS | {R.ADMIN, R.INTEGRATION}, Relation.NONE),
     # A new (e.g. licensed) instrument version is configuration, published by an admin.
     Action.INSTRUMENT_PUBLISH: (frozenset({R.ADMIN}), Relation.NONE),
-    Action.TASKS_READ: (PROFESSIONALS | {R.AUDITOR}, Relation.LISTED),
     # Risk records are case content: the case's readers read them (an emergency grant
     # included), its active members write them.
     Action.CASE_ASSESSMENT_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
@@ -157,6 +167,21 @@ POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
     Action.CONCERN_SUBMIT: (PROFESSIONALS | {R.INTEGRATION}, Relation.NONE),
     Action.CONCERN_READ: (PROFESSIONALS | {R.INTEGRATION}, Relation.LISTED),
     Action.CONCERN_SCREEN: (CASE_WORKERS, Relation.TEAM_MEMBER),
+    # Plans: members read and draft; agreeing freezes a version, so it takes a lead (or
+    # the team's coordinator). A measure's status is further limited, in the service,
+    # to members of the responsible organisation and leads.
+    Action.CASE_PLAN_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
+    Action.CASE_PLAN_WRITE: (PROFESSIONALS, Relation.CASE_WRITER),
+    Action.CASE_PLAN_AGREE: (PROFESSIONALS, Relation.CASE_LEAD),
+    Action.CASE_PLAN_DOCUMENT: (PROFESSIONALS, Relation.CASE_WRITER),
+    Action.CASE_MEASURE_STATUS: (PROFESSIONALS, Relation.CASE_WRITER),
+    # Meetings belong to a Marak team; the coordinator runs them. Minutes are rows
+    # of cases: each is listed to, and written by, members of its own case only.
+    Action.MEETING_READ: (PROFESSIONALS, Relation.TEAM_MEMBER),
+    Action.MEETING_MANAGE: (frozenset({R.COORDINATOR}), Relation.TEAM_MEMBER),
+    Action.MINUTES_READ: (PROFESSIONALS, Relation.LISTED),
+    Action.MINUTES_WRITE: (PROFESSIONALS, Relation.CASE_WRITER),
+    Action.TASKS_READ: (PROFESSIONALS | {R.AUDITOR}, Relation.LISTED),
 }
 
 #: Protected person fields (identity code, address, phones, safe contact): the

@@ -17,8 +17,8 @@ A case route that is not in ROUTES fails :func:`test_every_case_route_is_in_the_
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -51,6 +51,7 @@ from tests.cases.factories import (
 )
 from tests.conftest import TokenFactory
 from tests.persons.factories import add_consent
+from tests.plans.factories import ensure_plan
 from tests.risk.factories import DRAFT, external_body, incident_body, make_assessment
 from tests.routes import api_routes, declared_actions
 
@@ -72,6 +73,7 @@ class Fixture:
     grant: EmergencyGrant
     exclusion: CaseExclusion
     assessment: Assessment  # a complete marak-ric@1 draft
+    extras: dict[str, Any] = field(default_factory=dict)  # arranged per route
 
 
 Body = Callable[[Fixture], dict[str, Any]] | None
@@ -86,6 +88,8 @@ class RouteSpec:
     body: Body = None
     if_match: Callable[[Fixture], int] | None = None
     lists_case: bool = False
+    #: Extra objects the route needs in the probed case (e.g. a plan), made on demand.
+    arrange: Callable[[AsyncSession, Fixture], Awaitable[None]] | None = None
 
 
 CASE = "/api/v1/cases/{case_id}"
@@ -96,6 +100,28 @@ def _av(f: Fixture) -> int:
     return f.assessment.version
 
 
+def _plan(agreed: bool = False) -> Callable[[AsyncSession, Fixture], Awaitable[None]]:
+    """Arrange the case's plan (with one measure owned by the case's organisation)."""
+
+    async def arrange(db: AsyncSession, f: Fixture) -> None:
+        if "plan" not in f.extras:
+            plan, measure = await ensure_plan(db, f.case, agreed=agreed)
+            await db.commit()
+            f.extras.update(plan=plan, measure=measure)
+
+    return arrange
+
+
+def _pv(f: Fixture) -> int:
+    return int(f.extras["plan"].version)
+
+
+def _mv(f: Fixture) -> int:
+    return int(f.extras["measure"].version)
+
+
+PLAN = CASE + "/plan"
+MEASURE = PLAN + "/measures/{measure_id}"
 ROUTES: list[RouteSpec] = [
     RouteSpec(
         "POST", "/api/v1/cases", Action.CASE_CREATE, 201, lambda f: {"team_id": str(f.team.id)}
@@ -215,6 +241,73 @@ ROUTES: list[RouteSpec] = [
     RouteSpec(
         "POST", CASE + "/external-assessments", Action.CASE_EXTERNAL_WRITE, 201, external_body
     ),
+    # plans (app/plans): versions, measures, the printable document
+    RouteSpec("GET", PLAN, Action.CASE_PLAN_READ, arrange=_plan()),
+    RouteSpec("POST", PLAN, Action.CASE_PLAN_WRITE, 201, lambda f: {}),
+    RouteSpec(
+        "PATCH",
+        PLAN,
+        Action.CASE_PLAN_WRITE,
+        body=lambda f: {"summary": "x"},
+        if_match=_pv,
+        arrange=_plan(),
+    ),
+    RouteSpec("GET", PLAN + "/versions", Action.CASE_PLAN_READ, arrange=_plan()),
+    RouteSpec(
+        "POST",
+        PLAN + "/agree",
+        Action.CASE_PLAN_AGREE,
+        body=lambda f: {},
+        if_match=_pv,
+        arrange=_plan(),
+    ),
+    RouteSpec(
+        "POST",
+        PLAN + "/revisions",
+        Action.CASE_PLAN_WRITE,
+        201,
+        lambda f: {"reason": "New incident."},
+        if_match=_pv,
+        arrange=_plan(agreed=True),
+    ),
+    RouteSpec(
+        "POST",
+        PLAN + "/review",
+        Action.CASE_PLAN_AGREE,
+        body=lambda f: {"note": "Reviewed."},
+        if_match=_pv,
+        arrange=_plan(),
+    ),
+    RouteSpec("GET", PLAN + "/measures", Action.CASE_PLAN_READ, arrange=_plan()),
+    RouteSpec(
+        "POST",
+        PLAN + "/measures",
+        Action.CASE_PLAN_WRITE,
+        201,
+        lambda f: {
+            "category": "shelter",
+            "description": "Shelter place.",
+            "responsible_organisation_id": str(f.case.owner_organisation_id),
+        },
+        arrange=_plan(),
+    ),
+    RouteSpec(
+        "PATCH",
+        MEASURE,
+        Action.CASE_PLAN_WRITE,
+        body=lambda f: {"description": "Changed."},
+        if_match=_mv,
+        arrange=_plan(),
+    ),
+    RouteSpec(
+        "POST",
+        MEASURE + "/status",
+        Action.CASE_MEASURE_STATUS,
+        body=lambda f: {"status": "in_progress"},
+        if_match=_mv,
+        arrange=_plan(),
+    ),
+    RouteSpec("GET", PLAN + "/document", Action.CASE_PLAN_DOCUMENT, arrange=_plan(agreed=True)),
     RouteSpec("GET", "/api/v1/emergency-access", Action.EMERGENCY_ACCESS_READ),
     RouteSpec("GET", "/api/v1/emergency-access/{grant_id}", Action.EMERGENCY_ACCESS_READ),
     RouteSpec(
@@ -344,6 +437,7 @@ def _url(spec: RouteSpec, f: Fixture) -> str:
         note_id=f.note.id,
         grant_id=f.grant.id,
         exclusion_id=f.exclusion.id,
+        measure_id=f.extras["measure"].id if "measure" in f.extras else "none",
         assessment_id=f.assessment.id,
     )
 
@@ -365,6 +459,8 @@ async def test_matrix(
                 if want < 300 and (spec.method != "GET" or spec.lists_case)
                 else probe.shared
             )
+            if spec.arrange is not None:
+                await spec.arrange(db, f)
             headers = dict(actor.headers)
             if spec.if_match is not None:
                 headers["If-Match"] = f'"{spec.if_match(f)}"'

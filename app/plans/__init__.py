@@ -1,0 +1,1 @@
+"""Plans (safety / risk management / action), measures, Marak meetings and minutes."""

@@ -1,0 +1,251 @@
+"""Plan routes: ``/api/v1/cases/{id}/plan`` (versions), its measures and the document."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Query, Response
+
+from app.audit import service as audit
+from app.cases.dependencies import replayed
+from app.concurrency import IfMatch, set_etag
+from app.crypto import KeyRingDep
+from app.db import SessionDep
+from app.idempotency import Idempotency
+from app.plans import document, service
+from app.plans import followup as _followup  # noqa: F401  (registers the gate and task providers)
+from app.plans import measures as measure_service
+from app.plans.dependencies import (
+    MeasureStatusChanger,
+    PlanAgreer,
+    PlanDocumenter,
+    PlanReader,
+    PlanWriter,
+)
+from app.plans.schemas import (
+    DocumentFormat,
+    Language,
+    MeasureCreate,
+    MeasureRead,
+    MeasureStatusChange,
+    MeasureUpdate,
+    PlanAgree,
+    PlanCreate,
+    PlanRead,
+    PlanReview,
+    PlanRevise,
+    PlanUpdate,
+    PlanVersionRead,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["plans"])
+BASE = "/cases/{case_id}/plan"
+
+
+@router.get(BASE, response_model=PlanRead)
+async def get_plan(
+    session: SessionDep, keyring: KeyRingDep, access: PlanReader, response: Response
+) -> PlanRead:
+    """The case's plan: its newest version (draft or agreed) and its measures."""
+    plan = await service.get_plan(session, access, "case.plan.read")
+    out = await service.plan_read(session, keyring, access, plan)
+    audit.record(session, access.principal, "plan.read", "plan", plan.id, purpose=access.purpose)
+    set_etag(response, plan.version)
+    return out
+
+
+@router.post(BASE, response_model=PlanRead, status_code=201)
+async def create_plan(
+    body: PlanCreate,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    access: PlanWriter,
+    idempotency: Idempotency,
+    response: Response,
+) -> PlanRead | Response:
+    """Start the case's plan (its kind follows the scheme) as draft version 1."""
+    if (replay := await idempotency.begin(session, access.principal.user_id, body)) is not None:
+        return replayed(session, access.principal, replay)
+    plan = await service.create_plan(session, keyring, access, body)
+    out = await service.plan_read(session, keyring, access, plan)
+    set_etag(response, plan.version)
+    response.headers["Location"] = f"/api/v1/cases/{access.case.id}/plan"
+    await idempotency.complete(
+        session, 201, out, response.headers, target_type="plan", target_id=plan.id
+    )
+    return out
+
+
+async def _plan_out(
+    session: SessionDep, keyring: KeyRingDep, access: PlanReader, response: Response
+) -> PlanRead:
+    plan = await service.get_plan(session, access, "case.plan.read")
+    await session.refresh(plan)
+    set_etag(response, plan.version)
+    return await service.plan_read(session, keyring, access, plan)
+
+
+@router.patch(BASE, response_model=PlanRead)
+async def update_plan(
+    body: PlanUpdate,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    access: PlanWriter,
+    expected: IfMatch,
+    response: Response,
+) -> PlanRead:
+    """Edit the draft. An agreed version is frozen (409 ``plan-locked``)."""
+    plan = await service.get_plan(session, access, "case.plan.write")
+    await service.update_plan(session, keyring, access, plan, body, expected)
+    return await _plan_out(session, keyring, access, response)
+
+
+@router.get(BASE + "/versions", response_model=list[PlanVersionRead])
+async def list_versions(
+    session: SessionDep, keyring: KeyRingDep, access: PlanReader
+) -> list[PlanVersionRead]:
+    """Every version, newest first: what was agreed stays readable as it was."""
+    plan = await service.get_plan(session, access, "case.plan.read")
+    return await service.list_versions(session, keyring, access, plan)
+
+
+@router.post(BASE + "/agree", response_model=PlanRead)
+async def agree_plan(
+    body: PlanAgree,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    access: PlanAgreer,
+    expected: IfMatch,
+    response: Response,
+) -> PlanRead:
+    """Agree (and freeze) the draft: a lead of the case or the team's coordinator."""
+    plan = await service.get_plan(session, access, "case.plan.agree")
+    await service.agree_plan(session, access, plan, body, expected)
+    return await _plan_out(session, keyring, access, response)
+
+
+@router.post(BASE + "/revisions", response_model=PlanRead, status_code=201)
+async def revise_plan(
+    body: PlanRevise,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    access: PlanWriter,
+    expected: IfMatch,
+    response: Response,
+) -> PlanRead:
+    """Start a new draft from the agreed version."""
+    plan = await service.get_plan(session, access, "case.plan.write")
+    await service.revise_plan(session, keyring, access, plan, body, expected)
+    return await _plan_out(session, keyring, access, response)
+
+
+@router.post(BASE + "/review", response_model=PlanRead)
+async def review_plan(
+    body: PlanReview,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    access: PlanAgreer,
+    expected: IfMatch,
+    response: Response,
+) -> PlanRead:
+    """Record the follow-up review and set (or clear) the case's next review date."""
+    plan = await service.get_plan(session, access, "case.plan.agree")
+    await service.review_plan(session, access, plan, body, expected)
+    return await _plan_out(session, keyring, access, response)
+
+
+@router.get(BASE + "/measures", response_model=list[MeasureRead])
+async def list_measures(session: SessionDep, access: PlanReader) -> list[MeasureRead]:
+    plan = await service.get_plan(session, access, "case.plan.read")
+    rows = await measure_service.list_measures(session, access, plan)
+    return [MeasureRead.model_validate(m) for m in rows]
+
+
+@router.post(BASE + "/measures", response_model=MeasureRead, status_code=201)
+async def add_measure(
+    body: MeasureCreate,
+    session: SessionDep,
+    access: PlanWriter,
+    idempotency: Idempotency,
+    response: Response,
+) -> MeasureRead | Response:
+    """Add a measure to the draft, owned by one organisation (and optionally a member)."""
+    if (replay := await idempotency.begin(session, access.principal.user_id, body)) is not None:
+        return replayed(session, access.principal, replay)
+    plan = await service.get_plan(session, access, "case.plan.write")
+    measure = await measure_service.add_measure(session, access, plan, body)
+    out = MeasureRead.model_validate(measure)
+    set_etag(response, measure.version)
+    response.headers["Location"] = f"/api/v1/cases/{access.case.id}/plan/measures/{measure.id}"
+    await idempotency.complete(
+        session, 201, out, response.headers, target_type="measure", target_id=measure.id
+    )
+    return out
+
+
+@router.patch(BASE + "/measures/{measure_id}", response_model=MeasureRead)
+async def update_measure(
+    measure_id: uuid.UUID,
+    body: MeasureUpdate,
+    session: SessionDep,
+    access: PlanWriter,
+    expected: IfMatch,
+    response: Response,
+) -> MeasureRead:
+    """Change a measure's definition (or drop it) while the plan is a draft."""
+    plan = await service.get_plan(session, access, "case.plan.write")
+    measure = await measure_service.get_measure(
+        session, access, plan, measure_id, "case.plan.write"
+    )
+    await measure_service.update_measure(session, access, plan, measure, body, expected)
+    set_etag(response, measure.version)
+    return MeasureRead.model_validate(measure)
+
+
+@router.post(BASE + "/measures/{measure_id}/status", response_model=MeasureRead)
+async def change_measure_status(
+    measure_id: uuid.UUID,
+    body: MeasureStatusChange,
+    session: SessionDep,
+    access: MeasureStatusChanger,
+    expected: IfMatch,
+    response: Response,
+) -> MeasureRead:
+    """Move a measure's status; cancelling needs the reason in ``outcome_note``."""
+    action = "case.plan.measure.status"
+    plan = await service.get_plan(session, access, action)
+    measure = await measure_service.get_measure(session, access, plan, measure_id, action)
+    await measure_service.change_status(session, access, plan, measure, body, expected)
+    set_etag(response, measure.version)
+    return MeasureRead.model_validate(measure)
+
+
+@router.get(
+    BASE + "/document",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/html": {}, "application/pdf": {}},
+            "description": "The printable plan for the victim or young person.",
+        }
+    },
+)
+async def plan_document(
+    session: SessionDep,
+    keyring: KeyRingDep,
+    access: PlanDocumenter,
+    format: DocumentFormat = DocumentFormat.HTML,
+    recipient_person_id: uuid.UUID | None = Query(
+        default=None,
+        description="The participant it is for; by default the victim or young person.",
+    ),
+    lang: Language | None = Query(default=None, description="Overrides the preferred language."),
+) -> Response:
+    """The agreed plan written for the person it protects, in their language.
+
+    It holds their measures, contacts and the safe-contact arrangement, and
+    nothing else: no internal notes, no agency research, nothing about the
+    perpetrator beyond what the plan itself says. A recipient on the case's
+    must-not-receive list is refused (409)."""
+    plan = await service.get_plan(session, access, "case.plan.document")
+    return await document.produce(session, keyring, access, plan, format, recipient_person_id, lang)

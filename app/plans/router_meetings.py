@@ -1,0 +1,164 @@
+"""Marak meeting routes: ``/api/v1/meetings`` with its agenda, attendance and minutes."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Query, Response
+
+from app.audit import service as audit
+from app.cases.dependencies import replayed
+from app.concurrency import IfMatch, set_etag
+from app.crypto import KeyRingDep
+from app.db import SessionDep
+from app.idempotency import Idempotency
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.plans import meetings as service
+from app.plans.dependencies import MeetingManager, MeetingReader, MinutesReader, MinutesWriter
+from app.plans.schemas import (
+    AgendaAdd,
+    AttendanceSet,
+    MeetingCreate,
+    MeetingRead,
+    MinutesCreate,
+    MinutesRead,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["meetings"])
+ONE = "/meetings/{meeting_id}"
+
+
+async def _out(
+    session: SessionDep, principal: MeetingReader, meeting_id: uuid.UUID, response: Response
+) -> MeetingRead:
+    meeting = await service.get_meeting(session, principal, meeting_id, "meeting.read")
+    await session.refresh(meeting)
+    set_etag(response, meeting.version)
+    return await service.meeting_read(session, principal, meeting)
+
+
+@router.post("/meetings", response_model=MeetingRead, status_code=201)
+async def create_meeting(
+    body: MeetingCreate,
+    session: SessionDep,
+    principal: MeetingManager,
+    idempotency: Idempotency,
+    response: Response,
+) -> MeetingRead | Response:
+    """Arrange a monthly meeting, or an emergency meeting between monthly ones."""
+    if (replay := await idempotency.begin(session, principal.user_id, body)) is not None:
+        return replayed(session, principal, replay)
+    meeting = await service.create_meeting(session, principal, body)
+    out = await service.meeting_read(session, principal, meeting)
+    set_etag(response, meeting.version)
+    response.headers["Location"] = f"/api/v1/meetings/{meeting.id}"
+    await idempotency.complete(
+        session, 201, out, response.headers, target_type="meeting", target_id=meeting.id
+    )
+    return out
+
+
+@router.get("/meetings", response_model=Page[MeetingRead])
+async def list_meetings(
+    session: SessionDep,
+    principal: MeetingReader,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[MeetingRead]:
+    """Meetings of my teams, newest first."""
+    items, nxt = await service.list_meetings(session, principal, cursor, limit)
+    return Page[MeetingRead](
+        items=[await service.meeting_read(session, principal, m) for m in items], next_cursor=nxt
+    )
+
+
+@router.get(ONE, response_model=MeetingRead)
+async def get_meeting(
+    meeting_id: uuid.UUID, session: SessionDep, principal: MeetingReader, response: Response
+) -> MeetingRead:
+    """The meeting; its agenda lists only the cases you may read."""
+    out = await _out(session, principal, meeting_id, response)
+    audit.record(session, principal, "meeting.read", "meeting", meeting_id)
+    return out
+
+
+@router.post(ONE + "/agenda", response_model=MeetingRead, status_code=201)
+async def add_to_agenda(
+    meeting_id: uuid.UUID,
+    body: AgendaAdd,
+    session: SessionDep,
+    principal: MeetingManager,
+    response: Response,
+) -> MeetingRead:
+    """Add a referred case (or a repeat); the case moves to ``on_agenda``."""
+    meeting = await service.get_meeting(session, principal, meeting_id, "meeting.manage")
+    await service.add_to_agenda(session, principal, meeting, body)
+    return await _out(session, principal, meeting_id, response)
+
+
+@router.post(ONE + "/attendance", response_model=MeetingRead)
+async def set_attendance(
+    meeting_id: uuid.UUID,
+    body: AttendanceSet,
+    session: SessionDep,
+    principal: MeetingManager,
+    response: Response,
+) -> MeetingRead:
+    """Record whether an organisation attended."""
+    meeting = await service.get_meeting(session, principal, meeting_id, "meeting.manage")
+    await service.set_attendance(session, principal, meeting, body)
+    return await _out(session, principal, meeting_id, response)
+
+
+@router.post(ONE + "/close", response_model=MeetingRead)
+async def close_meeting(
+    meeting_id: uuid.UUID,
+    session: SessionDep,
+    principal: MeetingManager,
+    expected: IfMatch,
+    response: Response,
+) -> MeetingRead:
+    """Close the meeting: its agenda and minutes are frozen from now on."""
+    meeting = await service.get_meeting(session, principal, meeting_id, "meeting.manage")
+    await service.close_meeting(session, principal, meeting, expected)
+    return await _out(session, principal, meeting_id, response)
+
+
+@router.get(ONE + "/minutes", response_model=list[MinutesRead])
+async def list_minutes(
+    meeting_id: uuid.UUID,
+    session: SessionDep,
+    principal: MinutesReader,
+    case_id: uuid.UUID | None = Query(default=None),
+) -> list[MinutesRead]:
+    """Minutes of the cases you are a member of; other cases' minutes do not exist for you."""
+    meeting = await service.get_meeting(session, principal, meeting_id, "meeting.minutes.read")
+    rows = await service.list_minutes(session, principal, meeting, case_id)
+    return [MinutesRead.model_validate(r) for r in rows]
+
+
+@router.post(ONE + "/minutes", response_model=MinutesRead, status_code=201)
+async def add_minutes(
+    meeting_id: uuid.UUID,
+    body: MinutesCreate,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    principal: MinutesWriter,
+    idempotency: Idempotency,
+) -> MinutesRead | Response:
+    """Shared information (fact or opinion), what was deliberately not shared and
+    why, decisions, and actions (each becomes a measure of the case's plan)."""
+    if (replay := await idempotency.begin(session, principal.user_id, body)) is not None:
+        return replayed(session, principal, replay)
+    meeting = await service.get_meeting(session, principal, meeting_id, "meeting.minutes.write")
+    entry = await service.add_minutes(session, keyring, principal, meeting, body)
+    out = MinutesRead.model_validate(entry)
+    await idempotency.complete(
+        session,
+        201,
+        out,
+        {},
+        target_type="minutes",
+        target_id=entry.id,
+    )
+    return out

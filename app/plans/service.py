@@ -1,0 +1,327 @@
+"""Plans and their versions: draft, agree (freeze), revise, review.
+
+Only the newest version can be a draft. Agreeing freezes it and snapshots the
+measures' definitions; any later change to the content starts a new draft
+copied from the agreed one (``revise``), so what a group agreed stays
+readable exactly as it was. Services only flush; every read and write is
+audited in the request's transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.auth.policy import OWN_ORGANISATION_PROTECTED_ROLES, PROTECTED_FIELD_ROLES
+from app.cases.access import CaseAccess, not_found
+from app.cases.lifecycle import Scheme
+from app.concurrency import check_version
+from app.crypto import FieldContext, KeyRing
+from app.db import utcnow
+from app.plans.models import Measure, Meeting, Plan, PlanVersion
+from app.plans.schemas import (
+    PLAN_KIND,
+    Contact,
+    MeasureRead,
+    PlanAgree,
+    PlanCreate,
+    PlanKind,
+    PlanRead,
+    PlanReview,
+    PlanRevise,
+    PlanUpdate,
+    PlanVersionRead,
+    SafeContact,
+)
+from app.problems import Conflict, Unprocessable
+
+
+class PlanLocked(Conflict):
+    type = "plan-locked"
+    title = "Plan version is agreed"
+
+
+class PlanExists(Conflict):
+    type = "plan-exists"
+    title = "The case already has a plan"
+
+
+def kind_of(access: CaseAccess) -> str:
+    return PLAN_KIND[Scheme(access.case.scheme)].value
+
+
+async def get_plan(session: AsyncSession, access: CaseAccess, action: str) -> Plan:
+    plan = await session.scalar(
+        select(Plan).where(Plan.case_id == access.case.id, Plan.kind == kind_of(access))
+    )
+    if plan is None:
+        raise not_found(action, access.principal, "plan", access.case.id)
+    return plan
+
+
+async def current_version(session: AsyncSession, plan: Plan) -> PlanVersion:
+    found = await session.scalar(
+        select(PlanVersion).where(
+            PlanVersion.plan_id == plan.id, PlanVersion.number == plan.current_number
+        )
+    )
+    assert found is not None, "a plan always has its current version"
+    return found
+
+
+async def live_measures(session: AsyncSession, plan: Plan) -> Sequence[Measure]:
+    """Measures of the newest version (not dropped from it)."""
+    return (
+        await session.scalars(
+            select(Measure)
+            .where(Measure.plan_id == plan.id, Measure.removed_in.is_(None))
+            .order_by(Measure.created_at, Measure.id)
+        )
+    ).all()
+
+
+def may_see_safe_contact(access: CaseAccess) -> bool:
+    """Same rule as a person's protected fields (app/persons/protected.py)."""
+    principal = access.principal
+    if access.role is None:
+        return False
+    if principal.roles & PROTECTED_FIELD_ROLES:
+        return True
+    return bool(principal.roles & OWN_ORGANISATION_PROTECTED_ROLES) and (
+        principal.organisation_id == access.case.owner_organisation_id
+    )
+
+
+def seal_safe_contact(keyring: KeyRing, version: PlanVersion, value: SafeContact | None) -> None:
+    version.safe_contact_enc = (
+        None
+        if value is None
+        else keyring.seal_json(
+            value.model_dump(mode="json"), FieldContext.of(version, "safe_contact_enc")
+        )
+    )
+
+
+def open_safe_contact(keyring: KeyRing, version: PlanVersion) -> SafeContact | None:
+    if version.safe_contact_enc is None:
+        return None
+    raw = keyring.open_json(version.safe_contact_enc, FieldContext.of(version, "safe_contact_enc"))
+    return SafeContact.model_validate(raw)
+
+
+def version_read(keyring: KeyRing, access: CaseAccess, version: PlanVersion) -> PlanVersionRead:
+    visible = may_see_safe_contact(access)
+    return PlanVersionRead(
+        number=version.number,
+        status="agreed" if version.agreed_at else "draft",
+        summary=version.summary,
+        contacts=[Contact.model_validate(c) for c in version.contacts or []],
+        internal_note=version.internal_note,
+        safe_contact=open_safe_contact(keyring, version) if visible else None,
+        safe_contact_withheld=version.safe_contact_enc is not None and not visible,
+        based_on_number=version.based_on_number,
+        created_at=version.created_at,
+        created_by=version.created_by,
+        agreed_at=version.agreed_at,
+        agreed_by=version.agreed_by,
+        agreed_in_meeting_id=version.agreed_in_meeting_id,
+        measures_snapshot=version.measures_snapshot,
+    )
+
+
+async def plan_read(
+    session: AsyncSession, keyring: KeyRing, access: CaseAccess, plan: Plan
+) -> PlanRead:
+    version = await current_version(session, plan)
+    measures = await live_measures(session, plan)
+    return PlanRead(
+        id=plan.id,
+        case_id=plan.case_id,
+        kind=PlanKind(plan.kind),
+        version=plan.version,
+        current=version_read(keyring, access, version),
+        measures=[MeasureRead.model_validate(m) for m in measures],
+        last_reviewed_at=plan.last_reviewed_at,
+        last_review_note=plan.last_review_note,
+    )
+
+
+def _check_safe_contact_scheme(access: CaseAccess, value: SafeContact | None) -> None:
+    if value is not None and access.case.scheme != Scheme.MARAK:
+        raise Unprocessable("Only a Marak safety plan has a safe-contact section.")
+
+
+async def create_plan(
+    session: AsyncSession, keyring: KeyRing, access: CaseAccess, data: PlanCreate
+) -> Plan:
+    _check_safe_contact_scheme(access, data.safe_contact)
+    existing = await session.scalar(
+        select(Plan.id).where(Plan.case_id == access.case.id, Plan.kind == kind_of(access))
+    )
+    if existing is not None:
+        raise PlanExists("This case already has its plan; edit its draft or start a new one.")
+    plan = Plan(case_id=access.case.id, kind=kind_of(access), created_by=access.principal.user_id)
+    session.add(plan)
+    await session.flush()
+    version = PlanVersion(
+        id=uuid.uuid4(),
+        plan_id=plan.id,
+        number=1,
+        summary=data.summary,
+        contacts=[c.model_dump(mode="json") for c in data.contacts],
+        internal_note=data.internal_note,
+        created_by=access.principal.user_id,
+    )
+    seal_safe_contact(keyring, version, data.safe_contact)
+    session.add(version)
+    await session.flush()
+    audit.record(session, access.principal, "plan.created", "plan", plan.id, purpose=access.purpose)
+    return plan
+
+
+def _require_draft(version: PlanVersion) -> None:
+    if version.agreed_at is not None:
+        raise PlanLocked(
+            f"Version {version.number} was agreed and is frozen; start a new draft from it.",
+            extra={"version": version.number},
+        )
+
+
+def _touch(plan: Plan) -> None:
+    """Bump the plan's ETag when anything inside it changes."""
+    plan.updated_at = utcnow()
+
+
+async def update_plan(
+    session: AsyncSession,
+    keyring: KeyRing,
+    access: CaseAccess,
+    plan: Plan,
+    data: PlanUpdate,
+    expected: int,
+) -> None:
+    check_version(expected, plan.version)
+    version = await current_version(session, plan)
+    _require_draft(version)
+    _check_safe_contact_scheme(access, data.safe_contact)
+    values = data.model_dump(exclude_unset=True)
+    if "summary" in values:
+        version.summary = data.summary
+    if "internal_note" in values:
+        version.internal_note = data.internal_note
+    if data.contacts is not None:
+        version.contacts = [c.model_dump(mode="json") for c in data.contacts]
+    if "safe_contact" in values:
+        seal_safe_contact(keyring, version, data.safe_contact)
+    _touch(plan)
+    await session.flush()
+    audit.record(session, access.principal, "plan.updated", "plan", plan.id, purpose=access.purpose)
+
+
+def snapshot(measures: Sequence[Measure]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": str(m.id),
+            "category": m.category,
+            "description": m.description,
+            "responsible_organisation_id": str(m.responsible_organisation_id),
+            "responsible_user_id": str(m.responsible_user_id) if m.responsible_user_id else None,
+            "due_date": m.due_date.isoformat() if m.due_date else None,
+        }
+        for m in measures
+    ]
+
+
+async def agree_plan(
+    session: AsyncSession, access: CaseAccess, plan: Plan, data: PlanAgree, expected: int
+) -> None:
+    """Freeze the draft. Usually done in the meeting by its chair or the lead."""
+    check_version(expected, plan.version)
+    version = await current_version(session, plan)
+    _require_draft(version)
+    if data.meeting_id is not None:
+        meeting = await session.get(Meeting, data.meeting_id)
+        if meeting is None or meeting.team_id != access.case.team_id:
+            raise Unprocessable("No such meeting of this case's team.")
+        if meeting.closed_at is not None:
+            raise Conflict("That meeting is closed; agree the plan in an open meeting.")
+    version.measures_snapshot = snapshot(await live_measures(session, plan))
+    version.agreed_at = utcnow()
+    version.agreed_by = access.principal.user_id
+    version.agreed_in_meeting_id = data.meeting_id
+    if data.next_review_at is not None:
+        access.case.next_review_at = data.next_review_at
+    _touch(plan)
+    await session.flush()
+    audit.record(session, access.principal, "plan.agreed", "plan", plan.id, purpose=access.purpose)
+
+
+async def revise_plan(
+    session: AsyncSession,
+    keyring: KeyRing,
+    access: CaseAccess,
+    plan: Plan,
+    data: PlanRevise,
+    expected: int,
+) -> None:
+    """Start a new draft from the agreed version (the agreed one stays as it was)."""
+    check_version(expected, plan.version)
+    agreed = await current_version(session, plan)
+    if agreed.agreed_at is None:
+        raise Conflict("The current version is still a draft; edit it instead.")
+    draft = PlanVersion(
+        id=uuid.uuid4(),
+        plan_id=plan.id,
+        number=agreed.number + 1,
+        summary=agreed.summary,
+        contacts=list(agreed.contacts or []),
+        internal_note=agreed.internal_note,
+        based_on_number=agreed.number,
+        created_by=access.principal.user_id,
+    )
+    # The envelope is bound to its row, so the copy is opened and sealed anew.
+    seal_safe_contact(keyring, draft, open_safe_contact(keyring, agreed))
+    session.add(draft)
+    plan.current_number = draft.number
+    _touch(plan)
+    await session.flush()
+    audit.record(
+        session, access.principal, "plan.revised", "plan", plan.id, purpose=data.reason[:200]
+    )
+
+
+async def review_plan(
+    session: AsyncSession, access: CaseAccess, plan: Plan, data: PlanReview, expected: int
+) -> None:
+    """The group's follow-up: what was found, and when to look again."""
+    check_version(expected, plan.version)
+    plan.last_reviewed_at = utcnow()
+    plan.last_reviewed_by = access.principal.user_id
+    plan.last_review_note = data.note
+    access.case.next_review_at = data.next_review_at
+    _touch(plan)
+    await session.flush()
+    audit.record(
+        session, access.principal, "plan.reviewed", "plan", plan.id, purpose=access.purpose
+    )
+
+
+async def list_versions(
+    session: AsyncSession, keyring: KeyRing, access: CaseAccess, plan: Plan
+) -> list[PlanVersionRead]:
+    rows = (
+        await session.scalars(
+            select(PlanVersion)
+            .where(PlanVersion.plan_id == plan.id)
+            .order_by(PlanVersion.number.desc())
+        )
+    ).all()
+    audit.record(
+        session, access.principal, "plan.versions.read", "plan", plan.id, purpose=access.purpose
+    )
+    return [version_read(keyring, access, v) for v in rows]

@@ -1,0 +1,109 @@
+"""Arrange plans and measures directly in the test's transaction (and via HTTP helpers)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.cases.models import Case
+from app.db import utcnow
+from app.plans.models import Measure, Plan, PlanVersion
+from app.plans.schemas import PLAN_KIND
+from app.plans.service import snapshot
+from tests.cases.factories import Actor
+
+
+async def ensure_plan(
+    db: AsyncSession,
+    case: Case,
+    by: Actor | None = None,
+    *,
+    agreed: bool = False,
+    organisation_id: uuid.UUID | None = None,
+    due: date | None = None,
+    status: str = "planned",
+) -> tuple[Plan, Measure]:
+    """The case's plan with one measure (created once; agreed if asked)."""
+    by_id = by.id if by is not None else case.created_by
+    plan = await db.scalar(select(Plan).where(Plan.case_id == case.id))
+    if plan is not None:
+        measure = await db.scalar(select(Measure).where(Measure.plan_id == plan.id))
+        assert measure is not None
+        return plan, measure
+    plan = Plan(case_id=case.id, kind=PLAN_KIND[case.scheme].value, created_by=by_id)  # type: ignore[index]
+    db.add(plan)
+    await db.flush()
+    version = PlanVersion(
+        plan_id=plan.id,
+        number=1,
+        summary="Staying safe at home and at work.",
+        contacts=[{"label": "Support person", "phone": "040 123 4567"}],
+        internal_note="INTERNAL: police research shows prior calls.",
+        created_by=by_id,
+    )
+    db.add(version)
+    measure = Measure(
+        plan_id=plan.id,
+        case_id=case.id,
+        category="shelter",
+        description="Reserve a shelter place.",
+        responsible_organisation_id=organisation_id or case.owner_organisation_id,
+        due_date=due,
+        status=status,
+        added_in=1,
+        created_by=by_id,
+    )
+    db.add(measure)
+    await db.flush()
+    if agreed:
+        version.agreed_at = utcnow()
+        version.agreed_by = by_id
+        version.measures_snapshot = snapshot([measure])
+        await db.flush()
+    return plan, measure
+
+
+async def api_plan(
+    client: httpx.AsyncClient, actor: Actor, case_id: Any, **body: Any
+) -> dict[str, Any]:
+    r = await client.post(f"/api/v1/cases/{case_id}/plan", json=body, headers=actor.headers)
+    assert r.status_code == 201, r.text
+    return dict(r.json()) | {"etag": r.headers["etag"]}
+
+
+async def api_measure(
+    client: httpx.AsyncClient, actor: Actor, case_id: Any, org_id: Any, **body: Any
+) -> dict[str, Any]:
+    payload = {
+        "category": "shelter",
+        "description": "Reserve a shelter place.",
+        "responsible_organisation_id": str(org_id),
+        **body,
+    }
+    r = await client.post(
+        f"/api/v1/cases/{case_id}/plan/measures", json=payload, headers=actor.headers
+    )
+    assert r.status_code == 201, r.text
+    return dict(r.json()) | {"etag": r.headers["etag"]}
+
+
+async def plan_etag(client: httpx.AsyncClient, actor: Actor, case_id: Any) -> str:
+    r = await client.get(f"/api/v1/cases/{case_id}/plan", headers=actor.headers)
+    assert r.status_code == 200, r.text
+    return str(r.headers["etag"])
+
+
+async def agree(
+    client: httpx.AsyncClient, actor: Actor, case_id: Any, **body: Any
+) -> httpx.Response:
+    etag = await plan_etag(client, actor, case_id)
+    return await client.post(
+        f"/api/v1/cases/{case_id}/plan/agree",
+        json=body,
+        headers={**actor.headers, "If-Match": etag},
+    )
