@@ -18,6 +18,7 @@ from app.crypto import KeyRing, load_keyring
 from app.db import Database
 from app.demo_persons import add_participants
 from app.directory.models import Organisation, Team, TeamMembership, User
+from app.referrals.seed import seed_services
 from app.risk.demo import seed_assessments
 
 
@@ -173,6 +174,7 @@ async def _seed(session: AsyncSession, settings: Settings) -> int:
     await session.flush()
     created += await _seed_cases(session, load_keyring(settings), users, teams)
     created += await seed_assessments(session, users)
+    created += await seed_services(session)
     return created
 
 

@@ -26,6 +26,7 @@ from app.persons.router_consents import router as consents_router
 from app.plans.router import router as plans_router
 from app.plans.router_meetings import router as meetings_router
 from app.problems import install_handlers
+from app.referrals.router import router as referrals_router
 from app.risk.gates import install as install_risk_rules
 from app.risk.router import routers as risk_routers
 from app.tasks import router as tasks_router
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         plans_router,
         meetings_router,
         tasks_router,
+        referrals_router,
     ):
         app.include_router(router)
     app.mount(ops.DOCS_STATIC, StaticFiles(directory=ops.STATIC_DIR), name="static-docs")

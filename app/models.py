@@ -24,6 +24,7 @@ from app.plans.models import (
     Plan,
     PlanVersion,
 )
+from app.referrals.models import ServiceEntry
 from app.risk.models import Assessment, ExternalAssessment, Incident, StoredInstrument
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "PersonVersion",
     "Plan",
     "PlanVersion",
+    "ServiceEntry",
     "StoredInstrument",
     "Team",
     "TeamMembership",

@@ -82,6 +82,9 @@ class Action(StrEnum):
     MINUTES_WRITE = "meeting.minutes.write"
     # what is due for the caller (app/tasks.py)
     TASKS_READ = "me.tasks.read"
+    # the service directory (app/referrals)
+    SERVICE_READ = "service.read"
+    SERVICE_MANAGE = "service.manage"
 
 
 class Relation(StrEnum):
@@ -182,6 +185,10 @@ POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
     Action.MINUTES_READ: (PROFESSIONALS, Relation.LISTED),
     Action.MINUTES_WRITE: (PROFESSIONALS, Relation.CASE_WRITER),
     Action.TASKS_READ: (PROFESSIONALS | {R.AUDITOR}, Relation.LISTED),
+    # The service directory holds no personal data: referrers, providers and the
+    # admin who manages it read it; only the admin changes it.
+    Action.SERVICE_READ: (PROFESSIONALS | {R.ADMIN, R.SERVICE_PROVIDER}, Relation.NONE),
+    Action.SERVICE_MANAGE: (frozenset({R.ADMIN}), Relation.NONE),
 }
 
 #: Protected person fields (identity code, address, phones, safe contact): the
