@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
-from typing import Any
 
 from app.auth.principal import CurrentPrincipal, Principal, Role
 from app.problems import DeniedAccess, Forbidden
@@ -207,14 +206,6 @@ RELATION_EXEMPT: dict[Action, frozenset[Role]] = {
 }
 
 ACTION_ATTR = "__casecoord_action__"
-
-
-def register_actions(extra: dict[Any, tuple[frozenset[Role], Relation]]) -> None:
-    """Higher domains add their rows at import time (they may not be imported here)."""
-    for action in extra:
-        if action in POLICY:
-            raise RuntimeError(f"policy row {action} declared twice")
-    POLICY.update(extra)
 
 
 def is_allowed(principal: Principal, action: str) -> bool:
