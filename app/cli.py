@@ -1,4 +1,4 @@
-"""The ``casecoord`` command: serve, migrate, token, openapi."""
+"""The ``casecoord`` command: serve, migrate, token, openapi, keys, referrals."""
 
 from __future__ import annotations
 
@@ -295,6 +295,43 @@ async def _rotate(settings: Settings, keyring: KeyRing) -> RotationResult:
                 purpose=f"{result.resealed} values re-encrypted",
             )
         return result
+    finally:
+        await db.dispose()
+
+
+referrals = typer.Typer(
+    help="Referral housekeeping (see README, 'Referrals to services').", no_args_is_help=True
+)
+cli.add_typer(referrals, name="referrals")
+
+
+@referrals.command("expire")
+def referrals_expire() -> None:
+    """Fail unanswered referrals past their expiry, with reason "expired".
+
+    A running server does this every CASECOORD_REFERRAL_SWEEP_SECONDS; run this
+    from cron instead when the sweep is off (0). Safe to run at any time.
+    """
+    settings = get_settings()
+    expired = asyncio.run(_expire(settings))
+    console.print(f"[green]Expired {expired} unanswered referral(s).[/green]")
+
+
+async def _expire(settings: Settings) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress
+
+    from app.db import Database
+    from app.referrals.followup import sweep_once
+    from app.referrals.transitions import count_due
+
+    db = Database.from_url(settings.effective_database_url)
+    try:
+        async with db.sessionmaker() as session:
+            total = await count_due(session)
+        columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("Expiring referrals", total=total)
+            return await sweep_once(db, lambda n: progress.advance(task, n))
     finally:
         await db.dispose()
 

@@ -60,6 +60,15 @@ class Settings(BaseSettings):
     hah_review_days_moderate: int = Field(default=60, ge=1, le=730)
     hah_review_days_low: int = Field(default=180, ge=1, le=730)
 
+    #: Referrals: the response target when a service lists none, in days.
+    referral_default_response_days: int = Field(default=14, ge=0, le=365)
+    #: An unanswered referral (requested or received) fails with reason "expired"
+    #: this many days after it was sent (never before its response target).
+    referral_expiry_days: int = Field(default=30, ge=1, le=365)
+    #: How often a running server expires referrals, in seconds (0: only by
+    #: ``casecoord referrals expire``, e.g. from cron).
+    referral_sweep_seconds: int = Field(default=300, ge=0, le=86_400)
+
     @field_validator("oidc_algorithms")
     @classmethod
     def _one_family(cls, value: list[str]) -> list[str]:

@@ -18,6 +18,7 @@ from app.crypto import KeyRing, load_keyring
 from app.db import Database
 from app.demo_persons import add_participants
 from app.directory.models import Organisation, Team, TeamMembership, User
+from app.referrals.demo import seed_demo_referrals
 from app.referrals.seed import seed_services
 from app.risk.demo import seed_assessments
 
@@ -38,7 +39,7 @@ ORGANISATIONS = [
     ("helsinki-health", "Helsinki Health Services (demo)", "health_services"),
     ("helsinki-youth", "Helsinki Youth Services (demo)", "youth_services"),
     ("victim-support", "Victim Support Finland (demo)", "ngo"),
-    ("lyomaton-linja", "Lyömätön Linja (demo)", "ngo"),
+    ("helsinki-victim-services", "Helsinki victim services (demo)", "ngo"),
     ("casecoord-ops", "casecoord operations (demo)", "other"),
     ("municipal-system", "Municipal social-service system (demo)", "social_services"),
 ]
@@ -92,7 +93,7 @@ USERS = [
         ("coordinator",),
         (("Marak Helsinki", "coordinator"), ("Ankkuri Helsinki", "coordinator")),
     ),
-    DemoUser("provider", "Pekka Palvelu", "lyomaton-linja", ("service_provider",)),
+    DemoUser("provider", "Pekka Palvelu", "helsinki-victim-services", ("service_provider",)),
     DemoUser("auditor", "Aino Auditoija", "casecoord-ops", ("auditor",)),
     DemoUser("admin", "Antti Admin", "casecoord-ops", ("admin",)),
     DemoUser(
@@ -175,6 +176,7 @@ async def _seed(session: AsyncSession, settings: Settings) -> int:
     created += await _seed_cases(session, load_keyring(settings), users, teams)
     created += await seed_assessments(session, users)
     created += await seed_services(session)
+    created += await seed_demo_referrals(session, load_keyring(settings), settings, users)
     return created
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,7 +28,10 @@ from app.persons.router_consents import router as consents_router
 from app.plans.router import router as plans_router
 from app.plans.router_meetings import router as meetings_router
 from app.problems import install_handlers
+from app.referrals.followup import sweep_forever
+from app.referrals.router import fhir_router
 from app.referrals.router import router as referrals_router
+from app.referrals.router_services import router as services_router
 from app.risk.gates import install as install_risk_rules
 from app.risk.router import routers as risk_routers
 from app.tasks import router as tasks_router
@@ -55,7 +60,16 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sweeper = None
+        if settings.referral_sweep_seconds > 0:
+            sweeper = asyncio.create_task(
+                sweep_forever(app.state.db, settings.referral_sweep_seconds)
+            )
         yield
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
         if owns_db:
             await app.state.db.dispose()
 
@@ -90,7 +104,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         plans_router,
         meetings_router,
         tasks_router,
+        services_router,
         referrals_router,
+        fhir_router,
     ):
         app.include_router(router)
     app.mount(ops.DOCS_STATIC, StaticFiles(directory=ops.STATIC_DIR), name="static-docs")

@@ -24,7 +24,7 @@ from app.plans.models import (
     Plan,
     PlanVersion,
 )
-from app.referrals.models import ServiceEntry
+from app.referrals.models import Referral, ReferralEvent, ServiceEntry
 from app.risk.models import Assessment, ExternalAssessment, Incident, StoredInstrument
 
 __all__ = [
@@ -53,6 +53,8 @@ __all__ = [
     "PersonVersion",
     "Plan",
     "PlanVersion",
+    "Referral",
+    "ReferralEvent",
     "ServiceEntry",
     "StoredInstrument",
     "Team",

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.policy import Action, require
 from app.auth.principal import Principal
+from app.clock import clock
 from app.db import SessionDep, utcnow
 
 
@@ -31,6 +32,9 @@ class TaskKind(StrEnum):
     CASE_REVIEW = "case_review"
     DRAFT_ASSESSMENT = "draft_assessment"
     EMERGENCY_ACCESS_REVIEW = "emergency_access_review"
+    REFERRAL_OVERDUE = "referral_overdue"  # the referrer: no answer within the target
+    REFERRAL_EXPIRED = "referral_expired"  # the referrer: it failed unanswered
+    REFERRAL_TO_ANSWER = "referral_to_answer"  # the receiving service: waiting for you
 
 
 class TaskRead(BaseModel):
@@ -66,7 +70,7 @@ def urgency(task: TaskRead) -> tuple[int, datetime, int, str]:
 
 
 async def tasks_for(session: AsyncSession, principal: Principal) -> list[TaskRead]:
-    now = utcnow()
+    now = clock.now()
     found: list[TaskRead] = []
     for fn in _PROVIDERS.values():
         found.extend(await fn(session, principal, now))
@@ -80,7 +84,8 @@ TaskReader = Annotated[Principal, Depends(require(Action.TASKS_READ))]
 @router.get("/me/tasks", response_model=list[TaskRead])
 async def my_tasks(session: SessionDep, principal: TaskReader) -> list[TaskRead]:
     """Measures due or overdue for me or my organisation, cases past their review,
-    unfinished draft assessments and, for auditors, emergency grants to review."""
+    unfinished draft assessments, my referrals overdue or expired, referrals to my
+    service awaiting an answer and, for auditors, emergency grants to review."""
     tasks = await tasks_for(session, principal)
     audit.record(session, principal, "me.tasks.read", "user", principal.user_id)
     return tasks

@@ -84,6 +84,13 @@ class Action(StrEnum):
     # the service directory (app/referrals)
     SERVICE_READ = "service.read"
     SERVICE_MANAGE = "service.manage"
+    # referrals (app/referrals): created in a case, answered by the receiving service
+    CASE_REFERRAL_CREATE = "case.referral.create"
+    CASE_REFERRAL_LIST = "case.referral.list"
+    REFERRAL_LIST = "referral.list"
+    REFERRAL_READ = "referral.read"
+    REFERRAL_UPDATE = "referral.update"
+    REFERRAL_TRANSITION = "referral.transition"
 
 
 class Relation(StrEnum):
@@ -97,6 +104,10 @@ class Relation(StrEnum):
     CASE_LEAD = "case_lead"  # a lead of the case, or its team's coordinator, being a member
     CASE_OUTSIDER = "case_outsider"  # not a member and no active grant (breaking the glass)
     LISTED = "listed"  # role decides; rows are filtered by the readable-cases query
+    #: a reader of the referral's case, or (once sent) the receiving organisation
+    REFERRAL_PARTY = "referral_party"
+    #: an active member of the referral's case (the referring side)
+    REFERRER = "referrer"
 
 
 R = Role
@@ -108,6 +119,8 @@ EVERYONE = frozenset(Role)
 CASE_WORKERS = PROFESSIONALS - {R.VICTIM_ADVOCATE}
 #: DOMAIN.md section 4: break the glass is for these three professions only.
 EMERGENCY_ROLES = frozenset({R.POLICE, R.SOCIAL_WORKER, R.HEALTH_WORKER})
+#: Referrers, and the receiving side of a referral: a provider or its system.
+RECEIVERS = PROFESSIONALS | {R.SERVICE_PROVIDER, R.INTEGRATION}
 
 #: (action) -> (roles allowed, relation required). The single source of truth.
 POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
@@ -183,11 +196,21 @@ POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
     Action.MEETING_MANAGE: (frozenset({R.COORDINATOR}), Relation.TEAM_MEMBER),
     Action.MINUTES_READ: (PROFESSIONALS, Relation.LISTED),
     Action.MINUTES_WRITE: (PROFESSIONALS, Relation.CASE_WRITER),
-    Action.TASKS_READ: (PROFESSIONALS | {R.AUDITOR}, Relation.LISTED),
+    Action.TASKS_READ: (PROFESSIONALS | {R.AUDITOR, R.SERVICE_PROVIDER}, Relation.LISTED),
     # The service directory holds no personal data: referrers, providers and the
     # admin who manages it read it; only the admin changes it.
     Action.SERVICE_READ: (PROFESSIONALS | {R.ADMIN, R.SERVICE_PROVIDER}, Relation.NONE),
     Action.SERVICE_MANAGE: (frozenset({R.ADMIN}), Relation.NONE),
+    # Referrals: case members refer and see everything; the receiving organisation's
+    # providers (or its system, with the scope) see only what was shared with them
+    # and answer. Which side may make which move is the state machine's
+    # (app/referrals/states.py); anyone else gets 404.
+    Action.CASE_REFERRAL_CREATE: (PROFESSIONALS, Relation.CASE_WRITER),
+    Action.CASE_REFERRAL_LIST: (PROFESSIONALS, Relation.CASE_MEMBER),
+    Action.REFERRAL_LIST: (RECEIVERS, Relation.LISTED),
+    Action.REFERRAL_READ: (RECEIVERS, Relation.REFERRAL_PARTY),
+    Action.REFERRAL_UPDATE: (PROFESSIONALS, Relation.REFERRER),
+    Action.REFERRAL_TRANSITION: (RECEIVERS, Relation.REFERRAL_PARTY),
 }
 
 #: Protected person fields (identity code, address, phones, safe contact): the

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
+from app.auth.principal import Principal
 from app.cases.access import CaseAccess, is_team_coordinator, not_found
 from app.cases.exclusions import MustNotReceive, Party, may_receive
 from app.cases.models import CaseMember
@@ -23,7 +24,13 @@ from app.concurrency import check_version
 from app.db import utcnow
 from app.directory.models import Organisation, User
 from app.plans.models import Measure, Plan
-from app.plans.schemas import MeasureCreate, MeasureStatusChange, MeasureUpdate
+from app.plans.schemas import (
+    OPEN_STATUSES,
+    MeasureCreate,
+    MeasureStatus,
+    MeasureStatusChange,
+    MeasureUpdate,
+)
 from app.plans.service import _require_draft, _touch, current_version, live_measures
 from app.problems import DeniedAccess, Forbidden, Unprocessable
 
@@ -195,4 +202,43 @@ async def change_status(
         "measure",
         measure.id,
         purpose=access.purpose,
+    )
+
+
+async def follow_linked(
+    session: AsyncSession,
+    actor: Principal | None,
+    measure_id: uuid.UUID,
+    status: MeasureStatus,
+    note: str,
+    purpose: str,
+) -> None:
+    """A linked process (a referral) settles or advances its measure, while still open.
+
+    A measure someone already settled by hand is left as they left it.
+    """
+    measure = await session.get(Measure, measure_id)
+    if (
+        measure is None
+        or measure.removed_in is not None
+        or measure.status not in {s.value for s in OPEN_STATUSES}
+        or measure.status == status.value
+    ):
+        return
+    plan = await session.get(Plan, measure.plan_id)
+    previous = measure.status
+    measure.status = status.value
+    measure.outcome_note = note
+    measure.status_changed_at = utcnow()
+    measure.status_changed_by = actor.user_id if actor else None
+    if plan is not None:
+        _touch(plan)
+    await session.flush()
+    audit.record(
+        session,
+        actor,
+        f"plan.measure.status.{previous}.{status.value}",
+        "measure",
+        measure.id,
+        purpose=purpose,
     )

@@ -1,13 +1,60 @@
-"""Permission-carrying principals for the service directory (see auth/policy.py)."""
+"""Permission-carrying dependencies for the service directory and referral routes.
 
-from __future__ import annotations
+Referral routes load the referral from the caller's side (app/referrals/service.py):
+the role check of the action first, then the referral or 404, then the relation.
+"""
 
+# No "from __future__ import annotations": FastAPI must see the real Annotated objects.
+
+import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Path, Request
 
-from app.auth.policy import Action, require
+from app.auth.policy import POLICY, Action, Relation, require
 from app.auth.principal import Principal
+from app.cases.access import CaseAccess
+from app.cases.dependencies import case_access
+from app.config import Settings
+from app.db import SessionDep
+from app.referrals.service import ReferralAccess, load_referral, require_referrer
 
 ServiceReader = Annotated[Principal, Depends(require(Action.SERVICE_READ))]
 ServiceManager = Annotated[Principal, Depends(require(Action.SERVICE_MANAGE))]
+
+ReferralId = Annotated[uuid.UUID, Path(description="The referral id.")]
+
+
+def referral_access(action: Action) -> Callable[..., Awaitable[ReferralAccess]]:
+    guard = require(action)
+    _roles, relation = POLICY[action]
+    if relation not in (Relation.REFERRAL_PARTY, Relation.REFERRER):
+        raise RuntimeError(f"{action} has relation {relation}, not a referral relation")
+
+    async def dependency(
+        referral_id: ReferralId,
+        session: SessionDep,
+        principal: Annotated[Principal, Depends(guard)],
+    ) -> ReferralAccess:
+        access = await load_referral(session, principal, referral_id, str(action))
+        if relation == Relation.REFERRER:
+            require_referrer(access, str(action))
+        return access
+
+    dependency.__name__ = f"referral_for_{str(action).replace('.', '_')}"
+    return dependency
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+CaseReferrer = Annotated[CaseAccess, Depends(case_access(Action.CASE_REFERRAL_CREATE))]
+CaseReferralReader = Annotated[CaseAccess, Depends(case_access(Action.CASE_REFERRAL_LIST))]
+ReferralLister = Annotated[Principal, Depends(require(Action.REFERRAL_LIST))]
+ReferralReader = Annotated[ReferralAccess, Depends(referral_access(Action.REFERRAL_READ))]
+ReferralUpdater = Annotated[ReferralAccess, Depends(referral_access(Action.REFERRAL_UPDATE))]
+ReferralMover = Annotated[ReferralAccess, Depends(referral_access(Action.REFERRAL_TRANSITION))]

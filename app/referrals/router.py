@@ -1,81 +1,248 @@
-"""Service directory routes: read by professionals and providers, managed by admin."""
+"""Referral routes: made in a case, answered by the service, rendered as FHIR R4."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.concurrency import IfMatch, set_etag
+from app.cases.dependencies import replayed
+from app.concurrency import IfMatch, etag, set_etag
+from app.crypto import KeyRingDep
 from app.db import SessionDep
+from app.directory.models import Organisation
+from app.idempotency import Idempotency
 from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from app.referrals import service
-from app.referrals.dependencies import ServiceManager, ServiceReader
-from app.referrals.schemas import Language, ServiceCreate, ServiceRead, ServiceType, ServiceUpdate
+from app.referrals import fhir, inbox, service, transitions
+from app.referrals import followup as _followup  # noqa: F401  (registers the gate and tasks)
+from app.referrals.dependencies import (
+    CaseReferralReader,
+    CaseReferrer,
+    ReferralLister,
+    ReferralMover,
+    ReferralReader,
+    ReferralUpdater,
+    SettingsDep,
+)
+from app.referrals.models import ServiceEntry
+from app.referrals.schemas import (
+    Box,
+    ProviderReferralRead,
+    ReferralCreate,
+    ReferralDetail,
+    ReferralRead,
+    ReferralUpdate,
+    TransitionCreate,
+)
+from app.referrals.service import ReferralAccess
+from app.referrals.states import Side, Status, Urgency
 
-router = APIRouter(prefix="/api/v1", tags=["services"])
+router = APIRouter(prefix="/api/v1", tags=["referrals"])
+fhir_router = APIRouter(prefix="/fhir/R4", tags=["fhir"])
+View = ReferralDetail | ProviderReferralRead
+StatusFilter = Annotated[
+    list[Status] | None, Query(description="One or more statuses (repeat the parameter).")
+]
 
 
-@router.get("/services", response_model=Page[ServiceRead])
-async def list_services(
+async def _out(
+    session: SessionDep, keyring: KeyRingDep, access: ReferralAccess, response: Response
+) -> View:
+    view = await service.detail(session, keyring, access)
+    set_etag(response, access.referral.version)
+    return view
+
+
+@router.post("/cases/{case_id}/referrals", response_model=ReferralDetail, status_code=201)
+async def create_referral(
+    body: ReferralCreate,
     session: SessionDep,
-    principal: ServiceReader,
-    type: Annotated[ServiceType | None, Query(description="Service type.")] = None,
-    area: Annotated[
-        str | None,
-        Query(
-            min_length=1,
-            max_length=100,
-            description="An area served, as written (e.g. Espoo); nationwide services match too.",
-        ),
-    ] = None,
-    language: Language | None = None,
-    include_inactive: bool = False,
+    keyring: KeyRingDep,
+    access: CaseReferrer,
+    idempotency: Idempotency,
+    response: Response,
+) -> View | Response:
+    """Refer a participant of the case to a service, as a draft; send it with a
+    transition to ``requested``. Needs the subject's consent or statutory basis for
+    service referral, and neither the subject nor the service's organisation may be
+    on the case's must-not-receive list."""
+    if (replay := await idempotency.begin(session, access.principal.user_id, body)) is not None:
+        return replayed(session, access.principal, replay)
+    referral = await service.create_referral(session, access, body)
+    ref_access = ReferralAccess(referral, access.principal, Side.REFERRER, access)
+    out = await _out(session, keyring, ref_access, response)
+    response.headers["Location"] = f"/api/v1/referrals/{referral.id}"
+    await idempotency.complete(
+        session, 201, out, response.headers, target_type="referral", target_id=referral.id
+    )
+    return out
+
+
+@router.get("/cases/{case_id}/referrals", response_model=Page[ReferralRead])
+async def list_case_referrals(
+    session: SessionDep,
+    keyring: KeyRingDep,
+    access: CaseReferralReader,
+    status: StatusFilter = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
-) -> Page[ServiceRead]:
-    """The directory of services cases can be referred to, by name."""
-    items, nxt = await service.list_services(
-        session, type, area, language, include_inactive, cursor, limit
+) -> Page[ReferralRead | ProviderReferralRead]:
+    """The case's referrals, newest first."""
+    items, nxt = await inbox.list_referrals(
+        session,
+        keyring,
+        access.principal,
+        box=Box.OUTBOX,
+        statuses=status,
+        case_id=access.case.id,
+        cursor=cursor,
+        limit=limit,
     )
-    return Page[ServiceRead](items=[ServiceRead.model_validate(s) for s in items], next_cursor=nxt)
+    return Page[ReferralRead | ProviderReferralRead](items=items, next_cursor=nxt)
 
 
-@router.post("/services", response_model=ServiceRead, status_code=201)
-async def create_service(
-    body: ServiceCreate,
+@router.get("/referrals", response_model=Page[ReferralRead] | Page[ProviderReferralRead])
+async def list_referrals(
     session: SessionDep,
-    principal: ServiceManager,
-    response: Response,
-) -> ServiceRead:
-    entry = await service.create_service(session, principal, body)
-    set_etag(response, entry.version)
-    return ServiceRead.model_validate(entry)
+    keyring: KeyRingDep,
+    principal: ReferralLister,
+    box: Annotated[
+        Box | None,
+        Query(
+            description="inbox: sent to my organisation; outbox: from my cases. "
+            "Default: inbox for service providers, else outbox."
+        ),
+    ] = None,
+    status: StatusFilter = None,
+    case_id: uuid.UUID | None = None,
+    service_id: uuid.UUID | None = None,
+    urgency: Urgency | None = None,
+    overdue: Annotated[
+        bool | None, Query(description="Only those past (or not past) the response target.")
+    ] = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[ReferralRead | ProviderReferralRead]:
+    """Referrals newest first. A service provider sees only those sent to their own
+    organisation, and only what was shared with it."""
+    items, nxt = await inbox.list_referrals(
+        session,
+        keyring,
+        principal,
+        box=box or inbox.default_box(principal),
+        statuses=status,
+        case_id=case_id,
+        service_id=service_id,
+        urgency=urgency,
+        overdue=overdue,
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page[ReferralRead | ProviderReferralRead](items=items, next_cursor=nxt)
 
 
-@router.get("/services/{service_id}", response_model=ServiceRead)
-async def get_service(
-    service_id: uuid.UUID,
+@router.get("/referrals/{referral_id}", response_model=View)
+async def get_referral(
+    session: SessionDep, keyring: KeyRingDep, access: ReferralReader, response: Response
+) -> View:
+    """The referral: in full with its history for the case's readers; the shared
+    minimum for the receiving service."""
+    out = await _out(session, keyring, access, response)
+    why = "service referral" if access.side == Side.PROVIDER else access.purpose
+    service.audit_person(session, access.principal, "referral.read", access.referral, why)
+    return out
+
+
+@router.patch("/referrals/{referral_id}", response_model=ReferralDetail)
+async def update_referral(
+    body: ReferralUpdate,
     session: SessionDep,
-    principal: ServiceReader,
-    response: Response,
-) -> ServiceRead:
-    entry = await service.get_service(session, service_id)
-    set_etag(response, entry.version)
-    return ServiceRead.model_validate(entry)
-
-
-@router.patch("/services/{service_id}", response_model=ServiceRead)
-async def update_service(
-    service_id: uuid.UUID,
-    body: ServiceUpdate,
-    session: SessionDep,
-    principal: ServiceManager,
+    keyring: KeyRingDep,
+    access: ReferralUpdater,
     expected: IfMatch,
     response: Response,
-) -> ServiceRead:
-    entry = await service.get_service(session, service_id)
-    entry = await service.update_service(session, principal, entry, body, expected)
-    set_etag(response, entry.version)
-    return ServiceRead.model_validate(entry)
+) -> View:
+    """Change a draft (only a draft: what was sent is what the service got)."""
+    await service.update_draft(session, access, body, expected)
+    return await _out(session, keyring, access, response)
+
+
+@router.post("/referrals/{referral_id}/transitions", response_model=View)
+async def transition_referral(
+    body: TransitionCreate,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    settings: SettingsDep,
+    access: ReferralMover,
+    expected: IfMatch,
+    response: Response,
+) -> View:
+    """Move the referral. The referrer sends (``requested``) and may cancel any open
+    referral; the service moves it through received, accepted or rejected,
+    in_progress, on_hold and back, completed or failed. Rejected, failed and
+    cancelled need ``reason_code`` and ``reason_text``; completed needs ``outcome``.
+    An illegal move is 409 with the moves open to you in ``allowed``."""
+    await transitions.transition(session, keyring, settings, access, body, expected)
+    return await _out(session, keyring, access, response)
+
+
+@router.post("/referrals/{referral_id}/acknowledge-expiry", response_model=ReferralDetail)
+async def acknowledge_expiry(
+    session: SessionDep,
+    keyring: KeyRingDep,
+    access: ReferralUpdater,
+    expected: IfMatch,
+    response: Response,
+) -> View:
+    """The referrer has seen that the referral expired: clears its /me/tasks entry."""
+    await transitions.acknowledge_expiry(session, access, expected)
+    return await _out(session, keyring, access, response)
+
+
+# --- FHIR R4 ----------------------------------------------------------------------------
+
+
+async def _fhir_parts(
+    session: SessionDep, keyring: KeyRingDep, access: ReferralAccess
+) -> tuple[ProviderReferralRead, str, str, tuple[str, str]]:
+    referral = access.referral
+    ctx = await service.context_of(session, referral)
+    # Only the minimum, whoever asks: render the provider's view.
+    view = service.render(keyring, referral, ctx, Side.PROVIDER, False)
+    assert isinstance(view, ProviderReferralRead)
+    entry = await session.get(ServiceEntry, referral.service_id)
+    requester = await session.get(Organisation, referral.created_by_organisation_id)
+    provider = await session.get(Organisation, referral.provider_organisation_id)
+    assert entry is not None and requester is not None and provider is not None
+    why = "service referral (FHIR)" if access.side == Side.PROVIDER else access.purpose
+    service.audit_person(session, access.principal, "referral.read.fhir", referral, why)
+    return view, entry.service_type, requester.code, (provider.code, provider.name)
+
+
+def _fhir(resource: dict[str, object], version: int) -> Response:
+    body = json.dumps(resource, separators=(",", ":"), ensure_ascii=False)
+    return Response(body, media_type=fhir.FHIR_JSON, headers={"ETag": etag(version)})
+
+
+FHIR_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {fhir.FHIR_JSON: {"schema": {"type": "object"}}}}
+}
+
+
+@fhir_router.get("/ServiceRequest/{referral_id}", response_class=Response, responses=FHIR_RESPONSES)
+async def fhir_service_request(
+    session: SessionDep, keyring: KeyRingDep, access: ReferralReader
+) -> Response:
+    """The referral as a FHIR R4 ServiceRequest (the shared minimum only)."""
+    view, service_type, requester, provider = await _fhir_parts(session, keyring, access)
+    resource = fhir.service_request(view, access.referral, service_type, requester, provider)
+    return _fhir(resource, access.referral.version)
+
+
+@fhir_router.get("/Task/{referral_id}", response_class=Response, responses=FHIR_RESPONSES)
+async def fhir_task(session: SessionDep, keyring: KeyRingDep, access: ReferralReader) -> Response:
+    """The referral's workflow as a FHIR R4 Task whose focus is the ServiceRequest."""
+    view, _service_type, requester, provider = await _fhir_parts(session, keyring, access)
+    return _fhir(fhir.task(view, access.referral, requester, provider), access.referral.version)

@@ -1,9 +1,20 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+
+from app.referrals.states import (
+    NEEDS_REASON,
+    REASONS,
+    Outcome,
+    ReasonCode,
+    Side,
+    Status,
+    Urgency,
+)
 
 #: A nationwide service matches every area filter.
 NATIONAL = "national"
@@ -97,3 +108,176 @@ class ServiceRead(BaseModel):
     response_time_target_days: int | None
     active: bool
     version: int
+
+
+# --- referrals ---------------------------------------------------------------------
+
+
+class SharedField(StrEnum):
+    """What the referrer may choose to share with the service (nothing else ever goes)."""
+
+    NAME = "name"
+    BIRTH_DATE = "birth_date"
+    IDENTITY_CODE = "identity_code"  # protected: only if the referrer may see it
+    PHONE = "phone"  # protected: only if the referrer may see it
+    LANGUAGE = "language"
+    REASON = "reason"  # the referral's reason text, as written
+    RISK_LEVEL = "risk_level"  # the case's current risk level
+
+
+def _unique_fields(fields: list[SharedField]) -> list[SharedField]:
+    if len(set(fields)) != len(fields):
+        raise ValueError("a field is listed twice")
+    return fields
+
+
+class ReferralCreate(Input):
+    subject_person_id: uuid.UUID = Field(description="A participant of the case.")
+    service_id: uuid.UUID
+    reason: str = Field(min_length=3, max_length=4000, description="For the case's members.")
+    urgency: Urgency = Urgency.ROUTINE
+    shared_fields: list[SharedField] = Field(
+        min_length=1,
+        max_length=len(SharedField),
+        description="The minimum the service needs, chosen explicitly; copied when sent.",
+    )
+    note_to_provider: str | None = Field(
+        default=None, max_length=2000, description="Written for the service; shared as is."
+    )
+    basis_id: uuid.UUID = Field(
+        description="The subject's consent or statutory basis (scope service_referral)."
+    )
+    measure_id: uuid.UUID | None = Field(
+        default=None, description="A measure of the case's plan that follows this referral."
+    )
+
+    _fields = field_validator("shared_fields")(_unique_fields)
+
+
+class ReferralUpdate(Input):
+    """Only a draft changes; what was sent is what the service got."""
+
+    reason: str | None = Field(default=None, min_length=3, max_length=4000)
+    urgency: Urgency | None = None
+    shared_fields: list[SharedField] | None = Field(
+        default=None, min_length=1, max_length=len(SharedField)
+    )
+    note_to_provider: str | None = Field(default=None, max_length=2000)
+    basis_id: uuid.UUID | None = None
+    measure_id: uuid.UUID | None = None
+
+    _fields = field_validator("shared_fields")(_unique_fields)
+
+
+class TransitionCreate(Input):
+    to: Status
+    reason_code: ReasonCode | None = None
+    reason_text: str | None = Field(default=None, min_length=3, max_length=2000)
+    outcome: Outcome | None = None
+    outcome_text: str | None = Field(default=None, min_length=3, max_length=2000)
+
+    @model_validator(mode="after")
+    def _shape(self) -> TransitionCreate:
+        if self.to in NEEDS_REASON:
+            if self.reason_code is None or self.reason_text is None:
+                raise ValueError(f"moving to {self.to.value} needs reason_code and reason_text")
+            if self.reason_code not in REASONS[self.to]:
+                codes = ", ".join(sorted(REASONS[self.to]))
+                raise ValueError(f"reason_code for {self.to.value} is one of: {codes}")
+        elif self.reason_code is not None:
+            raise ValueError("reason_code belongs to rejected, failed and cancelled only")
+        elif self.reason_text is not None and self.to != Status.ON_HOLD:
+            raise ValueError("reason_text belongs to rejected, failed, cancelled and on_hold")
+        if self.to == Status.COMPLETED:
+            if self.outcome is None:
+                raise ValueError("completing a referral needs its outcome")
+            if self.outcome == Outcome.OTHER and self.outcome_text is None:
+                raise ValueError("outcome other needs outcome_text")
+        elif self.outcome is not None or self.outcome_text is not None:
+            raise ValueError("outcome belongs to completed only")
+        return self
+
+
+class SharedPhone(BaseModel):
+    number: str
+    safe_to_call: bool | None = Field(description="null: not known; ask before calling.")
+
+
+class SharedInfo(BaseModel):
+    """The values copied when the referral was sent; null where not shared (see
+    ``shared_fields``) or not on record."""
+
+    name: str | None = None
+    birth_date: date | None = None
+    identity_code: str | None = None
+    phones: list[SharedPhone] | None = None
+    language: str | None = None
+    reason: str | None = None
+    risk_level: str | None = None
+
+
+class ProviderReferralRead(BaseModel):
+    """What the receiving service sees: the shared minimum, never the case."""
+
+    id: uuid.UUID
+    status: Status
+    urgency: Urgency
+    service_id: uuid.UUID
+    service_name: str
+    requester_name: str
+    requester_organisation: str
+    sent_at: datetime | None
+    response_due_at: datetime | None
+    overdue: bool
+    accepted_at: datetime | None
+    ended_at: datetime | None
+    shared_fields: list[SharedField]
+    shared: SharedInfo | None
+    note_to_provider: str | None
+    reason_code: ReasonCode | None
+    reason_text: str | None
+    outcome: Outcome | None
+    outcome_text: str | None
+    allowed_transitions: list[Status] = Field(description="Moves open to you now.")
+    version: int
+
+
+class ReferralRead(ProviderReferralRead):
+    """What the case's members see."""
+
+    case_id: uuid.UUID
+    subject_person_id: uuid.UUID
+    provider_organisation_id: uuid.UUID
+    reason: str
+    basis_id: uuid.UUID
+    basis_kind: str
+    measure_id: uuid.UUID | None
+    held_from: Status | None
+    expires_at: datetime | None
+    expiry_acknowledged_at: datetime | None
+    created_by: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+
+
+class ReferralEventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    from_status: Status | None
+    to_status: Status
+    side: Side
+    actor_name: str | None
+    actor_organisation_id: uuid.UUID | None
+    reason_code: ReasonCode | None
+    reason_text: str | None
+    outcome: Outcome | None
+    occurred_at: datetime
+
+
+class ReferralDetail(ReferralRead):
+    history: list[ReferralEventRead]
+
+
+class Box(StrEnum):
+    INBOX = "inbox"  # addressed to my organisation's services
+    OUTBOX = "outbox"  # made in cases I can read

@@ -1,137 +1,517 @@
-"""The service directory: listing, reading and (admin) managing service entries."""
+"""Referrals: making them, loading them for one of the two sides, and what each side sees.
+
+A referral is read from one of two sides (:class:`ReferralAccess`):
+
+- the **referrer** side: a reader of the referral's case (the readable-cases
+  query of app/cases/access.py decides, emergency grants included); they see
+  everything and its history;
+- the **provider** side: a service provider (or the system) of the receiving
+  organisation, once the referral was sent; they see only what was shared.
+
+Anyone else gets the same 404 as for a referral that does not exist.
+"""
 
 from __future__ import annotations
 
-import json
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, cast, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.auth.principal import Principal
+from app.auth.policy import POLICY, Action
+from app.auth.principal import Principal, Role
+from app.cases.access import CaseAccess, load_case_access, not_found, readable_cases
+from app.cases.exclusions import MustNotReceive, Party, may_receive
+from app.cases.lifecycle import CaseStatus
+from app.cases.models import Case, CaseParticipant
+from app.clock import clock
 from app.concurrency import check_version
-from app.directory.models import Organisation
-from app.pagination import apply_keyset, page_of
-from app.problems import Conflict, NotFound, Unprocessable
-from app.referrals.models import ServiceEntry
-from app.referrals.schemas import NATIONAL, Language, ServiceCreate, ServiceType, ServiceUpdate
+from app.crypto import FieldContext, KeyRing
+from app.directory.models import Organisation, User
+from app.persons.consent_schemas import SharingScope
+from app.persons.consents import is_active
+from app.persons.models import Consent, Person
+from app.persons.protected import Reach, may_see_protected, open_protected
+from app.plans.models import Measure
+from app.plans.schemas import OPEN_STATUSES
+from app.problems import Conflict, DeniedAccess, Forbidden, Unprocessable
+from app.referrals.models import Referral, ReferralEvent, ServiceEntry
+from app.referrals.schemas import (
+    ProviderReferralRead,
+    ReferralCreate,
+    ReferralDetail,
+    ReferralEventRead,
+    ReferralRead,
+    ReferralUpdate,
+    SharedField,
+    SharedInfo,
+)
+from app.referrals.states import UNANSWERED, Side, Status, allowed
+
+#: Roles that answer referrals for their organisation.
+PROVIDER_ROLES = frozenset({Role.SERVICE_PROVIDER, Role.INTEGRATION})
+PROTECTED_SHARES = frozenset({SharedField.IDENTITY_CODE, SharedField.PHONE})
 
 
-def _json_list_has(column: Any, value: str) -> Any:
-    """Portable "JSON list contains this string" (SQLite and PostgreSQL).
+@dataclass(frozen=True)
+class ReferralAccess:
+    referral: Referral
+    principal: Principal
+    side: Side
+    case: CaseAccess | None  # the referrer side's case access
 
-    The list is serialised with ``json.dumps``, so the element appears in the
-    stored text exactly as ``json.dumps(value)``, quotes included; the quotes
-    keep "Espoo" from matching "Espoonlahti".
-    """
-    return cast(column, String).contains(json.dumps(value), autoescape=True)
+    @property
+    def writable(self) -> bool:
+        """Provider side, or an active member of the case (an emergency grant reads only)."""
+        return self.side == Side.PROVIDER or (self.case is not None and self.case.role is not None)
 
-
-async def get_service(session: AsyncSession, service_id: uuid.UUID) -> ServiceEntry:
-    entry = await session.get(ServiceEntry, service_id)
-    if entry is None:
-        raise NotFound("No such service.")
-    return entry
-
-
-async def list_services(
-    session: AsyncSession,
-    service_type: ServiceType | None,
-    area: str | None,
-    language: Language | None,
-    include_inactive: bool,
-    cursor: str | None,
-    limit: int,
-) -> tuple[list[ServiceEntry], str | None]:
-    stmt: Select[Any] = select(ServiceEntry)
-    if service_type is not None:
-        stmt = stmt.where(ServiceEntry.service_type == service_type.value)
-    if area:
-        # A nationwide service serves every area.
-        stmt = stmt.where(
-            or_(
-                _json_list_has(ServiceEntry.areas, area.strip()),
-                _json_list_has(ServiceEntry.areas, NATIONAL),
-            )
-        )
-    if language is not None:
-        stmt = stmt.where(_json_list_has(ServiceEntry.languages, language.value))
-    if not include_inactive:
-        stmt = stmt.where(ServiceEntry.active.is_(True))
-    stmt = apply_keyset(stmt, ServiceEntry.name, ServiceEntry.id, cursor, limit, descending=False)
-    return page_of((await session.scalars(stmt)).all(), limit, "name")
+    @property
+    def purpose(self) -> str:
+        if self.case is not None:
+            return self.case.purpose
+        return "service referral"
 
 
-async def _ensure_unique(
-    session: AsyncSession, provider: uuid.UUID, name: str, exclude: uuid.UUID | None = None
-) -> None:
-    stmt = select(ServiceEntry.id).where(
-        ServiceEntry.provider_organisation_id == provider, ServiceEntry.name == name
+def _invalid(field: str, detail: str, reason: str = "invalid") -> Unprocessable:
+    return Unprocessable(
+        detail, extra={"errors": [{"field": field, "location": "body", "reason": reason}]}
     )
-    if exclude is not None:
-        stmt = stmt.where(ServiceEntry.id != exclude)
-    if await session.scalar(stmt):
-        raise Conflict("This organisation already lists a service with this name.")
 
 
-async def create_service(
-    session: AsyncSession, actor: Principal, data: ServiceCreate
-) -> ServiceEntry:
-    if await session.get(Organisation, data.provider_organisation_id) is None:
+async def load_referral(
+    session: AsyncSession, principal: Principal, referral_id: uuid.UUID, action: str
+) -> ReferralAccess:
+    """The referral from the caller's side, or 404 (audited) when they have none."""
+    referral = await session.get(Referral, referral_id)
+    if referral is not None:
+        readable = await session.scalar(
+            readable_cases(principal, clock.now())
+            .with_only_columns(Case.id)
+            .where(Case.id == referral.case_id)
+        )
+        if readable is not None and principal.roles & POLICY[Action.CASE_READ][0]:
+            case = await load_case_access(session, principal, referral.case_id, action)
+            return ReferralAccess(referral, principal, Side.REFERRER, case)
+        if (
+            principal.roles & PROVIDER_ROLES
+            and referral.provider_organisation_id == principal.organisation_id
+            and referral.status != Status.DRAFT
+        ):
+            return ReferralAccess(referral, principal, Side.PROVIDER, None)
+    raise not_found(action, principal, "referral", referral_id)
+
+
+def require_referrer(access: ReferralAccess, action: str) -> CaseAccess:
+    """The referring side's active member (emergency access is read-only)."""
+    if access.side != Side.REFERRER or access.case is None or access.case.role is None:
+        raise Forbidden(
+            "Only an active member of the referring case may do this.",
+            denied=DeniedAccess(
+                action=action,
+                actor=access.principal,
+                target_type="referral",
+                target_id=str(access.referral.id),
+                reason="not the referring side",
+            ),
+        )
+    return access.case
+
+
+# --- checks shared by create, update and send -------------------------------------
+
+
+async def check_subject(session: AsyncSession, case: Case, person_id: uuid.UUID) -> Person:
+    person = await session.scalar(
+        select(Person)
+        .join(CaseParticipant, CaseParticipant.person_id == Person.id)
+        .where(
+            CaseParticipant.case_id == case.id,
+            CaseParticipant.person_id == person_id,
+            CaseParticipant.removed_at.is_(None),
+        )
+    )
+    if person is None:
+        raise _invalid("subject_person_id", "The subject must be a participant of the case.")
+    return person
+
+
+async def check_service(session: AsyncSession, service_id: uuid.UUID) -> ServiceEntry:
+    service = await session.get(ServiceEntry, service_id)
+    if service is None or not service.active:
+        raise _invalid("service_id", "No such active service in the directory.", "not_found")
+    if not service.accepts_electronic_referrals:
+        raise _invalid(
+            "service_id",
+            "This service takes no electronic referrals; contact it through its public channel.",
+        )
+    return service
+
+
+async def check_basis(
+    session: AsyncSession,
+    principal: Principal,
+    basis_id: uuid.UUID,
+    subject_id: uuid.UUID,
+    service: ServiceEntry,
+) -> Consent:
+    """A live consent or statutory basis of the subject for referral to this service."""
+    basis = await session.get(Consent, basis_id)
+    problem = None
+    if basis is None or basis.person_id != subject_id:
+        problem = "No such basis recorded for the subject."
+    elif basis.scope != SharingScope.SERVICE_REFERRAL.value:
+        problem = "The basis does not cover service referrals."
+    elif basis.service_name is not None and basis.service_name != service.name:
+        problem = f"The basis covers referral to {basis.service_name}, not to this service."
+    elif not is_active(basis, clock.now()):
+        problem = "The basis was withdrawn or is not yet in force; sharing is blocked."
+    if problem is not None or basis is None:
         raise Unprocessable(
-            "The provider organisation does not exist.",
-            extra={
-                "errors": [
-                    {"field": "provider_organisation_id", "location": "body", "reason": "unknown"}
-                ]
-            },
+            problem or "No such basis recorded for the subject.",
+            extra={"errors": [{"field": "basis_id", "location": "body", "reason": "invalid"}]},
+            denied=DeniedAccess(
+                action="referral.basis",
+                actor=principal,
+                target_type="person",
+                target_id=str(subject_id),
+                reason="no valid basis for service referral",
+            ),
         )
-    await _ensure_unique(session, data.provider_organisation_id, data.name)
-    entry = ServiceEntry(
-        provider_organisation_id=data.provider_organisation_id,
-        service_type=data.service_type.value,
-        name=data.name,
-        areas=list(data.areas),
-        languages=[lang.value for lang in data.languages],
-        contact_phone=data.contact_phone,
-        contact_web=str(data.contact_web) if data.contact_web else None,
-        accepts_electronic_referrals=data.accepts_electronic_referrals,
-        response_time_target_days=data.response_time_target_days,
-        active=data.active,
+    return basis
+
+
+async def check_recipients(
+    session: AsyncSession, principal: Principal, case: Case, subject_id: uuid.UUID, org: uuid.UUID
+) -> None:
+    """Neither the subject nor the receiving organisation may be on the must-not-receive list."""
+    for party, what in (
+        (Party(person_id=subject_id), "The subject"),
+        (Party(organisation_id=org), "The receiving organisation"),
+    ):
+        if not await may_receive(session, case.id, party):
+            raise MustNotReceive(
+                f"{what} is on the case's must-not-receive list.",
+                denied=DeniedAccess(
+                    action="referral.disclose",
+                    actor=principal,
+                    target_type="case",
+                    target_id=str(case.id),
+                    reason="must not receive",
+                ),
+            )
+
+
+def check_shares(access: CaseAccess, fields: list[SharedField]) -> None:
+    """Protected values go only from someone who may see them."""
+    reach = Reach(
+        member_case_owners=frozenset({access.case.owner_organisation_id}),
+        emergency_only=False,
+        case_ids=frozenset({access.case.id}),
     )
-    session.add(entry)
-    await session.flush()
-    audit.record(session, actor, "referrals.service.created", "service", entry.id)
-    return entry
+    if set(fields) & PROTECTED_SHARES and not may_see_protected(access.principal, reach):
+        raise _invalid("shared_fields", "You cannot share protected fields you may not see.")
 
 
-#: Fields that may be cleared with an explicit null; the rest ignore null.
-_NULLABLE = {"contact_phone", "contact_web", "response_time_target_days"}
+async def check_measure(session: AsyncSession, case: Case, measure_id: uuid.UUID) -> None:
+    measure = await session.get(Measure, measure_id)
+    if (
+        measure is None
+        or measure.case_id != case.id
+        or measure.removed_in is not None
+        or measure.status not in {s.value for s in OPEN_STATUSES}
+    ):
+        raise _invalid("measure_id", "No such open measure in the case's plan.", "not_found")
 
 
-async def update_service(
+def add_event(
     session: AsyncSession,
-    actor: Principal,
-    entry: ServiceEntry,
-    data: ServiceUpdate,
-    expected_version: int,
-) -> ServiceEntry:
-    check_version(expected_version, entry.version)
-    changes = data.model_dump(exclude_unset=True)
-    for field, value in changes.items():
-        if value is None and field not in _NULLABLE:
-            continue
-        if field == "name":
-            await _ensure_unique(session, entry.provider_organisation_id, value, exclude=entry.id)
-        if field == "service_type":
-            value = ServiceType(value).value
-        elif field == "languages":
-            value = [Language(v).value for v in value]
-        elif field == "contact_web" and value is not None:
-            value = str(value)
-        setattr(entry, field, value)
+    referral: Referral,
+    before: str | None,
+    side: Side,
+    actor: Principal | None,
+    at: datetime,
+) -> None:
+    session.add(
+        ReferralEvent(
+            referral_id=referral.id,
+            from_status=before,
+            to_status=referral.status,
+            side=side.value,
+            actor_id=actor.user_id if actor else None,
+            actor_name=actor.name if actor else None,
+            actor_organisation_id=actor.organisation_id if actor else None,
+            reason_code=referral.reason_code,
+            reason_text=referral.reason_text,
+            outcome=referral.outcome,
+            occurred_at=at,
+        )
+    )
+
+
+def audit_person(
+    session: AsyncSession, principal: Principal | None, action: str, referral: Referral, why: str
+) -> None:
+    """Referral rows are about their subject: the person's access report lists them."""
+    purpose = f"referral {referral.id}; basis {referral.basis_kind}:{referral.basis_id}; {why}"
+    audit.record(
+        session, principal, action, "person", referral.subject_person_id, purpose=purpose[:200]
+    )
+
+
+# --- create and change a draft -----------------------------------------------------
+
+
+async def create_referral(
+    session: AsyncSession, access: CaseAccess, data: ReferralCreate
+) -> Referral:
+    case, principal = access.case, access.principal
+    if case.status == CaseStatus.CLOSED.value:
+        raise Conflict("A closed case takes no new referrals.")
+    await check_subject(session, case, data.subject_person_id)
+    service = await check_service(session, data.service_id)
+    await check_recipients(
+        session, principal, case, data.subject_person_id, service.provider_organisation_id
+    )
+    basis = await check_basis(session, principal, data.basis_id, data.subject_person_id, service)
+    check_shares(access, data.shared_fields)
+    if data.measure_id is not None:
+        await check_measure(session, case, data.measure_id)
+    now = clock.now()
+    referral = Referral(
+        id=uuid.uuid4(),
+        case_id=case.id,
+        subject_person_id=data.subject_person_id,
+        service_id=service.id,
+        provider_organisation_id=service.provider_organisation_id,
+        reason=data.reason,
+        urgency=data.urgency.value,
+        shared_fields=[f.value for f in data.shared_fields],
+        note_to_provider=data.note_to_provider,
+        basis_id=basis.id,
+        basis_kind=basis.basis,
+        measure_id=data.measure_id,
+        status=Status.DRAFT.value,
+        created_by=principal.user_id,
+        created_by_organisation_id=principal.organisation_id,
+    )
+    session.add(referral)
     await session.flush()
-    audit.record(session, actor, "referrals.service.updated", "service", entry.id)
-    return entry
+    add_event(session, referral, None, Side.REFERRER, principal, now)
+    audit_person(session, principal, "referral.created", referral, access.purpose)
+    return referral
+
+
+async def update_draft(
+    session: AsyncSession, access: ReferralAccess, data: ReferralUpdate, expected: int
+) -> Referral:
+    case_access = require_referrer(access, "referral.update")
+    referral = access.referral
+    check_version(expected, referral.version)
+    if referral.status != Status.DRAFT:
+        raise Conflict("Only a draft changes; what was sent is what the service got.")
+    changes = data.model_dump(exclude_unset=True)
+    service = await session.get(ServiceEntry, referral.service_id)
+    assert service is not None  # RESTRICT keeps it
+    for field in ("reason", "urgency", "shared_fields", "basis_id"):
+        if changes.get(field, ...) is None:
+            raise _invalid(field, f"{field} cannot be cleared.")
+    if "shared_fields" in changes:
+        check_shares(case_access, data.shared_fields or [])
+        referral.shared_fields = [f.value for f in data.shared_fields or []]
+    if "basis_id" in changes and data.basis_id is not None:
+        basis = await check_basis(
+            session, access.principal, data.basis_id, referral.subject_person_id, service
+        )
+        referral.basis_id, referral.basis_kind = basis.id, basis.basis
+    if "measure_id" in changes:
+        if data.measure_id is not None:
+            await check_measure(session, case_access.case, data.measure_id)
+        referral.measure_id = data.measure_id
+    if "reason" in changes:
+        referral.reason = changes["reason"]
+    if "urgency" in changes:
+        referral.urgency = changes["urgency"]
+    if "note_to_provider" in changes:
+        referral.note_to_provider = changes["note_to_provider"]
+    await session.flush()
+    audit_person(session, access.principal, "referral.updated", referral, access.purpose)
+    return referral
+
+
+# --- what was shared ----------------------------------------------------------------
+
+
+def shared_values(
+    keyring: KeyRing, person: Person, case: Case, referral: Referral
+) -> dict[str, Any]:
+    """The chosen fields' values now, for sealing into the referral when it is sent."""
+    protected = open_protected(keyring, person)
+    values: dict[str, Any] = {}
+    for name in referral.shared_fields:
+        field = SharedField(name)
+        if field == SharedField.NAME:
+            values["name"] = f"{person.given_name} {person.family_name}"
+        elif field == SharedField.BIRTH_DATE:
+            values["birth_date"] = person.birth_date.isoformat() if person.birth_date else None
+        elif field == SharedField.IDENTITY_CODE:
+            values["identity_code"] = protected.identity_code
+        elif field == SharedField.PHONE:
+            # Whether a number is safe to call travels with it: a call to an
+            # unsafe number can tell the perpetrator that help was sought.
+            values["phones"] = [
+                {"number": p["number"], "safe_to_call": p.get("safe_to_call")}
+                for p in protected.phones
+                if p.get("number")
+            ]
+        elif field == SharedField.LANGUAGE:
+            values["language"] = person.preferred_language
+        elif field == SharedField.REASON:
+            values["reason"] = referral.reason
+        elif field == SharedField.RISK_LEVEL:
+            values["risk_level"] = case.risk_level
+    return values
+
+
+def seal_shared(keyring: KeyRing, referral: Referral, values: dict[str, Any]) -> None:
+    referral.shared_enc = keyring.seal_json(values, FieldContext.of(referral, "shared_enc"))
+
+
+def open_shared(keyring: KeyRing, referral: Referral) -> SharedInfo | None:
+    if referral.shared_enc is None:
+        return None
+    values = keyring.open_json(referral.shared_enc, FieldContext.of(referral, "shared_enc"))
+    return SharedInfo.model_validate(values)
+
+
+# --- views ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a view needs beyond the referral row (from one joined query)."""
+
+    service_name: str
+    requester_name: str
+    requester_organisation: str
+    case_status: str
+
+
+ContextRow = Select[Referral, str, str, str, str]
+
+
+def context_query() -> ContextRow:
+    stmt: ContextRow = (
+        select(Referral, ServiceEntry.name, User.name, Organisation.name, Case.status)
+        .join(ServiceEntry, ServiceEntry.id == Referral.service_id)
+        .join(User, User.id == Referral.created_by)
+        .join(Organisation, Organisation.id == Referral.created_by_organisation_id)
+        .join(Case, Case.id == Referral.case_id)
+    )
+    return stmt
+
+
+async def context_of(session: AsyncSession, referral: Referral) -> Context:
+    row = (await session.execute(context_query().where(Referral.id == referral.id))).one()
+    return Context(*row[1:])
+
+
+def is_overdue(referral: Referral, case_status: str, now: datetime) -> bool:
+    """Sent, not yet answered, past the service's response target, in a case still open."""
+    return (
+        referral.status in UNANSWERED
+        and referral.response_due_at is not None
+        and referral.response_due_at < now
+        and case_status != CaseStatus.CLOSED.value
+    )
+
+
+def _moves(access_side: Side, writable: bool, referral: Referral) -> list[Status]:
+    if not writable:
+        return []
+    held = Status(referral.held_from) if referral.held_from else None
+    return allowed(Status(referral.status), held, access_side)
+
+
+def provider_view(
+    keyring: KeyRing, referral: Referral, ctx: Context, side: Side, writable: bool
+) -> dict[str, Any]:
+    return {
+        "id": referral.id,
+        "status": referral.status,
+        "urgency": referral.urgency,
+        "service_id": referral.service_id,
+        "service_name": ctx.service_name,
+        "requester_name": ctx.requester_name,
+        "requester_organisation": ctx.requester_organisation,
+        "sent_at": referral.requested_at,
+        "response_due_at": referral.response_due_at,
+        "overdue": is_overdue(referral, ctx.case_status, clock.now()),
+        "accepted_at": referral.accepted_at,
+        "ended_at": referral.ended_at,
+        "shared_fields": referral.shared_fields,
+        "shared": open_shared(keyring, referral),
+        "note_to_provider": referral.note_to_provider,
+        "reason_code": referral.reason_code,
+        "reason_text": referral.reason_text,
+        "outcome": referral.outcome,
+        "outcome_text": referral.outcome_text,
+        "allowed_transitions": _moves(side, writable, referral),
+        "version": referral.version,
+    }
+
+
+def render(
+    keyring: KeyRing, referral: Referral, ctx: Context, side: Side, writable: bool
+) -> ReferralRead | ProviderReferralRead:
+    base = provider_view(keyring, referral, ctx, side, writable)
+    if side == Side.PROVIDER:
+        return ProviderReferralRead.model_validate(base)
+    full = {
+        **base,
+        **{
+            key: getattr(referral, key)
+            for key in (
+                "case_id",
+                "subject_person_id",
+                "provider_organisation_id",
+                "reason",
+                "basis_id",
+                "basis_kind",
+                "measure_id",
+                "held_from",
+                "expires_at",
+                "expiry_acknowledged_at",
+                "created_by",
+                "created_at",
+                "updated_at",
+            )
+        },
+    }
+    return ReferralRead.model_validate(full)
+
+
+async def detail(
+    session: AsyncSession, keyring: KeyRing, access: ReferralAccess
+) -> ReferralDetail | ProviderReferralRead:
+    referral = access.referral
+    ctx = await context_of(session, referral)
+    view = render(keyring, referral, ctx, access.side, access.writable)
+    if access.side == Side.PROVIDER:
+        return view
+    events = (
+        await session.scalars(
+            select(ReferralEvent)
+            .where(ReferralEvent.referral_id == referral.id)
+            .order_by(ReferralEvent.occurred_at, ReferralEvent.id)
+        )
+    ).all()
+    return ReferralDetail.model_validate(
+        {
+            **view.model_dump(),
+            "history": [ReferralEventRead.model_validate(e) for e in events],
+        }
+    )

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.cases.models import Case
+from app.clock import clock
 from app.directory.models import User
 from app.risk import config as risk_config
-from app.risk.clock import clock
 from app.risk.evaluation import apply_to_case, evaluate
 from app.risk.instruments import default_registry
 from app.risk.models import Assessment, ExternalAssessment, Incident

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.principal import Principal
 from app.cases.models import Case
+from app.clock import review_due
 from app.risk import catalogue
-from app.risk.clock import review_due
 from app.risk.config import RiskConfig
 from app.risk.exceptions import ImmutableVersionChanged
 from app.risk.instruments import default_registry

@@ -19,9 +19,9 @@ from app.cases.access import readable_cases
 from app.cases.lifecycle import CaseStatus, GateContext, gates_for, register_gate
 from app.cases.lifecycle import Scheme as CaseScheme
 from app.cases.models import Case
+from app.clock import clock
 from app.config import Settings
 from app.risk import config as risk_config
-from app.risk.clock import clock
 from app.risk.evaluation import latest_submitted, live_marak_outcome
 from app.risk.models import Assessment
 from app.risk.schemas import RiskLevel, Scheme

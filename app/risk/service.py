@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.cases.access import CaseAccess
+from app.clock import Clock
 from app.concurrency import check_version
 from app.pagination import apply_keyset, page_of
 from app.problems import Conflict
@@ -28,7 +29,6 @@ from app.risk.assessment_schemas import (
     InstrumentRef,
     RepeatFlag,
 )
-from app.risk.clock import Clock
 from app.risk.config import RiskConfig
 from app.risk.evaluation import apply_to_case, evaluate, revalidate, stored_payload
 from app.risk.exceptions import InstrumentNotFound, InvalidAnswers

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.cases.access import CaseAccess
+from app.clock import Clock
 from app.risk.assessment_schemas import AssessmentListItem, RepeatFlag, RiskSummary
-from app.risk.clock import Clock
 from app.risk.config import RiskConfig
 from app.risk.evaluation import criterion, live_marak_outcome
 from app.risk.models import Assessment

@@ -73,5 +73,6 @@ def test_demo_people(tmp_path: Path) -> None:
         ("consent", "ankkuri_sharing"),
         ("consent", "marak_sharing"),
         ("police_statutory_duty", "hah_sharing"),
+        ("consent", "service_referral"),  # the demo referral's basis (app/referrals/demo.py)
     }
     assert found["excluded"] == ["Ville"]

@@ -36,6 +36,7 @@ from app.cases.models import (
     EmergencyGrant,
 )
 from app.directory.models import Organisation, Team
+from app.referrals.models import ServiceEntry
 from app.risk.models import Assessment
 from tests.cases.factories import (
     Actor,
@@ -118,6 +119,34 @@ def _pv(f: Fixture) -> int:
 
 def _mv(f: Fixture) -> int:
     return int(f.extras["measure"].version)
+
+
+async def _referable(db: AsyncSession, f: Fixture) -> None:
+    """A service and the participant's basis for referring them to it."""
+    if "service" not in f.extras:
+        org = await make_org(db, "ngo")
+        service = ServiceEntry(
+            provider_organisation_id=org.id,
+            service_type="victim_support",
+            name="Victim support (matrix)",
+            areas=["Test"],
+            languages=["fi"],
+            accepts_electronic_referrals=True,
+            response_time_target_days=7,
+        )
+        db.add(service)
+        await db.commit()
+        f.extras["service"] = service
+
+
+def _referral(f: Fixture) -> dict[str, Any]:
+    return {
+        "subject_person_id": str(f.participant.person_id),
+        "service_id": str(f.extras["service"].id),
+        "reason": "Support after the assault.",
+        "shared_fields": ["name"],
+        "basis_id": str(f.extras["basis"].id),
+    }
 
 
 PLAN = CASE + "/plan"
@@ -308,6 +337,11 @@ ROUTES: list[RouteSpec] = [
         arrange=_plan(),
     ),
     RouteSpec("GET", PLAN + "/document", Action.CASE_PLAN_DOCUMENT, arrange=_plan(agreed=True)),
+    # referrals (app/referrals): made in the case by its active members
+    RouteSpec(
+        "POST", CASE + "/referrals", Action.CASE_REFERRAL_CREATE, 201, _referral, arrange=_referable
+    ),
+    RouteSpec("GET", CASE + "/referrals", Action.CASE_REFERRAL_LIST),
     RouteSpec("GET", "/api/v1/emergency-access", Action.EMERGENCY_ACCESS_READ),
     RouteSpec("GET", "/api/v1/emergency-access/{grant_id}", Action.EMERGENCY_ACCESS_READ),
     RouteSpec(
@@ -405,6 +439,7 @@ class Probe:
         assessment = await make_assessment(db, case, self.owner)
         # The victim consented, so Marak steps that disclose the case may proceed.
         await add_consent(db, participant.person_id, self.owner)
+        basis = await add_consent(db, participant.person_id, self.owner, "service_referral")
         relative = await add_person(db, self.owner, "Risto", "Sukulainen")
         exclusion = CaseExclusion(
             case_id=case.id, person_id=relative.id, reason="A relative.", added_by=self.owner.id
@@ -426,6 +461,7 @@ class Probe:
             grant,
             exclusion,
             assessment,
+            extras={"basis": basis},
         )
 
 

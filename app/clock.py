@@ -1,11 +1,13 @@
-"""The risk domain's clock: the one place that says what "now" and "today" are.
+"""The application clock: the one place that says what "now" and "today" are.
 
-Marak windows are calendar months counted from a date (the last referral, the
-first day of the escalation window), and the repeat flag must lapse by itself
-exactly 12 months after the referral. Those boundaries are only testable when
-time can be set, so every risk service and gate asks this clock, and tests
-:meth:`Clock.freeze` it. Dates are Finnish calendar dates: a referral made at
-01:30 in Helsinki happened "today", even though it is still yesterday in UTC.
+Deadlines are only testable when time can be set. Marak windows are calendar
+months counted from a date (the last referral, the first day of the escalation
+window) and the repeat flag lapses by itself 12 months after the referral; a
+service referral falls overdue after its response target and expires later
+(app/referrals). Every such service, gate and the /me/tasks route ask this
+clock, and tests :meth:`Clock.freeze` it. Dates are Finnish calendar dates: a
+referral made at 01:30 in Helsinki happened "today", even though it is still
+yesterday in UTC.
 """
 
 from __future__ import annotations

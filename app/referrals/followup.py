@@ -1,0 +1,159 @@
+"""What referrals add to lower domains: the closure gate, /me/tasks and the expiry sweep.
+
+Registered when the package's router is imported (app/referrals/router.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.principal import Principal
+from app.cases.lifecycle import CaseStatus, GateContext, register_gate
+from app.cases.models import Case, CaseMember
+from app.db import Database
+from app.referrals.models import Referral
+from app.referrals.service import PROVIDER_ROLES
+from app.referrals.states import OPEN, UNANSWERED, ReasonCode, Status
+from app.referrals.transitions import expire_due
+from app.tasks import TaskKind, TaskRead, register_provider
+
+log = logging.getLogger(__name__)
+_OPEN = sorted(s.value for s in OPEN)
+_UNANSWERED = sorted(s.value for s in UNANSWERED)
+_URGENCY_PRIORITY = {"stat": 0, "asap": 0, "urgent": 1, "routine": 2}
+
+
+async def referrals_settled(ctx: GateContext) -> str | None:
+    """A case closes only when no referral is left open: each is answered, or
+    cancelled with a reason (cancelling always needs one)."""
+    count = await ctx.session.scalar(
+        select(func.count())
+        .select_from(Referral)
+        .where(Referral.case_id == ctx.case.id, Referral.status.in_(_OPEN))
+    )
+    if count:
+        return (
+            f"{count} referral(s) are still open: wait for the service's answer, "
+            "or cancel them with a reason, before closing."
+        )
+    return None
+
+
+register_gate(None, CaseStatus.CLOSED, referrals_settled)
+
+
+def _mine_in_open_cases(principal: Principal) -> list[object]:
+    return [
+        Referral.created_by == principal.user_id,
+        CaseMember.user_id == principal.user_id,
+        CaseMember.removed_at.is_(None),
+        Case.status != CaseStatus.CLOSED.value,
+    ]
+
+
+async def my_referrals(
+    session: AsyncSession, principal: Principal, now: datetime
+) -> list[TaskRead]:
+    """For the referrer, while still in the case and the case is open: referrals with no
+    answer past the service's target, and referrals that expired unacknowledged."""
+    rows = (
+        await session.execute(
+            select(Referral, Case.reference)
+            .join(Case, Case.id == Referral.case_id)
+            .join(CaseMember, CaseMember.case_id == Case.id)
+            .where(
+                *_mine_in_open_cases(principal),  # type: ignore[arg-type]
+                (Referral.status.in_(_UNANSWERED) & (Referral.response_due_at < now))
+                | (
+                    (Referral.status == Status.FAILED.value)
+                    & (Referral.reason_code == ReasonCode.EXPIRED.value)
+                    & Referral.expiry_acknowledged_at.is_(None)
+                ),
+            )
+        )
+    ).all()
+    tasks = []
+    for referral, reference in rows:
+        expired = referral.status == Status.FAILED.value
+        tasks.append(
+            TaskRead(
+                kind=TaskKind.REFERRAL_EXPIRED if expired else TaskKind.REFERRAL_OVERDUE,
+                title="Referral expired unanswered" if expired else "Referral not answered in time",
+                due_at=referral.ended_at if expired else referral.response_due_at,
+                overdue=True,
+                priority=_URGENCY_PRIORITY.get(referral.urgency, 2),
+                case_id=referral.case_id,
+                case_reference=reference,
+                target_type="referral",
+                target_id=referral.id,
+            )
+        )
+    return tasks
+
+
+async def referrals_to_answer(
+    session: AsyncSession, principal: Principal, now: datetime
+) -> list[TaskRead]:
+    """For the receiving service: sent referrals waiting for its answer (never the case)."""
+    if not principal.roles & PROVIDER_ROLES:
+        return []
+    rows = (
+        await session.scalars(
+            select(Referral)
+            .join(Case, Case.id == Referral.case_id)
+            .where(
+                Referral.provider_organisation_id == principal.organisation_id,
+                Referral.status.in_(_UNANSWERED),
+                Case.status != CaseStatus.CLOSED.value,
+            )
+        )
+    ).all()
+    return [
+        TaskRead(
+            kind=TaskKind.REFERRAL_TO_ANSWER,
+            title="Referral waiting for your answer",
+            due_at=referral.response_due_at,
+            overdue=referral.response_due_at is not None and referral.response_due_at < now,
+            priority=_URGENCY_PRIORITY.get(referral.urgency, 2),
+            target_type="referral",
+            target_id=referral.id,
+        )
+        for referral in rows
+    ]
+
+
+register_provider("referrals.mine", my_referrals)
+register_provider("referrals.to_answer", referrals_to_answer)
+
+
+async def sweep_once(db: Database, progress: Callable[[int], None] | None = None) -> int:
+    """Expire what is due, in batches, each in its own transaction."""
+    total = 0
+    while True:
+        async with db.sessionmaker.begin() as session:
+            done = await expire_due(session)
+        total += done
+        if progress is not None and done:
+            progress(done)
+        if done == 0:
+            return total
+
+
+async def sweep_forever(db: Database, interval: float) -> None:
+    """The running server's expiry loop (``referral_sweep_seconds``); never raises."""
+    while True:
+        try:
+            expired = await sweep_once(db)
+            if expired:
+                log.info("expired %d unanswered referral(s)", expired)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("referral expiry sweep failed; retrying at the next interval")
+        await asyncio.sleep(interval)

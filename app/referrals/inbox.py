@@ -1,0 +1,122 @@
+"""Lists of referrals: a service's inbox, and the outbox of the cases one can read.
+
+- **inbox**: referrals sent to the caller's organisation (service providers and
+  their systems), each shown as the provider sees it and audited as a
+  disclosure to that organisation;
+- **outbox**: referrals made in the cases the caller can read (the
+  readable-cases query), shown in full.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.policy import POLICY, Action
+from app.auth.principal import Principal
+from app.cases.access import readable_cases
+from app.cases.lifecycle import CaseStatus
+from app.cases.models import Case
+from app.clock import clock
+from app.crypto import KeyRing
+from app.pagination import decode_cursor, encode_cursor
+from app.problems import DeniedAccess, Forbidden
+from app.referrals.models import Referral
+from app.referrals.schemas import Box, ProviderReferralRead, ReferralRead
+from app.referrals.service import (
+    PROVIDER_ROLES,
+    Context,
+    ContextRow,
+    audit_person,
+    context_query,
+    render,
+)
+from app.referrals.states import SENT, UNANSWERED, Side, Status, Urgency
+
+
+def default_box(principal: Principal) -> Box:
+    return Box.INBOX if principal.roles & PROVIDER_ROLES else Box.OUTBOX
+
+
+def _box_filter(principal: Principal, box: Box) -> Any:
+    if box == Box.INBOX:
+        if not principal.roles & PROVIDER_ROLES:
+            raise Forbidden(
+                "Only a service's providers have an inbox; use box=outbox.",
+                denied=DeniedAccess(action="referral.list", actor=principal, reason="no inbox"),
+            )
+        return and_(
+            Referral.provider_organisation_id == principal.organisation_id,
+            Referral.status.in_([s.value for s in SENT]),
+        )
+    if not principal.roles & POLICY[Action.CASE_READ][0]:
+        raise Forbidden(
+            "Only case workers have an outbox; use box=inbox.",
+            denied=DeniedAccess(action="referral.list", actor=principal, reason="no outbox"),
+        )
+    readable = readable_cases(principal, clock.now()).with_only_columns(Case.id)
+    return Referral.case_id.in_(readable.scalar_subquery())
+
+
+def _overdue(now: datetime) -> Any:
+    return and_(
+        Referral.status.in_([s.value for s in UNANSWERED]),
+        Referral.response_due_at < now,
+        Case.status != CaseStatus.CLOSED.value,
+    )
+
+
+async def list_referrals(
+    session: AsyncSession,
+    keyring: KeyRing,
+    principal: Principal,
+    *,
+    box: Box,
+    statuses: list[Status] | None = None,
+    case_id: uuid.UUID | None = None,
+    service_id: uuid.UUID | None = None,
+    urgency: Urgency | None = None,
+    overdue: bool | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[ReferralRead | ProviderReferralRead], str | None]:
+    now = clock.now()
+    stmt: ContextRow = context_query().where(_box_filter(principal, box))
+    if statuses:
+        stmt = stmt.where(Referral.status.in_([s.value for s in statuses]))
+    if case_id is not None:
+        stmt = stmt.where(Referral.case_id == case_id)
+    if service_id is not None:
+        stmt = stmt.where(Referral.service_id == service_id)
+    if urgency is not None:
+        stmt = stmt.where(Referral.urgency == urgency.value)
+    if overdue is not None:
+        stmt = stmt.where(_overdue(now) if overdue else ~_overdue(now))
+    if cursor:
+        value, row_id = decode_cursor(cursor)
+        stmt = stmt.where(
+            or_(
+                Referral.created_at < value,
+                and_(Referral.created_at == value, Referral.id < row_id),
+            )
+        )
+    stmt = stmt.order_by(Referral.created_at.desc(), Referral.id.desc()).limit(limit + 1)
+    rows = (await session.execute(stmt)).all()
+    side = Side.PROVIDER if box == Box.INBOX else Side.REFERRER
+    items = []
+    for row in rows[:limit]:
+        referral = row[0]
+        ctx = Context(*row[1:])
+        # Writable: a provider answers; in the outbox, moves are shown on the detail.
+        items.append(render(keyring, referral, ctx, side, side == Side.PROVIDER))
+        why = "service referral (inbox)" if side == Side.PROVIDER else "case work (outbox)"
+        audit_person(session, principal, "referral.listed", referral, why)
+    nxt = None
+    if len(rows) > limit and items:
+        last = rows[limit - 1][0]
+        nxt = encode_cursor(last.created_at, last.id)
+    return items, nxt

@@ -1,0 +1,81 @@
+"""Service directory routes: read by professionals and providers, managed by admin."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from app.concurrency import IfMatch, set_etag
+from app.db import SessionDep
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.referrals import directory
+from app.referrals.dependencies import ServiceManager, ServiceReader
+from app.referrals.schemas import Language, ServiceCreate, ServiceRead, ServiceType, ServiceUpdate
+
+router = APIRouter(prefix="/api/v1", tags=["services"])
+
+
+@router.get("/services", response_model=Page[ServiceRead])
+async def list_services(
+    session: SessionDep,
+    principal: ServiceReader,
+    type: Annotated[ServiceType | None, Query(description="Service type.")] = None,
+    area: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="An area served, as written (e.g. Espoo); nationwide services match too.",
+        ),
+    ] = None,
+    language: Language | None = None,
+    include_inactive: bool = False,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[ServiceRead]:
+    """The directory of services cases can be referred to, by name."""
+    items, nxt = await directory.list_services(
+        session, type, area, language, include_inactive, cursor, limit
+    )
+    return Page[ServiceRead](items=[ServiceRead.model_validate(s) for s in items], next_cursor=nxt)
+
+
+@router.post("/services", response_model=ServiceRead, status_code=201)
+async def create_service(
+    body: ServiceCreate,
+    session: SessionDep,
+    principal: ServiceManager,
+    response: Response,
+) -> ServiceRead:
+    entry = await directory.create_service(session, principal, body)
+    set_etag(response, entry.version)
+    return ServiceRead.model_validate(entry)
+
+
+@router.get("/services/{service_id}", response_model=ServiceRead)
+async def get_service(
+    service_id: uuid.UUID,
+    session: SessionDep,
+    principal: ServiceReader,
+    response: Response,
+) -> ServiceRead:
+    entry = await directory.get_service(session, service_id)
+    set_etag(response, entry.version)
+    return ServiceRead.model_validate(entry)
+
+
+@router.patch("/services/{service_id}", response_model=ServiceRead)
+async def update_service(
+    service_id: uuid.UUID,
+    body: ServiceUpdate,
+    session: SessionDep,
+    principal: ServiceManager,
+    expected: IfMatch,
+    response: Response,
+) -> ServiceRead:
+    entry = await directory.get_service(session, service_id)
+    entry = await directory.update_service(session, principal, entry, body, expected)
+    set_etag(response, entry.version)
+    return ServiceRead.model_validate(entry)
