@@ -17,6 +17,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from app.problems import Unprocessable
 
 T = TypeVar("T")
+SelectT = TypeVar("SelectT", bound=Select)  # type: ignore[type-arg]
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
 
@@ -54,17 +55,33 @@ def decode_cursor(cursor: str) -> tuple[Any, uuid.UUID]:
     return value, row_id
 
 
+def _check_sort_value(value: Any, sort_col: InstrumentedAttribute[Any]) -> None:
+    """A cursor is opaque but not trusted: its sort value must fit the column."""
+    column_type = sort_col.type
+    # A TypeDecorator (UTCDateTime) reports the Python type of what it wraps.
+    expected = getattr(column_type, "impl_instance", column_type).python_type
+    fits = isinstance(value, expected) and not isinstance(value, bool)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        fits = False
+    if not fits:
+        raise Unprocessable(
+            "The cursor is not valid.",
+            extra={"errors": [{"field": "cursor", "location": "query", "reason": "invalid"}]},
+        )
+
+
 def apply_keyset(
-    stmt: Select[Any],
+    stmt: SelectT,
     sort_col: InstrumentedAttribute[Any],
     id_col: InstrumentedAttribute[Any],
     cursor: str | None,
     limit: int,
     descending: bool = True,
-) -> Select[Any]:
+) -> SelectT:
     """Order by ``(sort_col, id)`` and start after the cursor; fetch one extra row."""
     if cursor:
         value, row_id = decode_cursor(cursor)
+        _check_sort_value(value, sort_col)
         if descending:
             stmt = stmt.where(or_(sort_col < value, and_(sort_col == value, id_col < row_id)))
         else:

@@ -13,17 +13,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.policy import POLICY, Action
 from app.auth.principal import Principal
-from app.cases.access import readable_cases
+from app.cases.access import member_case_ids, readable_cases
 from app.cases.lifecycle import CaseStatus
-from app.cases.models import Case
+from app.cases.models import Case, CaseMember
 from app.clock import clock
 from app.crypto import KeyRing
-from app.pagination import decode_cursor, encode_cursor
+from app.pagination import apply_keyset, encode_cursor
 from app.problems import DeniedAccess, Forbidden
 from app.referrals.models import Referral
 from app.referrals.schemas import Box, ProviderReferralRead, ReferralRead
@@ -35,7 +35,7 @@ from app.referrals.service import (
     context_query,
     render,
 )
-from app.referrals.states import SENT, UNANSWERED, Side, Status, Urgency
+from app.referrals.states import UNANSWERED, Side, Status, Urgency
 
 
 def default_box(principal: Principal) -> Box:
@@ -51,7 +51,7 @@ def _box_filter(principal: Principal, box: Box) -> Any:
             )
         return and_(
             Referral.provider_organisation_id == principal.organisation_id,
-            Referral.status.in_([s.value for s in SENT]),
+            Referral.requested_at.is_not(None),  # only what was sent to them
         )
     if not principal.roles & POLICY[Action.CASE_READ][0]:
         raise Forbidden(
@@ -68,6 +68,15 @@ def _overdue(now: datetime) -> Any:
         Referral.response_due_at < now,
         Case.status != CaseStatus.CLOSED.value,
     )
+
+
+async def _member_cases(
+    session: AsyncSession, principal: Principal, case_ids: set[uuid.UUID]
+) -> set[uuid.UUID]:
+    if not case_ids:
+        return set()
+    rows = await session.scalars(member_case_ids(principal).where(CaseMember.case_id.in_(case_ids)))
+    return set(rows.all())
 
 
 async def list_referrals(
@@ -96,23 +105,18 @@ async def list_referrals(
         stmt = stmt.where(Referral.urgency == urgency.value)
     if overdue is not None:
         stmt = stmt.where(_overdue(now) if overdue else ~_overdue(now))
-    if cursor:
-        value, row_id = decode_cursor(cursor)
-        stmt = stmt.where(
-            or_(
-                Referral.created_at < value,
-                and_(Referral.created_at == value, Referral.id < row_id),
-            )
-        )
-    stmt = stmt.order_by(Referral.created_at.desc(), Referral.id.desc()).limit(limit + 1)
+    stmt = apply_keyset(stmt, Referral.created_at, Referral.id, cursor, limit)
     rows = (await session.execute(stmt)).all()
     side = Side.PROVIDER if box == Box.INBOX else Side.REFERRER
+    page = rows[:limit]
+    # Moves are offered to providers and to active members (not emergency readers).
+    writable = await _member_cases(session, principal, {row[0].case_id for row in page})
     items = []
-    for row in rows[:limit]:
+    for row in page:
         referral = row[0]
         ctx = Context(*row[1:])
-        # Writable: a provider answers; in the outbox, moves are shown on the detail.
-        items.append(render(keyring, referral, ctx, side, side == Side.PROVIDER))
+        may_move = side == Side.PROVIDER or referral.case_id in writable
+        items.append(render(keyring, referral, ctx, side, may_move))
         why = "service referral (inbox)" if side == Side.PROVIDER else "case work (outbox)"
         audit_person(session, principal, "referral.listed", referral, why)
     nxt = None

@@ -125,8 +125,8 @@ class SharedField(StrEnum):
     RISK_LEVEL = "risk_level"  # the case's current risk level
 
 
-def _unique_fields(fields: list[SharedField]) -> list[SharedField]:
-    if len(set(fields)) != len(fields):
+def _unique_fields(fields: list[SharedField] | None) -> list[SharedField] | None:
+    if fields is not None and len(set(fields)) != len(fields):
         raise ValueError("a field is listed twice")
     return fields
 

@@ -99,7 +99,7 @@ async def load_referral(
         if (
             principal.roles & PROVIDER_ROLES
             and referral.provider_organisation_id == principal.organisation_id
-            and referral.status != Status.DRAFT
+            and referral.requested_at is not None  # sent: a draft cancelled unsent never was
         ):
             return ReferralAccess(referral, principal, Side.PROVIDER, None)
     raise not_found(action, principal, "referral", referral_id)

@@ -76,8 +76,6 @@ OPEN = frozenset({S.DRAFT, S.REQUESTED, S.RECEIVED, S.ACCEPTED, S.IN_PROGRESS, S
 CLOSED = frozenset(set(Status) - OPEN)
 #: Sent but not yet answered: these can fall overdue, and expire.
 UNANSWERED = frozenset({S.REQUESTED, S.RECEIVED})
-#: A provider sees a referral once it was sent (never a draft).
-SENT = frozenset(set(Status) - {S.DRAFT})
 HOLDABLE = frozenset({S.RECEIVED, S.ACCEPTED, S.IN_PROGRESS})
 
 #: (from, to) -> the side that makes this move. ON_HOLD -> back is resolved per row.
