@@ -27,15 +27,9 @@ from app.pagination import apply_keyset, encode_cursor
 from app.problems import DeniedAccess, Forbidden
 from app.referrals.models import Referral
 from app.referrals.schemas import Box, ProviderReferralRead, ReferralRead
-from app.referrals.service import (
-    PROVIDER_ROLES,
-    Context,
-    ContextRow,
-    audit_person,
-    context_query,
-    render,
-)
+from app.referrals.service import PROVIDER_ROLES, audit_person
 from app.referrals.states import UNANSWERED, Side, Status, Urgency
+from app.referrals.views import Context, ContextRow, context_query, render
 
 
 def default_box(principal: Principal) -> Box:

@@ -15,7 +15,7 @@ from app.db import SessionDep
 from app.directory.models import Organisation
 from app.idempotency import Idempotency
 from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from app.referrals import fhir, inbox, service, transitions
+from app.referrals import fhir, inbox, service, transitions, views
 from app.referrals import followup as _followup  # noqa: F401  (registers the gate and tasks)
 from app.referrals.dependencies import (
     CaseReferralReader,
@@ -50,7 +50,7 @@ StatusFilter = Annotated[
 async def _out(
     session: SessionDep, keyring: KeyRingDep, access: ReferralAccess, response: Response
 ) -> View:
-    view = await service.detail(session, keyring, access)
+    view = await views.detail(session, keyring, access)
     set_etag(response, access.referral.version)
     return view
 
@@ -208,9 +208,9 @@ async def _fhir_parts(
     session: SessionDep, keyring: KeyRingDep, access: ReferralAccess
 ) -> tuple[ProviderReferralRead, str, str, tuple[str, str]]:
     referral = access.referral
-    ctx = await service.context_of(session, referral)
+    ctx = await views.context_of(session, referral)
     # Only the minimum, whoever asks: render the provider's view.
-    view = service.render(keyring, referral, ctx, Side.PROVIDER, False)
+    view = views.render(keyring, referral, ctx, Side.PROVIDER, False)
     assert isinstance(view, ProviderReferralRead)
     entry = await session.get(ServiceEntry, referral.service_id)
     requester = await session.get(Organisation, referral.created_by_organisation_id)

@@ -25,7 +25,7 @@ from app.persons.models import Person
 from app.plans.measures import follow_linked
 from app.plans.schemas import MeasureStatus
 from app.problems import Conflict, DeniedAccess, Forbidden
-from app.referrals import service
+from app.referrals import service, views
 from app.referrals.models import Referral
 from app.referrals.schemas import SharedField, TransitionCreate
 from app.referrals.service import ReferralAccess, add_event, audit_person
@@ -179,7 +179,7 @@ async def _send(
     org_code = await session.scalar(
         select(Organisation.code).where(Organisation.id == referral.provider_organisation_id)
     )
-    service.seal_shared(keyring, referral, service.shared_values(keyring, person, case, referral))
+    views.seal_shared(keyring, referral, views.shared_values(keyring, person, case, referral))
     target_days = entry.response_time_target_days
     if target_days is None:
         target_days = settings.referral_default_response_days

@@ -1,0 +1,209 @@
+"""What each side sees of a referral, and the shared values sealed into it when sent.
+
+The referrer's side sees everything (:class:`ReferralRead`, with history on a
+single read); the provider's side sees :class:`ProviderReferralRead`: the
+shared minimum, never the case. The FHIR rendering (app/referrals/fhir.py)
+always starts from the provider's view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.cases.lifecycle import CaseStatus
+from app.cases.models import Case
+from app.clock import clock
+from app.crypto import FieldContext, KeyRing
+from app.directory.models import Organisation, User
+from app.persons.models import Person
+from app.persons.protected import open_protected
+from app.referrals.models import Referral, ReferralEvent, ServiceEntry
+from app.referrals.schemas import (
+    ProviderReferralRead,
+    ReferralDetail,
+    ReferralEventRead,
+    ReferralRead,
+    SharedField,
+    SharedInfo,
+)
+from app.referrals.service import ReferralAccess
+from app.referrals.states import UNANSWERED, Side, Status, allowed
+
+# --- what was shared ----------------------------------------------------------------
+
+
+def shared_values(
+    keyring: KeyRing, person: Person, case: Case, referral: Referral
+) -> dict[str, Any]:
+    """The chosen fields' values now, for sealing into the referral when it is sent."""
+    protected = open_protected(keyring, person)
+    values: dict[str, Any] = {}
+    for name in referral.shared_fields:
+        field = SharedField(name)
+        if field == SharedField.NAME:
+            values["name"] = f"{person.given_name} {person.family_name}"
+        elif field == SharedField.BIRTH_DATE:
+            values["birth_date"] = person.birth_date.isoformat() if person.birth_date else None
+        elif field == SharedField.IDENTITY_CODE:
+            values["identity_code"] = protected.identity_code
+        elif field == SharedField.PHONE:
+            # Whether a number is safe to call travels with it: a call to an
+            # unsafe number can tell the perpetrator that help was sought.
+            values["phones"] = [
+                {"number": p["number"], "safe_to_call": p.get("safe_to_call")}
+                for p in protected.phones
+                if p.get("number")
+            ]
+        elif field == SharedField.LANGUAGE:
+            values["language"] = person.preferred_language
+        elif field == SharedField.REASON:
+            values["reason"] = referral.reason
+        elif field == SharedField.RISK_LEVEL:
+            values["risk_level"] = case.risk_level
+    return values
+
+
+def seal_shared(keyring: KeyRing, referral: Referral, values: dict[str, Any]) -> None:
+    referral.shared_enc = keyring.seal_json(values, FieldContext.of(referral, "shared_enc"))
+
+
+def open_shared(keyring: KeyRing, referral: Referral) -> SharedInfo | None:
+    if referral.shared_enc is None:
+        return None
+    values = keyring.open_json(referral.shared_enc, FieldContext.of(referral, "shared_enc"))
+    return SharedInfo.model_validate(values)
+
+
+# --- views ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a view needs beyond the referral row (from one joined query)."""
+
+    service_name: str
+    requester_name: str
+    requester_organisation: str
+    case_status: str
+
+
+ContextRow = Select[Referral, str, str, str, str]
+
+
+def context_query() -> ContextRow:
+    stmt: ContextRow = (
+        select(Referral, ServiceEntry.name, User.name, Organisation.name, Case.status)
+        .join(ServiceEntry, ServiceEntry.id == Referral.service_id)
+        .join(User, User.id == Referral.created_by)
+        .join(Organisation, Organisation.id == Referral.created_by_organisation_id)
+        .join(Case, Case.id == Referral.case_id)
+    )
+    return stmt
+
+
+async def context_of(session: AsyncSession, referral: Referral) -> Context:
+    row = (await session.execute(context_query().where(Referral.id == referral.id))).one()
+    return Context(*row[1:])
+
+
+def is_overdue(referral: Referral, case_status: str, now: datetime) -> bool:
+    """Sent, not yet answered, past the service's response target, in a case still open."""
+    return (
+        referral.status in UNANSWERED
+        and referral.response_due_at is not None
+        and referral.response_due_at < now
+        and case_status != CaseStatus.CLOSED.value
+    )
+
+
+def _moves(access_side: Side, writable: bool, referral: Referral) -> list[Status]:
+    if not writable:
+        return []
+    held = Status(referral.held_from) if referral.held_from else None
+    return allowed(Status(referral.status), held, access_side)
+
+
+def provider_view(
+    keyring: KeyRing, referral: Referral, ctx: Context, side: Side, writable: bool
+) -> dict[str, Any]:
+    return {
+        "id": referral.id,
+        "status": referral.status,
+        "urgency": referral.urgency,
+        "service_id": referral.service_id,
+        "service_name": ctx.service_name,
+        "requester_name": ctx.requester_name,
+        "requester_organisation": ctx.requester_organisation,
+        "sent_at": referral.requested_at,
+        "response_due_at": referral.response_due_at,
+        "overdue": is_overdue(referral, ctx.case_status, clock.now()),
+        "accepted_at": referral.accepted_at,
+        "ended_at": referral.ended_at,
+        "shared_fields": referral.shared_fields,
+        "shared": open_shared(keyring, referral),
+        "note_to_provider": referral.note_to_provider,
+        "reason_code": referral.reason_code,
+        "reason_text": referral.reason_text,
+        "outcome": referral.outcome,
+        "outcome_text": referral.outcome_text,
+        "allowed_transitions": _moves(side, writable, referral),
+        "version": referral.version,
+    }
+
+
+def render(
+    keyring: KeyRing, referral: Referral, ctx: Context, side: Side, writable: bool
+) -> ReferralRead | ProviderReferralRead:
+    base = provider_view(keyring, referral, ctx, side, writable)
+    if side == Side.PROVIDER:
+        return ProviderReferralRead.model_validate(base)
+    full = {
+        **base,
+        **{
+            key: getattr(referral, key)
+            for key in (
+                "case_id",
+                "subject_person_id",
+                "provider_organisation_id",
+                "reason",
+                "basis_id",
+                "basis_kind",
+                "measure_id",
+                "held_from",
+                "expires_at",
+                "expiry_acknowledged_at",
+                "created_by",
+                "created_at",
+                "updated_at",
+            )
+        },
+    }
+    return ReferralRead.model_validate(full)
+
+
+async def detail(
+    session: AsyncSession, keyring: KeyRing, access: ReferralAccess
+) -> ReferralDetail | ProviderReferralRead:
+    referral = access.referral
+    ctx = await context_of(session, referral)
+    view = render(keyring, referral, ctx, access.side, access.writable)
+    if access.side == Side.PROVIDER:
+        return view
+    events = (
+        await session.scalars(
+            select(ReferralEvent)
+            .where(ReferralEvent.referral_id == referral.id)
+            .order_by(ReferralEvent.occurred_at, ReferralEvent.id)
+        )
+    ).all()
+    return ReferralDetail.model_validate(
+        {
+            **view.model_dump(),
+            "history": [ReferralEventRead.model_validate(e) for e in events],
+        }
+    )
