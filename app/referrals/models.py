@@ -51,6 +51,10 @@ class Referral(UUIDPk, Timestamps, Versioned, Base):
     __table_args__ = (
         Index("ix_referrals_case", "case_id", "created_at"),
         Index("ix_referrals_provider_status", "provider_organisation_id", "status", "created_at"),
+        # The inbox pages by (created_at, id) within one organisation (bench/README.md).
+        Index("ix_referrals_provider_created", "provider_organisation_id", "created_at", "id"),
+        # The referrer's /me/tasks starts from their own referrals.
+        Index("ix_referrals_created_by", "created_by", "status", "response_due_at"),
         Index("ix_referrals_status_due", "status", "response_due_at"),
         Index("ix_referrals_status_expires", "status", "expires_at"),
     )
