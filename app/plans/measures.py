@@ -188,20 +188,36 @@ async def change_status(
             ),
         )
     check_version(expected, measure.version)
+    await _set_status(
+        session, access.principal, plan, measure, data.status, data.outcome_note, access.purpose
+    )
+
+
+async def _set_status(
+    session: AsyncSession,
+    actor: Principal | None,
+    plan: Plan | None,
+    measure: Measure,
+    status: MeasureStatus,
+    note: str | None,
+    purpose: str,
+) -> None:
+    """Record a status change (who, when, why) and audit it."""
     previous = measure.status
-    measure.status = data.status.value
-    measure.outcome_note = data.outcome_note
+    measure.status = status.value
+    measure.outcome_note = note
     measure.status_changed_at = utcnow()
-    measure.status_changed_by = access.principal.user_id
-    _touch(plan)
+    measure.status_changed_by = actor.user_id if actor else None
+    if plan is not None:
+        _touch(plan)
     await session.flush()
     audit.record(
         session,
-        access.principal,
-        f"plan.measure.status.{previous}.{data.status.value}",
+        actor,
+        f"plan.measure.status.{previous}.{status.value}",
         "measure",
         measure.id,
-        purpose=access.purpose,
+        purpose=purpose,
     )
 
 
@@ -226,19 +242,4 @@ async def follow_linked(
     ):
         return
     plan = await session.get(Plan, measure.plan_id)
-    previous = measure.status
-    measure.status = status.value
-    measure.outcome_note = note
-    measure.status_changed_at = utcnow()
-    measure.status_changed_by = actor.user_id if actor else None
-    if plan is not None:
-        _touch(plan)
-    await session.flush()
-    audit.record(
-        session,
-        actor,
-        f"plan.measure.status.{previous}.{status.value}",
-        "measure",
-        measure.id,
-        purpose=purpose,
-    )
+    await _set_status(session, actor, plan, measure, status, note, purpose)

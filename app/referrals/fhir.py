@@ -19,6 +19,7 @@ from typing import Any
 from app.referrals.models import Referral
 from app.referrals.schemas import ProviderReferralRead
 from app.referrals.states import Status
+from app.referrals.views import Context
 
 FHIR_JSON = "application/fhir+json"
 SYSTEM = "urn:casecoord"
@@ -84,13 +85,7 @@ def _subject(view: ProviderReferralRead) -> dict[str, Any]:
     return patient
 
 
-def service_request(
-    view: ProviderReferralRead,
-    referral: Referral,
-    service_type: str,
-    requester_code: str,
-    provider: tuple[str, str],
-) -> dict[str, Any]:
+def service_request(view: ProviderReferralRead, referral: Referral, ctx: Context) -> dict[str, Any]:
     status = Status(view.status)
     resource: dict[str, Any] = {
         "resourceType": "ServiceRequest",
@@ -109,15 +104,15 @@ def service_request(
         ],
         "priority": view.urgency.value,
         "code": {
-            "coding": [{"system": CS_SERVICE_TYPE, "code": service_type}],
+            "coding": [{"system": CS_SERVICE_TYPE, "code": ctx.service_type}],
             "text": view.service_name,
         },
         "subject": {"reference": "#subject"},
         "requester": {
-            **_org(requester_code, view.requester_organisation),
+            **_org(ctx.requester_code, ctx.requester_organisation),
             "display": f"{view.requester_name} ({view.requester_organisation})",
         },
-        "performer": [_org(*provider)],
+        "performer": [_org(ctx.provider_code, ctx.provider_organisation)],
     }
     if view.sent_at is not None:
         resource["authoredOn"] = _instant(view.sent_at)
@@ -128,9 +123,7 @@ def service_request(
     return resource
 
 
-def task(
-    view: ProviderReferralRead, referral: Referral, requester_code: str, provider: tuple[str, str]
-) -> dict[str, Any]:
+def task(view: ProviderReferralRead, referral: Referral, ctx: Context) -> dict[str, Any]:
     status = Status(view.status)
     focus = {"reference": f"ServiceRequest/{view.id}"}
     resource: dict[str, Any] = {
@@ -146,10 +139,10 @@ def task(
         "authoredOn": _instant(referral.created_at),
         "lastModified": _instant(referral.updated_at),
         "requester": {
-            **_org(requester_code, view.requester_organisation),
+            **_org(ctx.requester_code, ctx.requester_organisation),
             "display": f"{view.requester_name} ({view.requester_organisation})",
         },
-        "owner": _org(*provider),
+        "owner": _org(ctx.provider_code, ctx.provider_organisation),
     }
     if view.reason_code is not None or view.reason_text:
         reason: dict[str, Any] = {}

@@ -12,7 +12,6 @@ from app.cases.dependencies import replayed
 from app.concurrency import IfMatch, etag, set_etag
 from app.crypto import KeyRingDep
 from app.db import SessionDep
-from app.directory.models import Organisation
 from app.idempotency import Idempotency
 from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.referrals import fhir, inbox, service, transitions, views
@@ -26,7 +25,6 @@ from app.referrals.dependencies import (
     ReferralUpdater,
     SettingsDep,
 )
-from app.referrals.models import ServiceEntry
 from app.referrals.schemas import (
     Box,
     ProviderReferralRead,
@@ -206,19 +204,15 @@ async def acknowledge_expiry(
 
 async def _fhir_parts(
     session: SessionDep, keyring: KeyRingDep, access: ReferralAccess
-) -> tuple[ProviderReferralRead, str, str, tuple[str, str]]:
+) -> tuple[ProviderReferralRead, views.Context]:
     referral = access.referral
     ctx = await views.context_of(session, referral)
     # Only the minimum, whoever asks: render the provider's view.
     view = views.render(keyring, referral, ctx, Side.PROVIDER, False)
     assert isinstance(view, ProviderReferralRead)
-    entry = await session.get(ServiceEntry, referral.service_id)
-    requester = await session.get(Organisation, referral.created_by_organisation_id)
-    provider = await session.get(Organisation, referral.provider_organisation_id)
-    assert entry is not None and requester is not None and provider is not None
     why = "service referral (FHIR)" if access.side == Side.PROVIDER else access.purpose
     service.audit_person(session, access.principal, "referral.read.fhir", referral, why)
-    return view, entry.service_type, requester.code, (provider.code, provider.name)
+    return view, ctx
 
 
 def _fhir(resource: dict[str, object], version: int) -> Response:
@@ -236,13 +230,12 @@ async def fhir_service_request(
     session: SessionDep, keyring: KeyRingDep, access: ReferralReader
 ) -> Response:
     """The referral as a FHIR R4 ServiceRequest (the shared minimum only)."""
-    view, service_type, requester, provider = await _fhir_parts(session, keyring, access)
-    resource = fhir.service_request(view, access.referral, service_type, requester, provider)
-    return _fhir(resource, access.referral.version)
+    view, ctx = await _fhir_parts(session, keyring, access)
+    return _fhir(fhir.service_request(view, access.referral, ctx), access.referral.version)
 
 
 @fhir_router.get("/Task/{referral_id}", response_class=Response, responses=FHIR_RESPONSES)
 async def fhir_task(session: SessionDep, keyring: KeyRingDep, access: ReferralReader) -> Response:
     """The referral's workflow as a FHIR R4 Task whose focus is the ServiceRequest."""
-    view, _service_type, requester, provider = await _fhir_parts(session, keyring, access)
-    return _fhir(fhir.task(view, access.referral, requester, provider), access.referral.version)
+    view, ctx = await _fhir_parts(session, keyring, access)
+    return _fhir(fhir.task(view, access.referral, ctx), access.referral.version)

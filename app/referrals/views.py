@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.cases.lifecycle import CaseStatus
 from app.cases.models import Case
@@ -87,20 +88,37 @@ class Context:
     """What a view needs beyond the referral row (from one joined query)."""
 
     service_name: str
+    service_type: str
     requester_name: str
     requester_organisation: str
+    requester_code: str
+    provider_organisation: str
+    provider_code: str
     case_status: str
 
 
-ContextRow = Select[Referral, str, str, str, str]
+ContextRow = Select[Referral, str, str, str, str, str, str, str, str]
+_Requester = aliased(Organisation)
+_Provider = aliased(Organisation)
 
 
 def context_query() -> ContextRow:
     stmt: ContextRow = (
-        select(Referral, ServiceEntry.name, User.name, Organisation.name, Case.status)
+        select(
+            Referral,
+            ServiceEntry.name,
+            ServiceEntry.service_type,
+            User.name,
+            _Requester.name,
+            _Requester.code,
+            _Provider.name,
+            _Provider.code,
+            Case.status,
+        )
         .join(ServiceEntry, ServiceEntry.id == Referral.service_id)
         .join(User, User.id == Referral.created_by)
-        .join(Organisation, Organisation.id == Referral.created_by_organisation_id)
+        .join(_Requester, _Requester.id == Referral.created_by_organisation_id)
+        .join(_Provider, _Provider.id == Referral.provider_organisation_id)
         .join(Case, Case.id == Referral.case_id)
     )
     return stmt
