@@ -232,6 +232,10 @@ class ProviderReferralRead(BaseModel):
     accepted_at: datetime | None
     ended_at: datetime | None
     shared_fields: list[SharedField]
+    sharing_withdrawn: bool = Field(
+        description="The subject withdrew the basis: the service no longer sees `shared` "
+        "or `note_to_provider` here; the referrer should cancel the referral."
+    )
     shared: SharedInfo | None
     note_to_provider: str | None
     reason_code: ReasonCode | None

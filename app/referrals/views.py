@@ -21,7 +21,7 @@ from app.cases.models import Case
 from app.clock import clock
 from app.crypto import FieldContext, KeyRing
 from app.directory.models import Organisation, User
-from app.persons.models import Person
+from app.persons.models import Consent, Person
 from app.persons.protected import open_protected
 from app.referrals.models import Referral, ReferralEvent, ServiceEntry
 from app.referrals.schemas import (
@@ -95,9 +95,10 @@ class Context:
     provider_organisation: str
     provider_code: str
     case_status: str
+    basis_withdrawn_at: datetime | None
 
 
-ContextRow = Select[Referral, str, str, str, str, str, str, str, str]
+ContextRow = Select[Referral, str, str, str, str, str, str, str, str, datetime | None]
 _Requester = aliased(Organisation)
 _Provider = aliased(Organisation)
 
@@ -114,12 +115,14 @@ def context_query() -> ContextRow:
             _Provider.name,
             _Provider.code,
             Case.status,
+            Consent.withdrawn_at,
         )
         .join(ServiceEntry, ServiceEntry.id == Referral.service_id)
         .join(User, User.id == Referral.created_by)
         .join(_Requester, _Requester.id == Referral.created_by_organisation_id)
         .join(_Provider, _Provider.id == Referral.provider_organisation_id)
         .join(Case, Case.id == Referral.case_id)
+        .join(Consent, Consent.id == Referral.basis_id)
     )
     return stmt
 
@@ -149,6 +152,11 @@ def _moves(access_side: Side, writable: bool, referral: Referral) -> list[Status
 def provider_view(
     keyring: KeyRing, referral: Referral, ctx: Context, side: Side, writable: bool
 ) -> dict[str, Any]:
+    now = clock.now()
+    withdrawn = ctx.basis_withdrawn_at is not None and ctx.basis_withdrawn_at <= now
+    # Withdrawal stops further sharing: the service no longer reads what was
+    # shared (its own records are its own); the referrer still sees what went.
+    hidden = withdrawn and side == Side.PROVIDER
     return {
         "id": referral.id,
         "status": referral.status,
@@ -159,12 +167,13 @@ def provider_view(
         "requester_organisation": ctx.requester_organisation,
         "sent_at": referral.requested_at,
         "response_due_at": referral.response_due_at,
-        "overdue": is_overdue(referral, ctx.case_status, clock.now()),
+        "overdue": is_overdue(referral, ctx.case_status, now),
         "accepted_at": referral.accepted_at,
         "ended_at": referral.ended_at,
         "shared_fields": referral.shared_fields,
-        "shared": open_shared(keyring, referral),
-        "note_to_provider": referral.note_to_provider,
+        "sharing_withdrawn": withdrawn,
+        "shared": None if hidden else open_shared(keyring, referral),
+        "note_to_provider": None if hidden else referral.note_to_provider,
         "reason_code": referral.reason_code,
         "reason_text": referral.reason_text,
         "outcome": referral.outcome,

@@ -33,7 +33,7 @@ PROVIDER_KEYS = [
     "accepted_at", "allowed_transitions", "ended_at", "id", "note_to_provider", "outcome",
     "outcome_text", "overdue", "reason_code", "reason_text", "requester_name",
     "requester_organisation", "response_due_at", "sent_at", "service_id", "service_name",
-    "shared", "shared_fields", "status", "urgency", "version",
+    "shared", "shared_fields", "sharing_withdrawn", "status", "urgency", "version",
 ]  # fmt: skip
 SHARED_KEYS = ["birth_date", "identity_code", "language", "name", "phones", "reason", "risk_level"]
 PHONES = [

@@ -66,8 +66,8 @@ REFERRAL_ACTIONS = {a for a in POLICY if str(a).startswith("referral.")}
 PROVIDER_KEYS = {
     "id", "status", "urgency", "service_id", "service_name", "requester_name",
     "requester_organisation", "sent_at", "response_due_at", "overdue", "accepted_at",
-    "ended_at", "shared_fields", "shared", "note_to_provider", "reason_code", "reason_text",
-    "outcome", "outcome_text", "allowed_transitions", "version",
+    "ended_at", "shared_fields", "sharing_withdrawn", "shared", "note_to_provider", "reason_code",
+    "reason_text", "outcome", "outcome_text", "allowed_transitions", "version",
 }  # fmt: skip
 
 CANCEL = {"to": "cancelled", "reason_code": "no_longer_needed", "reason_text": "Arranged."}
