@@ -21,6 +21,7 @@ from app.referrals.models import Referral
 from app.referrals.service import PROVIDER_ROLES
 from app.referrals.states import OPEN, UNANSWERED, ReasonCode, Status
 from app.referrals.transitions import expire_due
+from app.referrals.views import overdue_clause
 from app.tasks import TaskKind, TaskRead, register_provider
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ async def my_referrals(
             .join(CaseMember, CaseMember.case_id == Case.id)
             .where(
                 *_mine_in_open_cases(principal),  # type: ignore[arg-type]
-                (Referral.status.in_(_UNANSWERED) & (Referral.response_due_at < now))
+                overdue_clause(now)
                 | (
                     (Referral.status == Status.FAILED.value)
                     & (Referral.reason_code == ReasonCode.EXPIRED.value)

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_
@@ -19,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.policy import POLICY, Action
 from app.auth.principal import Principal
 from app.cases.access import member_case_ids, readable_cases
-from app.cases.lifecycle import CaseStatus
 from app.cases.models import Case, CaseMember
 from app.clock import clock
 from app.crypto import KeyRing
@@ -28,8 +26,8 @@ from app.problems import DeniedAccess, Forbidden
 from app.referrals.models import Referral
 from app.referrals.schemas import Box, ProviderReferralRead, ReferralRead
 from app.referrals.service import PROVIDER_ROLES, audit_person
-from app.referrals.states import UNANSWERED, Side, Status, Urgency
-from app.referrals.views import Context, ContextRow, context_query, render
+from app.referrals.states import Side, Status, Urgency
+from app.referrals.views import Context, ContextRow, context_query, overdue_clause, render
 
 
 def default_box(principal: Principal) -> Box:
@@ -54,14 +52,6 @@ def _box_filter(principal: Principal, box: Box) -> Any:
         )
     readable = readable_cases(principal, clock.now()).with_only_columns(Case.id)
     return Referral.case_id.in_(readable.scalar_subquery())
-
-
-def _overdue(now: datetime) -> Any:
-    return and_(
-        Referral.status.in_([s.value for s in UNANSWERED]),
-        Referral.response_due_at < now,
-        Case.status != CaseStatus.CLOSED.value,
-    )
 
 
 async def _member_cases(
@@ -98,7 +88,7 @@ async def list_referrals(
     if urgency is not None:
         stmt = stmt.where(Referral.urgency == urgency.value)
     if overdue is not None:
-        stmt = stmt.where(_overdue(now) if overdue else ~_overdue(now))
+        stmt = stmt.where(overdue_clause(now) if overdue else ~overdue_clause(now))
     stmt = apply_keyset(stmt, Referral.created_at, Referral.id, cursor, limit)
     rows = (await session.execute(stmt)).all()
     side = Side.PROVIDER if box == Box.INBOX else Side.REFERRER

@@ -15,13 +15,11 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
-from app.cases.models import Case
 from app.clock import clock
 from app.concurrency import check_version
 from app.config import Settings
 from app.crypto import KeyRing
 from app.directory.models import Organisation
-from app.persons.models import Person
 from app.plans.measures import follow_linked
 from app.plans.schemas import MeasureStatus
 from app.problems import Conflict, DeniedAccess, Forbidden
@@ -165,10 +163,10 @@ async def _send(
 ) -> None:
     """The disclosure: check again, copy and seal the chosen fields, set the deadlines."""
     referral, principal = access.referral, access.principal
-    case = await session.get(Case, referral.case_id)
-    person = await session.get(Person, referral.subject_person_id)
-    assert case is not None and person is not None and access.case is not None
-    await service.check_subject(session, case, person.id)
+    assert access.case is not None  # sending is the referrer's move
+    case = access.case.case
+    # Still a participant: the check loads the person the values are copied from.
+    person = await service.check_subject(session, case, referral.subject_person_id)
     entry = await service.check_service(session, referral.service_id)
     await service.check_recipients(
         session, principal, case, person.id, referral.provider_organisation_id

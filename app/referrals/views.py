@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -130,6 +130,15 @@ def context_query() -> ContextRow:
 async def context_of(session: AsyncSession, referral: Referral) -> Context:
     row = (await session.execute(context_query().where(Referral.id == referral.id))).one()
     return Context(*row[1:])
+
+
+def overdue_clause(now: datetime) -> ColumnElement[bool]:
+    """:func:`is_overdue` in SQL (the query must join the referral's case)."""
+    return and_(
+        Referral.status.in_([s.value for s in UNANSWERED]),
+        Referral.response_due_at < now,
+        Case.status != CaseStatus.CLOSED.value,
+    )
 
 
 def is_overdue(referral: Referral, case_status: str, now: datetime) -> bool:
