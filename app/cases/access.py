@@ -1,7 +1,8 @@
 """Need-to-know in one place: the readable-cases query and the case loader.
 
 A case is readable by its active members and, until the grant expires, by the
-holder of an emergency grant. Everything case-scoped is loaded *through* this
+holder of an emergency grant, unless the caller's organisation is on the
+case's must-not-receive list. Everything case-scoped is loaded *through* this
 query, so a case the caller may not see is indistinguishable from a missing
 one (404). Nothing here loads a case and then checks.
 """
@@ -19,27 +20,47 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import requestctx
 from app.auth.policy import Relation
 from app.auth.principal import Principal
-from app.cases.models import Case, CaseMember, EmergencyGrant
+from app.cases.models import Case, CaseExclusion, CaseMember, EmergencyGrant
 from app.cases.schemas import AccessKind, CaseRole
 from app.db import utcnow
 from app.directory.models import TeamMembership
 from app.problems import DeniedAccess, Forbidden, NotFound
 
 
+def excluded_case_ids(principal: Principal) -> Select[uuid.UUID]:
+    """Cases whose must-not-receive list names the caller's organisation.
+
+    Part of the readable rule itself, not a check each path must remember: a
+    member admitted before the entry was added loses access from then on, and
+    an emergency grant does not open the case either.
+    """
+    return select(CaseExclusion.case_id).where(
+        CaseExclusion.organisation_id == principal.organisation_id,
+        CaseExclusion.removed_at.is_(None),
+    )
+
+
 def member_case_ids(principal: Principal) -> Select[uuid.UUID]:
+    """Cases the caller is an active member of, less those that exclude them."""
     return select(CaseMember.case_id).where(
-        CaseMember.user_id == principal.user_id, CaseMember.removed_at.is_(None)
+        CaseMember.user_id == principal.user_id,
+        CaseMember.removed_at.is_(None),
+        CaseMember.case_id.not_in(excluded_case_ids(principal)),
     )
 
 
 def granted_case_ids(principal: Principal, now: datetime) -> Select[uuid.UUID]:
+    """Cases the caller holds an unexpired emergency grant to, less excluding ones."""
     return select(EmergencyGrant.case_id).where(
-        EmergencyGrant.user_id == principal.user_id, EmergencyGrant.expires_at > now
+        EmergencyGrant.user_id == principal.user_id,
+        EmergencyGrant.expires_at > now,
+        EmergencyGrant.case_id.not_in(excluded_case_ids(principal)),
     )
 
 
 def readable_cases(principal: Principal, now: datetime | None = None) -> Select[Case]:
-    """THE visibility rule: membership, or an active unexpired emergency grant."""
+    """THE visibility rule: membership, or an active unexpired emergency grant, and
+    never for an organisation on the case's must-not-receive list."""
     now = now or utcnow()
     # One IN over a UNION (not two INs joined by OR): the planner can then start
     # from the caller's memberships, so the cost follows how many cases the

@@ -24,14 +24,14 @@ from app import requestctx
 from app.audit import service as audit
 from app.auth.policy import EMERGENCY_ROLES
 from app.auth.principal import Principal, Role
-from app.cases.access import CaseAccess, not_found
+from app.cases.access import CaseAccess, excluded_case_ids, not_found
 from app.cases.lifecycle import Scheme
-from app.cases.models import Case, CaseMember, EmergencyGrant
+from app.cases.models import Case, CaseExclusion, CaseMember, EmergencyGrant
 from app.cases.schemas import EmergencyAccessCreate, EmergencyGrantRead, EmergencyReview
 from app.concurrency import check_version
 from app.db import utcnow
 from app.pagination import apply_keyset, page_of
-from app.problems import Conflict
+from app.problems import Conflict, DeniedAccess, NotFound
 
 GRANT_MINUTES = 60
 
@@ -64,6 +64,20 @@ async def grant_access(
     case = await session.scalar(eligible_cases(principal).where(Case.id == case_id))
     if case is None:
         raise not_found(action, principal, "case", case_id)
+    if await session.scalar(excluded_case_ids(principal).where(CaseExclusion.case_id == case.id)):
+        # The caller's organisation must not receive this case: no glass to break.
+        # Refused exactly like a case that does not exist, so the refusal tells
+        # the excluded party nothing; the audit row says why.
+        raise NotFound(
+            "No such case.",
+            denied=DeniedAccess(
+                action=action,
+                actor=principal,
+                target_type="case",
+                target_id=str(case.id),
+                reason="must-not-receive",
+            ),
+        )
     is_member = await session.scalar(
         select(CaseMember.id).where(
             CaseMember.case_id == case.id,

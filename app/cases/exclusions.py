@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
@@ -112,6 +112,7 @@ async def add_exclusion(
     session: AsyncSession, access: CaseAccess, data: ExclusionCreate
 ) -> CaseExclusion:
     case, principal = access.case, access.principal
+    losing: Sequence[uuid.UUID] = ()
     if data.person_id is not None:
         visible = await _person_visible(session, access, data.person_id)
         if not visible:
@@ -120,20 +121,19 @@ async def add_exclusion(
     else:
         if await session.get(Organisation, data.organisation_id) is None:
             raise _invalid("organisation_id", "No such organisation.")
-        members = await session.scalar(
-            select(func.count())
-            .select_from(CaseMember)
-            .join(User, User.id == CaseMember.user_id)
-            .where(
-                CaseMember.case_id == case.id,
-                CaseMember.removed_at.is_(None),
-                User.organisation_id == data.organisation_id,
+        # Members of the organisation stay on the list of members, but the
+        # readable-cases rule (app/cases/access.py) shuts them out from now on.
+        losing = (
+            await session.scalars(
+                select(CaseMember.id)
+                .join(User, User.id == CaseMember.user_id)
+                .where(
+                    CaseMember.case_id == case.id,
+                    CaseMember.removed_at.is_(None),
+                    User.organisation_id == data.organisation_id,
+                )
             )
-        )
-        if members:
-            raise Conflict(
-                "Members of this organisation are in the case; remove them before excluding it."
-            )
+        ).all()
         same = CaseExclusion.organisation_id == data.organisation_id
     if await session.scalar(select(CaseExclusion.id).where(*_active(access), same)):
         raise Conflict("This party is already on the must-not-receive list.")
@@ -154,6 +154,19 @@ async def add_exclusion(
         entry.id,
         purpose=access.purpose,
     )
+    for member_id in losing:
+        # One row per member who loses access, naming the membership (case and
+        # user) and the entry that shut them out.
+        session.add(
+            audit.build_event(
+                principal,
+                "case.member.access_lost",
+                "case_member",
+                member_id,
+                purpose=access.purpose,
+                reason=f"must-not-receive:{entry.id}",
+            )
+        )
     return entry
 
 

@@ -177,6 +177,7 @@ class CaseExclusion(UUIDPk, Timestamps, Versioned, Base):
     __tablename__ = "case_exclusions"
     __table_args__ = (
         Index("ix_case_exclusions_case_id", "case_id", "created_at"),
+        Index("ix_case_exclusions_organisation_id", "organisation_id", "case_id"),
         CheckConstraint("(person_id IS NULL) <> (organisation_id IS NULL)", name="one_party"),
     )
 

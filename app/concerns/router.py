@@ -72,7 +72,7 @@ async def get_concern(
     """The receiving team sees the concern; its submitter sees only the status."""
     concern, screener = await service.load_for_reading(session, principal, concern_id)
     set_etag(response, concern.version)
-    return service.read(session, principal, concern, screener)
+    return await service.read(session, principal, concern, screener)
 
 
 @router.post("/concerns/{concern_id}/screening", response_model=ConcernRead)
@@ -87,4 +87,4 @@ async def screen_concern(
     """Decide: under consideration, open a case, attach to a case, or dismiss with a reason."""
     concern = await service.screen(session, principal, concern_id, body, expected)
     set_etag(response, concern.version)
-    return service.full(concern)
+    return service.full(concern, await service.readable_among(session, principal, [concern]))

@@ -11,6 +11,7 @@ consideration, action taken, no further action) and never the case content.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -22,7 +23,8 @@ from app.auth.policy import Relation
 from app.auth.principal import Principal
 from app.cases import participants
 from app.cases import service as cases
-from app.cases.access import enforce_relation, load_case_access
+from app.cases.access import enforce_relation, load_case_access, readable_cases
+from app.cases.models import Case
 from app.cases.schemas import CaseCreate
 from app.concerns.models import Concern
 from app.concerns.schemas import (
@@ -61,8 +63,23 @@ def feedback(concern: Concern) -> ConcernFeedback:
     )
 
 
-def full(concern: Concern) -> ConcernRead:
+async def readable_among(
+    session: AsyncSession, principal: Principal, concerns: Sequence[Concern]
+) -> set[uuid.UUID]:
+    """Which of these concerns' cases the caller may read (the one readable rule)."""
+    case_ids = {c.case_id for c in concerns if c.case_id is not None}
+    if not case_ids:
+        return set()
+    stmt = readable_cases(principal).with_only_columns(Case.id).where(Case.id.in_(case_ids))
+    return set((await session.scalars(stmt)).all())
+
+
+def full(concern: Concern, readable: set[uuid.UUID]) -> ConcernRead:
+    """The screening view. The case a concern went into is named only to those who
+    may read that case: the rest of the team sees that it was handled, not where."""
     data: dict[str, Any] = {c.key: getattr(concern, c.key) for c in Concern.__table__.columns}
+    if concern.case_id not in readable:
+        data["case_id"] = None
     data["submitted_at"] = concern.created_at
     data["subject"] = {
         "given_name": concern.subject_given_name,
@@ -155,10 +172,14 @@ async def load_for_reading(
     return concern, concern.team_id in principal.team_ids
 
 
-def read(session: AsyncSession, principal: Principal, concern: Concern, screener: bool) -> Any:
+async def read(
+    session: AsyncSession, principal: Principal, concern: Concern, screener: bool
+) -> Any:
     action = "concern.read" if screener else "concern.feedback.read"
     audit.record(session, principal, action, "concern", concern.id)
-    return full(concern) if screener else feedback(concern)
+    if not screener:
+        return feedback(concern)
+    return full(concern, await readable_among(session, principal, [concern]))
 
 
 async def list_concerns(
@@ -173,7 +194,8 @@ async def list_concerns(
     rows, nxt = page_of((await session.scalars(stmt)).all(), limit, "created_at")
     audit.record(session, principal, f"concern.listed.{box.value}", "concern", None)
     if box == Box.INBOX:
-        return [full(c) for c in rows], nxt
+        readable = await readable_among(session, principal, rows)
+        return [full(c, readable) for c in rows], nxt
     return [feedback(c) for c in rows], nxt
 
 

@@ -12,8 +12,9 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, Role
+from app.cases.access import member_case_ids
 from app.cases.lifecycle import CaseStatus, GateContext, register_gate
-from app.cases.models import Case, CaseMember, EmergencyGrant
+from app.cases.models import Case, EmergencyGrant
 from app.plans.models import Measure
 from app.plans.schemas import OPEN_STATUSES
 from app.tasks import TaskKind, TaskRead, register_provider
@@ -49,8 +50,7 @@ register_gate(None, CaseStatus.CLOSED, open_measures_settled)
 
 def _my_open_cases(principal: Principal) -> list[ColumnElement[bool]]:
     return [
-        CaseMember.user_id == principal.user_id,
-        CaseMember.removed_at.is_(None),
+        Case.id.in_(member_case_ids(principal)),
         Case.status != CaseStatus.CLOSED.value,
     ]
 
@@ -69,7 +69,6 @@ async def measures_due(
         await session.execute(
             select(Measure, Case.reference)
             .join(Case, Case.id == Measure.case_id)
-            .join(CaseMember, CaseMember.case_id == Case.id)
             .where(
                 *_my_open_cases(principal),
                 Measure.removed_in.is_(None),
@@ -110,7 +109,6 @@ async def cases_to_review(
     rows = (
         await session.scalars(
             select(Case)
-            .join(CaseMember, CaseMember.case_id == Case.id)
             .where(
                 *_my_open_cases(principal),
                 Case.next_review_at.is_not(None),

@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
+from app.cases.access import member_case_ids
 from app.cases.lifecycle import CaseStatus, GateContext, register_gate
-from app.cases.models import Case, CaseMember
+from app.cases.models import Case
 from app.db import Database
 from app.referrals.models import Referral
 from app.referrals.service import PROVIDER_ROLES
@@ -52,8 +53,7 @@ register_gate(None, CaseStatus.CLOSED, referrals_settled)
 def _mine_in_open_cases(principal: Principal) -> list[object]:
     return [
         Referral.created_by == principal.user_id,
-        CaseMember.user_id == principal.user_id,
-        CaseMember.removed_at.is_(None),
+        Case.id.in_(member_case_ids(principal)),
         Case.status != CaseStatus.CLOSED.value,
     ]
 
@@ -67,7 +67,6 @@ async def my_referrals(
         await session.execute(
             select(Referral, Case.reference)
             .join(Case, Case.id == Referral.case_id)
-            .join(CaseMember, CaseMember.case_id == Case.id)
             .where(
                 *_mine_in_open_cases(principal),  # type: ignore[arg-type]
                 overdue_clause(now)

@@ -97,7 +97,7 @@ class TestAdmission:
         body = assert_problem(r, 409)
         assert body["type"].endswith("/must-not-receive")
 
-    async def test_excluding_an_organisation_with_members_is_409(
+    async def test_excluding_an_organisation_with_members_shuts_them_out(
         self, client: httpx.AsyncClient, world: World
     ) -> None:
         case = await open_case(client, world.police, world.marak)
@@ -111,7 +111,9 @@ class TestAdmission:
             json={"organisation_id": str(world.social.id), "reason": "Conflict of interest."},
             headers=world.police.headers,
         )
-        assert_problem(r, 409)
+        assert r.status_code == 201, r.text
+        r = await client.get(f"/api/v1/cases/{case['id']}", headers=world.social_worker.headers)
+        assert_problem(r, 404)
 
 
 class TestRefusals:
