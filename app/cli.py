@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -87,6 +88,10 @@ def serve(
     demo: Annotated[bool, typer.Option(help="Seed demo data and print tokens.")] = False,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, max=64, help="Worker processes (PostgreSQL only; SQLite takes 1)."),
+    ] = 1,
 ) -> None:
     """Migrate the database, then serve the API (with --demo: demo data and tokens)."""
     import uvicorn
@@ -95,6 +100,13 @@ def serve(
     from app.main import create_app
 
     settings = _settings(demo)
+    if workers > 1 and not settings.effective_database_url.startswith("postgresql"):
+        console.print(
+            "[red]--workers above 1 needs PostgreSQL.[/red] SQLite has one writer at a time "
+            "and every request writes its audit row, so more processes would only queue on "
+            "the file lock. Set CASECOORD_DATABASE_URL to a PostgreSQL database, or use 1."
+        )
+        raise typer.Exit(2)
     _keyring_or_exit(settings)  # production without keys stops here, not at the first request
     _migrate(settings)
     if demo:
@@ -104,6 +116,22 @@ def serve(
         console.print(f"Demo data ready ({added} rows added).")
         _print_demo_tokens(settings, f"http://{host}:{port}")
     configure_logging(settings.log_level)
+    if workers > 1:
+        # Each worker process builds its app from the environment: hand it the
+        # settings this command resolved (the demo signing key, for instance).
+        if settings.oidc_jwks:
+            os.environ["CASECOORD_OIDC_JWKS"] = settings.oidc_jwks
+        uvicorn.run(
+            "app.main:app_from_environment",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            proxy_headers=True,
+        )
+        return
     uvicorn.run(
         create_app(settings),
         host=host,

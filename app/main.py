@@ -114,3 +114,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         EdgeMiddleware, max_body_bytes=settings.max_body_bytes, metrics=app.state.metrics
     )
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app for each worker of ``casecoord serve --workers N`` (settings from env)."""
+    return create_app(get_settings())

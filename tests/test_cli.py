@@ -145,3 +145,14 @@ class TestDevKeyInProduction:
         )
         assert denial is not None
         assert denial.reason == "401:unknown signing key"
+
+
+def test_serve_refuses_several_workers_on_sqlite(data_dir: Path, fresh_settings: None) -> None:
+    result = run_cli(data_dir, "serve", "--workers", "2")
+    assert result.exit_code == 2
+    assert "needs PostgreSQL" in result.output
+    assert not (data_dir / "casecoord.db").exists()  # refused before migrating anything
+
+
+def test_serve_workers_must_be_positive(data_dir: Path, fresh_settings: None) -> None:
+    assert run_cli(data_dir, "serve", "--workers", "0").exit_code == 2
