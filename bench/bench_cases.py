@@ -100,7 +100,9 @@ class Seeder:
                  "organisation_id": self.org_id, "area": "Bench", "version": 1,
                  "created_at": now, "updated_at": now}])
 
-    async def grow_to(self, total: int, mine_every: int, progress: Progress) -> None:
+    async def grow_to(
+        self, total: int, mine_every: int, progress: Progress, mine_cap: int | None = None
+    ) -> None:
         task = progress.add_task(f"seeding to {total:,} cases", total=total - self.count)
         batch = 5000
         while self.count < total:
@@ -110,7 +112,8 @@ class Seeder:
             for i in range(n):
                 cid = uuid.uuid4()
                 index = self.count + i
-                owner = self.user_id if index % mine_every == 0 else self.other_id
+                mine = index % mine_every == 0 and (mine_cap is None or len(self.mine) < mine_cap)
+                owner = self.user_id if mine else self.other_id
                 if owner == self.user_id:
                     self.mine.append(cid)
                 cases.append({

@@ -40,6 +40,12 @@ def baseline_app(database_url: str) -> Starlette:
 def main() -> None:
     kind, port = sys.argv[1], int(sys.argv[2])
     settings = Settings()
+    if kind.startswith("app-workers-"):
+        # Several worker processes, as `casecoord serve --workers N` runs them.
+        uvicorn.run("app.main:app_from_environment", factory=True,
+                    workers=int(kind.rsplit("-", 1)[1]), host="127.0.0.1", port=port,
+                    log_level="warning", access_log=False)
+        return
     if kind == "app":
         from app.main import create_app
 

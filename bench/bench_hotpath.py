@@ -1,0 +1,240 @@
+"""Benchmark: the cost of an authorised, audited read, as ratios to a bare read.
+
+    python -m bench.bench_hotpath --db sqlite
+    python -m bench.bench_hotpath --db postgres --sizes 10000,100000,1000000
+    python -m bench.bench_hotpath --db sqlite --quick          # under 3 minutes
+
+In ONE run on this machine, alternating rounds so drift hits both sides alike:
+1. ``GET /api/v1/cases/{id}`` through the real app (JWT, directory, readable
+   query, audit row, commit) against ``bench/serve.py``'s bare read of the same
+   row through the same engine: req/s, p50 and p99 as ratios to the baseline.
+2. ``POST /api/v1/cases/{id}/notes`` against the same baseline read.
+3. PostgreSQL only: the app with 2 worker processes against 1 worker.
+4. ``GET /api/v1/cases`` (first page of 50) for a caller with a FIXED number of
+   cases (``--mine``, default 50) as the table grows, as ratios to the first
+   size, with the EXPLAIN of the readable-cases page query at each size.
+5. Peak RSS (VmHWM) of every app process after its load.
+
+The load comes from wrk when installed (``apt-get install wrk``), else from
+bench/loadgen.py (GET only). Results: stdout, and bench/results/*.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import tempfile
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from sqlalchemy import text
+
+from app.auth.principal import Principal, Role
+from app.auth.tokens import ensure_dev_key, mint_dev_token
+from app.cases.access import readable_cases
+from app.cases.models import Case
+from app.config import Settings
+from app.migrate import upgrade
+from bench import wrk
+from bench.bench_cases import ROOT, Seeder, Server, _database_url
+
+console = Console()
+NOTE = json.dumps({"text": "Bench note: met the family, situation calm.", "kind": "fact"})
+
+
+def _rss_mb(server: Server) -> float:
+    """Peak resident memory of the server process and its workers, the largest one."""
+    pids = [server.proc.pid]
+    children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    peak = 0.0
+    for pid in pids:
+        status = Path(f"/proc/{pid}/status")
+        if status.exists():
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]) / 1024)
+    return round(peak, 1)
+
+
+def _row(f: wrk.Figures) -> dict[str, Any]:
+    return {"rps": round(f.rps, 1), "p50_ms": round(f.p50, 2), "p99_ms": round(f.p99, 2),
+            "requests": f.requests, "errors": f.errors, "tool": f.tool}
+
+
+def _ratio(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
+    return {"rps": round(a["rps"] / b["rps"], 3), "p50": round(a["p50_ms"] / b["p50_ms"], 3),
+            "p99": round(a["p99_ms"] / b["p99_ms"], 3)}
+
+
+def _best(rounds: list[wrk.Figures]) -> dict[str, Any]:
+    return _row(max(rounds, key=lambda f: f.rps))
+
+
+async def _explain(seeder: Seeder, db: str) -> str:
+    principal = Principal(user_id=seeder.user_id, subject="bench-user", name="bench-user",
+                          organisation_id=seeder.org_id, organisation_code="bench-police",
+                          roles=frozenset({Role.POLICE}))
+    stmt = (readable_cases(principal).order_by(Case.created_at.desc(), Case.id.desc())
+            .limit(51))
+    async with seeder.engine.connect() as conn:
+        compiled = stmt.compile(conn.sync_connection, compile_kwargs={"literal_binds": True})
+        sql = str(compiled)
+        prefix = "EXPLAIN ANALYZE " if db == "postgres" else "EXPLAIN QUERY PLAN "
+        rows = (await conn.execute(text(prefix + sql))).all()
+    return "\n".join(" | ".join(str(c) for c in row) for row in rows)
+
+
+def _load(args: Any, label: str, url: str, headers: dict[str, str] | None,
+          method: str = "GET", body: str | None = None) -> wrk.Figures:
+    # A short warm-up first (discarded), then the measured run.
+    wrk.run(label, url, headers=headers, method=method, body=body, duration=2,
+            connections=args.connections)
+    return wrk.run(label, url, headers=headers, method=method, body=body,
+                   duration=args.duration, connections=args.connections)
+
+
+async def main_async(args: Any) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="casecoord-hotpath-"))
+    url = _database_url(args.db, workdir)
+    settings = Settings(data_dir=workdir, database_url=url)
+    jwks = ensure_dev_key(settings)
+    settings = settings.model_copy(update={"oidc_jwks": str(jwks)})
+    thread = threading.Thread(target=upgrade, args=(url,))
+    thread.start()
+    thread.join()
+    seeder = Seeder(url, settings)
+    await seeder.base()
+    token = mint_dev_token(settings, {"sub": "bench-user", "name": "bench-user",
+                                      "org": "bench-police", "roles": ["police"]})
+    auth = {"Authorization": f"Bearer {token}"}
+    env = {**os.environ, "CASECOORD_DATA_DIR": str(workdir), "CASECOORD_DATABASE_URL": url,
+           "CASECOORD_OIDC_JWKS": str(jwks), "CASECOORD_LOG_LEVEL": "WARNING",
+           "CASECOORD_REFERRAL_SWEEP_SECONDS": "0"}
+    sizes = [int(s) for s in args.sizes.split(",")]
+    load = os.getloadavg()
+    report: dict[str, Any] = {
+        "db": args.db, "tool": "wrk" if wrk.available() else "loadgen",
+        "duration_s": args.duration, "connections": args.connections, "rounds": args.rounds,
+        "loadavg_at_start": [round(x, 2) for x in load], "sizes": {},
+    }
+    with Progress(console=console, transient=True) as progress:
+        await seeder.grow_to(sizes[0], 1, progress, mine_cap=args.mine)
+    servers = {"baseline": Server("baseline", env), "app": Server("app", env)}
+    if args.db == "postgres":
+        servers["app2"] = Server("app-workers-2", env)
+    try:
+        target = seeder.mine[0]
+        case_url = f"/api/v1/cases/{target}"
+        rounds: dict[str, list[wrk.Figures]] = {k: [] for k in ("baseline", "get", "note", "get2")}
+        for _ in range(args.rounds):
+            rounds["baseline"].append(_load(
+                args, "baseline", f"{servers['baseline'].base}/cases/{target}", None))
+            rounds["get"].append(_load(args, "get", servers["app"].base + case_url, auth))
+            if wrk.available():
+                rounds["note"].append(_load(args, "note", f"{servers['app'].base}{case_url}/notes",
+                                            auth, method="POST", body=NOTE))
+            if "app2" in servers:
+                rounds["get2"].append(_load(args, "get2", servers["app2"].base + case_url, auth))
+        detail = {k: _best(v) for k, v in rounds.items() if v}
+        detail["ratios"] = {"get_vs_baseline": _ratio(detail["get"], detail["baseline"])}
+        if "note" in detail:
+            detail["ratios"]["note_vs_baseline"] = _ratio(detail["note"], detail["baseline"])
+        if "get2" in detail:
+            detail["ratios"]["two_workers_vs_one"] = _ratio(detail["get2"], detail["get"])
+        detail["rss_mb"] = {k: _rss_mb(s) for k, s in servers.items() if k != "baseline"}
+        report["detail"] = detail
+        for size in sizes:
+            with Progress(console=console, transient=True) as progress:
+                await seeder.grow_to(size, 1, progress, mine_cap=args.mine)
+            figures = _load(args, "list", f"{servers['app'].base}/api/v1/cases?limit=50", auth)
+            report["sizes"][str(size)] = {**_row(figures), "cases_in_db": await seeder.total(),
+                                          "my_cases": len(seeder.mine),
+                                          "explain": await _explain(seeder, args.db)}
+        first = report["sizes"][str(sizes[0])]
+        for entry in report["sizes"].values():
+            entry["p50_vs_first"] = round(entry["p50_ms"] / first["p50_ms"], 3)
+            entry["p99_vs_first"] = round(entry["p99_ms"] / first["p99_ms"], 3)
+        report["rss_mb_after_lists"] = {k: _rss_mb(s) for k, s in servers.items()}
+        report["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    finally:
+        for server in servers.values():
+            server.stop()
+        await seeder.engine.dispose()
+        if args.db == "postgres" and not args.keep:
+            name = url.rsplit("/", 1)[1]
+            subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc",
+                            f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
+    return report
+
+
+def _print(report: dict[str, Any]) -> None:
+    d = report["detail"]
+    table = Table(title=f"Hot path on {report['db']} ({report['tool']}, "
+                        f"{report['connections']} connections, best of {report['rounds']})")
+    for col in ("measurement", "req/s", "p50 ms", "p99 ms", "errors"):
+        table.add_column(col)
+    names = {"baseline": "bare read (baseline)", "get": "GET case (1 worker)",
+             "note": "POST note", "get2": "GET case (2 workers)"}
+    for key, name in names.items():
+        if key in d:
+            r = d[key]
+            table.add_row(name, str(r["rps"]), str(r["p50_ms"]), str(r["p99_ms"]), str(r["errors"]))
+    console.print(table)
+    ratios = Table(title="Ratios (same run)")
+    for col in ("", "req/s", "p50", "p99"):
+        ratios.add_column(col)
+    for key, r in d["ratios"].items():
+        ratios.add_row(key.replace("_", " "), f"{r['rps']}x", f"{r['p50']}x", f"{r['p99']}x")
+    console.print(ratios)
+    console.print(f"Peak RSS per app process (MB): {d['rss_mb']}; "
+                  f"load average {report['loadavg_at_start']} -> {report['loadavg_at_end']}")
+    sizes = Table(title="GET /api/v1/cases (page of 50), caller has a fixed number of cases")
+    for col in ("cases", "mine", "req/s", "p50 ms", "p99 ms", "p50 vs first", "p99 vs first"):
+        sizes.add_column(col)
+    for entry in report["sizes"].values():
+        sizes.add_row(f"{entry['cases_in_db']:,}", str(entry["my_cases"]), str(entry["rps"]),
+                      str(entry["p50_ms"]), str(entry["p99_ms"]), f"{entry['p50_vs_first']}x",
+                      f"{entry['p99_vs_first']}x")
+    console.print(sizes)
+    for size, entry in report["sizes"].items():
+        console.print(f"[bold]EXPLAIN at {int(size):,} cases[/bold]\n{entry['explain']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--sizes", default=None,
+                        help="default: 10000,100000 (sqlite), 10000,100000,1000000 (postgres)")
+    parser.add_argument("--duration", type=int, default=15, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--mine", type=int, default=50, help="the caller's own cases")
+    parser.add_argument("--quick", action="store_true", help="one short round, two small sizes")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
+    args = parser.parse_args()
+    if args.quick:
+        args.duration, args.rounds = 5, 1
+        args.sizes = args.sizes or "10000,30000"
+    args.sizes = args.sizes or ("10000,100000" if args.db == "sqlite"
+                                else "10000,100000,1000000")
+    report = asyncio.run(main_async(args))
+    _print(report)
+    out = ROOT / "results"
+    out.mkdir(exist_ok=True)
+    path = out / f"hotpath-{args.db}-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    path.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    console.print(f"Saved {path}")
+
+
+if __name__ == "__main__":
+    main()
