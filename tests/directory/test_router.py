@@ -192,10 +192,11 @@ class TestJustInTimeRegistration:
         self, client: httpx.AsyncClient, make_actor: Any, tokens: TokenFactory, db: AsyncSession
     ) -> None:
         actor = await make_actor("police", org="org-old")
-        token = tokens.mint(actor.sub, ["police", "coordinator"], "org-new", name="Renamed")
+        # Name and roles are mirrored; the organisation is pinned (tests/security/test_org_pinning.py).
+        token = tokens.mint(actor.sub, ["police", "coordinator"], "org-old", name="Renamed")
         r = await client.get(f"{API}/me", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200
-        assert r.json()["organisation"]["code"] == "org-new"
+        assert r.json()["organisation"]["code"] == "org-old"
         user = await db.get(User, actor.id)
         assert user is not None
         await db.refresh(user)
