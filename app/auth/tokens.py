@@ -48,6 +48,9 @@ MAX_ROLES = 20
 STRING_CLAIMS = {"sub": 255, "iss": 300, "name": 200, "org": 64, "org_name": 200, "scope": 2000}
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class TokenError(Exception):
     """The token was refused; the message is safe to show the caller."""
 
@@ -65,7 +68,7 @@ class VerifiedClaims:
     org_name: str | None = None
     roles: tuple[str, ...] = ()
     scopes: frozenset[str] = field(default_factory=frozenset)
-    issued_at: datetime = datetime.min.replace(tzinfo=UTC)
+    issued_at: datetime = EPOCH
 
 
 def _clean_text(value: str) -> bool:

@@ -192,7 +192,8 @@ class TestJustInTimeRegistration:
         self, client: httpx.AsyncClient, make_actor: Any, tokens: TokenFactory, db: AsyncSession
     ) -> None:
         actor = await make_actor("police", org="org-old")
-        # Name and roles are mirrored; the organisation is pinned (tests/security/test_org_pinning.py).
+        # Name and roles are mirrored; the organisation is pinned
+        # (tests/security/test_org_pinning.py).
         token = tokens.mint(actor.sub, ["police", "coordinator"], "org-old", name="Renamed")
         r = await client.get(f"{API}/me", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200
