@@ -69,6 +69,25 @@ class Settings(BaseSettings):
     #: ``casecoord referrals expire``, e.g. from cron).
     referral_sweep_seconds: int = Field(default=300, ge=0, le=86_400)
 
+    #: Where failed-authentication counters live: unset (or memory://) keeps them in
+    #: the process; redis://host:6379/0 shares them between processes.
+    rate_limit_storage: str | None = None
+    #: Failed authentications allowed per client address, and per (verified)
+    #: subject, in the `limits` notation ("30/minute", "100 per hour").
+    auth_failure_limit_per_address: str = "30/minute"
+    auth_failure_limit_per_subject: str = "10/minute"
+    #: Refusals of unauthenticated requests are audited as one row per client
+    #: address per window of this many seconds, with the count.
+    auth_refusal_window_seconds: int = Field(default=60, ge=1, le=86_400)
+
+    @field_validator("auth_failure_limit_per_address", "auth_failure_limit_per_subject")
+    @classmethod
+    def _limit_notation(cls, value: str) -> str:
+        from limits import parse
+
+        parse(value)  # raises ValueError on a malformed limit
+        return value
+
     @field_validator("oidc_algorithms")
     @classmethod
     def _one_family(cls, value: list[str]) -> list[str]:

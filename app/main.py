@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from app import ops
 from app.audit.router import router as audit_router
 from app.audit.service import record_denial
+from app.auth.ratelimit import AuthGuard
 from app.auth.tokens import KeySet
 from app.cases.router import routers as cases_routers
 from app.concerns.router import router as concerns_router
@@ -65,7 +66,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             sweeper = asyncio.create_task(
                 sweep_forever(app.state.db, settings.referral_sweep_seconds)
             )
+        tally = asyncio.create_task(app.state.auth_guard.flush_forever(app.state.db))
         yield
+        tally.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await tally
+        await app.state.auth_guard.flush(app.state.db)
         if sweeper is not None:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -89,6 +95,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.keyring = KeyRingProvider(settings)
     app.state.principal_resolver = resolve_principal
     app.state.metrics = Metrics()
+    app.state.auth_guard = AuthGuard(settings, app.state.metrics.registry)
 
     install_handlers(app, on_denied=record_denial)
     install_risk_rules(settings)

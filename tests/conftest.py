@@ -131,6 +131,11 @@ def settings(
         oidc_audience=AUDIENCE,
         oidc_jwks=str(jwks_file),
         max_body_bytes=64 * 1024,
+        # The shared app must not throttle the suite (every test calls from one
+        # address); tests/security/test_auth_limits.py builds apps with low limits.
+        auth_failure_limit_per_address="100000/minute",
+        auth_failure_limit_per_subject="100000/minute",
+        auth_refusal_window_seconds=86_400,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -100,6 +101,29 @@ async def record_denial(request: Request, denied: DeniedAccess, status: int) -> 
             )
     except Exception:  # the refusal itself must still reach the caller
         log.exception("could not write denial audit row")
+
+
+async def record_refusal_tally(
+    db: Any, counts: dict[str, Counter[str]], window_seconds: int
+) -> None:
+    """One ``auth.refused`` row per client address for a window of unauthenticated refusals.
+
+    Called by app/auth/ratelimit.py instead of a row per refusal, so a flood of
+    bad tokens adds one row per address per window, with the count and reasons.
+    """
+    async with db.sessionmaker.begin() as session:
+        for address, tally in counts.items():
+            total = sum(tally.values())
+            reasons = ", ".join(f"{reason}={n}" for reason, n in tally.most_common(4))
+            event = build_event(
+                None,
+                "auth.refused",
+                outcome=Outcome.DENIED,
+                reason=f"{total} refused in {window_seconds}s: {reasons}",
+            )
+            event.client_ip = address[:64]
+            event.request_id = None
+            session.add(event)
 
 
 async def _registered_actor(request: Request, session: AsyncSession, actor: Principal) -> Principal:

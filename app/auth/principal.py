@@ -7,17 +7,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
+from app.auth.ratelimit import AuthGuard
 from app.auth.tokens import KeySet, TokenError, VerifiedClaims, verify
 from app.config import Settings
 from app.db import SessionDep
-from app.problems import DeniedAccess, Unauthorized
+from app.problems import Unauthorized
 
 
 class Role(StrEnum):
@@ -61,15 +62,27 @@ PrincipalResolver = Callable[[AsyncSession, VerifiedClaims], Awaitable[Principal
 bearer_scheme = HTTPBearer(auto_error=False, description="A JWT from the identity provider.")
 
 
+def _client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 async def authenticate(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
+    guard: AuthGuard = request.app.state.auth_guard
+    address = _client_address(request)
     if credentials is None or not credentials.credentials.strip():
-        raise Unauthorized(
-            "A bearer token is required.",
-            headers={"WWW-Authenticate": 'Bearer realm="casecoord"'},
+        await _refuse_unauthenticated(
+            guard,
+            request.app.state.db,
+            address,
+            "no token",
+            Unauthorized(
+                "A bearer token is required.",
+                headers={"WWW-Authenticate": 'Bearer realm="casecoord"'},
+            ),
         )
     token = credentials.credentials.strip()
     settings: Settings = request.app.state.settings
@@ -79,17 +92,52 @@ async def authenticate(
         # not stall every other request on the event loop.
         verified = await run_in_threadpool(verify, token, keyset, settings)
     except TokenError as exc:
-        raise Unauthorized(
-            "The bearer token was rejected.",
-            denied=DeniedAccess(action="auth.token", reason=str(exc)),
-        ) from exc
+        await _refuse_unauthenticated(
+            guard,
+            request.app.state.db,
+            address,
+            str(exc),
+            Unauthorized("The bearer token was rejected."),
+            exc,
+        )
+    # The signature proves the subject: from here on its failures count against it.
+    subject_key = f"{verified.issuer}|{verified.subject}"
+    wait = await guard.subject_blocked(subject_key)
+    if wait is not None:
+        guard.note(address, "throttled subject", 429)
+        raise guard.too_many(wait)
     # Kept for the denial hook: if this request is refused and rolled back, the
     # just-in-time registration is redone in the denial's own transaction.
     request.state.verified_claims = verified
     resolver: PrincipalResolver = request.app.state.principal_resolver
-    principal = await resolver(session, verified)
+    try:
+        principal = await resolver(session, verified)
+    except Unauthorized:
+        # A known user refused by the directory (disabled, revoked, other
+        # organisation): audited individually by the denial hook, and counted.
+        await guard.failed(address, subject_key)
+        raise
     request.state.principal = principal
     return principal
+
+
+async def _refuse_unauthenticated(
+    guard: AuthGuard,
+    db: Any,
+    address: str | None,
+    reason: str,
+    refusal: Unauthorized,
+    cause: Exception | None = None,
+) -> NoReturn:
+    """401, or 429 past the address's limit; tallied, not audited one by one."""
+    if guard.due():  # the closed window's tally, even without the lifespan task
+        await guard.flush(db)
+    wait = await guard.failed(address)
+    if wait is not None:
+        guard.note(address, reason, 429)
+        raise guard.too_many(wait) from cause
+    guard.note(address, reason, 401)
+    raise refusal from cause
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]

@@ -7,16 +7,25 @@ Rules (each one closes a known attack):
 - ``exp``, ``iat``, ``iss``, ``aud`` and ``sub`` are required. python-jose
   accepts a token without ``aud`` even when an audience is configured unless
   ``require_aud`` is set, so it is;
-- tokens over 8 KB and 5-part JWE tokens are refused before parsing.
+- tokens over 8 KB and 5-part JWE tokens are refused before parsing;
+- every claim the service reads is checked here, once, after the signature:
+  times are finite numbers (never booleans) within a sane range, ``iat`` is not
+  in the future, and every string is bounded and free of NUL, control
+  characters and lone surrogates (which PostgreSQL and UTF-8 refuse, and which
+  used to surface as 500s). The directory then trusts :class:`VerifiedClaims`.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import secrets
 import time
+import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +40,15 @@ from app.config import DEV_KEY_ID_PREFIX, Settings
 MAX_TOKEN_BYTES = 8 * 1024
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
 LEEWAY_SECONDS = 30
+#: Times beyond 9999-12-31 cannot be a datetime; 1e20 or 1e400 are refused, not 500s.
+MAX_TIMESTAMP = 253_402_300_799
+ORG_CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
+MAX_ROLES = 20
+#: (claim, longest accepted length) of the string claims the service reads.
+STRING_CLAIMS = {"sub": 255, "iss": 300, "name": 200, "org": 64, "org_name": 200, "scope": 2000}
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class TokenError(Exception):
@@ -39,8 +57,90 @@ class TokenError(Exception):
 
 @dataclass(frozen=True)
 class VerifiedClaims:
+    """A verified token's claims, each checked for type, range and characters."""
+
     claims: dict[str, Any]
     kid: str
+    subject: str = ""
+    issuer: str = ""
+    org: str = ""
+    name: str | None = None
+    org_name: str | None = None
+    roles: tuple[str, ...] = ()
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    issued_at: datetime = EPOCH
+
+
+def _clean_text(value: str) -> bool:
+    """No NUL, control characters or lone surrogates."""
+    return not any(unicodedata.category(ch) in {"Cc", "Cs"} for ch in value)
+
+
+def _time_claim(claims: dict[str, Any], name: str, required: bool) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        if required:
+            raise TokenError(f"token lacks '{name}'")
+        return None
+    # bool is an int subclass: True must not pass as the time 1.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TokenError(f"bad claim {name}: not a number")
+    if not math.isfinite(value) or not 0 <= value <= MAX_TIMESTAMP:
+        raise TokenError(f"bad claim {name}: out of range")
+    return float(value)
+
+
+def _string_claim(claims: dict[str, Any], name: str, required: bool) -> str | None:
+    value = claims.get(name)
+    if value is None:
+        if required:
+            raise TokenError(f"token lacks '{name}'")
+        return None
+    if not isinstance(value, str):
+        raise TokenError(f"bad claim {name}: not a string")
+    value = value.strip()
+    if not value and required:
+        raise TokenError(f"bad claim {name}: empty")
+    if len(value) > STRING_CLAIMS[name] or not _clean_text(value):
+        raise TokenError(f"bad claim {name}: too long or bad characters")
+    return value or None
+
+
+def check_claims(claims: dict[str, Any], kid: str, now: float | None = None) -> VerifiedClaims:
+    """Every claim the service reads, checked in one place (after the signature)."""
+    now = time.time() if now is None else now
+    for name in ("exp", "nbf"):
+        _time_claim(claims, name, required=name == "exp")
+    iat = _time_claim(claims, "iat", required=True)
+    assert iat is not None
+    if iat > now + LEEWAY_SECONDS:
+        # A future iat would outlive any tokens_valid_after revocation.
+        raise TokenError("bad claim iat: in the future")
+    subject = _string_claim(claims, "sub", required=True)
+    issuer = _string_claim(claims, "iss", required=True)
+    org = _string_claim(claims, "org", required=True)
+    assert subject and issuer and org
+    if not ORG_CODE.match(org):
+        raise TokenError("bad claim org: not an organisation code")
+    roles = claims.get("roles", [])
+    if not isinstance(roles, list) or len(roles) > MAX_ROLES:
+        raise TokenError("bad claim roles: not a short list")
+    for role in roles:
+        if not isinstance(role, str) or len(role) > 64 or not _clean_text(role):
+            raise TokenError("bad claim roles: not a list of strings")
+    scope = _string_claim(claims, "scope", required=False) or ""
+    return VerifiedClaims(
+        claims=claims,
+        kid=kid,
+        subject=subject,
+        issuer=issuer,
+        org=org,
+        name=_string_claim(claims, "name", required=False),
+        org_name=_string_claim(claims, "org_name", required=False),
+        roles=tuple(roles),
+        scopes=frozenset(scope.split()),
+        issued_at=datetime.fromtimestamp(iat, tz=UTC),
+    )
 
 
 class KeySet:
@@ -175,12 +275,15 @@ def verify(token: str, keyset: KeySet, settings: Settings) -> VerifiedClaims:
         )
     except JOSEError as exc:
         raise TokenError(_reason(exc)) from exc
+    except (OverflowError, ValueError, TypeError) as exc:
+        # jose does int(exp): Infinity, NaN and 1e400 (parsed as inf) end up here.
+        raise TokenError("bad claim: a time is not a finite number") from exc
+    if not isinstance(claims, dict):
+        raise TokenError("malformed token")
     for claim in REQUIRED_CLAIMS:
         if claim not in claims:
             raise TokenError(f"token lacks '{claim}'")
-    if not isinstance(claims.get("iat"), int | float):
-        raise TokenError("token 'iat' is not a number")
-    return VerifiedClaims(claims=claims, kid=kid)
+    return check_claims(claims, kid)
 
 
 # --- development keys -------------------------------------------------------

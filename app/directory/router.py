@@ -144,7 +144,8 @@ async def update_user(
     expected: IfMatch,
     response: Response,
 ) -> UserRead:
-    """Disable or re-enable a user, or revoke their tokens (takes effect at once)."""
+    """Disable or re-enable a user, revoke their tokens, or move them to another
+    organisation (their tokens must then claim it). Each takes effect at once."""
     user = await service.get_user(session, user_id)
     user = await service.update_user(session, principal, user, body, expected)
     set_etag(response, user.version)

@@ -73,6 +73,10 @@ class UserRead(BaseModel):
 class UserUpdate(Input):
     disabled: bool | None = None
     tokens_valid_after: AwareDatetime | None = None
+    #: Move the user to another organisation (admin only): from then on their
+    #: tokens must claim that organisation's code, and tokens claiming the old
+    #: one are refused.
+    organisation_id: uuid.UUID | None = None
 
 
 class TeamCreate(Input):

@@ -192,10 +192,12 @@ class TestJustInTimeRegistration:
         self, client: httpx.AsyncClient, make_actor: Any, tokens: TokenFactory, db: AsyncSession
     ) -> None:
         actor = await make_actor("police", org="org-old")
-        token = tokens.mint(actor.sub, ["police", "coordinator"], "org-new", name="Renamed")
+        # Name and roles are mirrored; the organisation is pinned
+        # (tests/security/test_org_pinning.py).
+        token = tokens.mint(actor.sub, ["police", "coordinator"], "org-old", name="Renamed")
         r = await client.get(f"{API}/me", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200
-        assert r.json()["organisation"]["code"] == "org-new"
+        assert r.json()["organisation"]["code"] == "org-old"
         user = await db.get(User, actor.id)
         assert user is not None
         await db.refresh(user)
@@ -596,11 +598,12 @@ class TestUpdateUser:
         subject = await make_actor("police")
         r = await client.patch(
             f"{API}/users/{subject.id}",
-            json={"roles": ["admin"], "organisation_id": str(admin.org_id)},
+            json={"roles": ["admin"], "name": "Someone else"},
             headers={**admin.headers, "If-Match": '"1"'},
         )
         body = assert_problem(r, 422)
-        assert {e["field"] for e in body["errors"]} == {"roles", "organisation_id"}
+        # organisation_id is an admin field now (moving a user; tests/security/test_org_pinning.py)
+        assert {e["field"] for e in body["errors"]} == {"roles", "name"}
 
     async def test_the_users_own_activity_does_not_change_the_etag(
         self, client: httpx.AsyncClient, make_actor: Any, admin: Any, db: AsyncSession

@@ -34,6 +34,7 @@ from app.config import Settings
 from tests.conftest import KID, TokenFactory
 from tests.problems import assert_problem
 from tests.routes import api_routes, declared_actions
+from tests.security.claim_forgeries import CLAIM_ATTACKS
 
 ME = "/api/v1/me"
 
@@ -216,7 +217,16 @@ ATTACKS: dict[str, tuple[Callable[[TokenFactory], str], str]] = {
     "jku_pointing_elsewhere": (jku_elsewhere, "unknown signing key"),
     "x5u_pointing_elsewhere": (x5u_elsewhere, "signature rejected"),
     "garbage": (garbage, "malformed token"),
+    **CLAIM_ATTACKS,
 }
+
+
+async def refusal_tally(app: Any, db: AsyncSession) -> list[AuditEvent]:
+    """Flush the app's tally of unauthenticated refusals; the auth.refused rows written."""
+    before = set((await db.scalars(select(AuditEvent.id))).all())
+    await app.state.auth_guard.flush(app.state.db)
+    rows = (await db.scalars(select(AuditEvent).where(AuditEvent.action == "auth.refused"))).all()
+    return [row for row in rows if row.id not in before]
 
 
 class TestJwtAttackTable:
@@ -229,24 +239,32 @@ class TestJwtAttackTable:
 
     @pytest.mark.parametrize("case", list(ATTACKS))
     async def test_forged_or_invalid_token_gets_401(
-        self, client: httpx.AsyncClient, tokens: TokenFactory, db: AsyncSession, case: str
+        self,
+        app: Any,
+        client: httpx.AsyncClient,
+        tokens: TokenFactory,
+        db: AsyncSession,
+        case: str,
     ) -> None:
         forge, reason = ATTACKS[case]
         token = forge(tokens)
+        await refusal_tally(app, db)  # start from an empty window
         r = await client.get(ME, headers={"Authorization": f"Bearer {token}"})
         body = assert_problem(r, 401)
         assert r.headers["www-authenticate"].startswith("Bearer")
         assert token not in r.text
-        # Refused for the intended reason, and the refusal is in the access log.
+        # Nothing is written per refusal of an unauthenticated request ...
         rows = (
             await db.scalars(
                 select(AuditEvent).where(AuditEvent.request_id == r.headers["x-request-id"])
             )
         ).all()
-        assert [(row.action, row.outcome, row.actor_id) for row in rows] == [
-            ("auth.token", "denied", None)
-        ]
-        assert (rows[0].reason or "").startswith(f"401:{reason}"), rows[0].reason
+        assert rows == []
+        # ... it is tallied, refused for the intended reason, into the window's row.
+        [tally] = await refusal_tally(app, db)
+        assert (tally.outcome, tally.actor_id, tally.client_ip) == ("denied", None, "127.0.0.1")
+        assert (tally.reason or "").startswith("1 refused in"), tally.reason
+        assert f"401:{reason}" in (tally.reason or ""), tally.reason
         assert body["detail"] == "The bearer token was rejected."
 
     async def test_refused_token_registers_nobody(
