@@ -102,6 +102,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             "PRAGMA foreign_keys=ON",
             "PRAGMA busy_timeout=10000",
             "PRAGMA synchronous=FULL",
+            # Freed pages (deleted rows, expired Idempotency-Keys, dropped columns)
+            # are zeroed, so nothing deleted lingers in the file or its WAL.
+            "PRAGMA secure_delete=ON",
         ):
             cursor.execute(pragma)
         cursor.close()
