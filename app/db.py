@@ -117,7 +117,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 def make_engine(url: str, echo: bool = False) -> AsyncEngine:
-    kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+    # hide_parameters: bound values (names, notes, texts) never reach an echoed
+    # SQL log line or a DBAPI error message; sealed fields are ciphertext anyway.
+    kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True, "hide_parameters": True}
     if url.startswith("sqlite"):
         kwargs.pop("pool_pre_ping")
         if ":memory:" not in url and not url.rstrip("/").endswith(":"):

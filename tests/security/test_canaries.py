@@ -6,6 +6,7 @@ identity code -- a valid code, scanned for as is; the plan's safe-contact
 section; the referral's shared values after sending), every create under an
 Idempotency-Key. Then:
 
+- the log records of those requests (formatted as app/logs.py writes them);
 - SQLite: the raw bytes of the database file *and* its ``-wal`` file. The test
   runs an app on its own file that commits for real (the shared test database
   rolls every test back, so its pages may never reach the file); both files are
@@ -21,6 +22,7 @@ a new sealed column without one fails :func:`test_every_sealed_column_has_a_cana
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.crypto import EncryptedText
 from app.db import Base
+from app.logs import JsonFormatter
 from app.main import create_app
 from app.migrate import upgrade
 from tests.conftest import TokenFactory, _in_thread
@@ -232,13 +235,21 @@ async def test_sqlite_file_and_wal_hold_no_canary(
     assert b"v1." in after[path.name]  # the envelopes are there
 
 
-async def test_rows_of_every_table_hold_no_canary(
-    client: httpx.AsyncClient, db: AsyncSession, tokens: TokenFactory
+async def test_rows_of_every_table_and_the_logs_hold_no_canary(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    tokens: TokenFactory,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """PostgreSQL when CASECOORD_TEST_DATABASE_URL is set, else the shared SQLite database."""
     rw = await build_referral_world(db, tokens)
     code = new_code()
-    await exercise(client, rw, code)
+    with caplog.at_level(logging.DEBUG):
+        await exercise(client, rw, code)
+    logged = "\n".join(JsonFormatter().format(r) for r in caplog.records)
+    assert '"route": "/api/v1/persons"' in logged  # the access log was captured
+    leaked = [n for n, c in CANARIES.items() if c in logged] + ["code"] * (code in logged)
+    assert not leaked, f"plaintext in the logs: {leaked}"
     postgres = db.bind.dialect.name == "postgresql"
     dumped = []
     for table in Base.metadata.sorted_tables:
