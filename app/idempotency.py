@@ -15,7 +15,7 @@
   the first request holds a transaction-scoped advisory lock on the key, so the
   second sees it at once. On SQLite every write transaction already takes the
   database lock at BEGIN (app/db.py), so a concurrent replay waits for the first
-  to commit and then gets the stored response; it can never run twice.
+  to commit and then gets the replay; it can never run twice.
 
 Rows expire after :data:`TTL` and the caller's expired rows are purged when
 they store a new one. This module is core: it knows users only by id.
@@ -188,7 +188,10 @@ async def _guard(
             min_length=1,
             max_length=255,
             pattern=r"^[\x21-\x7e]+$",
-            description="Retry-safe create: the same key returns the first response.",
+            description=(
+                "Retry-safe create: the same key returns what the first request created,"
+                " as it is now."
+            ),
         ),
     ] = None,
 ) -> IdempotencyGuard:
