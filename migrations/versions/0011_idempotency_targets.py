@@ -21,14 +21,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.execute(
-        "DELETE FROM idempotency_keys WHERE target_type IS NULL OR target_id IS NULL"
-    )
+    op.execute("DELETE FROM idempotency_keys WHERE target_type IS NULL OR target_id IS NULL")
     with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
         batch_op.drop_column("response_body")
-        batch_op.alter_column(
-            "target_type", existing_type=sa.String(length=50), nullable=False
-        )
+        batch_op.alter_column("target_type", existing_type=sa.String(length=50), nullable=False)
         batch_op.alter_column(
             "target_id",
             existing_type=sa.String(length=64),
