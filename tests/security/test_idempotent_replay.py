@@ -9,6 +9,7 @@ when ``CASECOORD_TEST_DATABASE_URL`` is set, else on SQLite.
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ import pytest
 from sqlalchemy import inspect, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import app as app_package
 from app.audit.models import AuditEvent
 from app.cases.models import CaseMember
 from app.db import utcnow
@@ -188,3 +190,23 @@ class TestStore:
         assert "plan-store" in stored
         for leaked in ("Summary canary 7X", SAFE["safe_times"], SAFE["feared_persons"], "Aino"):
             assert leaked not in stored
+
+
+def test_every_route_taking_an_idempotency_key_goes_through_create_once(app: Any) -> None:
+    """The class fix: no route spells out begin/complete (and could store a body) itself."""
+    documented = [
+        (path, method)
+        for path, item in app.openapi()["paths"].items()
+        for method, op in item.items()
+        if any(p["name"] == "Idempotency-Key" for p in op.get("parameters", []))
+    ]
+    taking = 0
+    for module in sorted(Path(app_package.__file__).parent.rglob("*.py")):
+        source = module.read_text(encoding="utf-8")
+        params = source.count("idempotency: Idempotency,")
+        taking += params
+        assert source.count("create_once(") >= params, f"{module} bypasses create_once"
+        if module.name not in ("idempotency.py", "dependencies.py"):
+            assert ".begin(session" not in source, module
+            assert ".complete(session" not in source, module
+    assert taking == len(documented) >= 18, (taking, documented)
