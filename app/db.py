@@ -102,6 +102,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             "PRAGMA foreign_keys=ON",
             "PRAGMA busy_timeout=10000",
             "PRAGMA synchronous=FULL",
+            # Freed pages (deleted rows, expired Idempotency-Keys, dropped columns)
+            # are zeroed, so nothing deleted lingers in the file or its WAL.
+            "PRAGMA secure_delete=ON",
         ):
             cursor.execute(pragma)
         cursor.close()
@@ -114,7 +117,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 def make_engine(url: str, echo: bool = False) -> AsyncEngine:
-    kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+    # hide_parameters: bound values (names, notes, texts) never reach an echoed
+    # SQL log line or a DBAPI error message; sealed fields are ciphertext anyway.
+    kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True, "hide_parameters": True}
     if url.startswith("sqlite"):
         kwargs.pop("pool_pre_ping")
         if ":memory:" not in url and not url.rstrip("/").endswith(":"):

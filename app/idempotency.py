@@ -3,18 +3,22 @@
 - The first successful response is stored **in the same transaction** as the
   thing it created, so either both exist or neither does (a failed request
   stores nothing and may be retried with the same key).
-- A replay with the same key and the same request returns the stored response
-  (``Idempotent-Replayed: true``).
+- Nothing personal is stored: only the status, the kept headers (ETag,
+  Location), what the request created (``target_type``, ``target_id``) and a
+  sha256 fingerprint of the request. A replay with the same key and the same
+  request re-reads the target through the route's normal readable path and
+  renders it as a read would now (``Idempotent-Replayed: true``): current data,
+  and a 404 (audited like any not-visible read) once the caller lost access.
+  See :func:`app.cases.dependencies.create_once`, the one way routes use this.
 - The same key with another request (body, method or path) is a 422.
 - A replay while the first request is still running is a 409. On PostgreSQL
   the first request holds a transaction-scoped advisory lock on the key, so the
   second sees it at once. On SQLite every write transaction already takes the
   database lock at BEGIN (app/db.py), so a concurrent replay waits for the first
-  to commit and then gets the stored response; it can never run twice.
+  to commit and then gets the replay; it can never run twice.
 
-Stored responses can hold personal data (a participant's name), so rows expire
-after :data:`TTL` and the caller's expired rows are purged when they store a
-new one. This module is core: it knows users only by id.
+Rows expire after :data:`TTL` and the caller's expired rows are purged when
+they store a new one. This module is core: it knows users only by id.
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import JSON, Integer, String, UniqueConstraint, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,20 +52,23 @@ class IdempotencyRecord(UUIDPk, Base):
     key: Mapped[str] = mapped_column(String(255))
     fingerprint: Mapped[str] = mapped_column(String(64))
     response_status: Mapped[int] = mapped_column(Integer)
-    response_body: Mapped[Any] = mapped_column(JSON)
+    #: Only ETag and Location (:data:`KEPT_HEADERS`); never a body.
     response_headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
-    #: What the first request created, so a replay can be audited as a read of it.
-    target_type: Mapped[str | None] = mapped_column(String(50))
-    target_id: Mapped[str | None] = mapped_column(String(64))
+    #: What the first request created: a replay re-reads it (and is audited as a read of it).
+    target_type: Mapped[str] = mapped_column(String(50))
+    target_id: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Replay:
-    response: JSONResponse
-    target_type: str | None
-    target_id: str | None
+    """What a replay needs: no body, only where to re-read it from."""
+
+    status: int
+    headers: dict[str, str]
+    target_type: str
+    target_id: str
 
 
 def _lock_id(user_id: uuid.UUID, key: str) -> int:
@@ -96,7 +102,7 @@ class IdempotencyGuard:
         user_id: uuid.UUID,
         payload: BaseModel | dict[str, Any] | None,
     ) -> Replay | None:
-        """Return the stored response for a replay, or None to go ahead."""
+        """Return what the first request created for a replay, or None to go ahead."""
         if self.key is None:
             return None
         self._user_id = user_id
@@ -131,9 +137,9 @@ class IdempotencyGuard:
                     ]
                 },
             )
-        headers = {**record.response_headers, REPLAYED_HEADER: "true"}
         return Replay(
-            JSONResponse(record.response_body, status_code=record.response_status, headers=headers),
+            record.response_status,
+            dict(record.response_headers),
             record.target_type,
             record.target_id,
         )
@@ -142,13 +148,12 @@ class IdempotencyGuard:
         self,
         session: AsyncSession,
         status: int,
-        body: BaseModel,
         headers: dict[str, str] | Any,
         *,
-        target_type: str | None = None,
-        target_id: uuid.UUID | None = None,
+        target_type: str,
+        target_id: uuid.UUID | str,
     ) -> None:
-        """Store the response in the request's transaction (no-op without a key)."""
+        """Record what was created, in the request's transaction (no-op without a key)."""
         if self.key is None or self._user_id is None:
             return
         now = utcnow()
@@ -164,10 +169,9 @@ class IdempotencyGuard:
                 key=self.key,
                 fingerprint=self._fingerprint,
                 response_status=status,
-                response_body=body.model_dump(mode="json"),
                 response_headers=kept,
                 target_type=target_type,
-                target_id=str(target_id) if target_id is not None else None,
+                target_id=str(target_id),
                 created_at=now,
                 expires_at=now + TTL,
             )
@@ -184,7 +188,10 @@ async def _guard(
             min_length=1,
             max_length=255,
             pattern=r"^[\x21-\x7e]+$",
-            description="Retry-safe create: the same key returns the first response.",
+            description=(
+                "Retry-safe create: the same key returns what the first request created,"
+                " as it is now."
+            ),
         ),
     ] = None,
 ) -> IdempotencyGuard:

@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter, Response
 
 from app.cases import service
+from app.cases.access import load_case_access
 from app.cases.dependencies import (
     CaseCreator,
     CaseLister,
@@ -14,7 +15,7 @@ from app.cases.dependencies import (
     CaseTransitioner,
     CaseUpdater,
     CurrentCase,
-    replayed,
+    create_once,
 )
 from app.cases.lifecycle import CaseStatus, Scheme
 from app.cases.models import Case
@@ -58,18 +59,23 @@ async def create_case(
     principal: CaseCreator,
     idempotency: Idempotency,
     response: Response,
-) -> CaseRead | Response:
+) -> CaseRead:
     """Open a case in one of your teams. You become its lead."""
-    if (replay := await idempotency.begin(session, principal.user_id, body)) is not None:
-        return replayed(session, principal, replay)
-    access = await service.create_case(session, principal, body)
-    out = service.to_read(access)
-    set_etag(response, access.case.version)
-    response.headers["Location"] = f"/api/v1/cases/{access.case.id}"
-    await idempotency.complete(
-        session, 201, out, response.headers, target_type="case", target_id=access.case.id
+
+    async def create() -> tuple[CaseRead, uuid.UUID]:
+        access = await service.create_case(session, principal, body)
+        set_etag(response, access.case.version)
+        response.headers["Location"] = f"/api/v1/cases/{access.case.id}"
+        return service.to_read(access), access.case.id
+
+    async def reread(target_id: str) -> CaseRead:
+        access = await load_case_access(session, principal, uuid.UUID(target_id), "case.read")
+        set_etag(response, access.case.version)
+        return service.read_case(session, access)
+
+    return await create_once(
+        idempotency, session, principal, body, response, "case", create, reread
     )
-    return out
 
 
 @router.get("/cases", response_model=Page[CaseListItem])

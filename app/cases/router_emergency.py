@@ -5,16 +5,19 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Response
+from sqlalchemy import select
 
 from app.cases import emergency as service
+from app.cases.access import not_found
 from app.cases.dependencies import (
     CaseGrantReader,
     CaseId,
     EmergencyAccessReader,
     EmergencyAccessReviewer,
     EmergencyRequester,
-    replayed,
+    create_once,
 )
+from app.cases.models import EmergencyGrant
 from app.cases.schemas import EmergencyAccessCreate, EmergencyGrantRead, EmergencyReview
 from app.concurrency import IfMatch, set_etag
 from app.db import SessionDep
@@ -34,22 +37,35 @@ async def request_emergency_access(
     principal: EmergencyRequester,
     idempotency: Idempotency,
     response: Response,
-) -> EmergencyGrantRead | Response:
+) -> EmergencyGrantRead:
     """Read access to a case you are not a member of, for 60 minutes, with a written reason.
 
     Audited as an emergency override; every access under the grant is tagged
     with its id; the case's leads see it; an auditor reviews it.
     """
-    if (replay := await idempotency.begin(session, principal.user_id, body)) is not None:
-        return replayed(session, principal, replay)
-    grant = await service.grant_access(session, principal, case_id, body)
-    out = service.to_read(grant)
-    set_etag(response, grant.version)
-    response.headers["Location"] = f"/api/v1/emergency-access/{grant.id}"
-    await idempotency.complete(
-        session, 201, out, response.headers, target_type="emergency_grant", target_id=grant.id
+
+    async def create() -> tuple[EmergencyGrantRead, uuid.UUID]:
+        grant = await service.grant_access(session, principal, case_id, body)
+        set_etag(response, grant.version)
+        response.headers["Location"] = f"/api/v1/emergency-access/{grant.id}"
+        return service.to_read(grant), grant.id
+
+    async def reread(target_id: str) -> EmergencyGrantRead:
+        grant = await session.scalar(  # the requester's own grant, expired or not
+            select(EmergencyGrant).where(
+                EmergencyGrant.id == uuid.UUID(target_id),
+                EmergencyGrant.user_id == principal.user_id,
+                EmergencyGrant.case_id == case_id,
+            )
+        )
+        if grant is None:
+            raise not_found("emergency_access.read", principal, "emergency_grant", target_id)
+        set_etag(response, grant.version)
+        return service.read_grant(session, principal, grant)
+
+    return await create_once(
+        idempotency, session, principal, body, response, "emergency_grant", create, reread
     )
-    return out
 
 
 @router.get("/cases/{case_id}/emergency-access", response_model=list[EmergencyGrantRead])

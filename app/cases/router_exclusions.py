@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Response
 
 from app.cases import exclusions as service
-from app.cases.dependencies import CaseExclusionReader, CaseExclusionWriter, replayed
+from app.cases.dependencies import CaseExclusionReader, CaseExclusionWriter, create_once
 from app.cases.schemas import ExclusionCreate, ExclusionRead
 from app.concurrency import IfMatch, set_etag
 from app.db import SessionDep
@@ -31,20 +31,28 @@ async def add_exclusion(
     access: CaseExclusionWriter,
     idempotency: Idempotency,
     response: Response,
-) -> ExclusionRead | Response:
+) -> ExclusionRead:
     """Put a person or an organisation on the list. Members from an excluded
     organisation cannot be admitted, and no later notification, document or
     referral may reach the party."""
-    if (replay := await idempotency.begin(session, access.principal.user_id, body)) is not None:
-        return replayed(session, access.principal, replay)
-    entry = await service.add_exclusion(session, access, body)
-    out = ExclusionRead.model_validate(entry)
-    set_etag(response, entry.version)
-    response.headers["Location"] = f"/api/v1/cases/{access.case.id}/must-not-receive/{entry.id}"
-    await idempotency.complete(
-        session, 201, out, response.headers, target_type="case_exclusion", target_id=entry.id
+
+    async def create() -> tuple[ExclusionRead, uuid.UUID]:
+        entry = await service.add_exclusion(session, access, body)
+        set_etag(response, entry.version)
+        location = f"/api/v1/cases/{access.case.id}/must-not-receive/{entry.id}"
+        response.headers["Location"] = location
+        return ExclusionRead.model_validate(entry), entry.id
+
+    async def reread(target_id: str) -> ExclusionRead:
+        entry = await service.get_exclusion(
+            session, access, uuid.UUID(target_id), "case.exclusion.read"
+        )
+        set_etag(response, entry.version)
+        return ExclusionRead.model_validate(entry)
+
+    return await create_once(
+        idempotency, session, access.principal, body, response, "case_exclusion", create, reread
     )
-    return out
 
 
 @router.delete(BASE + "/{exclusion_id}", status_code=204, response_class=Response)

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Response
 
 from app.cases import members as service
-from app.cases.dependencies import CaseMemberManager, CaseMemberReader, replayed
+from app.cases.dependencies import CaseMemberManager, CaseMemberReader, create_once
 from app.cases.schemas import MemberCreate, MemberRead, MemberUpdate
 from app.concurrency import IfMatch, set_etag
 from app.db import SessionDep
@@ -29,18 +29,23 @@ async def add_member(
     access: CaseMemberManager,
     idempotency: Idempotency,
     response: Response,
-) -> MemberRead | Response:
+) -> MemberRead:
     """Admit a professional (lead or team coordinator). Outsiders need an invite reason."""
-    if (replay := await idempotency.begin(session, access.principal.user_id, body)) is not None:
-        return replayed(session, access.principal, replay)
-    member = await service.add_member(session, access, body)
-    out = service.to_read(member)
-    set_etag(response, member.version)
-    response.headers["Location"] = f"/api/v1/cases/{access.case.id}/members/{member.id}"
-    await idempotency.complete(
-        session, 201, out, response.headers, target_type="case_member", target_id=member.id
+
+    async def create() -> tuple[MemberRead, uuid.UUID]:
+        member = await service.add_member(session, access, body)
+        set_etag(response, member.version)
+        response.headers["Location"] = f"/api/v1/cases/{access.case.id}/members/{member.id}"
+        return service.to_read(member), member.id
+
+    async def reread(target_id: str) -> MemberRead:
+        member = await service.get_member(session, access, uuid.UUID(target_id), "case.member.read")
+        set_etag(response, member.version)
+        return service.read_member(session, access, member)
+
+    return await create_once(
+        idempotency, session, access.principal, body, response, "case_member", create, reread
     )
-    return out
 
 
 @router.get(BASE + "/{member_id}", response_model=MemberRead)

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Response
 
 from app.cases import notes as service
-from app.cases.dependencies import CaseNoteReader, CaseNoteWriter, replayed
+from app.cases.dependencies import CaseNoteReader, CaseNoteWriter, create_once
 from app.cases.schemas import NoteCreate, NoteRead
 from app.concurrency import set_etag
 from app.db import SessionDep
@@ -37,17 +37,23 @@ async def add_note(
     access: CaseNoteWriter,
     idempotency: Idempotency,
     response: Response,
-) -> NoteRead | Response:
+) -> NoteRead:
     """Write a note, or correct one with ``corrects_id`` and ``correction_reason``."""
-    if (replay := await idempotency.begin(session, access.principal.user_id, body)) is not None:
-        return replayed(session, access.principal, replay)
-    out = await service.add_note(session, access, body)
-    set_etag(response, out.version)
-    response.headers["Location"] = f"/api/v1/cases/{access.case.id}/notes/{out.id}"
-    await idempotency.complete(
-        session, 201, out, response.headers, target_type="case_note", target_id=out.id
+
+    async def create() -> tuple[NoteRead, uuid.UUID]:
+        out = await service.add_note(session, access, body)
+        set_etag(response, out.version)
+        response.headers["Location"] = f"/api/v1/cases/{access.case.id}/notes/{out.id}"
+        return out, out.id
+
+    async def reread(target_id: str) -> NoteRead:
+        note = await service.get_note(session, access, uuid.UUID(target_id), "case.note.read")
+        set_etag(response, note.version)
+        return await service.read_note(session, access, note)
+
+    return await create_once(
+        idempotency, session, access.principal, body, response, "case_note", create, reread
     )
-    return out
 
 
 @router.get(BASE + "/{note_id}", response_model=NoteRead)

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Response
 
 from app.cases import participants as service
-from app.cases.dependencies import CaseParticipantReader, CaseParticipantWriter, replayed
+from app.cases.dependencies import CaseParticipantReader, CaseParticipantWriter, create_once
 from app.cases.schemas import ParticipantCreate, ParticipantRead, ParticipantUpdate
 from app.concurrency import IfMatch, set_etag
 from app.crypto import KeyRingDep
@@ -34,27 +34,30 @@ async def add_participant(
     idempotency: Idempotency,
     response: Response,
     keyring: KeyRingDep,
-) -> ParticipantRead | Response:
+) -> ParticipantRead:
     """Add a new person, or one you can already see (``person_id``), in a role.
 
     For the full person record (identity code, protected fields) use
     POST /api/v1/persons, which records the person in the case as well.
     """
-    if (replay := await idempotency.begin(session, access.principal.user_id, body)) is not None:
-        return replayed(session, access.principal, replay)
-    participant = await service.add_participant(session, access, body, keyring)
-    out = service.to_read(participant, keyring)
-    set_etag(response, participant.version)
-    response.headers["Location"] = f"/api/v1/cases/{access.case.id}/participants/{participant.id}"
-    await idempotency.complete(
-        session,
-        201,
-        out,
-        response.headers,
-        target_type="case_participant",
-        target_id=participant.id,
+
+    async def create() -> tuple[ParticipantRead, uuid.UUID]:
+        participant = await service.add_participant(session, access, body, keyring)
+        set_etag(response, participant.version)
+        location = f"/api/v1/cases/{access.case.id}/participants/{participant.id}"
+        response.headers["Location"] = location
+        return service.to_read(participant, keyring), participant.id
+
+    async def reread(target_id: str) -> ParticipantRead:
+        participant = await service.get_participant(
+            session, access, uuid.UUID(target_id), "case.participant.read"
+        )
+        set_etag(response, participant.version)
+        return service.read_participant(session, access, participant, keyring)
+
+    return await create_once(
+        idempotency, session, access.principal, body, response, "case_participant", create, reread
     )
-    return out
 
 
 @router.get(BASE + "/{participant_id}", response_model=ParticipantRead)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from app.cases.dependencies import replayed
+from app.cases.dependencies import create_once
 from app.concerns import service
 from app.concerns.dependencies import ConcernReader, ConcernScreener, ConcernSubmitter
 from app.concerns.schemas import (
@@ -35,21 +35,28 @@ async def submit_concern(
     keyring: KeyRingDep,
     idempotency: Idempotency,
     response: Response,
-) -> ConcernFeedback | Response:
+) -> ConcernFeedback:
     """Raise a concern about a person with a team, under a legal basis.
 
     You will see its status (received, under consideration, action taken,
     no further action), never the case it leads to.
     """
-    if (replay := await idempotency.begin(session, principal.user_id, body)) is not None:
-        return replayed(session, principal, replay)
-    concern = await service.submit(session, keyring, principal, body)
-    out = service.feedback(concern)
-    response.headers["Location"] = f"/api/v1/concerns/{concern.id}"
-    await idempotency.complete(
-        session, 201, out, response.headers, target_type="concern", target_id=concern.id
+
+    async def create() -> tuple[ConcernFeedback, uuid.UUID]:
+        concern = await service.submit(session, keyring, principal, body)
+        response.headers["Location"] = f"/api/v1/concerns/{concern.id}"
+        return service.feedback(concern), concern.id
+
+    async def reread(target_id: str) -> ConcernFeedback:
+        concern, _screener = await service.load_for_reading(
+            session, principal, uuid.UUID(target_id)
+        )
+        set_etag(response, concern.version)
+        return service.feedback(concern)
+
+    return await create_once(
+        idempotency, session, principal, body, response, "concern", create, reread
     )
-    return out
 
 
 @router.get("/concerns", response_model=Page[AnyConcernRead])

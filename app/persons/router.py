@@ -10,12 +10,14 @@ import uuid
 
 from fastapi import APIRouter, Response
 from pydantic import Field, model_validator
+from sqlalchemy import select
 
 from app.audit import service as audit
 from app.auth.policy import Action, Relation
 from app.cases import participants
-from app.cases.access import enforce_relation, load_case_access
-from app.cases.dependencies import replayed
+from app.cases.access import enforce_relation, load_case_access, not_found
+from app.cases.dependencies import create_once
+from app.cases.models import CaseParticipant
 from app.cases.schemas import ParticipantRole
 from app.concurrency import IfMatch, set_etag
 from app.crypto import KeyRingDep
@@ -32,6 +34,7 @@ from app.persons.dependencies import (
     visible_person_ids,
 )
 from app.persons.history import person_history
+from app.persons.models import Person
 from app.persons.protected import Reach
 from app.persons.schemas import (
     AnyPersonRead,
@@ -72,14 +75,31 @@ async def create_person(
     keyring: KeyRingDep,
     idempotency: Idempotency,
     response: Response,
-) -> PersonCreated | Response:
+) -> PersonCreated:
     """Record a person as a participant of one of your cases.
 
-    The response never holds protected fields (read them with GET), so a
-    stored Idempotency-Key response never holds them either.
+    The response never holds protected fields (read them with GET). An
+    Idempotency-Key replay re-reads the person as now (404 once out of reach).
     """
-    if (replay := await idempotency.begin(session, principal.user_id, body)) is not None:
-        return replayed(session, principal, replay)
+    return await create_once(
+        idempotency,
+        session,
+        principal,
+        body,
+        response,
+        "person",
+        lambda: _create_person(body, session, principal, keyring, response),
+        lambda target_id: _reread_person(body, session, principal, keyring, response, target_id),
+    )
+
+
+async def _create_person(
+    body: PersonCreate,
+    session: SessionDep,
+    principal: PersonCreator,
+    keyring: KeyRingDep,
+    response: Response,
+) -> tuple[PersonCreated, uuid.UUID]:
     action = str(Action.PERSON_CREATE)
     access = await load_case_access(session, principal, body.case_id, action)
     await enforce_relation(session, access, Relation.CASE_WRITER, action)
@@ -109,10 +129,37 @@ async def create_person(
     )
     set_etag(response, person.version)
     response.headers["Location"] = f"/api/v1/persons/{person.id}"
-    await idempotency.complete(
-        session, 201, out, response.headers, target_type="person", target_id=person.id
+    return out, person.id
+
+
+async def _reread_person(
+    body: PersonCreate,
+    session: SessionDep,
+    principal: PersonCreator,
+    keyring: KeyRingDep,
+    response: Response,
+    target_id: str,
+) -> PersonCreated:
+    """The created answer as of now: the case through readable-cases, the person still in it."""
+    action, person_id = str(Action.PERSON_READ), uuid.UUID(target_id)
+    access = await load_case_access(session, principal, body.case_id, action)
+    participant = await session.scalar(
+        select(CaseParticipant).where(
+            CaseParticipant.case_id == access.case.id,
+            CaseParticipant.person_id == person_id,
+            CaseParticipant.removed_at.is_(None),
+        )
     )
-    return out
+    person = await session.get(Person, person_id) if participant is not None else None
+    if participant is None or person is None:
+        raise not_found(action, principal, "person", person_id)
+    audit.record(session, principal, "person.read", "person", person_id, purpose=access.purpose)
+    set_etag(response, person.version)
+    return PersonCreated(
+        person=service.render_basic(keyring, person),
+        participant_id=participant.id,
+        case_id=access.case.id,
+    )
 
 
 @router.get("/persons/{person_id}", response_model=AnyPersonRead)

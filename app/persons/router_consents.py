@@ -9,7 +9,9 @@ from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime
 from sqlalchemy import select
 
-from app.cases.dependencies import replayed
+from app.audit import service as audit
+from app.cases.access import not_found
+from app.cases.dependencies import create_once
 from app.cases.models import CaseParticipant
 from app.concerns.models import Concern
 from app.db import SessionDep
@@ -23,6 +25,7 @@ from app.persons.dependencies import (
     ConsentWriter,
     visible_person_ids,
 )
+from app.persons.models import Consent
 
 router = APIRouter(prefix="/api/v1", tags=["persons"])
 BASE = "/persons/{person_id}/consents"
@@ -41,18 +44,39 @@ async def record_consent(
     access: ConsentWriter,
     idempotency: Idempotency,
     response: Response,
-) -> ConsentRead | Response:
+) -> ConsentRead:
     """Record a consent (who gave it, how, when) or a statutory basis for sharing."""
     principal = access.principal
-    if (replay := await idempotency.begin(session, principal.user_id, body)) is not None:
-        return replayed(session, principal, replay)
-    consent = await consents.record_consent(session, access, body, visible_person_ids(principal))
-    out = consents.to_read(consent)
-    response.headers["Location"] = f"/api/v1/persons/{access.person.id}/consents/{consent.id}"
-    await idempotency.complete(
-        session, 201, out, response.headers, target_type="person", target_id=access.person.id
+
+    async def create() -> tuple[ConsentRead, uuid.UUID]:
+        consent = await consents.record_consent(
+            session, access, body, visible_person_ids(principal)
+        )
+        location = f"/api/v1/persons/{access.person.id}/consents/{consent.id}"
+        response.headers["Location"] = location
+        return consents.to_read(consent), consent.id
+
+    async def reread(target_id: str) -> ConsentRead:
+        consent = await session.scalar(  # the person was reached through readable cases
+            select(Consent).where(
+                Consent.id == uuid.UUID(target_id), Consent.person_id == access.person.id
+            )
+        )
+        if consent is None:
+            raise not_found("person.consent.read", principal, "consent", target_id)
+        audit.record(
+            session,
+            principal,
+            "person.consents.read",
+            "person",
+            access.person.id,
+            purpose=access.purpose,
+        )
+        return consents.to_read(consent)
+
+    return await create_once(
+        idempotency, session, principal, body, response, "consent", create, reread
     )
-    return out
 
 
 @router.post(BASE + "/{consent_id}/withdrawal", response_model=ConsentRead)

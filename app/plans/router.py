@@ -7,7 +7,8 @@ import uuid
 from fastapi import APIRouter, Query, Response
 
 from app.audit import service as audit
-from app.cases.dependencies import replayed
+from app.cases.access import not_found
+from app.cases.dependencies import create_once
 from app.concurrency import IfMatch, set_etag
 from app.crypto import KeyRingDep
 from app.db import SessionDep
@@ -62,18 +63,29 @@ async def create_plan(
     access: PlanWriter,
     idempotency: Idempotency,
     response: Response,
-) -> PlanRead | Response:
+) -> PlanRead:
     """Start the case's plan (its kind follows the scheme) as draft version 1."""
-    if (replay := await idempotency.begin(session, access.principal.user_id, body)) is not None:
-        return replayed(session, access.principal, replay)
-    plan = await service.create_plan(session, keyring, access, body)
-    out = await service.plan_read(session, keyring, access, plan)
-    set_etag(response, plan.version)
-    response.headers["Location"] = f"/api/v1/cases/{access.case.id}/plan"
-    await idempotency.complete(
-        session, 201, out, response.headers, target_type="plan", target_id=plan.id
+
+    async def create() -> tuple[PlanRead, uuid.UUID]:
+        plan = await service.create_plan(session, keyring, access, body)
+        set_etag(response, plan.version)
+        response.headers["Location"] = f"/api/v1/cases/{access.case.id}/plan"
+        return await service.plan_read(session, keyring, access, plan), plan.id
+
+    async def reread(target_id: str) -> PlanRead:
+        plan = await service.get_plan(session, access, "case.plan.read")
+        if str(plan.id) != target_id:
+            raise not_found("case.plan.read", access.principal, "plan", target_id)
+        out = await service.plan_read(session, keyring, access, plan)
+        audit.record(
+            session, access.principal, "plan.read", "plan", plan.id, purpose=access.purpose
+        )
+        set_etag(response, plan.version)
+        return out
+
+    return await create_once(
+        idempotency, session, access.principal, body, response, "plan", create, reread
     )
-    return out
 
 
 async def _plan_out(
@@ -168,19 +180,29 @@ async def add_measure(
     access: PlanWriter,
     idempotency: Idempotency,
     response: Response,
-) -> MeasureRead | Response:
+) -> MeasureRead:
     """Add a measure to the draft, owned by one organisation (and optionally a member)."""
-    if (replay := await idempotency.begin(session, access.principal.user_id, body)) is not None:
-        return replayed(session, access.principal, replay)
-    plan = await service.get_plan(session, access, "case.plan.write")
-    measure = await measure_service.add_measure(session, access, plan, body)
-    out = MeasureRead.model_validate(measure)
-    set_etag(response, measure.version)
-    response.headers["Location"] = f"/api/v1/cases/{access.case.id}/plan/measures/{measure.id}"
-    await idempotency.complete(
-        session, 201, out, response.headers, target_type="measure", target_id=measure.id
+
+    async def create() -> tuple[MeasureRead, uuid.UUID]:
+        plan = await service.get_plan(session, access, "case.plan.write")
+        measure = await measure_service.add_measure(session, access, plan, body)
+        set_etag(response, measure.version)
+        location = f"/api/v1/cases/{access.case.id}/plan/measures/{measure.id}"
+        response.headers["Location"] = location
+        return MeasureRead.model_validate(measure), measure.id
+
+    async def reread(target_id: str) -> MeasureRead:
+        action = "case.plan.read"
+        plan = await service.get_plan(session, access, action)
+        measure = await measure_service.get_measure(
+            session, access, plan, uuid.UUID(target_id), action
+        )
+        set_etag(response, measure.version)
+        return MeasureRead.model_validate(measure)
+
+    return await create_once(
+        idempotency, session, access.principal, body, response, "measure", create, reread
     )
-    return out
 
 
 @router.patch(BASE + "/measures/{measure_id}", response_model=MeasureRead)

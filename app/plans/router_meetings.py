@@ -7,7 +7,8 @@ import uuid
 from fastapi import APIRouter, Query, Response
 
 from app.audit import service as audit
-from app.cases.dependencies import replayed
+from app.cases.access import not_found
+from app.cases.dependencies import create_once
 from app.concurrency import IfMatch, set_etag
 from app.crypto import KeyRingDep
 from app.db import SessionDep
@@ -44,18 +45,23 @@ async def create_meeting(
     principal: MeetingManager,
     idempotency: Idempotency,
     response: Response,
-) -> MeetingRead | Response:
+) -> MeetingRead:
     """Arrange a monthly meeting, or an emergency meeting between monthly ones."""
-    if (replay := await idempotency.begin(session, principal.user_id, body)) is not None:
-        return replayed(session, principal, replay)
-    meeting = await service.create_meeting(session, principal, body)
-    out = await service.meeting_read(session, principal, meeting)
-    set_etag(response, meeting.version)
-    response.headers["Location"] = f"/api/v1/meetings/{meeting.id}"
-    await idempotency.complete(
-        session, 201, out, response.headers, target_type="meeting", target_id=meeting.id
+
+    async def create() -> tuple[MeetingRead, uuid.UUID]:
+        meeting = await service.create_meeting(session, principal, body)
+        set_etag(response, meeting.version)
+        response.headers["Location"] = f"/api/v1/meetings/{meeting.id}"
+        return await service.meeting_read(session, principal, meeting), meeting.id
+
+    async def reread(target_id: str) -> MeetingRead:
+        out = await _out(session, principal, uuid.UUID(target_id), response)
+        audit.record(session, principal, "meeting.read", "meeting", target_id)
+        return out
+
+    return await create_once(
+        idempotency, session, principal, body, response, "meeting", create, reread
     )
-    return out
 
 
 @router.get("/meetings", response_model=Page[MeetingRead])
@@ -145,20 +151,25 @@ async def add_minutes(
     keyring: KeyRingDep,
     principal: MinutesWriter,
     idempotency: Idempotency,
-) -> MinutesRead | Response:
+    response: Response,
+) -> MinutesRead:
     """Shared information (fact or opinion), what was deliberately not shared and
     why, decisions, and actions (each becomes a measure of the case's plan)."""
-    if (replay := await idempotency.begin(session, principal.user_id, body)) is not None:
-        return replayed(session, principal, replay)
-    meeting = await service.get_meeting(session, principal, meeting_id, "meeting.minutes.write")
-    entry = await service.add_minutes(session, keyring, principal, meeting, body)
-    out = MinutesRead.model_validate(entry)
-    await idempotency.complete(
-        session,
-        201,
-        out,
-        {},
-        target_type="minutes",
-        target_id=entry.id,
+
+    async def create() -> tuple[MinutesRead, uuid.UUID]:
+        meeting = await service.get_meeting(session, principal, meeting_id, "meeting.minutes.write")
+        entry = await service.add_minutes(session, keyring, principal, meeting, body)
+        return MinutesRead.model_validate(entry), entry.id
+
+    async def reread(target_id: str) -> MinutesRead:
+        action = "meeting.minutes.read"
+        meeting = await service.get_meeting(session, principal, meeting_id, action)
+        rows = await service.list_minutes(session, principal, meeting, body.case_id)
+        entry = next((r for r in rows if str(r.id) == target_id), None)
+        if entry is None:
+            raise not_found(action, principal, "minutes", target_id)
+        return MinutesRead.model_validate(entry)
+
+    return await create_once(
+        idempotency, session, principal, body, response, "minutes", create, reread
     )
-    return out

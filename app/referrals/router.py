@@ -8,7 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.cases.dependencies import replayed
+from app.cases.access import not_found
+from app.cases.dependencies import create_once
 from app.concurrency import IfMatch, etag, set_etag
 from app.crypto import KeyRingDep
 from app.db import SessionDep
@@ -61,21 +62,31 @@ async def create_referral(
     access: CaseReferrer,
     idempotency: Idempotency,
     response: Response,
-) -> View | Response:
+) -> View:
     """Refer a participant of the case to a service, as a draft; send it with a
     transition to ``requested``. Needs the subject's consent or statutory basis for
     service referral, and neither the subject nor the service's organisation may be
     on the case's must-not-receive list."""
-    if (replay := await idempotency.begin(session, access.principal.user_id, body)) is not None:
-        return replayed(session, access.principal, replay)
-    referral = await service.create_referral(session, access, body)
-    ref_access = ReferralAccess(referral, access.principal, Side.REFERRER, access)
-    out = await _out(session, keyring, ref_access, response)
-    response.headers["Location"] = f"/api/v1/referrals/{referral.id}"
-    await idempotency.complete(
-        session, 201, out, response.headers, target_type="referral", target_id=referral.id
+
+    async def create() -> tuple[View, uuid.UUID]:
+        referral = await service.create_referral(session, access, body)
+        ref_access = ReferralAccess(referral, access.principal, Side.REFERRER, access)
+        out = await _out(session, keyring, ref_access, response)
+        response.headers["Location"] = f"/api/v1/referrals/{referral.id}"
+        return out, referral.id
+
+    async def reread(target_id: str) -> View:
+        action = "referral.read"
+        found = await service.load_referral(session, access.principal, uuid.UUID(target_id), action)
+        if found.side != Side.REFERRER or found.referral.case_id != access.case.id:
+            raise not_found(action, access.principal, "referral", target_id)
+        out = await _out(session, keyring, found, response)
+        service.audit_person(session, access.principal, action, found.referral, found.purpose)
+        return out
+
+    return await create_once(
+        idempotency, session, access.principal, body, response, "referral", create, reread
     )
-    return out
 
 
 @router.get("/cases/{case_id}/referrals", response_model=Page[ReferralRead])

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Path, Query
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.policy import POLICY, Action, require
 from app.auth.principal import Principal
@@ -106,6 +107,20 @@ class AssessmentAccess:
     case: CaseAccess
 
 
+async def load_assessment(
+    session: AsyncSession, principal: Principal, assessment_id: uuid.UUID, action: str
+) -> AssessmentAccess:
+    """The assessment, through the readable-cases query (404, audited, if not visible)."""
+    readable = readable_cases(principal).with_only_columns(Case.id)
+    assessment = await session.scalar(
+        select(Assessment).where(Assessment.id == assessment_id, Assessment.case_id.in_(readable))
+    )
+    if assessment is None:
+        raise not_found(action, principal, "assessment", assessment_id)
+    access = await load_case_access(session, principal, assessment.case_id, action)
+    return AssessmentAccess(assessment, access)
+
+
 def assessment_access(action: Action) -> Callable[..., Awaitable[AssessmentAccess]]:
     """Role check, then the assessment loaded *through* the readable-cases query (404
     for a case the caller may not see), then the relation the POLICY row names."""
@@ -117,17 +132,9 @@ def assessment_access(action: Action) -> Callable[..., Awaitable[AssessmentAcces
         session: SessionDep,
         principal: Annotated[Principal, Depends(guard)],
     ) -> AssessmentAccess:
-        readable = readable_cases(principal).with_only_columns(Case.id)
-        assessment = await session.scalar(
-            select(Assessment).where(
-                Assessment.id == assessment_id, Assessment.case_id.in_(readable)
-            )
-        )
-        if assessment is None:
-            raise not_found(str(action), principal, "assessment", assessment_id)
-        access = await load_case_access(session, principal, assessment.case_id, str(action))
-        await enforce_relation(session, access, relation, str(action))
-        return AssessmentAccess(assessment, access)
+        found = await load_assessment(session, principal, assessment_id, str(action))
+        await enforce_relation(session, found.case, relation, str(action))
+        return found
 
     dependency.__name__ = f"assessment_for_{str(action).replace('.', '_')}"
     return dependency

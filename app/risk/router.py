@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 
-from app.cases.dependencies import replayed
+from app.cases.dependencies import create_once
 from app.db import SessionDep
 from app.idempotency import Idempotency
 from app.risk import catalogue
@@ -84,20 +84,28 @@ async def publish_instrument(
     principal: InstrumentPublisher,
     idempotency: Idempotency,
     response: Response,
-) -> InstrumentRead | Response:
+) -> InstrumentRead:
     """Publish a new instrument version, e.g. a licensed wording (admin).
 
     Validated like a shipped file (all three languages, the scheme's contract).
     A published ``code@version`` never changes: a different content needs a new
     version number (409). Assessments made under earlier versions keep them.
     """
-    if (replay := await idempotency.begin(session, principal.user_id, body)) is not None:
-        return replayed(session, principal, replay)
-    entry = await catalogue.publish(session, principal, body)
-    out = InstrumentRead.of(entry.definition, entry.content_hash)
-    response.headers["Location"] = f"/api/v1/instruments/{out.code}/{out.version}"
-    await idempotency.complete(session, 201, out, response.headers, target_type="instrument")
-    return out
+
+    async def create() -> tuple[InstrumentRead, str]:
+        entry = await catalogue.publish(session, principal, body)
+        out = InstrumentRead.of(entry.definition, entry.content_hash)
+        response.headers["Location"] = f"/api/v1/instruments/{out.code}/{out.version}"
+        return out, f"{out.code}@{out.version}"
+
+    async def reread(target_id: str) -> InstrumentRead:
+        code, _, version = target_id.rpartition("@")
+        entry = await catalogue.get(session, code, int(version))
+        return InstrumentRead.of(entry.definition, entry.content_hash)
+
+    return await create_once(
+        idempotency, session, principal, body, response, "instrument", create, reread
+    )
 
 
 #: Everything the risk domain serves, in the order app/main.py includes it.

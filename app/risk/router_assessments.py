@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, Response
 
-from app.cases.dependencies import replayed
+from app.cases.dependencies import create_once
 from app.concurrency import IfMatch, set_etag
 from app.db import SessionDep
 from app.idempotency import Idempotency
@@ -26,6 +28,7 @@ from app.risk.dependencies import (
     PreferredLanguage,
     RiskConfigDep,
     WritableAssessment,
+    load_assessment,
 )
 from app.risk.summary import risk_summary
 
@@ -44,23 +47,32 @@ async def create_assessment(
     clock: ClockDep,
     config: RiskConfigDep,
     response: Response,
-) -> AssessmentRead | Response:
+) -> AssessmentRead:
     """Answer a pinned instrument version: a draft, or at once with ``"submit": true``.
 
     Answers are validated against that version (422 lists every fault). The
     score, the Marak criteria and the risk level are computed by the server;
     a client that sends them gets a 422.
     """
-    if (replay := await idempotency.begin(session, access.principal.user_id, body)) is not None:
-        return replayed(session, access.principal, replay)
-    assessment = await service.create(session, access, body, clock, config)
-    out = await service.to_read(session, assessment, language, clock)
-    set_etag(response, assessment.version)
-    response.headers["Location"] = f"/api/v1/assessments/{assessment.id}"
-    await idempotency.complete(
-        session, 201, out, response.headers, target_type="assessment", target_id=assessment.id
+
+    async def create() -> tuple[AssessmentRead, uuid.UUID]:
+        assessment = await service.create(session, access, body, clock, config)
+        set_etag(response, assessment.version)
+        response.headers["Location"] = f"/api/v1/assessments/{assessment.id}"
+        return await service.to_read(session, assessment, language, clock), assessment.id
+
+    async def reread(target_id: str) -> AssessmentRead:
+        found = await load_assessment(
+            session, access.principal, uuid.UUID(target_id), "case.assessment.read"
+        )
+        out = await service.to_read(session, found.assessment, language, clock)
+        service.audit_read(session, found.case, found.assessment)
+        set_etag(response, found.assessment.version)
+        return out
+
+    return await create_once(
+        idempotency, session, access.principal, body, response, "assessment", create, reread
     )
-    return out
 
 
 @router.get(CASE + "/assessments", response_model=Page[AssessmentListItem])

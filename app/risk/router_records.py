@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import uuid
 
-from app.cases.dependencies import replayed
+from fastapi import APIRouter, Response
+from sqlalchemy import select
+
+from app.cases.access import not_found
+from app.cases.dependencies import create_once
 from app.db import SessionDep
 from app.idempotency import Idempotency
 from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
@@ -18,6 +22,7 @@ from app.risk.dependencies import (
     IncidentWriter,
     RiskConfigDep,
 )
+from app.risk.models import ExternalAssessment, Incident
 from app.risk.schemas import ExternalAssessmentRecord
 
 router = APIRouter(prefix="/api/v1", tags=["risk"])
@@ -34,17 +39,27 @@ async def record_incident(
     clock: ClockDep,
     config: RiskConfigDep,
     response: Response,
-) -> IncidentRead | Response:
+) -> IncidentRead:
     """Record an incident (date, source, police or not). In Marak it may meet a criterion
     at once: escalation, or a repeat within 12 months of the pair's last referral."""
-    if (replay := await idempotency.begin(session, access.principal.user_id, body)) is not None:
-        return replayed(session, access.principal, replay)
-    incident = await records.record_incident(session, access, body, clock, config)
-    out = IncidentRead.model_validate(incident)
-    await idempotency.complete(
-        session, 201, out, response.headers, target_type="case_incident", target_id=incident.id
+
+    async def create() -> tuple[IncidentRead, uuid.UUID]:
+        incident = await records.record_incident(session, access, body, clock, config)
+        return IncidentRead.model_validate(incident), incident.id
+
+    async def reread(target_id: str) -> IncidentRead:
+        incident = await session.scalar(  # the case was loaded through readable-cases
+            select(Incident).where(
+                Incident.id == uuid.UUID(target_id), Incident.case_id == access.case.id
+            )
+        )
+        if incident is None:
+            raise not_found("case.incident.read", access.principal, "case_incident", target_id)
+        return IncidentRead.model_validate(incident)
+
+    return await create_once(
+        idempotency, session, access.principal, body, response, "case_incident", create, reread
     )
-    return out
 
 
 @router.get(INCIDENTS, response_model=Page[IncidentRead])
@@ -66,22 +81,37 @@ async def record_external_assessment(
     idempotency: Idempotency,
     clock: ClockDep,
     response: Response,
-) -> ExternalAssessmentRead | Response:
+) -> ExternalAssessmentRead:
     """That a licensed tool (HCR-20 V3, WAVR-21, VERA-2R, DyRiAS) was used: tool, date,
     assessor, summary rating and a reference. Item content is refused (422)."""
-    if (replay := await idempotency.begin(session, access.principal.user_id, body)) is not None:
-        return replayed(session, access.principal, replay)
-    record = await records.record_external(session, access, body, clock)
-    out = ExternalAssessmentRead.model_validate(record)
-    await idempotency.complete(
+
+    async def create() -> tuple[ExternalAssessmentRead, uuid.UUID]:
+        record = await records.record_external(session, access, body, clock)
+        return ExternalAssessmentRead.model_validate(record), record.id
+
+    async def reread(target_id: str) -> ExternalAssessmentRead:
+        record = await session.scalar(  # the case was loaded through readable-cases
+            select(ExternalAssessment).where(
+                ExternalAssessment.id == uuid.UUID(target_id),
+                ExternalAssessment.case_id == access.case.id,
+            )
+        )
+        if record is None:
+            raise not_found(
+                "case.external_assessment.read", access.principal, "external_assessment", target_id
+            )
+        return ExternalAssessmentRead.model_validate(record)
+
+    return await create_once(
+        idempotency,
         session,
-        201,
-        out,
-        response.headers,
-        target_type="external_assessment",
-        target_id=record.id,
+        access.principal,
+        body,
+        response,
+        "external_assessment",
+        create,
+        reread,
     )
-    return out
 
 
 @router.get(EXTERNAL, response_model=Page[ExternalAssessmentRead])

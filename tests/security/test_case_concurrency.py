@@ -95,7 +95,7 @@ async def test_a_replay_while_the_first_request_runs_never_creates_twice(
     live: Live, tokens: TokenFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """PostgreSQL answers 409 at once; SQLite queues the replay behind the first
-    request's write lock and then returns the stored response."""
+    request's write lock and then replays it (a re-read of what it created)."""
     headers, team = await live.police_in_a_marak_team(tokens)
     headers = {**headers, "Idempotency-Key": f"inflight-{uuid.uuid4().hex}"}
     entered, release = asyncio.Event(), asyncio.Event()
