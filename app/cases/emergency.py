@@ -123,6 +123,24 @@ async def grant_access(
     return grant
 
 
+async def own_grant(
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID, grant_id: uuid.UUID
+) -> EmergencyGrant:
+    """The requester's own grant (expired or not), for an idempotent replay; gone once
+    the requester's organisation is on the case's must-not-receive list."""
+    grant = await session.scalar(
+        select(EmergencyGrant).where(
+            EmergencyGrant.id == grant_id,
+            EmergencyGrant.user_id == principal.user_id,
+            EmergencyGrant.case_id == case_id,
+            EmergencyGrant.case_id.not_in(excluded_case_ids(principal)),
+        )
+    )
+    if grant is None:
+        raise not_found("emergency_access.read", principal, "emergency_grant", grant_id)
+    return grant
+
+
 async def grants_of_case(session: AsyncSession, access: CaseAccess) -> list[EmergencyGrant]:
     rows = (
         await session.scalars(

@@ -5,10 +5,8 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Response
-from sqlalchemy import select
 
 from app.cases import emergency as service
-from app.cases.access import not_found
 from app.cases.dependencies import (
     CaseGrantReader,
     CaseId,
@@ -17,7 +15,6 @@ from app.cases.dependencies import (
     EmergencyRequester,
     create_once,
 )
-from app.cases.models import EmergencyGrant
 from app.cases.schemas import EmergencyAccessCreate, EmergencyGrantRead, EmergencyReview
 from app.concurrency import IfMatch, set_etag
 from app.db import SessionDep
@@ -51,15 +48,7 @@ async def request_emergency_access(
         return service.to_read(grant), grant.id
 
     async def reread(target_id: str) -> EmergencyGrantRead:
-        grant = await session.scalar(  # the requester's own grant, expired or not
-            select(EmergencyGrant).where(
-                EmergencyGrant.id == uuid.UUID(target_id),
-                EmergencyGrant.user_id == principal.user_id,
-                EmergencyGrant.case_id == case_id,
-            )
-        )
-        if grant is None:
-            raise not_found("emergency_access.read", principal, "emergency_grant", target_id)
+        grant = await service.own_grant(session, principal, case_id, uuid.UUID(target_id))
         set_etag(response, grant.version)
         return service.read_grant(session, principal, grant)
 
