@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime
 from sqlalchemy import select
 
+from app.auth.policy import Action
 from app.cases.dependencies import replayed
 from app.cases.models import CaseParticipant
 from app.concerns.models import Concern
@@ -21,8 +22,11 @@ from app.persons.dependencies import (
     AccessReportReader,
     ConsentReader,
     ConsentWriter,
+    through_case,
     visible_person_ids,
 )
+from app.problems import Unprocessable
+from app.referrals.models import ServiceEntry
 
 router = APIRouter(prefix="/api/v1", tags=["persons"])
 BASE = "/persons/{person_id}/consents"
@@ -30,7 +34,8 @@ BASE = "/persons/{person_id}/consents"
 
 @router.get(BASE, response_model=ConsentList)
 async def list_consents(session: SessionDep, access: ConsentReader) -> ConsentList:
-    """Every consent and legal basis on record, withdrawn ones included."""
+    """The consents and legal bases given for the cases you read the person through,
+    withdrawn ones included (never another case's)."""
     return ConsentList(items=await consents.list_consents(session, access))
 
 
@@ -46,7 +51,21 @@ async def record_consent(
     principal = access.principal
     if (replay := await idempotency.begin(session, principal.user_id, body)) is not None:
         return replayed(session, principal, replay)
-    consent = await consents.record_consent(session, access, body, visible_person_ids(principal))
+    access = through_case(access, body.case_id, Action.CONSENT_WRITE)
+    service_name = None
+    if body.service_id is not None:
+        entry = await session.get(ServiceEntry, body.service_id)
+        if entry is None:
+            raise Unprocessable(
+                "No such service in the directory.",
+                extra={
+                    "errors": [{"field": "service_id", "location": "body", "reason": "not_found"}]
+                },
+            )
+        service_name = entry.name
+    consent = await consents.record_consent(
+        session, access, body, visible_person_ids(principal), service_name
+    )
     out = consents.to_read(consent)
     response.headers["Location"] = f"/api/v1/persons/{access.person.id}/consents/{consent.id}"
     await idempotency.complete(
