@@ -177,7 +177,12 @@ POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
     Action.PERSON_HISTORY_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
     # A case's facts about a person: the relation is to *that* case (the path's).
     Action.PERSON_FACTS_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
-    Action.PERSON_FACTS_UPDATE: (PROFESSIONALS, Relation.CASE_WRITER),
+    # Writing facts needs a role that sees them (PROTECTED_FIELD_ROLES, and health
+    # workers, who see them in their own organisation's cases: app/persons/protected.py).
+    Action.PERSON_FACTS_UPDATE: (
+        frozenset({R.POLICE, R.SOCIAL_WORKER, R.COORDINATOR, R.VICTIM_ADVOCATE, R.HEALTH_WORKER}),
+        Relation.CASE_WRITER,
+    ),
     Action.PERSON_FACTS_HISTORY_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
     Action.PERSON_SEARCH: (PROFESSIONALS, Relation.LISTED),
     Action.CONSENT_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
