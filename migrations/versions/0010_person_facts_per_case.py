@@ -260,6 +260,11 @@ def _org_cases(bind: sa.Connection, cases: list[uuid.UUID], org: uuid.UUID) -> s
 
 def _bind_consents(bind: sa.Connection) -> None:
     consents_t = sa.Table("person_consents", sa.MetaData(), autoload_with=bind)
+    for column in consents_t.columns:  # SQLite reflects UUIDs as CHAR(32), datetimes naive
+        if isinstance(column.type, sa.CHAR) and column.type.length == 32:
+            column.type = sa.Uuid()
+        elif isinstance(column.type, sa.DateTime):
+            column.type = TS
     for row in bind.execute(sa.select(consents_t)).all():
         cases = _cases_of(bind, row.person_id)
         if not cases:
