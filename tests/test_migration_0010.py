@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from app.crypto import EncryptedText, FieldContext, KeyRing, new_key_entry
+from app.crypto import DecryptionError, EncryptedText, FieldContext, KeyRing, new_key_entry
 from app.db import UTCDateTime, make_engine
 from app.migrate import downgrade, upgrade
 from tests.conftest import _in_thread, _pg_admin, _recreate_pg_database
@@ -90,55 +90,158 @@ def _ts() -> dict[str, Any]:
 
 def build_old_state(conn: sa.Connection, ring: KeyRing) -> dict[str, uuid.UUID]:
     t = _tables(conn)
-    ids = {k: uuid.uuid4() for k in ("org_a", "org_b", "user_a", "user_b", "team_a", "team_b",
-                                     "case_a", "case_b", "person", "consent", "version")}  # fmt: skip
+    ids = {
+        k: uuid.uuid4()
+        for k in (
+            "org_a",
+            "org_b",
+            "user_a",
+            "user_b",
+            "team_a",
+            "team_b",
+            "case_a",
+            "case_b",
+            "person",
+            "consent",
+            "version",
+        )
+    }
     for org in ("org_a", "org_b"):
-        conn.execute(t["organisations"].insert().values(
-            id=ids[org], code=f"{org}-{ids[org].hex[:6]}", name=org, kind="police", **_ts()))  # fmt: skip
+        conn.execute(
+            t["organisations"]
+            .insert()
+            .values(id=ids[org], code=f"{org}-{ids[org].hex[:6]}", name=org, kind="police", **_ts())
+        )
     for user, org in (("user_a", "org_a"), ("user_b", "org_b")):
-        conn.execute(t["users"].insert().values(
-            id=ids[user], issuer="https://idp.test", subject=f"{user}-{ids[user].hex[:6]}",
-            name=f"Officer {user}", organisation_id=ids[org], roles=["police"], disabled=False,
-            **_ts()))  # fmt: skip
+        conn.execute(
+            t["users"]
+            .insert()
+            .values(
+                id=ids[user],
+                issuer="https://idp.test",
+                subject=f"{user}-{ids[user].hex[:6]}",
+                name=f"Officer {user}",
+                organisation_id=ids[org],
+                roles=["police"],
+                disabled=False,
+                **_ts(),
+            )
+        )
     for team, org in (("team_a", "org_a"), ("team_b", "org_b")):
-        conn.execute(t["teams"].insert().values(
-            id=ids[team], name=team, kind="marak", organisation_id=ids[org], area="Helsinki",
-            **_ts()))  # fmt: skip
-    for case, team, org, user in (("case_a", "team_a", "org_a", "user_a"),
-                                  ("case_b", "team_b", "org_b", "user_b")):  # fmt: skip
-        conn.execute(t["cases"].insert().values(
-            id=ids[case], scheme="marak", team_id=ids[team], owner_organisation_id=ids[org],
-            reference=f"MRK-{ids[case].hex[:8]}", status="intake", created_by=ids[user],
-            **_ts()))  # fmt: skip
-        conn.execute(t["case_members"].insert().values(
-            id=uuid.uuid4(), case_id=ids[case], user_id=ids[user], case_role="lead", invited=False,
-            added_by=ids[user], **_ts()))  # fmt: skip
+        conn.execute(
+            t["teams"]
+            .insert()
+            .values(
+                id=ids[team],
+                name=team,
+                kind="marak",
+                organisation_id=ids[org],
+                area="Helsinki",
+                **_ts(),
+            )
+        )
+    for case, team, org, user in (
+        ("case_a", "team_a", "org_a", "user_a"),
+        ("case_b", "team_b", "org_b", "user_b"),
+    ):
+        conn.execute(
+            t["cases"]
+            .insert()
+            .values(
+                id=ids[case],
+                scheme="marak",
+                team_id=ids[team],
+                owner_organisation_id=ids[org],
+                reference=f"MRK-{ids[case].hex[:8]}",
+                status="intake",
+                created_by=ids[user],
+                **_ts(),
+            )
+        )
+        conn.execute(
+            t["case_members"]
+            .insert()
+            .values(
+                id=uuid.uuid4(),
+                case_id=ids[case],
+                user_id=ids[user],
+                case_role="lead",
+                invited=False,
+                added_by=ids[user],
+                **_ts(),
+            )
+        )
     pid = ids["person"]
     sealed = {
         column: ring.seal_json(value, FieldContext("persons", pid, column))
-        for column, value in (("address_enc", ADDRESS), ("phones_enc", PHONES),
-                              ("safe_contact_enc", SAFE), ("non_disclosure_enc", True))
-    }  # fmt: skip
+        for column, value in (
+            ("address_enc", ADDRESS),
+            ("phones_enc", PHONES),
+            ("safe_contact_enc", SAFE),
+            ("non_disclosure_enc", True),
+        )
+    }
     persons = t["persons"]
-    conn.execute(persons.insert().values(
-        id=pid, given_name="Vilja", family_name="Virtanen", owner_organisation_id=ids["org_a"],
-        created_by=ids["user_a"], **{c: sealed[c] for c in sealed}, **_ts()))  # fmt: skip
+    conn.execute(
+        persons.insert().values(
+            id=pid,
+            given_name="Vilja",
+            family_name="Virtanen",
+            owner_organisation_id=ids["org_a"],
+            created_by=ids["user_a"],
+            **{c: sealed[c] for c in sealed},
+            **_ts(),
+        )
+    )
     for case, user in (("case_a", "user_a"), ("case_b", "user_b")):
-        conn.execute(t["case_participants"].insert().values(
-            id=uuid.uuid4(), case_id=ids[case], person_id=pid, role="victim",
-            added_by=ids[user], **_ts()))  # fmt: skip
+        conn.execute(
+            t["case_participants"]
+            .insert()
+            .values(
+                id=uuid.uuid4(),
+                case_id=ids[case],
+                person_id=pid,
+                role="victim",
+                added_by=ids[user],
+                **_ts(),
+            )
+        )
     snapshot = ring.seal_json(
         {"given_name": "Vilja", "address": ADDRESS},
         FieldContext("person_versions", ids["version"], "snapshot_enc"),
     )
-    conn.execute(t["person_versions"].insert().values(
-        id=ids["version"], person_id=pid, version=1, author_id=ids["user_a"],
-        author_name="Officer A", author_organisation_id=ids["org_a"], reason="recorded",
-        changed_fields=["address"], snapshot_enc=snapshot, created_at=NOW))  # fmt: skip
-    conn.execute(t["person_consents"].insert().values(
-        id=ids["consent"], person_id=pid, basis="consent", scope="marak_sharing",
-        given_by="person", method="written", obtained_at=NOW, obtained_by=ids["user_a"],
-        obtained_by_organisation_id=ids["org_a"], **_ts()))  # fmt: skip
+    conn.execute(
+        t["person_versions"]
+        .insert()
+        .values(
+            id=ids["version"],
+            person_id=pid,
+            version=1,
+            author_id=ids["user_a"],
+            author_name="Officer A",
+            author_organisation_id=ids["org_a"],
+            reason="recorded",
+            changed_fields=["address"],
+            snapshot_enc=snapshot,
+            created_at=NOW,
+        )
+    )
+    conn.execute(
+        t["person_consents"]
+        .insert()
+        .values(
+            id=ids["consent"],
+            person_id=pid,
+            basis="consent",
+            scope="marak_sharing",
+            given_by="person",
+            method="written",
+            obtained_at=NOW,
+            obtained_by=ids["user_a"],
+            obtained_by_organisation_id=ids["org_a"],
+            **_ts(),
+        )
+    )
     return ids
 
 
@@ -193,7 +296,7 @@ def test_facts_move_into_every_case_and_consents_to_their_case(scratch_url: str)
         }
         assert opened == {"address_enc": ADDRESS, "phones_enc": PHONES, "safe_contact_enc": SAFE}
         # Bound to the new row: it does not open as the old person row any more.
-        with pytest.raises(Exception):
+        with pytest.raises(DecryptionError):
             ring.open(row["address_enc"], FieldContext("persons", ids["person"], "address_enc"))
         (version,) = [v for v in state["fact_versions"] if _uuid(v["facts_id"]) == fid]
         snapshot = ring.open_json(
