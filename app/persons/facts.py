@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
@@ -87,12 +88,21 @@ async def write_facts(
     """Seal ``values`` (JSON-ready) as the case's facts and write a version."""
     if facts is None:
         facts = PersonCaseFacts(id=uuid.uuid4(), case_id=case_id, person_id=person_id)
-        session.add(facts)
+        for name, value in values.items():
+            seal_field(keyring, facts, name, value)
+        try:
+            async with session.begin_nested():
+                session.add(facts)
+                await session.flush()
+        except IntegrityError:
+            # Another request recorded this case's first facts meanwhile: as stale as
+            # a version mismatch (re-read and retry), never a 5xx.
+            check_version(0, 1)
     else:
         facts.updated_at = utcnow()  # always a new version, even if nothing differs
-    for name, value in values.items():
-        seal_field(keyring, facts, name, value)
-    await session.flush()
+        for name, value in values.items():
+            seal_field(keyring, facts, name, value)
+        await session.flush()
     row = PersonCaseFactsVersion(
         id=uuid.uuid4(),
         facts_id=facts.id,

@@ -201,12 +201,14 @@ async def create_person(
     principal: Principal,
     reach: Reach | None,
     data: PersonFields,
+    case_id: uuid.UUID | None = None,
 ) -> Person:
     """Record a new person's identity (the caller then makes them a participant
     of a case and records the facts given as that case's: app/persons/facts.py).
 
     ``reach`` is the case the person is recorded into; without one, no
-    protected field may be given.
+    protected field may be given. The first version records the case
+    (``case_id``, else the reach's).
     """
     given = {k for k in data.model_fields_set if k in PROTECTED_FIELDS}
     if given and (reach is None or not may_see_protected(principal, reach)):
@@ -227,7 +229,8 @@ async def create_person(
                 "Attach them with the match handle instead of recording a duplicate.",
                 extra={"match": handle.model_dump(mode="json")},
             )
-    case_id = min(reach.case_ids) if reach is not None and reach.case_ids else None
+    if case_id is None and reach is not None and reach.case_ids:
+        case_id = min(reach.case_ids)
     return await _insert(
         session, keyring, principal, data, index, "person.created", "case work", case_id
     )
