@@ -95,6 +95,7 @@ def build_old_state(conn: sa.Connection, ring: KeyRing) -> dict[str, uuid.UUID]:
         for k in (
             "org_a",
             "org_b",
+            "org_c",
             "user_a",
             "user_b",
             "team_a",
@@ -103,10 +104,11 @@ def build_old_state(conn: sa.Connection, ring: KeyRing) -> dict[str, uuid.UUID]:
             "case_b",
             "person",
             "consent",
+            "consent_c",
             "version",
         )
     }
-    for org in ("org_a", "org_b"):
+    for org in ("org_a", "org_b", "org_c"):
         conn.execute(
             t["organisations"]
             .insert()
@@ -242,6 +244,21 @@ def build_old_state(conn: sa.Connection, ring: KeyRing) -> dict[str, uuid.UUID]:
             **_ts(),
         )
     )
+    # Obtained by an organisation with no part in either case: goes to both.
+    conn.execute(
+        t["person_consents"]
+        .insert()
+        .values(
+            id=ids["consent_c"],
+            person_id=pid,
+            basis="police_statutory_duty",
+            scope="hah_sharing",
+            obtained_at=NOW,
+            obtained_by=ids["user_a"],
+            obtained_by_organisation_id=ids["org_c"],
+            **_ts(),
+        )
+    )
     return ids
 
 
@@ -305,9 +322,13 @@ def test_facts_move_into_every_case_and_consents_to_their_case(scratch_url: str)
         )
         assert snapshot == {"address": ADDRESS, "phones": PHONES, "safe_contact": SAFE}, case_id
     # The consent obtained by organisation A went to A's case only.
-    assert [(_uuid(c["id"]), _uuid(c["case_id"])) for c in state["consents"]] == [
-        (ids["consent"], ids["case_a"])
-    ]
+    consents = {(_uuid(c["id"]), _uuid(c["case_id"])) for c in state["consents"]}
+    assert (ids["consent"], ids["case_a"]) in consents
+    assert [c for c in consents if c[0] == ids["consent"]] == [(ids["consent"], ids["case_a"])]
+    # The other organisation's basis: the original row in one case, a copy in the other.
+    others = consents - {(ids["consent"], ids["case_a"])}
+    assert sorted(case for _id, case in others) == sorted([ids["case_a"], ids["case_b"]])
+    assert ids["consent_c"] in {consent_id for consent_id, _case in others}
     # The identity version is attributed to the case its author works in.
     assert [_uuid(v["case_id"]) for v in state["versions"]] == [ids["case_a"]]
 
