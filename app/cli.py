@@ -57,7 +57,8 @@ def _migrate(settings: Settings) -> None:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with console.status("Applying database migrations..."):
-        upgrade(settings.effective_database_url)
+        # The key ring loads only if a migration moves sealed values (0010 does).
+        upgrade(settings.effective_database_url, keyring=lambda: _keyring_or_exit(settings))
     console.print("[green]Database is at the latest migration.[/green]")
 
 

@@ -20,6 +20,7 @@ from app.cases.models import Case, CaseExclusion, CaseParticipant
 from app.crypto import KeyRing
 from app.db import utcnow
 from app.directory.models import Organisation, User
+from app.persons import facts
 from app.persons import service as persons
 from app.persons.identity import make_code
 from app.persons.models import Consent, Person
@@ -111,8 +112,11 @@ async def record(
                 **spec.protected,
             }
         )
-    reach = Reach(frozenset({case.owner_organisation_id}), False, frozenset({case.id}))
-    return await persons.create_person(session, keyring, lead, reach, fields)
+    reach = Reach.member_of(case.id, case.owner_organisation_id)
+    person = await persons.create_person(session, keyring, lead, reach, fields)
+    # The address, phones and safe contact are this demo case's facts.
+    await facts.record_initial(session, keyring, lead, case.id, person.id, fields)
+    return person
 
 
 async def seed_bases(
@@ -122,6 +126,7 @@ async def seed_bases(
         session.add(
             Consent(
                 person_id=people[who].id,
+                case_id=case.id,
                 basis=basis,
                 scope=scope,
                 given_by=given_by,

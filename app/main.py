@@ -26,6 +26,7 @@ from app.directory.service import resolve_principal
 from app.middleware import EdgeMiddleware, Metrics
 from app.persons.router import router as persons_router
 from app.persons.router_consents import router as consents_router
+from app.persons.router_facts import router as facts_router
 from app.plans.router import router as plans_router
 from app.plans.router_meetings import router as meetings_router
 from app.problems import install_handlers
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         *cases_routers,
         persons_router,
         consents_router,
+        facts_router,
         concerns_router,
         *risk_routers,
         plans_router,

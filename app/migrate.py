@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -19,9 +20,24 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Upgrade the database. Uses its own event loop: call it outside one."""
-    command.upgrade(alembic_config(database_url), revision)
+def upgrade(database_url: str, revision: str = "head", keyring: Any = None) -> None:
+    """Upgrade the database. Uses its own event loop: call it outside one.
+
+    ``keyring`` (a KeyRing or a callable returning one, loaded only if a
+    migration moves sealed values: 0010 does) defaults to the settings' keys.
+    """
+    cfg = alembic_config(database_url)
+    if keyring is not None:
+        cfg.attributes["keyring"] = keyring
+    command.upgrade(cfg, revision)
+
+
+def downgrade(database_url: str, revision: str, keyring: Any = None) -> None:
+    """Downgrade (tests and emergencies; 0010's downgrade is lossy)."""
+    cfg = alembic_config(database_url)
+    if keyring is not None:
+        cfg.attributes["keyring"] = keyring
+    command.downgrade(cfg, revision)
 
 
 def check(database_url: str) -> None:

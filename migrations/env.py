@@ -14,15 +14,38 @@ config = context.config
 target_metadata = Base.metadata
 
 
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    """Batch mode recreates a table (copy, drop, rename); with enforcement on, the
+    drop would cascade into or be refused by the tables referencing it. The
+    pragma is a no-op inside a transaction, so it goes to the driver directly,
+    and the references are checked (PRAGMA foreign_key_check) before commit."""
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    finally:
+        cursor.close()
+
+
 def _run(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         compare_type=True,
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    if sqlite and not connection.in_transaction():
+        _sqlite_foreign_keys(connection, False)
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"the migration broke references: {broken[:5]}")
+    finally:
+        if sqlite:
+            _sqlite_foreign_keys(connection, True)
 
 
 async def _run_async(url: str) -> None:

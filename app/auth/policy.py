@@ -60,6 +60,9 @@ class Action(StrEnum):
     PERSON_READ = "person.read"
     PERSON_UPDATE = "person.update"
     PERSON_HISTORY_READ = "person.history.read"
+    PERSON_FACTS_READ = "person.facts.read"
+    PERSON_FACTS_UPDATE = "person.facts.update"
+    PERSON_FACTS_HISTORY_READ = "person.facts.history.read"
     PERSON_SEARCH = "person.search"
     CONSENT_READ = "person.consent.read"
     CONSENT_WRITE = "person.consent.write"
@@ -172,6 +175,15 @@ POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
     Action.PERSON_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
     Action.PERSON_UPDATE: (PROFESSIONALS, Relation.CASE_WRITER),
     Action.PERSON_HISTORY_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
+    # A case's facts about a person: the relation is to *that* case (the path's).
+    Action.PERSON_FACTS_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
+    # Writing facts needs a role that sees them (PROTECTED_FIELD_ROLES, and health
+    # workers, who see them in their own organisation's cases: app/persons/protected.py).
+    Action.PERSON_FACTS_UPDATE: (
+        frozenset({R.POLICE, R.SOCIAL_WORKER, R.COORDINATOR, R.VICTIM_ADVOCATE, R.HEALTH_WORKER}),
+        Relation.CASE_WRITER,
+    ),
+    Action.PERSON_FACTS_HISTORY_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
     Action.PERSON_SEARCH: (PROFESSIONALS, Relation.LISTED),
     Action.CONSENT_READ: (PROFESSIONALS, Relation.CASE_MEMBER),
     Action.CONSENT_WRITE: (PROFESSIONALS, Relation.CASE_WRITER),

@@ -151,6 +151,7 @@ async def add_participant(
                 family_name=data.person.family_name,
                 birth_date=data.person.birth_date,
             ),
+            case_id=case.id,
         )
         existing = None
     return await _attach(session, access, person, data.role, existing)

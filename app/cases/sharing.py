@@ -39,13 +39,18 @@ async def victims_of(ctx: GateContext) -> list[uuid.UUID]:
 
 
 async def marak_victim_consent(ctx: GateContext) -> str | None:
-    """Every victim in the case has a live consent to Marak sharing on record."""
+    """Every victim in the case has a live consent to Marak sharing *given for this
+    case* on record (one given to another team's case does not count)."""
     victims = await victims_of(ctx)
     if not victims:
         return "Record the victim as a participant, with their consent, before the group."
     for person_id in victims:
         problem = await sharing_problem(
-            ctx.session, person_id, SharingScope.MARAK_SHARING, accepted=(LegalBasis.CONSENT,)
+            ctx.session,
+            person_id,
+            SharingScope.MARAK_SHARING,
+            ctx.case.id,
+            accepted=(LegalBasis.CONSENT,),
         )
         if problem is not None:
             return f"The victim's consent: {problem}"

@@ -38,10 +38,20 @@ class ConsentMethod(StrEnum):
 class ConsentCreate(Input):
     """Consent names who gave it and how; a statutory basis names only its reference."""
 
+    case_id: uuid.UUID = Field(
+        description="The case (yours, with the person) it is given for; it authorises "
+        "sharing in this case only."
+    )
     basis: LegalBasis
     scope: SharingScope
+    service_id: uuid.UUID | None = Field(
+        default=None, description="For service_referral: the service directory entry."
+    )
     service_name: str | None = Field(
-        default=None, min_length=2, max_length=200, description="For service_referral."
+        default=None,
+        min_length=2,
+        max_length=200,
+        description="For service_referral, when the service is not in the directory.",
     )
     given_by: GivenBy | None = None
     guardian_person_id: uuid.UUID | None = Field(
@@ -59,8 +69,13 @@ class ConsentCreate(Input):
 
     @model_validator(mode="after")
     def _shape(self) -> ConsentCreate:
-        if (self.scope == SharingScope.SERVICE_REFERRAL) != (self.service_name is not None):
-            raise ValueError("service_name is given exactly for the service_referral scope")
+        named = self.service_name is not None or self.service_id is not None
+        if (self.scope == SharingScope.SERVICE_REFERRAL) != named:
+            raise ValueError(
+                "service_id or service_name is given exactly for the service_referral scope"
+            )
+        if self.service_name is not None and self.service_id is not None:
+            raise ValueError("give service_id or service_name, not both")
         if self.basis == LegalBasis.CONSENT:
             if self.given_by is None or self.method is None:
                 raise ValueError("consent needs given_by and method")
@@ -84,8 +99,10 @@ class ConsentRead(BaseModel):
 
     id: uuid.UUID
     person_id: uuid.UUID
+    case_id: uuid.UUID
     basis: LegalBasis
     scope: SharingScope
+    service_id: uuid.UUID | None
     service_name: str | None
     given_by: GivenBy | None
     guardian_person_id: uuid.UUID | None

@@ -7,7 +7,10 @@ record, which is why withdrawal is a date and never a deletion.
 
 :func:`sharing_problem` is the one question every disclosure asks ("is
 there a live basis for sharing this person's information for this
-purpose?"); the Marak lifecycle gates call it, and so will referrals.
+purpose *in this case*?"); the Marak lifecycle gates call it. A basis is
+bound to the case it was given for (and a service_referral basis to its
+service): consent given to one team's Marak case authorises nothing in
+another team's case, and a reader sees only the bases of cases they read.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from app.persons.consent_schemas import (
 )
 from app.persons.models import Consent, Person
 from app.persons.service import PersonAccess
-from app.problems import Conflict, DeniedAccess, NotFound, Unprocessable
+from app.problems import Conflict, DeniedAccess, Forbidden, NotFound, Unprocessable
 
 ADULT_AGE = 18
 CLOCK_SKEW = timedelta(minutes=5)
@@ -67,10 +70,14 @@ def _invalid(field: str, detail: str) -> Unprocessable:
 
 
 async def list_consents(session: AsyncSession, access: PersonAccess) -> list[ConsentRead]:
+    """The bases given for the cases the caller reads the person through (no other's)."""
     rows = (
         await session.scalars(
             select(Consent)
-            .where(Consent.person_id == access.person.id)
+            .where(
+                Consent.person_id == access.person.id,
+                Consent.case_id.in_(sorted(access.reach.case_ids)),
+            )
             .order_by(Consent.obtained_at, Consent.id)
         )
     ).all()
@@ -91,7 +98,10 @@ async def record_consent(
     access: PersonAccess,
     data: ConsentCreate,
     visible_ids: Select[uuid.UUID],
+    service_name: str | None = None,
 ) -> Consent:
+    """Record a basis for ``access.case_id`` (the router narrowed ``access`` to the
+    body's case); ``service_name`` is the directory entry's when one is named."""
     person, principal = access.person, access.principal
     now = utcnow()
     obtained_at = data.obtained_at or now
@@ -119,9 +129,11 @@ async def record_consent(
             )
     consent = Consent(
         person_id=person.id,
+        case_id=access.case_id,
+        service_id=data.service_id,
         basis=data.basis.value,
         scope=data.scope.value,
-        service_name=data.service_name,
+        service_name=service_name or data.service_name,
         given_by=data.given_by.value if data.given_by else None,
         guardian_person_id=data.guardian_person_id,
         minor_has_capacity=data.minor_has_capacity,
@@ -139,7 +151,7 @@ async def record_consent(
         f"person.basis.recorded.{data.basis.value}",
         "person",
         person.id,
-        purpose=f"{data.scope.value}",
+        purpose=f"{data.scope.value}; case {access.case_id}",
     )
     return consent
 
@@ -148,10 +160,26 @@ async def withdraw_consent(
     session: AsyncSession, access: PersonAccess, consent_id: uuid.UUID, data: ConsentWithdrawal
 ) -> Consent:
     consent = await session.scalar(
-        select(Consent).where(Consent.id == consent_id, Consent.person_id == access.person.id)
+        select(Consent).where(
+            Consent.id == consent_id,
+            Consent.person_id == access.person.id,
+            Consent.case_id.in_(sorted(access.reach.case_ids)),
+        )
     )
     if consent is None:
         raise NotFound("No such consent.")
+    through = access.through(consent.case_id)
+    if through is None or not through.reach.writable:
+        raise Forbidden(
+            "Emergency access is read-only.",
+            denied=DeniedAccess(
+                action="person.consent.write",
+                actor=access.principal,
+                target_type="person",
+                target_id=str(access.person.id),
+                reason="emergency access is read-only",
+            ),
+        )
     if consent.withdrawn_at is not None:
         raise Conflict("This basis was already withdrawn.")
     now = utcnow()
@@ -177,10 +205,19 @@ async def bases_for(
     session: AsyncSession,
     person_id: uuid.UUID,
     scope: SharingScope,
+    case_id: uuid.UUID,
     *,
+    service_id: uuid.UUID | None = None,
     service_name: str | None = None,
 ) -> Sequence[Consent]:
-    stmt = select(Consent).where(Consent.person_id == person_id, Consent.scope == scope.value)
+    """The bases given in ``case_id`` for ``scope`` (and, if named, for the service)."""
+    stmt = select(Consent).where(
+        Consent.person_id == person_id,
+        Consent.case_id == case_id,
+        Consent.scope == scope.value,
+    )
+    if service_id is not None:
+        stmt = stmt.where(or_(Consent.service_id.is_(None), Consent.service_id == service_id))
     if service_name is not None:
         stmt = stmt.where(or_(Consent.service_name.is_(None), Consent.service_name == service_name))
     return (await session.scalars(stmt)).all()
@@ -190,15 +227,21 @@ async def sharing_problem(
     session: AsyncSession,
     person_id: uuid.UUID,
     scope: SharingScope,
+    case_id: uuid.UUID,
     *,
     accepted: Iterable[LegalBasis] = tuple(LegalBasis),
+    service_id: uuid.UUID | None = None,
     service_name: str | None = None,
     at: datetime | None = None,
 ) -> str | None:
-    """None if a live basis of an accepted kind covers this sharing, else why not."""
+    """None if a live basis of an accepted kind, given in this case, covers this
+    sharing, else why not."""
     at = at or utcnow()
     kinds = {b.value for b in accepted}
-    rows = [c for c in await bases_for(session, person_id, scope, service_name=service_name)]
+    found = await bases_for(
+        session, person_id, scope, case_id, service_id=service_id, service_name=service_name
+    )
+    rows = list(found)
     rows = [c for c in rows if c.basis in kinds]
     if any(is_active(c, at) for c in rows):
         return None
@@ -212,14 +255,22 @@ async def require_sharing_basis(
     principal: Principal,
     person_id: uuid.UUID,
     scope: SharingScope,
+    case_id: uuid.UUID,
     *,
     action: str,
     accepted: Iterable[LegalBasis] = tuple(LegalBasis),
+    service_id: uuid.UUID | None = None,
     service_name: str | None = None,
 ) -> None:
-    """Raise (409, and the refusal is audited) unless sharing has a live basis."""
+    """Raise (409, and the refusal is audited) unless sharing in the case has a live basis."""
     problem = await sharing_problem(
-        session, person_id, scope, accepted=accepted, service_name=service_name
+        session,
+        person_id,
+        scope,
+        case_id,
+        accepted=accepted,
+        service_id=service_id,
+        service_name=service_name,
     )
     if problem is not None:
         raise SharingBlocked(

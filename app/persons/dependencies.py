@@ -29,6 +29,7 @@ from app.persons.service import PersonAccess
 from app.problems import DeniedAccess, Forbidden
 
 PersonId = Annotated[uuid.UUID, Path(description="The person id.")]
+CaseId = Annotated[uuid.UUID, Path(description="The case id.")]
 
 
 def visible_person_ids(principal: Principal) -> Select[uuid.UUID]:
@@ -55,7 +56,8 @@ async def person_reach(
     ).all()
     if not rows:
         return None
-    owners = frozenset(owner for _case, owner, member in rows if member)
+    member_cases = frozenset((case_id, owner) for case_id, owner, member in rows if member)
+    owners = frozenset(owner for _case, owner in member_cases)
     case_ids = frozenset(case_id for case_id, _owner, _member in rows)
     if not owners:
         grant = await session.scalar(
@@ -68,13 +70,22 @@ async def person_reach(
             .limit(1)
         )
         requestctx.emergency_grant_id.set(grant)  # tags every audit row of the request
-    return Reach(member_case_owners=owners, emergency_only=not owners, case_ids=case_ids)
+    return Reach(
+        member_case_owners=owners,
+        emergency_only=not owners,
+        case_ids=case_ids,
+        member_cases=member_cases,
+    )
 
 
-def person_access(action: Action) -> Callable[..., Awaitable[PersonAccess]]:
-    """Dependency factory: role check, reach-or-404, then the relation of ``action``."""
+def person_access(
+    action: Action, relation_checked: bool = True
+) -> Callable[..., Awaitable[PersonAccess]]:
+    """Dependency factory: role check, reach-or-404, then the relation of ``action``
+    (unless a narrower dependency checks it per case)."""
     guard = require(action)
-    _roles, relation = POLICY[action]
+    _roles, policy_relation = POLICY[action]
+    relation = policy_relation if relation_checked else Relation.CASE_MEMBER
 
     async def dependency(
         person_id: PersonId,
@@ -85,21 +96,51 @@ def person_access(action: Action) -> Callable[..., Awaitable[PersonAccess]]:
         if reach is None:
             raise not_found(str(action), principal, "person", person_id)
         if relation == Relation.CASE_WRITER and not reach.writable:
-            raise Forbidden(
-                "Emergency access is read-only.",
-                denied=DeniedAccess(
-                    action=str(action),
-                    actor=principal,
-                    target_type="person",
-                    target_id=str(person_id),
-                    reason="emergency access is read-only",
-                ),
-            )
+            raise _read_only(action, principal, person_id)
         person = await session.get(Person, person_id)
         assert person is not None  # a participant row references it
         return PersonAccess(person=person, principal=principal, reach=reach)
 
     dependency.__name__ = f"person_for_{str(action).replace('.', '_')}"
+    return dependency
+
+
+def _read_only(action: Action | str, principal: Principal, person_id: uuid.UUID) -> Forbidden:
+    return Forbidden(
+        "Emergency access is read-only.",
+        denied=DeniedAccess(
+            action=str(action),
+            actor=principal,
+            target_type="person",
+            target_id=str(person_id),
+            reason="emergency access is read-only",
+        ),
+    )
+
+
+def through_case(access: PersonAccess, case_id: uuid.UUID, action: Action) -> PersonAccess:
+    """``access`` narrowed to one case: 404 unless the caller reads it and the
+    person takes part in it; 403 for a writing action through emergency access."""
+    narrowed = access.through(case_id)
+    if narrowed is None:
+        raise not_found(str(action), access.principal, "case", case_id)
+    _roles, relation = POLICY[action]
+    if relation == Relation.CASE_WRITER and not narrowed.reach.writable:
+        raise _read_only(action, access.principal, access.person.id)
+    return narrowed
+
+
+def case_person_access(action: Action) -> Callable[..., Awaitable[PersonAccess]]:
+    """Dependency factory for /cases/{case_id}/persons/{person_id}/...: the person
+    reached through exactly that case."""
+    inner = person_access(action, relation_checked=False)
+
+    async def dependency(
+        case_id: CaseId, access: Annotated[PersonAccess, Depends(inner)]
+    ) -> PersonAccess:
+        return through_case(access, case_id, action)
+
+    dependency.__name__ = f"case_person_for_{str(action).replace('.', '_')}"
     return dependency
 
 
@@ -112,3 +153,8 @@ PersonUpdater = Annotated[PersonAccess, Depends(person_access(Action.PERSON_UPDA
 PersonHistoryReader = Annotated[PersonAccess, Depends(person_access(Action.PERSON_HISTORY_READ))]
 ConsentReader = Annotated[PersonAccess, Depends(person_access(Action.CONSENT_READ))]
 ConsentWriter = Annotated[PersonAccess, Depends(person_access(Action.CONSENT_WRITE))]
+CaseFactsReader = Annotated[PersonAccess, Depends(case_person_access(Action.PERSON_FACTS_READ))]
+CaseFactsUpdater = Annotated[PersonAccess, Depends(case_person_access(Action.PERSON_FACTS_UPDATE))]
+CaseFactsHistoryReader = Annotated[
+    PersonAccess, Depends(case_person_access(Action.PERSON_FACTS_HISTORY_READ))
+]

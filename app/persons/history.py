@@ -1,9 +1,10 @@
-"""A person's versions: every correction with its author and reason.
+"""A person's identity versions: every correction with its author, reason and case.
 
-Each snapshot is shown through the same visibility as the current record,
-and a snapshot's address is withheld if the person is under turvakielto now
-*or* was then: an old address of someone who has since moved into hiding
-is exactly what must not leak.
+Only versions made through a case the caller can read are shown: the
+author, organisation and reason of a correction made through another team's
+case would tell the caller that that team works with the person. Versions
+made outside any case (concern intake) are shown to nobody. A case's facts
+have their own history (app/persons/facts.py).
 """
 
 from __future__ import annotations
@@ -14,32 +15,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.crypto import FieldContext, KeyRing
 from app.persons.models import PersonVersion
-from app.persons.protected import open_protected, visibility
+from app.persons.protected import visibility
 from app.persons.schemas import (
     BASIC_FIELDS,
     PersonHistory,
     PersonVersionRead,
-    SnapshotAddressWithheld,
     SnapshotBasic,
-    SnapshotProtected,
+    SnapshotIdentity,
     Visibility,
 )
 from app.persons.service import PersonAccess
 
-SHOWN_FIELDS: dict[Visibility, frozenset[str]] = {
-    Visibility.BASIC: BASIC_FIELDS | {"non_disclosure"},
-    Visibility.ADDRESS_WITHHELD: BASIC_FIELDS
-    | {"non_disclosure", "identity_code", "phones", "safe_contact"},
-    Visibility.PROTECTED: BASIC_FIELDS
-    | {"non_disclosure", "identity_code", "phones", "safe_contact", "address"},
-}
-SNAPSHOT_MODELS: dict[
-    Visibility, type[SnapshotBasic | SnapshotAddressWithheld | SnapshotProtected]
-] = {
-    Visibility.BASIC: SnapshotBasic,
-    Visibility.ADDRESS_WITHHELD: SnapshotAddressWithheld,
-    Visibility.PROTECTED: SnapshotProtected,
-}
+SHOWN_BASIC = BASIC_FIELDS | {"non_disclosure"}
+SHOWN_IDENTITY = SHOWN_BASIC | {"identity_code"}
 
 
 async def person_history(
@@ -49,22 +37,25 @@ async def person_history(
     rows = (
         await session.scalars(
             select(PersonVersion)
-            .where(PersonVersion.person_id == person.id)
+            .where(
+                PersonVersion.person_id == person.id,
+                PersonVersion.case_id.in_(sorted(access.reach.case_ids)),
+            )
             .order_by(PersonVersion.version)
         )
     ).all()
-    hidden_now = open_protected(keyring, person).non_disclosure
+    basic = visibility(principal, access.reach, False) == Visibility.BASIC
+    shown = SHOWN_BASIC if basic else SHOWN_IDENTITY
+    model: type[SnapshotBasic | SnapshotIdentity] = SnapshotBasic if basic else SnapshotIdentity
     versions = []
     for row in rows:
         state = keyring.open_json(row.snapshot_enc, FieldContext.of(row, "snapshot_enc"))
-        non_disclosed = hidden_now or bool(state.get("non_disclosure"))
-        seen = visibility(principal, access.reach, non_disclosed)
-        shown = SHOWN_FIELDS[seen]
-        model = SNAPSHOT_MODELS[seen]
+        # Versions from before migration 0010 may still hold facts: never shown here.
         snapshot = model.model_validate({k: v for k, v in state.items() if k in shown})
         versions.append(
             PersonVersionRead(
                 version=row.version,
+                case_id=row.case_id,
                 author_id=row.author_id,
                 author_name=row.author_name,
                 author_organisation_id=row.author_organisation_id,

@@ -1,11 +1,17 @@
 """People who appear in cases (victims, young people, persons of concern...).
 
-Protected fields (identity code, address, phones, safe-contact details and
-the turvakielto marking) are stored only as AES-GCM envelopes bound to their
-row and column (app/crypto.py). The identity code is found through a keyed
-HMAC blind index, never in the clear. Corrections are versions: each change
-writes a :class:`PersonVersion` with author and reason, holding an encrypted
-snapshot of the whole record after it.
+*Identity is shared, facts are per case.* A :class:`Person` holds the identity
+every case of the person shares: names, birth date, language, the identity
+code (HMAC blind index + sealed) and the turvakielto flag (sealed). What a
+team learns about where and how to reach the person -- address or shelter,
+phones, the safe-contact arrangement with the feared persons -- is recorded
+*in a case* (:class:`PersonCaseFacts`) and is visible only through it.
+Attaching a known person to another case brings the identity and nothing else.
+
+Protected values are AES-GCM envelopes bound to their row and column
+(app/crypto.py). Corrections are versions with author and reason:
+:class:`PersonVersion` for identity (with the case it was made through) and
+:class:`PersonCaseFactsVersion` for one case's facts.
 """
 
 from __future__ import annotations
@@ -37,15 +43,14 @@ class Person(UUIDPk, Timestamps, Versioned, Base):
     #: HMAC of the normalised identity code (app/persons/identity.py): lookups only.
     identity_code_index: Mapped[str | None] = mapped_column(String(64), unique=True)
     identity_code_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
-    address_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
-    phones_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
-    safe_contact_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
     #: Always sealed (true or false), so the column's presence does not give it away.
     non_disclosure_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
 
 
 class PersonVersion(UUIDPk, Base):
-    """One version of a person record: who changed it, why, and what it then said."""
+    """One version of a person's identity: who changed it, why, through which case,
+    and what it then said. Shown only to readers of that case (versions made
+    outside a case, e.g. at concern intake, are shown to nobody)."""
 
     __tablename__ = "person_versions"
     __table_args__ = (
@@ -54,6 +59,10 @@ class PersonVersion(UUIDPk, Base):
 
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
     version: Mapped[int]
+    #: The case the correction was made through (None: outside any case).
+    case_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="SET NULL"), index=True
+    )
     author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     author_name: Mapped[str] = mapped_column(String(200))
     author_organisation_id: Mapped[uuid.UUID] = mapped_column(
@@ -62,6 +71,49 @@ class PersonVersion(UUIDPk, Base):
     reason: Mapped[str] = mapped_column(Text)
     changed_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
     #: The whole record after this version, sealed (it contains protected fields).
+    snapshot_enc: Mapped[Sealed] = mapped_column(EncryptedText)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PersonCaseFacts(UUIDPk, Timestamps, Versioned, Base):
+    """What one case recorded about reaching a person: sealed, seen only through the case."""
+
+    __tablename__ = "person_case_facts"
+    __table_args__ = (
+        UniqueConstraint("case_id", "person_id", name="uq_person_case_facts_case_person"),
+    )
+
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    person_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("persons.id", ondelete="CASCADE"), index=True
+    )
+    #: Home address or shelter location.
+    address_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    phones_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    #: The safe-contact arrangement, feared persons included.
+    safe_contact_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+
+
+class PersonCaseFactsVersion(UUIDPk, Base):
+    """One version of a case's facts about a person, with author and reason."""
+
+    __tablename__ = "person_case_fact_versions"
+    __table_args__ = (
+        UniqueConstraint("facts_id", "version", name="uq_person_case_fact_versions_facts_version"),
+    )
+
+    facts_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("person_case_facts.id", ondelete="CASCADE")
+    )
+    version: Mapped[int]
+    author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    author_name: Mapped[str] = mapped_column(String(200))
+    author_organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT")
+    )
+    reason: Mapped[str] = mapped_column(Text)
+    changed_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: The facts after this version, sealed.
     snapshot_enc: Mapped[Sealed] = mapped_column(EncryptedText)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -75,9 +127,18 @@ class Consent(UUIDPk, Timestamps, Versioned, Base):
     """
 
     __tablename__ = "person_consents"
-    __table_args__ = (Index("ix_person_consents_person_id", "person_id", "scope"),)
+    __table_args__ = (
+        Index("ix_person_consents_person_id", "person_id", "scope"),
+        Index("ix_person_consents_case_id", "case_id", "person_id", "scope"),
+    )
 
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    #: The case it was given for: it authorises sharing in this case only.
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    #: For service_referral: the directory entry it was given for (None: by name only).
+    service_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("service_entries.id", ondelete="RESTRICT")
+    )
     #: a LegalBasis: consent, child_welfare_act_25, threat_to_life_or_health_notification
     #: or police_statutory_duty
     basis: Mapped[str] = mapped_column(String(50))

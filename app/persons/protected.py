@@ -18,22 +18,28 @@ from app.auth.policy import (
 )
 from app.auth.principal import Principal
 from app.crypto import FieldContext, KeyRing
-from app.persons.models import Person
+from app.persons.models import Person, PersonCaseFacts
 from app.persons.schemas import Visibility
 
-#: API field -> the sealed column that holds it.
-SEALED_COLUMNS = {
+#: Identity fields sealed on the person (shared by every case of the person).
+IDENTITY_COLUMNS = {
     "identity_code": "identity_code_enc",
+    "non_disclosure": "non_disclosure_enc",
+}
+#: Facts sealed on one case's :class:`PersonCaseFacts` row (seen only through that case).
+FACT_COLUMNS = {
     "address": "address_enc",
     "phones": "phones_enc",
     "safe_contact": "safe_contact_enc",
-    "non_disclosure": "non_disclosure_enc",
 }
+#: API field -> the sealed column that holds it.
+SEALED_COLUMNS = {**IDENTITY_COLUMNS, **FACT_COLUMNS}
 
 
 @dataclass
 class Protected:
-    """A person's protected fields in the clear (only ever in memory)."""
+    """A person's protected fields in the clear (only ever in memory): the
+    identity's, plus one case's facts when a case is given."""
 
     identity_code: str | None = None
     address: dict[str, Any] | None = None
@@ -42,40 +48,44 @@ class Protected:
     non_disclosure: bool = False
 
 
-def open_protected(keyring: KeyRing, person: Person) -> Protected:
-    def opened(name: str) -> Any:
-        column = SEALED_COLUMNS[name]
-        sealed = getattr(person, column)
-        return (
-            None if sealed is None else keyring.open_json(sealed, FieldContext.of(person, column))
-        )
+def _opened(keyring: KeyRing, row: Person | PersonCaseFacts, column: str) -> Any:
+    sealed = getattr(row, column)
+    return None if sealed is None else keyring.open_json(sealed, FieldContext.of(row, column))
 
-    return Protected(
-        identity_code=opened("identity_code"),
-        address=opened("address"),
-        phones=opened("phones") or [],
-        safe_contact=opened("safe_contact"),
-        non_disclosure=bool(opened("non_disclosure")),
+
+def open_protected(
+    keyring: KeyRing, person: Person, facts: PersonCaseFacts | None = None
+) -> Protected:
+    """The identity's sealed fields, and ``facts`` (one case's) if given."""
+    out = Protected(
+        identity_code=_opened(keyring, person, "identity_code_enc"),
+        non_disclosure=bool(_opened(keyring, person, "non_disclosure_enc")),
     )
+    if facts is not None:
+        out.address = _opened(keyring, facts, "address_enc")
+        out.phones = _opened(keyring, facts, "phones_enc") or []
+        out.safe_contact = _opened(keyring, facts, "safe_contact_enc")
+    return out
 
 
 def non_disclosed(keyring: KeyRing, person: Person) -> bool:
     """Just the turvakielto flag, for responses that show no other protected field."""
-    sealed = person.non_disclosure_enc
-    if sealed is None:
-        return False
-    return bool(keyring.open_json(sealed, FieldContext.of(person, "non_disclosure_enc")))
+    return bool(_opened(keyring, person, "non_disclosure_enc"))
 
 
-def seal_field(keyring: KeyRing, person: Person, name: str, value: Any) -> None:
-    """Seal one protected field onto the row (``None`` clears it, except the flag)."""
-    column = SEALED_COLUMNS[name]
+def seal_field(keyring: KeyRing, row: Person | PersonCaseFacts, name: str, value: Any) -> None:
+    """Seal one protected field onto its row (``None`` clears it, except the flag).
+
+    Identity fields go on a :class:`Person`, facts on a :class:`PersonCaseFacts`.
+    """
+    columns = IDENTITY_COLUMNS if isinstance(row, Person) else FACT_COLUMNS
+    column = columns[name]
     if name == "non_disclosure":
         value = bool(value)
     elif name == "phones":
         value = value or None
-    sealed = None if value is None else keyring.seal_json(value, FieldContext.of(person, column))
-    setattr(person, column, sealed)
+    sealed = None if value is None else keyring.seal_json(value, FieldContext.of(row, column))
+    setattr(row, column, sealed)
 
 
 @dataclass(frozen=True)
@@ -85,10 +95,33 @@ class Reach:
     member_case_owners: frozenset[uuid.UUID]  # owner organisations of cases they are members of
     emergency_only: bool
     case_ids: frozenset[uuid.UUID] = frozenset()
+    #: (case id, owner organisation) of the readable cases the caller is a member of.
+    member_cases: frozenset[tuple[uuid.UUID, uuid.UUID]] = frozenset()
 
     @property
     def writable(self) -> bool:
         return bool(self.member_case_owners)
+
+    def in_case(self, case_id: uuid.UUID) -> Reach | None:
+        """The reach through one case only (None if the caller cannot read it)."""
+        if case_id not in self.case_ids:
+            return None
+        mine = frozenset(pair for pair in self.member_cases if pair[0] == case_id)
+        return Reach(
+            member_case_owners=frozenset(owner for _case, owner in mine),
+            emergency_only=not mine,
+            case_ids=frozenset({case_id}),
+            member_cases=mine,
+        )
+
+    @classmethod
+    def member_of(cls, case_id: uuid.UUID, owner: uuid.UUID) -> Reach:
+        return cls(
+            member_case_owners=frozenset({owner}),
+            emergency_only=False,
+            case_ids=frozenset({case_id}),
+            member_cases=frozenset({(case_id, owner)}),
+        )
 
 
 def may_see_protected(principal: Principal, reach: Reach) -> bool:

@@ -7,8 +7,9 @@ carry only random ids.
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import Field, model_validator
 from sqlalchemy import select
 
@@ -23,7 +24,7 @@ from app.concurrency import IfMatch, set_etag
 from app.crypto import KeyRingDep
 from app.db import SessionDep
 from app.idempotency import Idempotency
-from app.persons import search, service
+from app.persons import facts, search, service
 from app.persons.dependencies import (
     CurrentPerson,
     PersonCreator,
@@ -31,6 +32,7 @@ from app.persons.dependencies import (
     PersonSearcher,
     PersonUpdater,
     person_reach,
+    through_case,
     visible_person_ids,
 )
 from app.persons.history import person_history
@@ -104,12 +106,12 @@ async def _create_person(
     access = await load_case_access(session, principal, body.case_id, action)
     await enforce_relation(session, access, Relation.CASE_WRITER, action)
     if body.person is not None:
-        reach = Reach(
-            member_case_owners=frozenset({access.case.owner_organisation_id}),
-            emergency_only=False,
-            case_ids=frozenset({access.case.id}),
-        )
+        reach = Reach.member_of(access.case.id, access.case.owner_organisation_id)
         person = await service.create_person(session, keyring, principal, reach, body.person)
+        # Address, phones and safe contact given here are this case's facts.
+        await facts.record_initial(
+            session, keyring, principal, access.case.id, person.id, body.person
+        )
     else:
         assert body.match_handle is not None
         person = await search.redeem_match_handle(session, keyring, principal, body.match_handle)
@@ -164,11 +166,21 @@ async def _reread_person(
 
 @router.get("/persons/{person_id}", response_model=AnyPersonRead)
 async def get_person(
-    session: SessionDep, access: CurrentPerson, keyring: KeyRingDep, response: Response
+    session: SessionDep,
+    access: CurrentPerson,
+    keyring: KeyRingDep,
+    response: Response,
+    case_id: Annotated[
+        uuid.UUID | None,
+        Query(description="A case of yours with the person: adds the facts that case recorded."),
+    ] = None,
 ) -> AnyPersonRead:
-    """The person, with the fields your role may see in the cases you share with them."""
+    """The person's identity, as your role may see it; with ``case_id``, also the
+    address, phones and safe contact *that case* recorded."""
+    if case_id is not None:
+        access = through_case(access, case_id, Action.PERSON_READ)
     set_etag(response, access.person.version)
-    return service.read_person(session, keyring, access)
+    return await service.read_person(session, keyring, access, case_id)
 
 
 @router.patch("/persons/{person_id}", response_model=AnyPersonRead)
@@ -180,7 +192,9 @@ async def correct_person(
     expected: IfMatch,
     response: Response,
 ) -> AnyPersonRead:
-    """Correct the record: a new version with you as author and the reason."""
+    """Correct the identity: a new version with you as author, the reason and the
+    case (``case_id``) you make it through; its readers see the version."""
+    access = through_case(access, body.case_id, Action.PERSON_UPDATE)
     out = await service.correct_person(session, keyring, access, body, expected)
     set_etag(response, access.person.version)
     return out
@@ -190,7 +204,8 @@ async def correct_person(
 async def get_person_history(
     session: SessionDep, access: PersonHistoryReader, keyring: KeyRingDep
 ) -> PersonHistory:
-    """Every version with author and reason, each shown as your role may see it."""
+    """The identity's versions made through cases you can read, with author and
+    reason, each shown as your role may see it."""
     return await person_history(session, keyring, access)
 
 

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime
 from sqlalchemy import select
 
 from app.audit import service as audit
+from app.auth.policy import Action
 from app.cases.access import not_found
 from app.cases.dependencies import create_once
 from app.cases.models import CaseParticipant
@@ -23,9 +24,12 @@ from app.persons.dependencies import (
     AccessReportReader,
     ConsentReader,
     ConsentWriter,
+    through_case,
     visible_person_ids,
 )
 from app.persons.models import Consent
+from app.problems import Unprocessable
+from app.referrals.models import ServiceEntry
 
 router = APIRouter(prefix="/api/v1", tags=["persons"])
 BASE = "/persons/{person_id}/consents"
@@ -33,7 +37,8 @@ BASE = "/persons/{person_id}/consents"
 
 @router.get(BASE, response_model=ConsentList)
 async def list_consents(session: SessionDep, access: ConsentReader) -> ConsentList:
-    """Every consent and legal basis on record, withdrawn ones included."""
+    """The consents and legal bases given for the cases you read the person through,
+    withdrawn ones included (never another case's)."""
     return ConsentList(items=await consents.list_consents(session, access))
 
 
@@ -47,19 +52,37 @@ async def record_consent(
 ) -> ConsentRead:
     """Record a consent (who gave it, how, when) or a statutory basis for sharing."""
     principal = access.principal
+    # Bound to the case it is given for: 404 unless that case is readable and the
+    # person takes part in it.
+    access = through_case(access, body.case_id, Action.CONSENT_WRITE)
 
     async def create() -> tuple[ConsentRead, uuid.UUID]:
+        service_name = None
+        if body.service_id is not None:
+            entry = await session.get(ServiceEntry, body.service_id)
+            if entry is None:
+                raise Unprocessable(
+                    "No such service in the directory.",
+                    extra={
+                        "errors": [
+                            {"field": "service_id", "location": "body", "reason": "not_found"}
+                        ]
+                    },
+                )
+            service_name = entry.name
         consent = await consents.record_consent(
-            session, access, body, visible_person_ids(principal)
+            session, access, body, visible_person_ids(principal), service_name
         )
         location = f"/api/v1/persons/{access.person.id}/consents/{consent.id}"
         response.headers["Location"] = location
         return consents.to_read(consent), consent.id
 
     async def reread(target_id: str) -> ConsentRead:
-        consent = await session.scalar(  # the person was reached through readable cases
+        consent = await session.scalar(  # of this person, in the case just checked readable
             select(Consent).where(
-                Consent.id == uuid.UUID(target_id), Consent.person_id == access.person.id
+                Consent.id == uuid.UUID(target_id),
+                Consent.person_id == access.person.id,
+                Consent.case_id == body.case_id,
             )
         )
         if consent is None:

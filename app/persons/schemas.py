@@ -1,12 +1,16 @@
 """Person API shapes.
 
-Reads come in three *separate* schemas, one per visibility, so a field a
-caller may not see is absent from the response rather than null:
+Reads come in *separate* schemas, one per visibility, so a field a caller
+may not see is absent from the response rather than null:
 
 - :class:`PersonRead`: names, birth date, language and the non-disclosure
   flag, for every reader of a case the person is in;
-- :class:`PersonReadProtected`: adds the identity code, address, phones and
-  safe-contact details, for the roles that need them (DOMAIN.md section 4);
+- :class:`PersonReadIdentity`: adds the identity code, for the roles that
+  see protected fields, when no case is named (identity is shared by every
+  case of the person; facts are not);
+- :class:`PersonReadProtected`: identity plus the facts (address, phones,
+  safe contact) *one named case* recorded, for the roles that need them
+  (DOMAIN.md section 4);
 - :class:`PersonReadAddressWithheld`: the same without the address, for a
   person under turvakielto and a reader who may see protected fields but not
   a non-disclosed address.
@@ -35,6 +39,7 @@ class Language(StrEnum):
 
 class Visibility(StrEnum):
     BASIC = "basic"
+    IDENTITY = "identity"
     PROTECTED = "protected"
     ADDRESS_WITHHELD = "address_withheld"
 
@@ -74,7 +79,11 @@ class SafeContact(Input):
 
 
 class PersonFields(Input):
-    """Everything that describes a person; protected fields are encrypted at rest."""
+    """Everything that describes a person; protected fields are encrypted at rest.
+
+    Names, birth date, language, identity code and non-disclosure are the
+    person's identity (shared); address, phones and safe contact are recorded
+    as the facts of the case the person is recorded into."""
 
     given_name: Name
     family_name: Name
@@ -109,25 +118,28 @@ PROTECTED_FIELDS = frozenset(
     {"identity_code", "address", "phones", "safe_contact", "non_disclosure"}
 )
 BASIC_FIELDS = frozenset({"given_name", "family_name", "birth_date", "preferred_language"})
+#: Recorded per case (app/persons/facts.py), never on the shared person.
+FACT_FIELDS = frozenset({"address", "phones", "safe_contact"})
 
 
 class PersonUpdate(Input):
-    """A correction: send only what changes, with the reason. It becomes a new version."""
+    """A correction of the identity: send only what changes, with the reason and
+    the case you make it through. It becomes a new version, shown to that
+    case's readers. Address, phones and safe contact are a case's facts:
+    PATCH /api/v1/cases/{case_id}/persons/{person_id}/facts."""
 
     reason: str = Field(min_length=5, max_length=2000, description="Why this is corrected.")
+    case_id: uuid.UUID = Field(description="The case (yours, with the person) it is made through.")
     given_name: Name | None = None
     family_name: Name | None = None
     birth_date: date | None = None
     identity_code: IdentityCode | None = None
     preferred_language: Language | None = None
-    address: Address | None = None
-    phones: list[Phone] | None = Field(default=None, max_length=5)
-    safe_contact: SafeContact | None = None
     non_disclosure: bool | None = None
 
     @model_validator(mode="after")
     def _something(self) -> PersonUpdate:
-        changes = self.model_fields_set - {"reason"}
+        changes = self.model_fields_set - {"reason", "case_id"}
         if not changes:
             raise ValueError("nothing to correct")
         for required in ("given_name", "family_name", "non_disclosure"):
@@ -136,7 +148,7 @@ class PersonUpdate(Input):
         return self
 
     def changes(self) -> dict[str, object]:
-        return {k: getattr(self, k) for k in self.model_fields_set - {"reason"}}
+        return {k: getattr(self, k) for k in self.model_fields_set - {"reason", "case_id"}}
 
 
 # --- reads -------------------------------------------------------------------------
@@ -162,19 +174,28 @@ class PersonRead(_PersonCore):
     visibility: Literal[Visibility.BASIC] = Visibility.BASIC
 
 
+class PersonReadIdentity(_PersonCore):
+    """The identity with its protected identity code; no case named, so no facts."""
+
+    visibility: Literal[Visibility.IDENTITY] = Visibility.IDENTITY
+    identity_code: str | None
+
+
 class PersonReadAddressWithheld(_PersonCore):
-    """Protected fields except the address of a person under turvakielto."""
+    """Identity and one case's facts, except the address of a person under turvakielto."""
 
     visibility: Literal[Visibility.ADDRESS_WITHHELD] = Visibility.ADDRESS_WITHHELD
+    case_id: uuid.UUID = Field(description="The case whose facts these are.")
     identity_code: str | None
     phones: list[Phone]
     safe_contact: SafeContact | None
 
 
 class PersonReadProtected(_PersonCore):
-    """Every field."""
+    """Identity and every fact one case recorded."""
 
     visibility: Literal[Visibility.PROTECTED] = Visibility.PROTECTED
+    case_id: uuid.UUID = Field(description="The case whose facts these are.")
     identity_code: str | None
     address: Address | None
     phones: list[Phone]
@@ -182,7 +203,7 @@ class PersonReadProtected(_PersonCore):
 
 
 AnyPersonRead = Annotated[
-    PersonRead | PersonReadAddressWithheld | PersonReadProtected,
+    PersonRead | PersonReadIdentity | PersonReadAddressWithheld | PersonReadProtected,
     Field(discriminator="visibility"),
 ]
 
@@ -210,29 +231,17 @@ class SnapshotBasic(_SnapshotCore):
     visibility: Literal[Visibility.BASIC] = Visibility.BASIC
 
 
-class SnapshotAddressWithheld(_SnapshotCore):
-    visibility: Literal[Visibility.ADDRESS_WITHHELD] = Visibility.ADDRESS_WITHHELD
+class SnapshotIdentity(_SnapshotCore):
+    visibility: Literal[Visibility.IDENTITY] = Visibility.IDENTITY
     identity_code: str | None
-    phones: list[Phone]
-    safe_contact: SafeContact | None
 
 
-class SnapshotProtected(_SnapshotCore):
-    visibility: Literal[Visibility.PROTECTED] = Visibility.PROTECTED
-    identity_code: str | None
-    address: Address | None
-    phones: list[Phone]
-    safe_contact: SafeContact | None
-
-
-AnySnapshot = Annotated[
-    SnapshotBasic | SnapshotAddressWithheld | SnapshotProtected,
-    Field(discriminator="visibility"),
-]
+AnySnapshot = Annotated[SnapshotBasic | SnapshotIdentity, Field(discriminator="visibility")]
 
 
 class PersonVersionRead(BaseModel):
     version: int
+    case_id: uuid.UUID | None = Field(description="The case the correction was made through.")
     author_id: uuid.UUID
     author_name: str
     author_organisation_id: uuid.UUID
@@ -243,6 +252,8 @@ class PersonVersionRead(BaseModel):
 
 
 class PersonHistory(BaseModel):
+    """The identity's versions made through cases you can read (others are not shown)."""
+
     person_id: uuid.UUID
     versions: list[PersonVersionRead]
 

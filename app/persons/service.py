@@ -1,4 +1,8 @@
-"""Persons: recording, reading per visibility, corrections as versions, search.
+"""Persons: recording, reading per visibility, identity corrections as versions.
+
+Identity only: the facts a case records about the person (address, phones,
+safe contact) are app/persons/facts.py's, and a read shows them only for one
+named case the caller can read.
 
 This domain sits below cases, so it never asks which cases a caller can see.
 The router does, and hands the answer in: a :class:`PersonAccess` for one
@@ -22,9 +26,9 @@ from app.concurrency import check_version
 from app.crypto import FieldContext, KeyRing
 from app.db import utcnow
 from app.persons import identity
-from app.persons.models import Person, PersonVersion
+from app.persons.models import Person, PersonCaseFacts, PersonVersion
 from app.persons.protected import (
-    SEALED_COLUMNS,
+    IDENTITY_COLUMNS,
     Protected,
     Reach,
     may_see_non_disclosed_address,
@@ -35,11 +39,13 @@ from app.persons.protected import (
 )
 from app.persons.schemas import (
     BASIC_FIELDS,
+    FACT_FIELDS,
     PROTECTED_FIELDS,
     AnyPersonRead,
     PersonFields,
     PersonRead,
     PersonReadAddressWithheld,
+    PersonReadIdentity,
     PersonReadProtected,
     PersonUpdate,
     Visibility,
@@ -66,6 +72,17 @@ class PersonAccess:
     def purpose(self) -> str:
         return "emergency access" if self.reach.emergency_only else "case work"
 
+    @property
+    def case_id(self) -> uuid.UUID:
+        """The one case of a case-scoped access (facts routes, identity corrections)."""
+        (case_id,) = self.reach.case_ids
+        return case_id
+
+    def through(self, case_id: uuid.UUID) -> PersonAccess | None:
+        """The same access narrowed to one case (None if the caller cannot read it)."""
+        reach = self.reach.in_case(case_id)
+        return None if reach is None else PersonAccess(self.person, self.principal, reach)
+
 
 # --- rendering ---------------------------------------------------------------------
 
@@ -86,14 +103,28 @@ def _core(person: Person, protected: Protected) -> dict[str, Any]:
     }
 
 
-def render(keyring: KeyRing, principal: Principal, reach: Reach, person: Person) -> AnyPersonRead:
-    """The schema this caller's visibility allows: absent fields, never nulled ones."""
-    protected = open_protected(keyring, person)
+def render(
+    keyring: KeyRing,
+    principal: Principal,
+    reach: Reach,
+    person: Person,
+    case_id: uuid.UUID | None = None,
+    facts: PersonCaseFacts | None = None,
+) -> AnyPersonRead:
+    """The schema this caller's visibility allows: absent fields, never nulled ones.
+
+    Without ``case_id``: the identity only. With it (``reach`` then being the
+    reach through that case): the identity and that case's ``facts``.
+    """
+    protected = open_protected(keyring, person, facts)
     core = _core(person, protected)
     seen = visibility(principal, reach, protected.non_disclosure)
     if seen == Visibility.BASIC:
         return PersonRead.model_validate(core)
+    if case_id is None:
+        return PersonReadIdentity.model_validate({**core, "identity_code": protected.identity_code})
     extra = {
+        "case_id": case_id,
         "identity_code": protected.identity_code,
         "phones": protected.phones,
         "safe_contact": protected.safe_contact,
@@ -108,15 +139,13 @@ def render_basic(keyring: KeyRing, person: Person) -> PersonRead:
 
 
 def snapshot(person: Person, protected: Protected) -> dict[str, Any]:
+    """The identity as a version holds it (a case's facts have their own versions)."""
     return {
         "given_name": person.given_name,
         "family_name": person.family_name,
         "birth_date": person.birth_date.isoformat() if person.birth_date else None,
         "preferred_language": person.preferred_language,
         "identity_code": protected.identity_code,
-        "address": protected.address,
-        "phones": protected.phones,
-        "safe_contact": protected.safe_contact,
         "non_disclosure": protected.non_disclosure,
     }
 
@@ -128,16 +157,18 @@ def _write_version(
     person: Person,
     reason: str,
     changed: list[str],
+    case_id: uuid.UUID | None,
 ) -> None:
     row = PersonVersion(
         id=uuid.uuid4(),
         person_id=person.id,
         version=person.version,
+        case_id=case_id,
         author_id=principal.user_id,
         author_name=principal.name[:200],
         author_organisation_id=principal.organisation_id,
         reason=reason,
-        changed_fields=sorted(changed),
+        changed_fields=sorted(set(changed) - FACT_FIELDS),
     )
     state = snapshot(person, open_protected(keyring, person))
     row.snapshot_enc = keyring.seal_json(state, FieldContext.of(row, "snapshot_enc"))
@@ -170,11 +201,14 @@ async def create_person(
     principal: Principal,
     reach: Reach | None,
     data: PersonFields,
+    case_id: uuid.UUID | None = None,
 ) -> Person:
-    """Record a new person (the caller then makes them a participant of a case).
+    """Record a new person's identity (the caller then makes them a participant
+    of a case and records the facts given as that case's: app/persons/facts.py).
 
     ``reach`` is the case the person is recorded into; without one, no
-    protected field may be given.
+    protected field may be given. The first version records the case
+    (``case_id``, else the reach's).
     """
     given = {k for k in data.model_fields_set if k in PROTECTED_FIELDS}
     if given and (reach is None or not may_see_protected(principal, reach)):
@@ -195,7 +229,11 @@ async def create_person(
                 "Attach them with the match handle instead of recording a duplicate.",
                 extra={"match": handle.model_dump(mode="json")},
             )
-    return await _insert(session, keyring, principal, data, index, "person.created", "case work")
+    if case_id is None and reach is not None and reach.case_ids:
+        case_id = min(reach.case_ids)
+    return await _insert(
+        session, keyring, principal, data, index, "person.created", "case work", case_id
+    )
 
 
 async def _insert(
@@ -206,6 +244,7 @@ async def _insert(
     index: str | None,
     action: str,
     purpose: str,
+    case_id: uuid.UUID | None = None,
 ) -> Person:
     person = Person(
         id=uuid.uuid4(),
@@ -217,12 +256,13 @@ async def _insert(
         owner_organisation_id=principal.organisation_id,
         created_by=principal.user_id,
     )
-    values = data.model_dump(mode="json", include=set(PROTECTED_FIELDS))
-    for name in SEALED_COLUMNS:
+    values = data.model_dump(mode="json", include=set(IDENTITY_COLUMNS))
+    for name in IDENTITY_COLUMNS:
         seal_field(keyring, person, name, values.get(name))
     session.add(person)
     await session.flush()
-    _write_version(session, keyring, principal, person, "recorded", sorted(data.model_fields_set))
+    changed = sorted(data.model_fields_set)
+    _write_version(session, keyring, principal, person, "recorded", changed, case_id)
     audit.record(session, principal, action, "person", person.id, purpose=purpose)
     return person
 
@@ -245,18 +285,37 @@ async def find_or_record(
             return existing, True
     else:
         index = None
-    recorded = await _insert(session, keyring, principal, data, index, "person.recorded", "concern")
+    recorded = await _insert(
+        session, keyring, principal, data, index, "person.recorded", "concern", None
+    )
     return recorded, False
 
 
 # --- read and correct ---------------------------------------------------------------
 
 
-def read_person(session: AsyncSession, keyring: KeyRing, access: PersonAccess) -> AnyPersonRead:
+async def read_person(
+    session: AsyncSession, keyring: KeyRing, access: PersonAccess, case_id: uuid.UUID | None
+) -> AnyPersonRead:
+    """The identity; with ``case_id`` (``access`` narrowed to it) also that case's facts."""
+    facts = None
+    if case_id is not None:
+        facts = await load_facts(session, case_id, access.person.id)
+    purpose = access.purpose if case_id is None else f"{access.purpose}; case {case_id}"
     audit.record(
-        session, access.principal, "person.read", "person", access.person.id, purpose=access.purpose
+        session, access.principal, "person.read", "person", access.person.id, purpose=purpose
     )
-    return render(keyring, access.principal, access.reach, access.person)
+    return render(keyring, access.principal, access.reach, access.person, case_id, facts)
+
+
+async def load_facts(
+    session: AsyncSession, case_id: uuid.UUID, person_id: uuid.UUID
+) -> PersonCaseFacts | None:
+    return await session.scalar(
+        select(PersonCaseFacts).where(
+            PersonCaseFacts.case_id == case_id, PersonCaseFacts.person_id == person_id
+        )
+    )
 
 
 async def correct_person(
@@ -266,20 +325,14 @@ async def correct_person(
     data: PersonUpdate,
     expected_version: int,
 ) -> AnyPersonRead:
-    """Apply a correction as a new version, with its author and reason."""
+    """Correct the identity as a new version, with its author, reason and the case
+    (``access`` is narrowed to the case the correction is made through)."""
     person, principal = access.person, access.principal
     check_version(expected_version, person.version)
     changes = data.changes()
     current = open_protected(keyring, person)
     touches_protected = bool(changes.keys() & PROTECTED_FIELDS)
     if touches_protected and not may_see_protected(principal, access.reach):
-        raise _forbid_protected(principal, "person.update", person.id)
-    non_disclosed = current.non_disclosure or bool(changes.get("non_disclosure"))
-    if (
-        "address" in changes
-        and non_disclosed
-        and not may_see_non_disclosed_address(principal, access.reach)
-    ):
         raise _forbid_protected(principal, "person.update", person.id)
     birth = changes.get("birth_date", person.birth_date)
     code = changes.get("identity_code", current.identity_code)
@@ -298,7 +351,7 @@ async def correct_person(
         person.identity_code_index = index
     dumped = data.model_dump(mode="json", include=set(changes))
     for name in changes:
-        if name in SEALED_COLUMNS:
+        if name in IDENTITY_COLUMNS:
             seal_field(keyring, person, name, dumped[name])
         elif name in BASIC_FIELDS:
             setattr(person, name, changes[name])
@@ -306,8 +359,15 @@ async def correct_person(
         person.preferred_language = dumped["preferred_language"]
     person.updated_at = utcnow()  # always a new version, even if nothing differs
     await session.flush()
-    _write_version(session, keyring, principal, person, data.reason, list(changes))
+    case_id = access.case_id
+    _write_version(session, keyring, principal, person, data.reason, list(changes), case_id)
     audit.record(
-        session, principal, "person.corrected", "person", person.id, purpose=access.purpose
+        session,
+        principal,
+        "person.corrected",
+        "person",
+        person.id,
+        purpose=f"{access.purpose}; case {case_id}",
     )
-    return render(keyring, principal, access.reach, person)
+    facts = await load_facts(session, case_id, person.id)
+    return render(keyring, principal, access.reach, person, case_id, facts)

@@ -62,6 +62,7 @@ async def seed_demo_referrals(
     assert victim is not None
     basis = Consent(
         person_id=victim,
+        case_id=case.id,
         basis="consent",
         scope="service_referral",
         given_by="person",

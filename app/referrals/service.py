@@ -148,14 +148,18 @@ async def check_basis(
     basis_id: uuid.UUID,
     subject_id: uuid.UUID,
     service: ServiceEntry,
+    case_id: uuid.UUID,
 ) -> Consent:
-    """A live consent or statutory basis of the subject for referral to this service."""
+    """A live consent or statutory basis of the subject for referral to this service,
+    given in *this* case (a basis given to another case's team authorises nothing here)."""
     basis = await session.get(Consent, basis_id)
     problem = None
-    if basis is None or basis.person_id != subject_id:
-        problem = "No such basis recorded for the subject."
+    if basis is None or basis.person_id != subject_id or basis.case_id != case_id:
+        problem = "No such basis recorded for the subject in this case."
     elif basis.scope != SharingScope.SERVICE_REFERRAL.value:
         problem = "The basis does not cover service referrals."
+    elif basis.service_id is not None and basis.service_id != service.id:
+        problem = "The basis covers referral to another service, not to this one."
     elif basis.service_name is not None and basis.service_name != service.name:
         problem = f"The basis covers referral to {basis.service_name}, not to this service."
     elif not is_active(basis, clock.now()):
@@ -267,7 +271,9 @@ async def create_referral(
     await check_recipients(
         session, principal, case, data.subject_person_id, service.provider_organisation_id
     )
-    basis = await check_basis(session, principal, data.basis_id, data.subject_person_id, service)
+    basis = await check_basis(
+        session, principal, data.basis_id, data.subject_person_id, service, case.id
+    )
     check_shares(access, data.shared_fields)
     if data.measure_id is not None:
         await check_measure(session, case, data.measure_id)
@@ -315,7 +321,12 @@ async def update_draft(
         referral.shared_fields = [f.value for f in data.shared_fields or []]
     if "basis_id" in changes and data.basis_id is not None:
         basis = await check_basis(
-            session, access.principal, data.basis_id, referral.subject_person_id, service
+            session,
+            access.principal,
+            data.basis_id,
+            referral.subject_person_id,
+            service,
+            referral.case_id,
         )
         referral.basis_id, referral.basis_kind = basis.id, basis.basis
     if "measure_id" in changes:

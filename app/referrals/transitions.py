@@ -20,6 +20,7 @@ from app.concurrency import check_version
 from app.config import Settings
 from app.crypto import KeyRing
 from app.directory.models import Organisation
+from app.persons.service import load_facts
 from app.plans.measures import follow_linked
 from app.plans.schemas import MeasureStatus
 from app.problems import Conflict, DeniedAccess, Forbidden
@@ -171,13 +172,16 @@ async def _send(
     await service.check_recipients(
         session, principal, case, person.id, referral.provider_organisation_id
     )
-    await service.check_basis(session, principal, referral.basis_id, person.id, entry)
+    await service.check_basis(session, principal, referral.basis_id, person.id, entry, case.id)
     service.check_shares(access.case, [SharedField(f) for f in referral.shared_fields])
     # Read everything before changing the row: one version bump per move.
     org_code = await session.scalar(
         select(Organisation.code).where(Organisation.id == referral.provider_organisation_id)
     )
-    views.seal_shared(keyring, referral, views.shared_values(keyring, person, case, referral))
+    # Phones come from the facts *this* case recorded, never from another case's.
+    facts = await load_facts(session, case.id, person.id)
+    values = views.shared_values(keyring, person, case, referral, facts)
+    views.seal_shared(keyring, referral, values)
     target_days = entry.response_time_target_days
     if target_days is None:
         target_days = settings.referral_default_response_days

@@ -21,7 +21,7 @@ from app.cases.models import Case
 from app.clock import clock
 from app.crypto import FieldContext, KeyRing
 from app.directory.models import Organisation, User
-from app.persons.models import Consent, Person
+from app.persons.models import Consent, Person, PersonCaseFacts
 from app.persons.protected import open_protected
 from app.referrals.models import Referral, ReferralEvent, ServiceEntry
 from app.referrals.schemas import (
@@ -39,10 +39,15 @@ from app.referrals.states import UNANSWERED, Side, Status, allowed
 
 
 def shared_values(
-    keyring: KeyRing, person: Person, case: Case, referral: Referral
+    keyring: KeyRing,
+    person: Person,
+    case: Case,
+    referral: Referral,
+    facts: PersonCaseFacts | None,
 ) -> dict[str, Any]:
-    """The chosen fields' values now, for sealing into the referral when it is sent."""
-    protected = open_protected(keyring, person)
+    """The chosen fields' values now, for sealing into the referral when it is sent
+    (the phones from ``facts``: what the referring case recorded)."""
+    protected = open_protected(keyring, person, facts)
     values: dict[str, Any] = {}
     for name in referral.shared_fields:
         field = SharedField(name)

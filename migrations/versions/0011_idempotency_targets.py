@@ -5,7 +5,7 @@ could only be replayed from the body) are deleted, as they would expire within
 24 hours anyway. ``target_id`` widens to hold an instrument's ``code@version``.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-06 00:55:00.000000
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -202,7 +202,7 @@ class TestGates:
         r = await client.post(
             f"/api/v1/persons/{victim['person']['id']}/consents",
             json={"basis": "consent", "scope": "marak_sharing", "given_by": "person",
-                  "method": "oral"},
+                  "method": "oral", "case_id": case["id"]},
             headers=world.police.headers,
         )  # fmt: skip
         assert r.status_code == 201, r.text

@@ -7,14 +7,18 @@ from datetime import date
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.cases.models import CaseParticipant
 from app.db import utcnow
 from app.persons.identity import make_code
 from app.persons.models import Consent
 from tests.cases.factories import Actor
 
 _serial = iter(range(2, 900))
+#: person id -> the case record_person last recorded them into (give_consent's default).
+_case_of: dict[str, str] = {}
 
 
 def new_code(birth: date = date(1988, 4, 12), sign: str | None = None) -> str:
@@ -43,6 +47,7 @@ async def record_person(
         headers=actor.headers,
     )
     assert r.status_code == 201, r.text
+    _case_of[str(r.json()["person"]["id"])] = case_id
     return dict(r.json()) | {"etag": r.headers["etag"]}
 
 
@@ -50,11 +55,17 @@ CONSENT = {"basis": "consent", "scope": "marak_sharing", "given_by": "person", "
 
 
 async def give_consent(
-    client: httpx.AsyncClient, actor: Actor, person_id: str, **overrides: Any
+    client: httpx.AsyncClient,
+    actor: Actor,
+    person_id: str,
+    case_id: str | None = None,
+    **overrides: Any,
 ) -> dict[str, Any]:
+    """A basis given for ``case_id`` (default: the case the person was recorded into)."""
+    case = str(case_id or _case_of[str(person_id)])
     r = await client.post(
         f"/api/v1/persons/{person_id}/consents",
-        json={**CONSENT, **overrides},
+        json={**CONSENT, "case_id": case, **overrides},
         headers=actor.headers,
     )
     assert r.status_code == 201, r.text
@@ -72,11 +83,25 @@ async def consenting_victim(
 
 
 async def add_consent(
-    db: AsyncSession, person_id: uuid.UUID, by: Actor, scope: str = "marak_sharing"
+    db: AsyncSession,
+    person_id: uuid.UUID,
+    by: Actor,
+    scope: str = "marak_sharing",
+    case_id: uuid.UUID | None = None,
 ) -> Consent:
-    """A live consent row, arranged directly (for tests about something else)."""
+    """A live consent row, arranged directly (for tests about something else), given
+    for ``case_id`` (default: the person's first case)."""
+    if case_id is None:
+        case_id = await db.scalar(
+            select(CaseParticipant.case_id)
+            .where(CaseParticipant.person_id == person_id)
+            .order_by(CaseParticipant.created_at)
+            .limit(1)
+        )
+    assert case_id is not None, "the person takes part in no case"
     consent = Consent(
         person_id=person_id,
+        case_id=case_id,
         basis="consent",
         scope=scope,
         given_by="person",

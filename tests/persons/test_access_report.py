@@ -32,7 +32,7 @@ class TestAccessReport:
         assert_problem(await client.get(url, headers=w.social_worker.headers), 404)
         r = await client.patch(
             url,
-            json={"reason": "Name typo.", "given_name": "Vilma"},
+            json={"reason": "Name typo.", "given_name": "Vilma", "case_id": people.case["id"]},
             headers=with_etag(w.police, '"1"'),
         )
         assert r.status_code == 200

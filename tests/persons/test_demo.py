@@ -15,7 +15,7 @@ from app.db import Database
 from app.demo import seed_demo
 from app.migrate import upgrade
 from app.persons import identity
-from app.persons.models import Consent, Person, PersonVersion
+from app.persons.models import Consent, Person, PersonCaseFacts, PersonVersion
 from app.persons.protected import open_protected
 from tests.conftest import _in_thread
 
@@ -35,7 +35,11 @@ def test_demo_people(tmp_path: Path) -> None:
         try:
             async with db.sessionmaker() as session:
                 people = (await session.scalars(select(Person))).all()
-                opened = {(p.given_name, p.family_name): open_protected(keyring, p) for p in people}
+                facts = {f.person_id: f for f in await session.scalars(select(PersonCaseFacts))}
+                opened = {
+                    (p.given_name, p.family_name): open_protected(keyring, p, facts.get(p.id))
+                    for p in people
+                }
                 indexes = {(p.given_name, p.family_name): p.identity_code_index for p in people}
                 marak = await session.scalar(select(Case).where(Case.reference == "MRK-DEMO-0001"))
                 assert marak is not None

@@ -195,10 +195,14 @@ class TestRead:
     async def test_member_reads_the_person(self, client: httpx.AsyncClient, people: People) -> None:
         w = people.world
         created = await record_person(client, w.police, people.case["id"], **protected_body())
-        r = await client.get(f"/api/v1/persons/{created['person']['id']}", headers=w.police.headers)
+        url = f"/api/v1/persons/{created['person']['id']}"
+        r = await client.get(f"{url}?case_id={people.case['id']}", headers=w.police.headers)
         assert r.status_code == 200, r.text
         assert r.json()["address"]["street"] == CANARY_STREET
         assert r.headers["etag"] == '"1"'
+        # Without a case: the identity only.
+        r = await client.get(url, headers=w.police.headers)
+        assert r.json()["visibility"] == "identity" and CANARY_STREET not in r.text
 
     async def test_person_seen_only_through_a_foreign_case_is_404(
         self, client: httpx.AsyncClient, db: AsyncSession, people: People
@@ -248,16 +252,16 @@ class TestCorrect:
     async def test_correction_is_a_new_version_with_author_and_reason(
         self, client: httpx.AsyncClient, people: People
     ) -> None:
-        w = people.world
-        created = await record_person(client, w.police, people.case["id"], **protected_body())
+        w, case_id = people.world, people.case["id"]
+        created = await record_person(client, w.police, case_id, **protected_body())
         url = f"/api/v1/persons/{created['person']['id']}"
         r = await client.patch(
             url,
-            json={"reason": "Misspelt at intake.", "given_name": "Vilma", "address": None},
+            json={"reason": "Misspelt at intake.", "given_name": "Vilma", "case_id": case_id},
             headers=with_etag(w.police, created["etag"]),
         )
         assert r.status_code == 200, r.text
-        assert r.json()["given_name"] == "Vilma" and r.json()["address"] is None
+        assert r.json()["given_name"] == "Vilma" and r.json()["case_id"] == case_id
         assert r.headers["etag"] == '"2"'
         history = (await client.get(url + "/history", headers=w.police.headers)).json()
         v1, v2 = history["versions"]
@@ -266,11 +270,36 @@ class TestCorrect:
             "recorded",
             "Vilja",
         )
-        assert v1["snapshot"]["address"]["street"] == CANARY_STREET
-        assert (v2["version"], v2["reason"]) == (2, "Misspelt at intake.")
+        assert "address" not in v1["snapshot"]  # facts have their own, per-case history
+        assert (v2["version"], v2["reason"], v2["case_id"]) == (2, "Misspelt at intake.", case_id)
         assert v2["author_id"] == str(w.police.id)
-        assert sorted(v2["changed_fields"]) == ["address", "given_name"]
-        assert v2["snapshot"]["address"] is None
+        assert v2["changed_fields"] == ["given_name"]
+        # The facts are corrected through the case.
+        facts = f"/api/v1/cases/{case_id}/persons/{created['person']['id']}/facts"
+        r = await client.patch(
+            facts,
+            json={"reason": "Moved out.", "address": None},
+            headers=with_etag(w.police, '"1"'),
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["address"] is None and r.headers["etag"] == '"2"'
+        history = (await client.get(facts + "/history", headers=w.police.headers)).json()
+        f1, f2 = history["versions"]
+        assert f1["snapshot"]["address"]["street"] == CANARY_STREET
+        assert (f2["reason"], f2["changed_fields"]) == ("Moved out.", ["address"])
+        assert f2["snapshot"]["address"] is None
+
+    async def test_facts_are_not_corrected_through_the_person(
+        self, client: httpx.AsyncClient, people: People
+    ) -> None:
+        w, case_id = people.world, people.case["id"]
+        created = await record_person(client, w.police, case_id)
+        r = await client.patch(
+            f"/api/v1/persons/{created['person']['id']}",
+            json={"reason": "New phone.", "phones": [], "case_id": case_id},
+            headers=with_etag(w.police, '"1"'),
+        )
+        assert_problem(r, 422)
 
     async def test_if_match_is_required_and_checked(
         self, client: httpx.AsyncClient, people: People
@@ -278,7 +307,7 @@ class TestCorrect:
         w = people.world
         created = await record_person(client, w.police, people.case["id"])
         url = f"/api/v1/persons/{created['person']['id']}"
-        body = {"reason": "Fix the name.", "given_name": "Vilma"}
+        body = {"reason": "Fix the name.", "given_name": "Vilma", "case_id": people.case["id"]}
         assert_problem(await client.patch(url, json=body, headers=w.police.headers), 428)
         assert_problem(await client.patch(url, json=body, headers=with_etag(w.police, '"9"')), 412)
 
@@ -297,15 +326,26 @@ class TestCorrect:
         await add_to_case(client, w.police, people.case, people.youth)
         created = await record_person(client, w.police, people.case["id"], **protected_body())
         url = f"/api/v1/persons/{created['person']['id']}"
+        case_id = people.case["id"]
         r = await client.patch(
-            url,
+            f"/api/v1/cases/{case_id}/persons/{created['person']['id']}/facts",
             json={"reason": "New phone number.", "phones": []},
             headers=with_etag(people.youth, '"1"'),
         )
         assert_problem(r, 403)
         r = await client.patch(
             url,
-            json={"reason": "Spelling of the name.", "family_name": "Virtanen-Koski"},
+            json={"reason": "Turvakielto.", "non_disclosure": True, "case_id": case_id},
+            headers=with_etag(people.youth, '"1"'),
+        )
+        assert_problem(r, 403)
+        r = await client.patch(
+            url,
+            json={
+                "reason": "Spelling of the name.",
+                "family_name": "Virtanen-Koski",
+                "case_id": case_id,
+            },
             headers=with_etag(people.youth, '"1"'),
         )
         assert r.status_code == 200 and r.json()["visibility"] == "basic"
@@ -318,7 +358,7 @@ class TestCorrect:
         created = await record_person(
             client, w.police, people.case["id"], **protected_body(non_disclosure=True)
         )
-        url = f"/api/v1/persons/{created['person']['id']}"
+        url = f"/api/v1/cases/{people.case['id']}/persons/{created['person']['id']}/facts"
         r = await client.patch(
             url,
             json={"reason": "Moved to a shelter.", "address": {"street": "Elsewhere 1"}},
@@ -340,7 +380,11 @@ class TestCorrect:
         created = await record_person(client, w.police, people.case["id"])
         r = await client.patch(
             f"/api/v1/persons/{created['person']['id']}",
-            json={"reason": "Code from the register.", "identity_code": code},
+            json={
+                "reason": "Code from the register.",
+                "identity_code": code,
+                "case_id": people.case["id"],
+            },
             headers=with_etag(w.police, '"1"'),
         )
         assert_problem(r, 409)
@@ -351,7 +395,7 @@ class TestCorrect:
         w = people.world
         created = await record_person(client, w.social_worker, people.foreign["id"])
         url = f"/api/v1/persons/{created['person']['id']}"
-        body = {"reason": "Fix the name.", "given_name": "X"}
+        body = {"reason": "Fix the name.", "given_name": "X", "case_id": people.foreign["id"]}
         assert_problem(await client.patch(url, json=body, headers=with_etag(w.police, '"1"')), 404)
         case = await make_case(db, w.marak, w.social_worker)
         await db.commit()
@@ -361,6 +405,7 @@ class TestCorrect:
         url = f"/api/v1/persons/{in_case['person']['id']}"
         reader = await client.get(url, headers=w.outsider_police.headers)
         assert reader.status_code == 200 and reader.json()["visibility"] == "basic"
+        body["case_id"] = str(case.id)
         r = await client.patch(url, json=body, headers=with_etag(w.outsider_police, '"1"'))
         assert_problem(r, 403)
 
@@ -373,18 +418,24 @@ class TestHistory:
         await add_to_case(client, w.police, people.case, people.youth)
         created = await record_person(client, w.police, people.case["id"], **protected_body())
         url = f"/api/v1/persons/{created['person']['id']}"
-        await client.patch(
+        r = await client.patch(
             url,
-            json={"reason": "Moved house.", "address": {"street": "Toinen katu 2"}},
+            json={"reason": "Turvakielto.", "non_disclosure": True, "case_id": people.case["id"]},
             headers=with_etag(w.police, '"1"'),
         )
+        assert r.status_code == 200, r.text
         r = await client.get(url + "/history", headers=people.youth.headers)
         assert r.status_code == 200, r.text
         versions = r.json()["versions"]
         assert [v["version"] for v in versions] == [1, 2]
         assert all(v["snapshot"]["visibility"] == "basic" for v in versions)
-        assert '"address"' not in r.text and CANARY_STREET not in r.text
-        assert versions[1]["changed_fields"] == []  # only the address changed
+        assert '"identity_code"' not in r.text and CANARY_STREET not in r.text
+        facts = f"/api/v1/cases/{people.case['id']}/persons/{created['person']['id']}/facts"
+        r = await client.get(facts + "/history", headers=people.youth.headers)
+        assert r.status_code == 200, r.text
+        assert r.json()["versions"][0]["snapshot"] == {"visibility": "basic"}
+        assert r.json()["versions"][0]["changed_fields"] == []
+        assert CANARY_STREET not in r.text
 
     async def test_history_of_a_foreign_person_is_404(
         self, client: httpx.AsyncClient, people: People

@@ -54,6 +54,7 @@ async def record_basis(
     client: httpx.AsyncClient, rw: ReferralWorld, person_id: uuid.UUID, **body: Any
 ) -> str:
     """A basis recorded through the consents API by the lead; returns its id."""
+    body = {"case_id": str(rw.case.id), **body}
     r = await client.post(f"{API}/persons/{person_id}/consents", json=body, headers=rw.lead.headers)
     assert r.status_code == 201, r.text
     return str(r.json()["id"])

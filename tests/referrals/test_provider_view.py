@@ -64,8 +64,17 @@ async def record_protected(client: httpx.AsyncClient, rw: ReferralWorld) -> str:
             "reason": "Recorded at the network meeting.",
             "birth_date": "1988-04-12",
             "identity_code": code,
-            "phones": PHONES,
+            "case_id": str(rw.case.id),
         },
+        headers={**rw.lead.headers, "If-Match": etag},
+    )
+    assert r.status_code == 200, r.text
+    # The phones are the referring case's facts: they travel from there.
+    facts = f"{API}/cases/{rw.case.id}/persons/{rw.victim.id}/facts"
+    etag = (await client.get(facts, headers=rw.lead.headers)).headers["etag"]
+    r = await client.patch(
+        facts,
+        json={"reason": "Recorded at the network meeting.", "phones": PHONES},
         headers={**rw.lead.headers, "If-Match": etag},
     )
     assert r.status_code == 200, r.text

@@ -190,7 +190,7 @@ class TestReferredGate:
         freeze: Callable[[date], None],
     ) -> None:
         freeze(LAST_DAY)
-        await add_consent(db, pair.victim.id, world.police)
+        await add_consent(db, pair.victim.id, world.police, case_id=pair.new.id)
         await incident_on(db, pair.new, world, LAST_DAY)
         await assess(client, world.police, pair.new.id, marak(0))
         r = await refer(client, world.police, pair.new.id)

@@ -71,11 +71,13 @@ async def test_after_rotation_everything_decrypts_under_the_new_key(
     url = f"/api/v1/persons/{person_id}"
     r = await client.patch(
         url,
-        json={"reason": "Correction.", "given_name": "Vilma"},
+        json={"reason": "Correction.", "given_name": "Vilma", "case_id": case["id"]},
         headers=with_etag(world.police, '"1"'),
     )
     assert r.status_code == 200, r.text
-    await give_consent(client, world.police, person_id)
+    await give_consent(client, world.police, person_id, case["id"])
+    history_url = url + "/history"
+    url = f"{url}?case_id={case['id']}"
     before = (await client.get(url, headers=world.police.headers)).json()
 
     dev = ensure_dev_keys(settings)
@@ -109,7 +111,7 @@ async def test_after_rotation_everything_decrypts_under_the_new_key(
             "/api/v1/persons/search", json={"identity_code": code}, headers=world.police.headers
         )
         assert [p["id"] for p in found.json()["items"]] == [person_id]
-        history = await rotated.get(url + "/history", headers=world.police.headers)
+        history = await rotated.get(history_url, headers=world.police.headers)
         assert [v["snapshot"]["given_name"] for v in history.json()["versions"]] == [
             "Vilja",
             "Vilma",

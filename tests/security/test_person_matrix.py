@@ -69,6 +69,8 @@ class RouteSpec:
 
 
 P = "/api/v1/persons/{person_id}"
+#: A case's facts about the person: reached through that case (the matrix's case).
+F = "/api/v1/cases/{case_id}/persons/{person_id}/facts"
 NAMES = {"given_name": "Aino", "family_name": "Testi"}
 ROUTES = [
     RouteSpec(
@@ -90,10 +92,19 @@ ROUTES = [
         "PATCH",
         P,
         Action.PERSON_UPDATE,
-        body=lambda f: {"reason": "Spelling.", "given_name": "Aini"},
+        body=lambda f: {"reason": "Spelling.", "given_name": "Aini", "case_id": str(f.case.id)},
         if_match=lambda f: f.person.version,
     ),
     RouteSpec("GET", P + "/history", Action.PERSON_HISTORY_READ),
+    RouteSpec("GET", F, Action.PERSON_FACTS_READ),
+    RouteSpec(
+        "PATCH",
+        F,
+        Action.PERSON_FACTS_UPDATE,
+        body=lambda f: {"reason": "New phone.", "phones": [{"number": "+358 40 1"}]},
+        if_match=lambda f: 0,
+    ),
+    RouteSpec("GET", F + "/history", Action.PERSON_FACTS_HISTORY_READ),
     RouteSpec("GET", P + "/consents", Action.CONSENT_READ),
     RouteSpec(
         "POST",
@@ -101,6 +112,7 @@ ROUTES = [
         Action.CONSENT_WRITE,
         201,
         lambda f: {
+            "case_id": str(f.case.id),
             "basis": "consent",
             "scope": "marak_sharing",
             "given_by": "person",
@@ -130,7 +142,7 @@ def expected_status(spec: RouteSpec, role: Role, relation: str) -> int:
 def test_every_person_route_is_in_the_matrix(app: Any) -> None:
     in_app = {}
     for route in api_routes(app):
-        if route.path.startswith("/api/v1/persons"):
+        if route.path.startswith("/api/v1/persons") or "/persons/{person_id}" in route.path:
             for method in route.methods - {"HEAD", "OPTIONS"}:
                 in_app[(method, route.path)] = set(declared_actions(route.dependant))
     in_matrix = {(s.method, s.path): s.action for s in ROUTES}
@@ -173,7 +185,7 @@ class Probe:
         person = await db.get(Person, participant.person_id)
         assert person is not None
         person.identity_code_index = identity.blind_index(self.keyring, code)
-        consent = await add_consent(db, person.id, self.owner)
+        consent = await add_consent(db, person.id, self.owner, case_id=case.id)
         for (_role, relation), actor in relations:
             if relation in ("lead", "member"):
                 await add_member(db, case, actor, relation)
@@ -203,7 +215,9 @@ async def test_matrix(
             headers = dict(actor.headers)
             if spec.if_match is not None:
                 headers["If-Match"] = f'"{spec.if_match(f)}"'
-            url = spec.path.format(person_id=f.person.id, consent_id=f.consent.id)
+            url = spec.path.format(
+                person_id=f.person.id, consent_id=f.consent.id, case_id=f.case.id
+            )
             body = spec.body(f) if spec.body else None
             r = await client.request(spec.method, url, json=body, headers=headers)
             if r.status_code != want:

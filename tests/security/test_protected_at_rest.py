@@ -23,7 +23,7 @@ from app.config import Settings
 from app.crypto import DecryptionError, FieldContext, KeyRing
 from app.main import create_app
 from app.migrate import upgrade
-from app.persons.models import Person
+from app.persons.models import PersonCaseFacts
 from tests.cases.conftest import World, build_world, open_case, with_etag
 from tests.conftest import TokenFactory, _in_thread
 from tests.persons.factories import give_consent, new_code, person_body
@@ -36,7 +36,8 @@ CANARIES = {
     "moved": "Canarymoved 44",
 }
 TABLES = ("persons", "person_versions", "person_consents", "idempotency_keys", "audit_events",
-          "concerns", "case_participants")  # fmt: skip
+          "concerns", "case_participants", "person_case_facts",
+          "person_case_fact_versions")  # fmt: skip
 
 
 def protected(code: str) -> dict[str, Any]:
@@ -60,17 +61,18 @@ async def exercise(client: httpx.AsyncClient, world: World, code: str) -> str:
     assert r.status_code == 201, r.text
     person_id = str(r.json()["person"]["id"])
     url = f"/api/v1/persons/{person_id}"
+    facts = f"/api/v1/cases/{case['id']}/persons/{person_id}/facts"
     r = await client.patch(
-        url,
+        facts,
         json={"reason": "Moved again.", "address": {"street": CANARIES["moved"]}},
         headers=with_etag(world.police, '"1"'),
     )
     assert r.status_code == 200, r.text
-    assert (await client.get(url, headers=world.police.headers)).json()["address"]["street"] == (
-        CANARIES["moved"]
-    )
+    r = await client.get(f"{url}?case_id={case['id']}", headers=world.police.headers)
+    assert r.json()["address"]["street"] == CANARIES["moved"]
     assert (await client.get(url + "/history", headers=world.police.headers)).status_code == 200
-    await give_consent(client, world.police, person_id)
+    assert (await client.get(facts + "/history", headers=world.police.headers)).status_code == 200
+    await give_consent(client, world.police, person_id, case["id"])
     r = await client.post(
         "/api/v1/concerns",
         json={
@@ -165,18 +167,21 @@ async def test_ciphertext_moved_to_another_row_or_column_fails(
     # Copy the victim's address envelope onto the other record, and onto the phones column.
     await connection.execute(
         text(
-            "UPDATE persons SET address_enc = (SELECT address_enc FROM persons WHERE id = :src), "
-            "phones_enc = (SELECT address_enc FROM persons WHERE id = :src) WHERE id = :dst"
+            "UPDATE person_case_facts SET address_enc = (SELECT address_enc FROM "
+            "person_case_facts WHERE person_id = :src), phones_enc = (SELECT address_enc FROM "
+            "person_case_facts WHERE person_id = :src) WHERE person_id = :dst"
         ),
         {"src": victim.hex if connection.dialect.name == "sqlite" else victim, "dst": (
             other.hex if connection.dialect.name == "sqlite" else other)},
     )  # fmt: skip
     keyring: KeyRing = app.state.keyring.get()
     rows = {
-        p.id: p
-        for p in (
+        f.person_id: f
+        for f in (
             await db.scalars(
-                select(Person).where(Person.id.in_(ids)).execution_options(populate_existing=True)
+                select(PersonCaseFacts)
+                .where(PersonCaseFacts.person_id.in_(ids))
+                .execution_options(populate_existing=True)
             )
         ).all()
     }
@@ -187,7 +192,9 @@ async def test_ciphertext_moved_to_another_row_or_column_fails(
         with pytest.raises(DecryptionError):
             keyring.open(getattr(moved, column), FieldContext.of(moved, column))
     # The API fails closed: no address of anyone, just an error with a request id.
-    r = await client.get(f"/api/v1/persons/{other}", headers=world.police.headers)
+    r = await client.get(
+        f"/api/v1/persons/{other}?case_id={case['id']}", headers=world.police.headers
+    )
     assert r.status_code == 500
     assert r.headers["content-type"] == "application/problem+json"
     assert "street" not in r.text

@@ -1,0 +1,256 @@
+"""What one case records about reaching a person: address or shelter, phones and
+the safe-contact arrangement (feared persons included).
+
+These are never the person's: another team that attaches the same person to
+its case gets the identity and records its own facts. Every read and write
+names the case, the caller's reach is narrowed to it (the router's job), and
+the rows are sealed to their own id and column. Corrections are versions
+with author and reason, holding a sealed snapshot of the case's facts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.auth.principal import Principal
+from app.concurrency import check_version
+from app.crypto import FieldContext, KeyRing
+from app.db import utcnow
+from app.persons.fact_schemas import (
+    AnyFacts,
+    FactsAddressWithheld,
+    FactsBasic,
+    FactsHistory,
+    FactsProtected,
+    FactsSnapshotAddressWithheld,
+    FactsSnapshotBasic,
+    FactsSnapshotProtected,
+    FactsUpdate,
+    FactsVersionRead,
+)
+from app.persons.models import PersonCaseFacts, PersonCaseFactsVersion
+from app.persons.protected import (
+    may_see_non_disclosed_address,
+    may_see_protected,
+    non_disclosed,
+    open_protected,
+    seal_field,
+    visibility,
+)
+from app.persons.schemas import FACT_FIELDS, PersonFields, Visibility
+from app.persons.service import PersonAccess, _forbid_protected, load_facts
+
+SHOWN: dict[Visibility, frozenset[str]] = {
+    Visibility.BASIC: frozenset(),
+    Visibility.IDENTITY: frozenset(),
+    Visibility.ADDRESS_WITHHELD: frozenset({"phones", "safe_contact"}),
+    Visibility.PROTECTED: frozenset({"address", "phones", "safe_contact"}),
+}
+SNAPSHOTS: dict[
+    Visibility,
+    type[FactsSnapshotBasic | FactsSnapshotAddressWithheld | FactsSnapshotProtected],
+] = {
+    Visibility.BASIC: FactsSnapshotBasic,
+    Visibility.IDENTITY: FactsSnapshotBasic,
+    Visibility.ADDRESS_WITHHELD: FactsSnapshotAddressWithheld,
+    Visibility.PROTECTED: FactsSnapshotProtected,
+}
+
+
+def _state(keyring: KeyRing, facts: PersonCaseFacts) -> dict[str, Any]:
+    def opened(column: str) -> Any:
+        sealed = getattr(facts, column)
+        return None if sealed is None else keyring.open_json(sealed, FieldContext.of(facts, column))
+
+    return {
+        "address": opened("address_enc"),
+        "phones": opened("phones_enc") or [],
+        "safe_contact": opened("safe_contact_enc"),
+    }
+
+
+async def write_facts(
+    session: AsyncSession,
+    keyring: KeyRing,
+    principal: Principal,
+    case_id: uuid.UUID,
+    person_id: uuid.UUID,
+    values: dict[str, Any],
+    reason: str,
+    facts: PersonCaseFacts | None = None,
+) -> PersonCaseFacts:
+    """Seal ``values`` (JSON-ready) as the case's facts and write a version."""
+    if facts is None:
+        facts = PersonCaseFacts(id=uuid.uuid4(), case_id=case_id, person_id=person_id)
+        for name, value in values.items():
+            seal_field(keyring, facts, name, value)
+        try:
+            async with session.begin_nested():
+                session.add(facts)
+                await session.flush()
+        except IntegrityError:
+            # Another request recorded this case's first facts meanwhile: as stale as
+            # a version mismatch (re-read and retry), never a 5xx.
+            check_version(0, 1)
+    else:
+        facts.updated_at = utcnow()  # always a new version, even if nothing differs
+        for name, value in values.items():
+            seal_field(keyring, facts, name, value)
+        await session.flush()
+    row = PersonCaseFactsVersion(
+        id=uuid.uuid4(),
+        facts_id=facts.id,
+        version=facts.version,
+        author_id=principal.user_id,
+        author_name=principal.name[:200],
+        author_organisation_id=principal.organisation_id,
+        reason=reason,
+        changed_fields=sorted(values),
+    )
+    row.snapshot_enc = keyring.seal_json(
+        _state(keyring, facts), FieldContext.of(row, "snapshot_enc")
+    )
+    session.add(row)
+    return facts
+
+
+async def record_initial(
+    session: AsyncSession,
+    keyring: KeyRing,
+    principal: Principal,
+    case_id: uuid.UUID,
+    person_id: uuid.UUID,
+    data: PersonFields,
+) -> None:
+    """The facts given when recording a person into a case become that case's."""
+    given = data.model_fields_set & FACT_FIELDS
+    if not given:
+        return
+    values = data.model_dump(mode="json", include=set(given))
+    await write_facts(session, keyring, principal, case_id, person_id, values, "recorded")
+
+
+def render_facts(keyring: KeyRing, access: PersonAccess, facts: PersonCaseFacts | None) -> AnyFacts:
+    person, principal = access.person, access.principal
+    hidden = non_disclosed(keyring, person)
+    core = {
+        "case_id": access.case_id,
+        "person_id": person.id,
+        "non_disclosure": hidden,
+        "version": facts.version if facts else 0,
+        "updated_at": facts.updated_at if facts else None,
+    }
+    seen = visibility(principal, access.reach, hidden)
+    if seen in (Visibility.BASIC, Visibility.IDENTITY):
+        return FactsBasic.model_validate(core)
+    state = (
+        _state(keyring, facts) if facts else {"address": None, "phones": [], "safe_contact": None}
+    )
+    if seen == Visibility.ADDRESS_WITHHELD:
+        return FactsAddressWithheld.model_validate(
+            {**core, "phones": state["phones"], "safe_contact": state["safe_contact"]}
+        )
+    return FactsProtected.model_validate({**core, **state})
+
+
+async def read_facts(
+    session: AsyncSession, keyring: KeyRing, access: PersonAccess
+) -> tuple[AnyFacts, int]:
+    facts = await load_facts(session, access.case_id, access.person.id)
+    audit.record(
+        session,
+        access.principal,
+        "person.facts.read",
+        "person",
+        access.person.id,
+        purpose=f"{access.purpose}; case {access.case_id}",
+    )
+    return render_facts(keyring, access, facts), facts.version if facts else 0
+
+
+async def correct_facts(
+    session: AsyncSession,
+    keyring: KeyRing,
+    access: PersonAccess,
+    data: FactsUpdate,
+    expected_version: int,
+) -> tuple[AnyFacts, int]:
+    """Correct this case's facts as a new version (the first correction records them)."""
+    person, principal = access.person, access.principal
+    facts = await load_facts(session, access.case_id, person.id)
+    check_version(expected_version, facts.version if facts else 0)
+    changes = data.changes()
+    if not may_see_protected(principal, access.reach):
+        raise _forbid_protected(principal, "person.facts.update", person.id)
+    hidden = open_protected(keyring, person).non_disclosure
+    if (
+        "address" in changes
+        and hidden
+        and not may_see_non_disclosed_address(principal, access.reach)
+    ):
+        raise _forbid_protected(principal, "person.facts.update", person.id)
+    values = data.model_dump(mode="json", include=set(changes))
+    facts = await write_facts(
+        session, keyring, principal, access.case_id, person.id, values, data.reason, facts
+    )
+    audit.record(
+        session,
+        principal,
+        "person.facts.corrected",
+        "person",
+        person.id,
+        purpose=f"{access.purpose}; case {access.case_id}",
+    )
+    return render_facts(keyring, access, facts), facts.version
+
+
+async def facts_history(
+    session: AsyncSession, keyring: KeyRing, access: PersonAccess
+) -> FactsHistory:
+    """This case's versions of its facts (never another case's)."""
+    person, principal = access.person, access.principal
+    rows = (
+        await session.scalars(
+            select(PersonCaseFactsVersion)
+            .join(PersonCaseFacts, PersonCaseFacts.id == PersonCaseFactsVersion.facts_id)
+            .where(
+                PersonCaseFacts.case_id == access.case_id,
+                PersonCaseFacts.person_id == person.id,
+            )
+            .order_by(PersonCaseFactsVersion.version)
+        )
+    ).all()
+    seen = visibility(principal, access.reach, non_disclosed(keyring, person))
+    shown = SHOWN[seen]
+    versions = []
+    for row in rows:
+        state = keyring.open_json(row.snapshot_enc, FieldContext.of(row, "snapshot_enc"))
+        versions.append(
+            FactsVersionRead(
+                version=row.version,
+                author_id=row.author_id,
+                author_name=row.author_name,
+                author_organisation_id=row.author_organisation_id,
+                reason=row.reason,
+                changed_fields=[f for f in row.changed_fields if f in shown],
+                created_at=row.created_at,
+                snapshot=SNAPSHOTS[seen].model_validate(
+                    {k: v for k, v in state.items() if k in shown}
+                ),
+            )
+        )
+    audit.record(
+        session,
+        principal,
+        "person.facts.history.read",
+        "person",
+        person.id,
+        purpose=f"{access.purpose}; case {access.case_id}",
+    )
+    return FactsHistory(case_id=access.case_id, person_id=person.id, versions=versions)
