@@ -62,12 +62,16 @@ CANARIES = {
 #: Every sealed column, and the canaries (or "code") that reach it through the API.
 SEALED: dict[str, tuple[str, ...]] = {
     "persons.identity_code_enc": ("code",),
-    "persons.address_enc": ("moved", "city"),
-    "persons.phones_enc": ("phone", "phone_label"),
-    "persons.safe_contact_enc": ("safe_times", "feared", "safe_to_talk_to", "not_safe_to_talk_to"),
     # A boolean: no canary can go in; the person's canaries prove the envelope.
     "persons.non_disclosure_enc": (),
-    "person_versions.snapshot_enc": ("address", "moved", "phone", "feared"),
+    # Identity versions: the snapshot holds the identity code (names are not sealed).
+    "person_versions.snapshot_enc": ("code",),
+    "person_case_facts.address_enc": ("moved", "city"),
+    "person_case_facts.phones_enc": ("phone", "phone_label"),
+    "person_case_facts.safe_contact_enc": (
+        "safe_times", "feared", "safe_to_talk_to", "not_safe_to_talk_to",
+    ),
+    "person_case_fact_versions.snapshot_enc": ("address", "moved", "phone", "feared"),
     "plan_versions.safe_contact_enc": (
         "plan_safe_number", "plan_times", "plan_method", "plan_feared", "plan_safe", "plan_unsafe",
     ),
@@ -128,15 +132,29 @@ async def exercise(client: httpx.AsyncClient, rw: ReferralWorld, code: str) -> N
     r = await client.patch(
         f"{API}/persons/{person_id}",
         json={
+            "reason": "Spelling.",
+            "case_id": str(rw.case.id),
+            "family_name": "Virtanen-Koski",
+        },
+        headers={**lead.headers, "If-Match": r.headers["etag"]},
+    )
+    assert r.status_code == 200, r.text
+    facts_url = f"{API}/cases/{rw.case.id}/persons/{person_id}/facts"
+    current = await client.get(facts_url, headers=lead.headers)
+    assert current.status_code == 200, current.text
+    r = await client.patch(
+        facts_url,
+        json={
             "reason": "Moved.",
             "address": {"street": CANARIES["moved"], "city": CANARIES["city"]},
         },
-        headers={**lead.headers, "If-Match": r.headers["etag"]},
+        headers={**lead.headers, "If-Match": current.headers["etag"]},
     )
     assert r.status_code == 200, r.text
     r = await client.post(
         f"{API}/persons/{person_id}/consents",
         json={
+            "case_id": str(rw.case.id),
             "basis": "consent",
             "scope": "service_referral",
             "service_name": rw.service.name,

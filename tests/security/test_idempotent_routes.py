@@ -118,7 +118,7 @@ async def external(c: httpx.AsyncClient, db: AsyncSession, w: World, m: MarakCas
 
 
 async def consents(c: httpx.AsyncClient, db: AsyncSession, w: World, m: MarakCase) -> Any:
-    return w.police, f"{API}/persons/{m.victim.id}/consents", dict(CONSENT)
+    return w.police, f"{API}/persons/{m.victim.id}/consents", {**CONSENT, "case_id": str(m.case.id)}
 
 
 async def concerns(c: httpx.AsyncClient, db: AsyncSession, w: World, m: MarakCase) -> Any:
