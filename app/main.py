@@ -22,6 +22,7 @@ from app.crypto import KeyRingProvider
 from app.db import Database
 from app.directory.router import router as directory_router
 from app.directory.service import resolve_principal
+from app.inputs import InputPolicyMiddleware
 from app.middleware import EdgeMiddleware, Metrics
 from app.persons.router import router as persons_router
 from app.persons.router_consents import router as consents_router
@@ -110,6 +111,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     ):
         app.include_router(router)
     app.mount(ops.DOCS_STATIC, StaticFiles(directory=ops.STATIC_DIR), name="static-docs")
+    # Inside the edge (request id, body limit, content type): the input policy.
+    app.add_middleware(InputPolicyMiddleware)
     app.add_middleware(
         EdgeMiddleware, max_body_bytes=settings.max_body_bytes, metrics=app.state.metrics
     )
