@@ -21,8 +21,8 @@ from app.cases.models import Case
 from app.directory.models import Organisation
 from app.plans.models import Meeting
 from app.risk.models import Assessment
-from tests.problems import assert_problem
 from tests.conftest import TokenFactory
+from tests.problems import assert_problem
 from tests.referrals.conftest import ReferralWorld, build_referral_world, referral_body
 from tests.risk.answers import marak
 
@@ -71,7 +71,9 @@ async def test_instrument_version_beyond_64_bits(
     assert await count(db, Assessment) == before
 
 
-async def test_huge_integer_anywhere_in_a_body(client: httpx.AsyncClient, rw: ReferralWorld) -> None:
+async def test_huge_integer_anywhere_in_a_body(
+    client: httpx.AsyncClient, rw: ReferralWorld
+) -> None:
     r = await client.post(
         f"{API}/services",
         json={"name": "Big", "service_type": "victim_support", "response_time_target_days": HUGE},
@@ -119,8 +121,14 @@ async def test_body_datetimes_out_of_range(
     assert refused(r)["errors"][0]["field"] == "scheduled_at"
     r = await client.post(
         f"{API}/persons/{rw.victim.id}/consents",
-        json={"basis": "consent", "scope": "service_referral", "service_name": "Shelter",
-              "given_by": "self", "method": "written", "obtained_at": when},
+        json={
+            "basis": "consent",
+            "scope": "service_referral",
+            "service_name": "Shelter",
+            "given_by": "self",
+            "method": "written",
+            "obtained_at": when,
+        },
         headers=rw.lead.headers,
     )
     assert 400 <= r.status_code < 500 and r.status_code != 404, r.text
@@ -192,7 +200,9 @@ async def test_hostile_cursor_on_every_list(
 # --- NUL characters -------------------------------------------------------------------
 
 
-async def test_nul_in_bodies(client: httpx.AsyncClient, rw: ReferralWorld, db: AsyncSession) -> None:
+async def test_nul_in_bodies(
+    client: httpx.AsyncClient, rw: ReferralWorld, db: AsyncSession
+) -> None:
     cases = await count(db, Case)
     orgs = await count(db, Organisation)
     r = await client.post(
@@ -203,8 +213,11 @@ async def test_nul_in_bodies(client: httpx.AsyncClient, rw: ReferralWorld, db: A
     assert refused(r)["errors"][0]["field"] == "summary"
     r = await client.post(
         f"{API}/persons",
-        json={"case_id": str(rw.case.id), "role": "victim",
-              "person": {"given_name": "Ai\x00no", "family_name": "X"}},
+        json={
+            "case_id": str(rw.case.id),
+            "role": "victim",
+            "person": {"given_name": "Ai\x00no", "family_name": "X"},
+        },
         headers=rw.lead.headers,
     )
     refused(r)
@@ -216,7 +229,8 @@ async def test_nul_in_bodies(client: httpx.AsyncClient, rw: ReferralWorld, db: A
     assert refused(r)["errors"][0]["field"] == "reason"
     admin_token = rw.lead.headers  # refused before any permission check
     r = await client.post(
-        f"{API}/organisations", json={"code": "nul-org", "name": "N\x00", "kind": "ngo"},
+        f"{API}/organisations",
+        json={"code": "nul-org", "name": "N\x00", "kind": "ngo"},
         headers=admin_token,
     )
     refused(r)
@@ -247,7 +261,9 @@ async def test_nul_in_path_params(client: httpx.AsyncClient, rw: ReferralWorld) 
     assert refused(r)["errors"][0]["location"] == "path"
 
 
-async def test_nul_in_headers(client: httpx.AsyncClient, rw: ReferralWorld, db: AsyncSession) -> None:
+async def test_nul_in_headers(
+    client: httpx.AsyncClient, rw: ReferralWorld, db: AsyncSession
+) -> None:
     cases = await count(db, Case)
     r = await client.post(
         f"{API}/cases",
@@ -289,9 +305,11 @@ async def test_duplicate_keys_are_422(
 async def test_nested_duplicate_key_is_named_by_its_path(
     client: httpx.AsyncClient, rw: ReferralWorld
 ) -> None:
-    body = '{"case_id": "%s", "role": "victim", "person": {"given_name": "A", "given_name": "B", "family_name": "C"}}'
+    person = '{"given_name": "A", "given_name": "B", "family_name": "C"}'
+    body = '{"case_id": "%s", "role": "victim", "person": ' + person + "}"
     r = await client.post(
-        f"{API}/persons", content=(body % rw.case.id).encode(),
+        f"{API}/persons",
+        content=(body % rw.case.id).encode(),
         headers={**rw.lead.headers, "Content-Type": "application/json"},
     )
     assert refused(r)["errors"][0]["field"] == "person.given_name"
@@ -302,7 +320,8 @@ async def test_non_finite_numbers_are_422(
     client: httpx.AsyncClient, rw: ReferralWorld, literal: str
 ) -> None:
     r = await client.post(
-        f"{API}/cases", content=f'{{"team_id": "{rw.world.marak.id}", "x": {literal}}}'.encode(),
+        f"{API}/cases",
+        content=f'{{"team_id": "{rw.world.marak.id}", "x": {literal}}}'.encode(),
         headers={**rw.lead.headers, "Content-Type": "application/json"},
     )
     refused(r)
@@ -310,7 +329,8 @@ async def test_non_finite_numbers_are_422(
 
 async def test_deep_nesting_is_422(client: httpx.AsyncClient, rw: ReferralWorld) -> None:
     r = await client.post(
-        f"{API}/cases", content=b"[" * 100_000 + b"]" * 100_000,
+        f"{API}/cases",
+        content=b"[" * 100_000 + b"]" * 100_000,
         headers={**rw.lead.headers, "Content-Type": "application/json"},
     )
     assert 400 <= r.status_code < 500
@@ -320,8 +340,11 @@ async def test_deep_nesting_is_422(client: httpx.AsyncClient, rw: ReferralWorld)
 async def test_ordinary_bodies_still_pass(client: httpx.AsyncClient, rw: ReferralWorld) -> None:
     r = await client.post(
         f"{API}/cases",
-        json={"team_id": str(rw.world.marak.id), "summary": "  Ok  ",
-              "next_review_at": "2030-01-01T00:00:00+14:00"},
+        json={
+            "team_id": str(rw.world.marak.id),
+            "summary": "  Ok  ",
+            "next_review_at": "2030-01-01T00:00:00+14:00",
+        },
         headers=rw.lead.headers,
     )
     assert r.status_code == 201, r.text
