@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-from app import ops
+from app import contract, ops
 from app.audit.router import router as audit_router
 from app.audit.service import record_denial
 from app.auth.tokens import KeySet
@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         fhir_router,
     ):
         app.include_router(router)
+    contract.install(app)
     app.mount(ops.DOCS_STATIC, StaticFiles(directory=ops.STATIC_DIR), name="static-docs")
     # Inside the edge (request id, body limit, content type): the input policy.
     app.add_middleware(InputPolicyMiddleware)
