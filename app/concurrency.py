@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Response
 
+from app.inputs import INT64_MAX
 from app.problems import PreconditionFailed, PreconditionRequired
 
 
@@ -34,7 +35,9 @@ def _if_match(
     if value.startswith("W/"):
         value = value[2:]
     value = value.strip('"')
-    if not value.isdigit():
+    # A version is a 64-bit integer: a longer tag (thousands of digits) cannot match
+    # one, and must not reach int() or the database.
+    if not value.isdigit() or not value.isascii() or len(value) > 19 or int(value) > INT64_MAX:
         raise PreconditionFailed("If-Match does not match the current ETag.")
     return int(value)
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-from app import ops
+from app import contract, ops
 from app.audit.router import router as audit_router
 from app.audit.service import record_denial
 from app.auth.ratelimit import AuthGuard
@@ -23,6 +23,7 @@ from app.crypto import KeyRingProvider
 from app.db import Database
 from app.directory.router import router as directory_router
 from app.directory.service import resolve_principal
+from app.inputs import InputPolicyMiddleware
 from app.middleware import EdgeMiddleware, Metrics
 from app.persons.router import router as persons_router
 from app.persons.router_consents import router as consents_router
@@ -118,7 +119,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         fhir_router,
     ):
         app.include_router(router)
+    contract.install(app)
     app.mount(ops.DOCS_STATIC, StaticFiles(directory=ops.STATIC_DIR), name="static-docs")
+    # Inside the edge (request id, body limit, content type): the input policy.
+    app.add_middleware(InputPolicyMiddleware)
     app.add_middleware(
         EdgeMiddleware, max_body_bytes=settings.max_body_bytes, metrics=app.state.metrics
     )

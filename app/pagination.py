@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
+from app.inputs import refusal
 from app.problems import Unprocessable
 
 T = TypeVar("T")
@@ -62,6 +63,9 @@ def _check_sort_value(value: Any, sort_col: InstrumentedAttribute[Any]) -> None:
     expected = getattr(column_type, "impl_instance", column_type).python_type
     fits = isinstance(value, expected) and not isinstance(value, bool)
     if isinstance(value, datetime) and value.tzinfo is None:
+        fits = False
+    # The input policy: 64-bit integers, no NUL, date-times that convert to UTC.
+    if refusal(value) is not None:
         fits = False
     if not fits:
         raise Unprocessable(

@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from app.auth.principal import Role
 from app.cases.lifecycle import CaseStatus, ClosureOutcome, ConsentStatement, Scheme
+from app.inputs import Input as Input
 
 __all__ = ["CaseStatus", "ClosureOutcome", "Scheme"]
 
@@ -61,10 +62,6 @@ class NoteKind(StrEnum):
 class ReviewFinding(StrEnum):
     JUSTIFIED = "justified"
     NOT_JUSTIFIED = "not_justified"
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 Summary = Annotated[str, Field(min_length=1, max_length=4000)]

@@ -7,6 +7,7 @@ from enum import StrEnum
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.auth.principal import Role
+from app.inputs import Input as Input
 
 
 class OrganisationKind(StrEnum):
@@ -28,10 +29,6 @@ class TeamKind(StrEnum):
 class TeamRole(StrEnum):
     COORDINATOR = "coordinator"
     MEMBER = "member"
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 Code = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")

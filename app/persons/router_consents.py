@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime
 from sqlalchemy import select
 
 from app.audit import service as audit
@@ -17,6 +16,7 @@ from app.cases.models import CaseParticipant
 from app.concerns.models import Concern
 from app.db import SessionDep
 from app.idempotency import Idempotency
+from app.inputs import UtcDatetime
 from app.persons import consents
 from app.persons.access_report import AccessReport, access_report
 from app.persons.consent_schemas import ConsentCreate, ConsentList, ConsentRead, ConsentWithdrawal
@@ -115,8 +115,8 @@ async def get_access_report(
     person_id: uuid.UUID,
     session: SessionDep,
     principal: AccessReportReader,
-    since: Annotated[AwareDatetime | None, Query(description="Default: two years back.")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Default: now.")] = None,
+    since: Annotated[UtcDatetime | None, Query(description="Default: two years back.")] = None,
+    until: Annotated[UtcDatetime | None, Query(description="Default: now.")] = None,
 ) -> AccessReport:
     """Who processed this person's data, to whom it was disclosed and on what basis.
 

@@ -25,8 +25,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
+from app.inputs import Input as Input
 from app.persons.identity import IdentityCode, birth_date_of
 
 
@@ -42,10 +43,6 @@ class Visibility(StrEnum):
     IDENTITY = "identity"
     PROTECTED = "protected"
     ADDRESS_WITHHELD = "address_withheld"
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]

@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
+from app.inputs import Input as Input
 from app.referrals.states import (
     NEEDS_REASON,
     REASONS,
@@ -41,10 +42,6 @@ class Language(StrEnum):
     SV = "sv"
     EN = "en"
     OTHER = "other"
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 Area = Field(min_length=1, max_length=100)

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from app.inputs import Input
 from app.risk.schemas import (
     AnswerIn,
     AnswerSet,
@@ -54,7 +55,7 @@ class AssessmentCreate(AnswerSet):
         return _refuse_server_computed(data)
 
 
-class AssessmentUpdate(BaseModel):
+class AssessmentUpdate(Input):
     """Change a draft. A field that is sent replaces the draft's whole field."""
 
     model_config = ConfigDict(extra="forbid")
@@ -172,7 +173,7 @@ class IncidentSource(StrEnum):
 ShortNote = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
-class IncidentCreate(BaseModel):
+class IncidentCreate(Input):
     model_config = ConfigDict(extra="forbid")
 
     occurred_on: date
