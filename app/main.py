@@ -21,8 +21,8 @@ from app.concerns.router import router as concerns_router
 from app.config import Settings, get_settings
 from app.crypto import KeyRingProvider
 from app.db import Database
+from app.directory.registration import resolve_principal
 from app.directory.router import router as directory_router
-from app.directory.service import resolve_principal
 from app.inputs import InputPolicyMiddleware
 from app.middleware import EdgeMiddleware, Metrics
 from app.persons.router import router as persons_router

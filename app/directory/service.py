@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit import service as audit
 from app.auth.policy import relation_exempt
-from app.auth.principal import Principal, Role
-from app.auth.tokens import VerifiedClaims
+from app.auth.principal import Principal
 from app.concurrency import check_version
-from app.db import utcnow
 from app.directory.models import Organisation, Team, TeamMembership, User
 from app.directory.schemas import (
     OrganisationCreate,
-    OrganisationKind,
     OrganisationUpdate,
     TeamCreate,
     TeamMemberAdd,
@@ -29,157 +23,7 @@ from app.directory.schemas import (
     UserUpdate,
 )
 from app.pagination import apply_keyset, page_of
-from app.problems import Conflict, DeniedAccess, Forbidden, NotFound, Unauthorized, Unprocessable
-
-LAST_SEEN_GRANULARITY = timedelta(minutes=15)
-KNOWN_ROLES = frozenset(r.value for r in Role)
-
-
-async def _get_or_create_org(session: AsyncSession, code: str, name: str | None) -> Organisation:
-    org = await session.scalar(select(Organisation).where(Organisation.code == code))
-    if org is not None:
-        return org
-    org = Organisation(code=code, name=name or code, kind=OrganisationKind.OTHER.value)
-    try:
-        async with session.begin_nested():
-            session.add(org)
-    except IntegrityError:  # registered concurrently by another request
-        found = await session.scalar(select(Organisation).where(Organisation.code == code))
-        assert found is not None
-        return found
-    audit.record(session, None, "directory.organisation.registered", "organisation", org.id)
-    return org
-
-
-async def _mirror_claims(
-    session: AsyncSession,
-    user: User,
-    name: str,
-    roles: list[str],
-    now: datetime,
-) -> None:
-    """Copy changed claims onto the user and note when they were last seen.
-
-    Both are unconditional UPDATEs rather than ORM changes: an ORM flush would
-    carry ``WHERE version = n``, so a user's parallel requests (a browser loads
-    several at once) would fail each other with 412, and merely being seen
-    would change the ETag under an admin who is about to disable the user.
-    Claims are the identity provider's truth, so the last writer may win; a
-    real change still bumps the version, being seen does not. The organisation
-    is never mirrored: it is pinned at registration and moved only by an admin.
-    """
-    values: dict[str, Any] = {}
-    claims_changed = (user.name, sorted(user.roles)) != (name, roles)
-    if claims_changed:
-        values = {"name": name, "roles": roles}
-        values.update(version=User.version + 1, updated_at=now)
-        audit.record(session, None, "directory.user.mirrored", "user", user.id)
-    seen = user.last_seen_at is None or now - user.last_seen_at > LAST_SEEN_GRANULARITY
-    if seen:
-        values["last_seen_at"] = now
-    if not values:
-        return
-    await session.execute(
-        update(User).where(User.id == user.id).values(**values),
-        execution_options={"synchronize_session": False},
-    )
-    if claims_changed:
-        await session.refresh(user)  # the new version, for ETags later in this request
-    else:
-        set_committed_value(user, "last_seen_at", now)
-
-
-def _organisation_mismatch(user: User) -> Unauthorized:
-    return Unauthorized(
-        "The token's organisation does not match the directory.",
-        denied=DeniedAccess(
-            action="auth.user",
-            target_type="user",
-            target_id=str(user.id),
-            reason="organisation mismatch",
-        ),
-    )
-
-
-async def resolve_principal(session: AsyncSession, verified: VerifiedClaims) -> Principal:
-    """Map verified claims to a directory user; register unknown ones just in time.
-
-    The claims were checked in app/auth/tokens.py. A user's organisation is
-    pinned when they are registered: a token whose ``org`` disagrees with the
-    directory is refused (and audited) until an admin moves the user.
-    """
-    subject, issuer, org_code = verified.subject, verified.issuer, verified.org
-    name = verified.name or subject
-    roles = frozenset(Role(r) for r in verified.roles if r in KNOWN_ROLES)
-    issued_at = verified.issued_at
-
-    user = await session.scalar(select(User).where(User.issuer == issuer, User.subject == subject))
-    org: Organisation | None = None
-    if user is not None:
-        org = await session.get(Organisation, user.organisation_id)
-        assert org is not None
-        if org.code != org_code:
-            raise _organisation_mismatch(user)
-    now = utcnow()
-    role_list = sorted(r.value for r in roles)
-    if user is None:
-        org = await _get_or_create_org(session, org_code, verified.org_name)
-        user = User(
-            issuer=issuer,
-            subject=subject,
-            name=name,
-            organisation_id=org.id,
-            roles=role_list,
-            last_seen_at=now,
-        )
-        try:
-            async with session.begin_nested():
-                session.add(user)
-        except IntegrityError:
-            user = await session.scalar(
-                select(User).where(User.issuer == issuer, User.subject == subject)
-            )
-            assert user is not None
-            if user.organisation_id != org.id:  # registered concurrently elsewhere
-                raise _organisation_mismatch(user) from None
-        else:
-            audit.record(session, None, "directory.user.registered", "user", user.id)
-    assert org is not None
-    if user.disabled:
-        raise Unauthorized(
-            "This account is disabled.",
-            denied=DeniedAccess(
-                action="auth.user", target_type="user", target_id=str(user.id), reason="disabled"
-            ),
-        )
-    if user.tokens_valid_after is not None and issued_at < user.tokens_valid_after:
-        raise Unauthorized(
-            "This token was issued before the account's tokens were revoked.",
-            denied=DeniedAccess(
-                action="auth.user",
-                target_type="user",
-                target_id=str(user.id),
-                reason="token revoked",
-            ),
-        )
-    await _mirror_claims(session, user, name, role_list, now)
-    team_ids = (
-        await session.scalars(
-            select(TeamMembership.team_id).where(TeamMembership.user_id == user.id)
-        )
-    ).all()
-    return Principal(
-        user_id=user.id,
-        subject=subject,
-        name=name,
-        organisation_id=org.id,
-        organisation_code=org.code,
-        roles=roles,
-        scopes=verified.scopes,
-        team_ids=frozenset(team_ids),
-        issued_at=issued_at,
-    )
-
+from app.problems import Conflict, DeniedAccess, Forbidden, NotFound, Unprocessable
 
 # --- organisations ------------------------------------------------------------
 

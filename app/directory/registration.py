@@ -1,0 +1,185 @@
+"""Just-in-time registration: verified token claims to a directory user.
+
+The hot path of every request, so a known user costs one query (the user,
+the organisation's code and the team memberships together). The organisation
+is pinned at registration: a token that claims another one is refused.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app.audit import service as audit
+from app.auth.principal import Principal, Role
+from app.auth.tokens import VerifiedClaims
+from app.db import utcnow
+from app.directory.models import Organisation, TeamMembership, User
+from app.directory.schemas import OrganisationKind
+from app.problems import DeniedAccess, Unauthorized
+
+LAST_SEEN_GRANULARITY = timedelta(minutes=15)
+KNOWN_ROLES = frozenset(r.value for r in Role)
+
+
+async def _get_or_create_org(session: AsyncSession, code: str, name: str | None) -> Organisation:
+    org = await session.scalar(select(Organisation).where(Organisation.code == code))
+    if org is not None:
+        return org
+    org = Organisation(code=code, name=name or code, kind=OrganisationKind.OTHER.value)
+    try:
+        async with session.begin_nested():
+            session.add(org)
+    except IntegrityError:  # registered concurrently by another request
+        found = await session.scalar(select(Organisation).where(Organisation.code == code))
+        assert found is not None
+        return found
+    audit.record(session, None, "directory.organisation.registered", "organisation", org.id)
+    return org
+
+
+async def _mirror_claims(
+    session: AsyncSession,
+    user: User,
+    name: str,
+    roles: list[str],
+    now: datetime,
+) -> None:
+    """Copy changed claims onto the user and note when they were last seen.
+
+    Both are unconditional UPDATEs rather than ORM changes: an ORM flush would
+    carry ``WHERE version = n``, so a user's parallel requests (a browser loads
+    several at once) would fail each other with 412, and merely being seen
+    would change the ETag under an admin who is about to disable the user.
+    Claims are the identity provider's truth, so the last writer may win; a
+    real change still bumps the version, being seen does not. The organisation
+    is never mirrored: it is pinned at registration and moved only by an admin.
+    """
+    values: dict[str, Any] = {}
+    claims_changed = (user.name, sorted(user.roles)) != (name, roles)
+    if claims_changed:
+        values = {"name": name, "roles": roles}
+        values.update(version=User.version + 1, updated_at=now)
+        audit.record(session, None, "directory.user.mirrored", "user", user.id)
+    seen = user.last_seen_at is None or now - user.last_seen_at > LAST_SEEN_GRANULARITY
+    if seen:
+        values["last_seen_at"] = now
+    if not values:
+        return
+    await session.execute(
+        update(User).where(User.id == user.id).values(**values),
+        execution_options={"synchronize_session": False},
+    )
+    if claims_changed:
+        await session.refresh(user)  # the new version, for ETags later in this request
+    else:
+        set_committed_value(user, "last_seen_at", now)
+
+
+def _organisation_mismatch(user: User) -> Unauthorized:
+    return Unauthorized(
+        "The token's organisation does not match the directory.",
+        denied=DeniedAccess(
+            action="auth.user",
+            target_type="user",
+            target_id=str(user.id),
+            reason="organisation mismatch",
+        ),
+    )
+
+
+async def resolve_principal(session: AsyncSession, verified: VerifiedClaims) -> Principal:
+    """Map verified claims to a directory user; register unknown ones just in time.
+
+    The claims were checked in app/auth/tokens.py. A user's organisation is
+    pinned when they are registered: a token whose ``org`` disagrees with the
+    directory is refused (and audited) until an admin moves the user.
+    """
+    subject, issuer, org_code = verified.subject, verified.issuer, verified.org
+    name = verified.name or subject
+    roles = frozenset(Role(r) for r in verified.roles if r in KNOWN_ROLES)
+    issued_at = verified.issued_at
+
+    # One round trip for a known user: the user, their organisation's code and
+    # their team memberships (one row per team; the user row repeats).
+    rows = (
+        await session.execute(
+            select(User, Organisation.code, TeamMembership.team_id)
+            .join(Organisation, Organisation.id == User.organisation_id)
+            .outerjoin(TeamMembership, TeamMembership.user_id == User.id)
+            .where(User.issuer == issuer, User.subject == subject)
+        )
+    ).all()
+    now = utcnow()
+    role_list = sorted(r.value for r in roles)
+    if rows:
+        user, pinned_code = rows[0][0], rows[0][1]
+        team_ids = frozenset(team for _user, _code, team in rows if team is not None)
+        if pinned_code != org_code:
+            raise _organisation_mismatch(user)
+    else:
+        org = await _get_or_create_org(session, org_code, verified.org_name)
+        pinned_code = org.code
+        team_ids = frozenset()
+        user = User(
+            issuer=issuer,
+            subject=subject,
+            name=name,
+            organisation_id=org.id,
+            roles=role_list,
+            last_seen_at=now,
+        )
+        try:
+            async with session.begin_nested():
+                session.add(user)
+        except IntegrityError:
+            found = await session.scalar(
+                select(User).where(User.issuer == issuer, User.subject == subject)
+            )
+            assert found is not None
+            user = found
+            if user.organisation_id != org.id:  # registered concurrently elsewhere
+                raise _organisation_mismatch(user) from None
+            team_ids = frozenset(
+                (
+                    await session.scalars(
+                        select(TeamMembership.team_id).where(TeamMembership.user_id == user.id)
+                    )
+                ).all()
+            )
+        else:
+            audit.record(session, None, "directory.user.registered", "user", user.id)
+    if user.disabled:
+        raise Unauthorized(
+            "This account is disabled.",
+            denied=DeniedAccess(
+                action="auth.user", target_type="user", target_id=str(user.id), reason="disabled"
+            ),
+        )
+    if user.tokens_valid_after is not None and issued_at < user.tokens_valid_after:
+        raise Unauthorized(
+            "This token was issued before the account's tokens were revoked.",
+            denied=DeniedAccess(
+                action="auth.user",
+                target_type="user",
+                target_id=str(user.id),
+                reason="token revoked",
+            ),
+        )
+    await _mirror_claims(session, user, name, role_list, now)
+    return Principal(
+        user_id=user.id,
+        subject=subject,
+        name=name,
+        organisation_id=user.organisation_id,
+        organisation_code=pinned_code,
+        roles=roles,
+        scopes=verified.scopes,
+        team_ids=team_ids,
+        issued_at=issued_at,
+    )
