@@ -12,9 +12,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, select, union
+from sqlalchemy import BindParameter, Select, bindparam, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import requestctx
@@ -26,6 +27,42 @@ from app.db import utcnow
 from app.directory.models import TeamMembership
 from app.problems import DeniedAccess, Forbidden, NotFound
 
+# The rule is written once over "who" (user, organisation) and "when": with the
+# caller's values for ad-hoc queries, or with bound parameters for the
+# statements the hot path builds once and reuses (see _case_access_statement).
+Who = Any  # a value, or a bindparam() standing for one
+
+
+def _excluded(organisation: Who) -> Select[uuid.UUID]:
+    return select(CaseExclusion.case_id).where(
+        CaseExclusion.organisation_id == organisation,
+        CaseExclusion.removed_at.is_(None),
+    )
+
+
+def _members(user: Who, organisation: Who) -> Select[uuid.UUID]:
+    return select(CaseMember.case_id).where(
+        CaseMember.user_id == user,
+        CaseMember.removed_at.is_(None),
+        CaseMember.case_id.not_in(_excluded(organisation)),
+    )
+
+
+def _granted(user: Who, organisation: Who, now: Who) -> Select[uuid.UUID]:
+    return select(EmergencyGrant.case_id).where(
+        EmergencyGrant.user_id == user,
+        EmergencyGrant.expires_at > now,
+        EmergencyGrant.case_id.not_in(_excluded(organisation)),
+    )
+
+
+def _readable(user: Who, organisation: Who, now: Who) -> Select[Case]:
+    # One IN over a UNION (not two INs joined by OR): the planner can then start
+    # from the caller's memberships, so the cost follows how many cases the
+    # caller has, not how many cases exist (see bench/README.md).
+    visible = union(_members(user, organisation), _granted(user, organisation, now))
+    return select(Case).where(Case.id.in_(visible.scalar_subquery()))
+
 
 def excluded_case_ids(principal: Principal) -> Select[uuid.UUID]:
     """Cases whose must-not-receive list names the caller's organisation.
@@ -34,39 +71,23 @@ def excluded_case_ids(principal: Principal) -> Select[uuid.UUID]:
     member admitted before the entry was added loses access from then on, and
     an emergency grant does not open the case either.
     """
-    return select(CaseExclusion.case_id).where(
-        CaseExclusion.organisation_id == principal.organisation_id,
-        CaseExclusion.removed_at.is_(None),
-    )
+    return _excluded(principal.organisation_id)
 
 
 def member_case_ids(principal: Principal) -> Select[uuid.UUID]:
     """Cases the caller is an active member of, less those that exclude them."""
-    return select(CaseMember.case_id).where(
-        CaseMember.user_id == principal.user_id,
-        CaseMember.removed_at.is_(None),
-        CaseMember.case_id.not_in(excluded_case_ids(principal)),
-    )
+    return _members(principal.user_id, principal.organisation_id)
 
 
 def granted_case_ids(principal: Principal, now: datetime) -> Select[uuid.UUID]:
     """Cases the caller holds an unexpired emergency grant to, less excluding ones."""
-    return select(EmergencyGrant.case_id).where(
-        EmergencyGrant.user_id == principal.user_id,
-        EmergencyGrant.expires_at > now,
-        EmergencyGrant.case_id.not_in(excluded_case_ids(principal)),
-    )
+    return _granted(principal.user_id, principal.organisation_id, now)
 
 
 def readable_cases(principal: Principal, now: datetime | None = None) -> Select[Case]:
     """THE visibility rule: membership, or an active unexpired emergency grant, and
     never for an organisation on the case's must-not-receive list."""
-    now = now or utcnow()
-    # One IN over a UNION (not two INs joined by OR): the planner can then start
-    # from the caller's memberships, so the cost follows how many cases the
-    # caller has, not how many cases exist (see bench/README.md).
-    visible = union(member_case_ids(principal), granted_case_ids(principal, now))
-    return select(Case).where(Case.id.in_(visible.scalar_subquery()))
+    return _readable(principal.user_id, principal.organisation_id, now or utcnow())
 
 
 @dataclass(frozen=True)
@@ -100,16 +121,19 @@ def not_found(action: str, principal: Principal, target_type: str, target_id: An
     )
 
 
-async def load_case_access(
-    session: AsyncSession, principal: Principal, case_id: uuid.UUID, action: str
-) -> CaseAccess:
-    """Load a readable case with the caller's role and grant in one round trip."""
-    now = utcnow()
+@cache
+def _case_access_statement() -> Select[Any]:
+    """The readable rule for one case, with the caller's role and grant: built once
+    (every authorised case request runs it), executed with bound parameters."""
+    user: BindParameter[uuid.UUID] = bindparam("user")
+    organisation: BindParameter[uuid.UUID] = bindparam("organisation")
+    now: BindParameter[datetime] = bindparam("now")
+    case_id: BindParameter[uuid.UUID] = bindparam("case_id")
     role_sq = (
         select(CaseMember.case_role)
         .where(
             CaseMember.case_id == Case.id,
-            CaseMember.user_id == principal.user_id,
+            CaseMember.user_id == user,
             CaseMember.removed_at.is_(None),
         )
         .scalar_subquery()
@@ -118,15 +142,28 @@ async def load_case_access(
         select(EmergencyGrant.id)
         .where(
             EmergencyGrant.case_id == Case.id,
-            EmergencyGrant.user_id == principal.user_id,
+            EmergencyGrant.user_id == user,
             EmergencyGrant.expires_at > now,
         )
         .order_by(EmergencyGrant.expires_at.desc())
         .limit(1)
         .scalar_subquery()
     )
-    stmt = readable_cases(principal, now).add_columns(role_sq, grant_sq).where(Case.id == case_id)
-    row = (await session.execute(stmt)).first()
+    readable = _readable(user, organisation, now)
+    return readable.add_columns(role_sq, grant_sq).where(Case.id == case_id)
+
+
+async def load_case_access(
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID, action: str
+) -> CaseAccess:
+    """Load a readable case with the caller's role and grant in one round trip."""
+    params = {
+        "user": principal.user_id,
+        "organisation": principal.organisation_id,
+        "now": utcnow(),
+        "case_id": case_id,
+    }
+    row = (await session.execute(_case_access_statement(), params)).first()
     if row is None:
         raise not_found(action, principal, "case", case_id)
     case, role, grant_id = row

@@ -7,10 +7,12 @@ is pinned at registration: a token that claims another one is refused.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import BindParameter, Select, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -93,6 +95,19 @@ def _organisation_mismatch(user: User) -> Unauthorized:
     )
 
 
+@cache
+def _known_user_statement() -> Select[User, str, uuid.UUID]:
+    """Built once (every authenticated request runs it), executed with parameters."""
+    issuer: BindParameter[str] = bindparam("issuer")
+    subject: BindParameter[str] = bindparam("subject")
+    return (
+        select(User, Organisation.code, TeamMembership.team_id)
+        .join(Organisation, Organisation.id == User.organisation_id)
+        .outerjoin(TeamMembership, TeamMembership.user_id == User.id)
+        .where(User.issuer == issuer, User.subject == subject)
+    )
+
+
 async def resolve_principal(session: AsyncSession, verified: VerifiedClaims) -> Principal:
     """Map verified claims to a directory user; register unknown ones just in time.
 
@@ -107,14 +122,8 @@ async def resolve_principal(session: AsyncSession, verified: VerifiedClaims) -> 
 
     # One round trip for a known user: the user, their organisation's code and
     # their team memberships (one row per team; the user row repeats).
-    rows = (
-        await session.execute(
-            select(User, Organisation.code, TeamMembership.team_id)
-            .join(Organisation, Organisation.id == User.organisation_id)
-            .outerjoin(TeamMembership, TeamMembership.user_id == User.id)
-            .where(User.issuer == issuer, User.subject == subject)
-        )
-    ).all()
+    params = {"issuer": issuer, "subject": subject}
+    rows = (await session.execute(_known_user_statement(), params)).all()
     now = utcnow()
     role_list = sorted(r.value for r in roles)
     if rows:
