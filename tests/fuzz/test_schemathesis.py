@@ -18,7 +18,6 @@ import asyncio
 import itertools
 import os
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from app.config import Settings
 from app.demo import claims_for, find_user, seed_demo
 from app.main import create_app
 from app.migrate import upgrade
+from tests.conftest import _in_thread
 
 ROLES = ("police", "social", "provider", "auditor", "admin")
 EXAMPLES = int(os.environ.get("CASECOORD_FUZZ_EXAMPLES", "5"))
@@ -45,22 +45,6 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-
-
-def _in_thread(fn: Any) -> None:
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            fn()
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
 
 
 def _build() -> tuple[Any, dict[str, dict[str, str]]]:
