@@ -19,7 +19,7 @@ from app.cases.lifecycle import CaseStatus, GateContext, register_gate
 from app.cases.models import Case
 from app.db import Database
 from app.referrals.models import Referral
-from app.referrals.service import PROVIDER_ROLES
+from app.referrals.service import PROVIDER_ROLES, received_by
 from app.referrals.states import OPEN, UNANSWERED, ReasonCode, Status
 from app.referrals.transitions import expire_due
 from app.referrals.views import overdue_clause
@@ -108,7 +108,7 @@ async def referrals_to_answer(
             select(Referral)
             .join(Case, Case.id == Referral.case_id)
             .where(
-                Referral.provider_organisation_id == principal.organisation_id,
+                received_by(principal),
                 Referral.status.in_(_UNANSWERED),
                 Case.status != CaseStatus.CLOSED.value,
             )

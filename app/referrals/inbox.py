@@ -12,7 +12,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import and_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.policy import POLICY, Action
@@ -25,7 +24,7 @@ from app.pagination import apply_keyset, encode_cursor
 from app.problems import DeniedAccess, Forbidden
 from app.referrals.models import Referral
 from app.referrals.schemas import Box, ProviderReferralRead, ReferralRead
-from app.referrals.service import PROVIDER_ROLES, audit_person
+from app.referrals.service import PROVIDER_ROLES, audit_person, received_by
 from app.referrals.states import Side, Status, Urgency
 from app.referrals.views import Context, ContextRow, context_query, overdue_clause, render
 
@@ -41,10 +40,7 @@ def _box_filter(principal: Principal, box: Box) -> Any:
                 "Only a service's providers have an inbox; use box=outbox.",
                 denied=DeniedAccess(action="referral.list", actor=principal, reason="no inbox"),
             )
-        return and_(
-            Referral.provider_organisation_id == principal.organisation_id,
-            Referral.requested_at.is_not(None),  # only what was sent to them
-        )
+        return received_by(principal)
     if not principal.roles & POLICY[Action.CASE_READ][0]:
         raise Forbidden(
             "Only case workers have an outbox; use box=inbox.",

@@ -17,13 +17,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.policy import POLICY, Action
 from app.auth.principal import Principal, Role
-from app.cases.access import CaseAccess, load_case_access, not_found
+from app.cases.access import CaseAccess, excluded_case_ids, load_case_access, not_found
 from app.cases.exclusions import MustNotReceive, Party, may_receive
 from app.cases.lifecycle import CaseStatus
 from app.cases.models import Case, CaseParticipant
@@ -87,13 +87,24 @@ async def load_referral(
                 case = None
             if case is not None:
                 return ReferralAccess(referral, principal, Side.REFERRER, case)
-        if (
-            principal.roles & PROVIDER_ROLES
-            and referral.provider_organisation_id == principal.organisation_id
-            and referral.requested_at is not None  # sent: a draft cancelled unsent never was
-        ):
-            return ReferralAccess(referral, principal, Side.PROVIDER, None)
+        if principal.roles & PROVIDER_ROLES:
+            received = await session.scalar(
+                select(Referral.id).where(Referral.id == referral.id, received_by(principal))
+            )
+            if received is not None:
+                return ReferralAccess(referral, principal, Side.PROVIDER, None)
     raise not_found(action, principal, "referral", referral_id)
+
+
+def received_by(principal: Principal) -> ColumnElement[bool]:
+    """THE provider side's rule (single reads, the inbox, /me/tasks): referrals sent
+    to the caller's organisation (a draft cancelled unsent never was), from a case
+    whose must-not-receive list does not name that organisation."""
+    return and_(
+        Referral.provider_organisation_id == principal.organisation_id,
+        Referral.requested_at.is_not(None),
+        Referral.case_id.not_in(excluded_case_ids(principal)),
+    )
 
 
 def require_referrer(access: ReferralAccess, action: str) -> CaseAccess:

@@ -339,3 +339,39 @@ async def test_provider_reads_are_disclosures_in_the_access_report(
     assert rw.other_org.code not in disclosures
     bases = disclosures[rw.provider_org.code]["bases"]
     assert str(rw.consent.id) in {b["consent_id"] for b in bases}
+
+
+class TestMustNotReceiveAfterSending:
+    async def test_a_provider_put_on_the_list_loses_every_way_in(
+        self, client: httpx.AsyncClient, rw: ReferralWorld
+    ) -> None:
+        referral = await sent(client, rw)
+        url = f"{API}/referrals/{referral['id']}"
+        fhir = [f"/fhir/R4/{kind}/{referral['id']}" for kind in ("ServiceRequest", "Task")]
+        paths = [url, *fhir]
+        for path in paths:
+            assert (await client.get(path, headers=rw.provider.headers)).status_code == 200
+        assert referral["id"] in await ids(client, rw.provider)
+        tasks = (await client.get(f"{API}/me/tasks", headers=rw.provider.headers)).json()
+        assert referral["id"] in json.dumps(tasks)
+
+        r = await client.post(
+            f"{API}/cases/{rw.case.id}/must-not-receive",
+            json={"organisation_id": str(rw.provider_org.id), "reason": "Employs the perpetrator."},
+            headers=rw.lead.headers,
+        )
+        assert r.status_code == 201, r.text
+
+        for path in paths:
+            assert_problem(await client.get(path, headers=rw.provider.headers), 404)
+        assert referral["id"] not in await ids(client, rw.provider)
+        tasks = (await client.get(f"{API}/me/tasks", headers=rw.provider.headers)).json()
+        assert referral["id"] not in json.dumps(tasks)
+        r = await client.post(
+            f"{url}/transitions",
+            json={"to": "received"},
+            headers={**rw.provider.headers, "If-Match": f'"{referral["version"]}"'},
+        )
+        assert_problem(r, 404)
+        # The referring side still reads it.
+        assert (await client.get(url, headers=rw.lead.headers)).status_code == 200
