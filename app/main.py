@@ -11,33 +11,34 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-from app import contract, ops
 from app.audit.router import router as audit_router
 from app.audit.service import record_denial
 from app.auth.ratelimit import AuthGuard
 from app.auth.tokens import KeySet
 from app.cases.router import routers as cases_routers
 from app.concerns.router import router as concerns_router
-from app.config import Settings, get_settings
-from app.crypto import KeyRingProvider
-from app.db import Database
 from app.directory.registration import resolve_principal
 from app.directory.router import router as directory_router
-from app.inputs import InputPolicyMiddleware
-from app.middleware import EdgeMiddleware, Metrics
+from app.ops import health as ops
 from app.persons.router import router as persons_router
 from app.persons.router_consents import router as consents_router
 from app.persons.router_facts import router as facts_router
 from app.plans.router import router as plans_router
 from app.plans.router_meetings import router as meetings_router
-from app.problems import install_handlers
+from app.platform import contract
+from app.platform.config import Settings, get_settings
+from app.platform.crypto import KeyRingProvider
+from app.platform.db import Database
+from app.platform.inputs import InputPolicyMiddleware
+from app.platform.middleware import EdgeMiddleware, Metrics
+from app.platform.problems import install_handlers
 from app.referrals.followup import sweep_forever
 from app.referrals.router import fhir_router
 from app.referrals.router import router as referrals_router
 from app.referrals.router_services import router as services_router
 from app.risk.gates import install as install_risk_rules
 from app.risk.router import routers as risk_routers
-from app.tasks import router as tasks_router
+from app.worklist.router import router as tasks_router
 
 DESCRIPTION = """
 Case coordination for Finland's multiprofessional preventive work: **Ankkuri**

@@ -43,10 +43,10 @@ from sqlalchemy import func, insert, select
 
 from app.auth.tokens import ensure_dev_key, mint_dev_token
 from app.cases.models import Case, CaseMember
-from app.config import Settings
-from app.db import make_engine
 from app.directory.models import Organisation, Team, User
-from app.migrate import upgrade
+from app.ops.migrate import upgrade
+from app.platform.config import Settings
+from app.platform.db import make_engine
 from bench import loadgen
 
 console = Console()
@@ -64,8 +64,18 @@ def _database_url(kind: str, workdir: Path) -> str:
         return f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
     name = f"casecoord_bench_{secrets.token_hex(3)}"
     subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc",
-         f"CREATE DATABASE {name}"], check=True,
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "test",
+            "-qc",
+            f"CREATE DATABASE {name}",
+        ],
+        check=True,
     )
     return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
 
@@ -87,18 +97,53 @@ class Seeder:
     async def base(self) -> None:
         now = datetime.now(UTC)
         async with self.engine.begin() as conn:
-            await conn.execute(insert(Organisation), [
-                {"id": self.org_id, "code": "bench-police", "name": "Bench police",
-                 "kind": "police", "version": 1, "created_at": now, "updated_at": now}])
-            await conn.execute(insert(User), [
-                {"id": uid, "issuer": self.settings.oidc_issuer, "subject": sub, "name": sub,
-                 "organisation_id": self.org_id, "roles": ["police"], "disabled": False,
-                 "version": 1, "created_at": now, "updated_at": now}
-                for uid, sub in ((self.user_id, "bench-user"), (self.other_id, "bench-other"))])
-            await conn.execute(insert(Team), [
-                {"id": self.team_id, "name": "Bench Marak", "kind": "marak",
-                 "organisation_id": self.org_id, "area": "Bench", "version": 1,
-                 "created_at": now, "updated_at": now}])
+            await conn.execute(
+                insert(Organisation),
+                [
+                    {
+                        "id": self.org_id,
+                        "code": "bench-police",
+                        "name": "Bench police",
+                        "kind": "police",
+                        "version": 1,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                ],
+            )
+            await conn.execute(
+                insert(User),
+                [
+                    {
+                        "id": uid,
+                        "issuer": self.settings.oidc_issuer,
+                        "subject": sub,
+                        "name": sub,
+                        "organisation_id": self.org_id,
+                        "roles": ["police"],
+                        "disabled": False,
+                        "version": 1,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for uid, sub in ((self.user_id, "bench-user"), (self.other_id, "bench-other"))
+                ],
+            )
+            await conn.execute(
+                insert(Team),
+                [
+                    {
+                        "id": self.team_id,
+                        "name": "Bench Marak",
+                        "kind": "marak",
+                        "organisation_id": self.org_id,
+                        "area": "Bench",
+                        "version": 1,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                ],
+            )
 
     async def grow_to(
         self, total: int, mine_every: int, progress: Progress, mine_cap: int | None = None
@@ -116,15 +161,33 @@ class Seeder:
                 owner = self.user_id if mine else self.other_id
                 if owner == self.user_id:
                     self.mine.append(cid)
-                cases.append({
-                    "id": cid, "scheme": "marak", "team_id": self.team_id,
-                    "owner_organisation_id": self.org_id, "reference": f"BEN-{index:09d}",
-                    "status": "identified", "created_by": owner, "version": 1,
-                    "created_at": now, "updated_at": now})
-                members.append({
-                    "id": uuid.uuid4(), "case_id": cid, "user_id": owner, "case_role": "lead",
-                    "invited": False, "added_by": owner, "version": 1,
-                    "created_at": now, "updated_at": now})
+                cases.append(
+                    {
+                        "id": cid,
+                        "scheme": "marak",
+                        "team_id": self.team_id,
+                        "owner_organisation_id": self.org_id,
+                        "reference": f"BEN-{index:09d}",
+                        "status": "identified",
+                        "created_by": owner,
+                        "version": 1,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+                members.append(
+                    {
+                        "id": uuid.uuid4(),
+                        "case_id": cid,
+                        "user_id": owner,
+                        "case_role": "lead",
+                        "invited": False,
+                        "added_by": owner,
+                        "version": 1,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
             async with self.engine.begin() as conn:
                 await conn.execute(insert(Case), cases)
                 await conn.execute(insert(CaseMember), members)
@@ -148,7 +211,10 @@ class Server:
         with self.log.open("wb") as sink:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "bench.serve", kind, str(self.port)],
-                env=env, cwd=ROOT.parent, stdout=sink, stderr=subprocess.STDOUT,
+                env=env,
+                cwd=ROOT.parent,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
             )
         self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.time() + 30
@@ -168,15 +234,26 @@ class Server:
 
 
 async def _measure(label: str, url: str, headers: dict[str, str] | None, args: Any) -> Any:
-    await loadgen.run(label, url, headers=headers, requests=max(50, args.requests // 10),
-                      concurrency=args.concurrency)  # warm-up, discarded
-    return await loadgen.run(label, url, headers=headers, requests=args.requests,
-                             concurrency=args.concurrency)
+    await loadgen.run(
+        label,
+        url,
+        headers=headers,
+        requests=max(50, args.requests // 10),
+        concurrency=args.concurrency,
+    )  # warm-up, discarded
+    return await loadgen.run(
+        label, url, headers=headers, requests=args.requests, concurrency=args.concurrency
+    )
 
 
 def _row(r: Any) -> dict[str, float]:
-    return {"rps": round(r.rps, 1), "p50_ms": round(r.p50, 2), "p99_ms": round(r.p99, 2),
-            "errors": r.errors, "requests": r.requests}
+    return {
+        "rps": round(r.rps, 1),
+        "p50_ms": round(r.p50, 2),
+        "p99_ms": round(r.p99, 2),
+        "errors": r.errors,
+        "requests": r.requests,
+    }
 
 
 async def main_async(args: Any) -> dict[str, Any]:
@@ -190,14 +267,25 @@ async def main_async(args: Any) -> dict[str, Any]:
     thread.join()
     seeder = Seeder(url, settings)
     await seeder.base()
-    token = mint_dev_token(settings, {"sub": "bench-user", "name": "bench-user",
-                                      "org": "bench-police", "roles": ["police"]})
+    token = mint_dev_token(
+        settings,
+        {"sub": "bench-user", "name": "bench-user", "org": "bench-police", "roles": ["police"]},
+    )
     headers = {"Authorization": f"Bearer {token}"}
-    env = {**os.environ, "CASECOORD_DATA_DIR": str(workdir), "CASECOORD_DATABASE_URL": url,
-           "CASECOORD_OIDC_JWKS": str(jwks), "CASECOORD_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "CASECOORD_DATA_DIR": str(workdir),
+        "CASECOORD_DATABASE_URL": url,
+        "CASECOORD_OIDC_JWKS": str(jwks),
+        "CASECOORD_LOG_LEVEL": "WARNING",
+    }
     sizes = [int(s) for s in args.sizes.split(",")]
-    report: dict[str, Any] = {"db": args.db, "concurrency": args.concurrency,
-                              "requests": args.requests, "sizes": {}}
+    report: dict[str, Any] = {
+        "db": args.db,
+        "concurrency": args.concurrency,
+        "requests": args.requests,
+        "sizes": {},
+    }
     with Progress(console=console, transient=True) as progress:
         await seeder.grow_to(sizes[0], args.mine_every, progress)
     app, base = Server("app", env), Server("baseline", env)
@@ -205,10 +293,12 @@ async def main_async(args: Any) -> dict[str, Any]:
         target = seeder.mine[0]
         rounds: dict[str, list[Any]] = {"baseline": [], "app": []}
         for _ in range(args.rounds):  # alternate so drift hits both alike
-            rounds["baseline"].append(await _measure(
-                "baseline", f"{base.base}/cases/{target}", None, args))
-            rounds["app"].append(await _measure(
-                "app", f"{app.base}/api/v1/cases/{target}", headers, args))
+            rounds["baseline"].append(
+                await _measure("baseline", f"{base.base}/cases/{target}", None, args)
+            )
+            rounds["app"].append(
+                await _measure("app", f"{app.base}/api/v1/cases/{target}", headers, args)
+            )
         best = {k: max(v, key=lambda r: r.rps) for k, v in rounds.items()}
         report["detail"] = {k: _row(v) for k, v in best.items()}
         report["detail"]["ratio_app_to_baseline"] = {
@@ -220,8 +310,11 @@ async def main_async(args: Any) -> dict[str, Any]:
             with Progress(console=console, transient=True) as progress:
                 await seeder.grow_to(size, args.mine_every, progress)
             result = await _measure("list", f"{app.base}/api/v1/cases?limit=50", headers, args)
-            report["sizes"][str(size)] = {**_row(result), "cases_in_db": await seeder.total(),
-                                          "my_cases": len(seeder.mine)}
+            report["sizes"][str(size)] = {
+                **_row(result),
+                "cases_in_db": await seeder.total(),
+                "my_cases": len(seeder.mine),
+            }
         first = report["sizes"][str(sizes[0])]
         for entry in report["sizes"].values():
             entry["p50_vs_first"] = round(entry["p50_ms"] / first["p50_ms"], 3)
@@ -232,8 +325,20 @@ async def main_async(args: Any) -> dict[str, Any]:
         await seeder.engine.dispose()
         if args.db == "postgres" and not args.keep:
             name = url.rsplit("/", 1)[1]
-            subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc",
-                            f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
+            subprocess.run(
+                [
+                    "psql",
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "test",
+                    "-qc",
+                    f"DROP DATABASE IF EXISTS {name} WITH (FORCE)",
+                ],
+                check=False,
+            )
     return report
 
 
@@ -251,9 +356,15 @@ def _print(report: dict[str, Any]) -> None:
     for col in ("cases", "my cases", "req/s", "p50 ms", "p99 ms", "p50 vs first", "p99 vs first"):
         sizes.add_column(col)
     for entry in report["sizes"].values():
-        sizes.add_row(f"{entry['cases_in_db']:,}", f"{entry['my_cases']:,}", str(entry["rps"]),
-                      str(entry["p50_ms"]), str(entry["p99_ms"]), f"{entry['p50_vs_first']}x",
-                      f"{entry['p99_vs_first']}x")
+        sizes.add_row(
+            f"{entry['cases_in_db']:,}",
+            f"{entry['my_cases']:,}",
+            str(entry["rps"]),
+            str(entry["p50_ms"]),
+            str(entry["p99_ms"]),
+            f"{entry['p50_vs_first']}x",
+            f"{entry['p99_vs_first']}x",
+        )
     console.print(sizes)
 
 
@@ -265,8 +376,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
-    parser.add_argument("--mine-every", type=int, default=1000,
-                        help="the bench user is lead of every Nth case")
+    parser.add_argument(
+        "--mine-every", type=int, default=1000, help="the bench user is lead of every Nth case"
+    )
     args = parser.parse_args()
     report = asyncio.run(main_async(args))
     _print(report)

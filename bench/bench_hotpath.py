@@ -41,8 +41,8 @@ from app.auth.principal import Principal, Role
 from app.auth.tokens import ensure_dev_key, mint_dev_token
 from app.cases.access import readable_cases
 from app.cases.models import Case
-from app.config import Settings
-from app.migrate import upgrade
+from app.ops.migrate import upgrade
+from app.platform.config import Settings
 from bench import wrk
 from bench.bench_cases import ROOT, Seeder, Server, _database_url
 
@@ -67,13 +67,22 @@ def _rss_mb(server: Server) -> float:
 
 
 def _row(f: wrk.Figures) -> dict[str, Any]:
-    return {"rps": round(f.rps, 1), "p50_ms": round(f.p50, 2), "p99_ms": round(f.p99, 2),
-            "requests": f.requests, "errors": f.errors, "tool": f.tool}
+    return {
+        "rps": round(f.rps, 1),
+        "p50_ms": round(f.p50, 2),
+        "p99_ms": round(f.p99, 2),
+        "requests": f.requests,
+        "errors": f.errors,
+        "tool": f.tool,
+    }
 
 
 def _ratio(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
-    return {"rps": round(a["rps"] / b["rps"], 3), "p50": round(a["p50_ms"] / b["p50_ms"], 3),
-            "p99": round(a["p99_ms"] / b["p99_ms"], 3)}
+    return {
+        "rps": round(a["rps"] / b["rps"], 3),
+        "p50": round(a["p50_ms"] / b["p50_ms"], 3),
+        "p99": round(a["p99_ms"] / b["p99_ms"], 3),
+    }
 
 
 def _best(rounds: list[wrk.Figures]) -> dict[str, Any]:
@@ -81,11 +90,15 @@ def _best(rounds: list[wrk.Figures]) -> dict[str, Any]:
 
 
 async def _explain(seeder: Seeder, db: str) -> str:
-    principal = Principal(user_id=seeder.user_id, subject="bench-user", name="bench-user",
-                          organisation_id=seeder.org_id, organisation_code="bench-police",
-                          roles=frozenset({Role.POLICE}))
-    stmt = (readable_cases(principal).order_by(Case.created_at.desc(), Case.id.desc())
-            .limit(51))
+    principal = Principal(
+        user_id=seeder.user_id,
+        subject="bench-user",
+        name="bench-user",
+        organisation_id=seeder.org_id,
+        organisation_code="bench-police",
+        roles=frozenset({Role.POLICE}),
+    )
+    stmt = readable_cases(principal).order_by(Case.created_at.desc(), Case.id.desc()).limit(51)
     async with seeder.engine.connect() as conn:
         compiled = stmt.compile(conn.sync_connection, compile_kwargs={"literal_binds": True})
         sql = str(compiled)
@@ -94,13 +107,33 @@ async def _explain(seeder: Seeder, db: str) -> str:
     return "\n".join(" | ".join(str(c) for c in row) for row in rows)
 
 
-def _load(args: Any, label: str, url: str, headers: dict[str, str] | None,
-          method: str = "GET", body: str | None = None) -> wrk.Figures:
+def _load(
+    args: Any,
+    label: str,
+    url: str,
+    headers: dict[str, str] | None,
+    method: str = "GET",
+    body: str | None = None,
+) -> wrk.Figures:
     # A short warm-up first (discarded), then the measured run.
-    wrk.run(label, url, headers=headers, method=method, body=body, duration=2,
-            connections=args.connections)
-    return wrk.run(label, url, headers=headers, method=method, body=body,
-                   duration=args.duration, connections=args.connections)
+    wrk.run(
+        label,
+        url,
+        headers=headers,
+        method=method,
+        body=body,
+        duration=2,
+        connections=args.connections,
+    )
+    return wrk.run(
+        label,
+        url,
+        headers=headers,
+        method=method,
+        body=body,
+        duration=args.duration,
+        connections=args.connections,
+    )
 
 
 async def main_async(args: Any) -> dict[str, Any]:
@@ -114,18 +147,29 @@ async def main_async(args: Any) -> dict[str, Any]:
     thread.join()
     seeder = Seeder(url, settings)
     await seeder.base()
-    token = mint_dev_token(settings, {"sub": "bench-user", "name": "bench-user",
-                                      "org": "bench-police", "roles": ["police"]})
+    token = mint_dev_token(
+        settings,
+        {"sub": "bench-user", "name": "bench-user", "org": "bench-police", "roles": ["police"]},
+    )
     auth = {"Authorization": f"Bearer {token}"}
-    env = {**os.environ, "CASECOORD_DATA_DIR": str(workdir), "CASECOORD_DATABASE_URL": url,
-           "CASECOORD_OIDC_JWKS": str(jwks), "CASECOORD_LOG_LEVEL": "WARNING",
-           "CASECOORD_REFERRAL_SWEEP_SECONDS": "0"}
+    env = {
+        **os.environ,
+        "CASECOORD_DATA_DIR": str(workdir),
+        "CASECOORD_DATABASE_URL": url,
+        "CASECOORD_OIDC_JWKS": str(jwks),
+        "CASECOORD_LOG_LEVEL": "WARNING",
+        "CASECOORD_REFERRAL_SWEEP_SECONDS": "0",
+    }
     sizes = [int(s) for s in args.sizes.split(",")]
     load = os.getloadavg()
     report: dict[str, Any] = {
-        "db": args.db, "tool": "wrk" if wrk.available() else "loadgen",
-        "duration_s": args.duration, "connections": args.connections, "rounds": args.rounds,
-        "loadavg_at_start": [round(x, 2) for x in load], "sizes": {},
+        "db": args.db,
+        "tool": "wrk" if wrk.available() else "loadgen",
+        "duration_s": args.duration,
+        "connections": args.connections,
+        "rounds": args.rounds,
+        "loadavg_at_start": [round(x, 2) for x in load],
+        "sizes": {},
     }
     with Progress(console=console, transient=True) as progress:
         await seeder.grow_to(sizes[0], 1, progress, mine_cap=args.mine)
@@ -137,12 +181,21 @@ async def main_async(args: Any) -> dict[str, Any]:
         case_url = f"/api/v1/cases/{target}"
         rounds: dict[str, list[wrk.Figures]] = {k: [] for k in ("baseline", "get", "note", "get2")}
         for _ in range(args.rounds):
-            rounds["baseline"].append(_load(
-                args, "baseline", f"{servers['baseline'].base}/cases/{target}", None))
+            rounds["baseline"].append(
+                _load(args, "baseline", f"{servers['baseline'].base}/cases/{target}", None)
+            )
             rounds["get"].append(_load(args, "get", servers["app"].base + case_url, auth))
             if wrk.available():
-                rounds["note"].append(_load(args, "note", f"{servers['app'].base}{case_url}/notes",
-                                            auth, method="POST", body=NOTE))
+                rounds["note"].append(
+                    _load(
+                        args,
+                        "note",
+                        f"{servers['app'].base}{case_url}/notes",
+                        auth,
+                        method="POST",
+                        body=NOTE,
+                    )
+                )
             if "app2" in servers:
                 rounds["get2"].append(_load(args, "get2", servers["app2"].base + case_url, auth))
         detail = {k: _best(v) for k, v in rounds.items() if v}
@@ -157,9 +210,12 @@ async def main_async(args: Any) -> dict[str, Any]:
             with Progress(console=console, transient=True) as progress:
                 await seeder.grow_to(size, 1, progress, mine_cap=args.mine)
             figures = _load(args, "list", f"{servers['app'].base}/api/v1/cases?limit=50", auth)
-            report["sizes"][str(size)] = {**_row(figures), "cases_in_db": await seeder.total(),
-                                          "my_cases": len(seeder.mine),
-                                          "explain": await _explain(seeder, args.db)}
+            report["sizes"][str(size)] = {
+                **_row(figures),
+                "cases_in_db": await seeder.total(),
+                "my_cases": len(seeder.mine),
+                "explain": await _explain(seeder, args.db),
+            }
         first = report["sizes"][str(sizes[0])]
         for entry in report["sizes"].values():
             entry["p50_vs_first"] = round(entry["p50_ms"] / first["p50_ms"], 3)
@@ -172,19 +228,37 @@ async def main_async(args: Any) -> dict[str, Any]:
         await seeder.engine.dispose()
         if args.db == "postgres" and not args.keep:
             name = url.rsplit("/", 1)[1]
-            subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc",
-                            f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
+            subprocess.run(
+                [
+                    "psql",
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "test",
+                    "-qc",
+                    f"DROP DATABASE IF EXISTS {name} WITH (FORCE)",
+                ],
+                check=False,
+            )
     return report
 
 
 def _print(report: dict[str, Any]) -> None:
     d = report["detail"]
-    table = Table(title=f"Hot path on {report['db']} ({report['tool']}, "
-                        f"{report['connections']} connections, best of {report['rounds']})")
+    table = Table(
+        title=f"Hot path on {report['db']} ({report['tool']}, "
+        f"{report['connections']} connections, best of {report['rounds']})"
+    )
     for col in ("measurement", "req/s", "p50 ms", "p99 ms", "errors"):
         table.add_column(col)
-    names = {"baseline": "bare read (baseline)", "get": "GET case (1 worker)",
-             "note": "POST note", "get2": "GET case (2 workers)"}
+    names = {
+        "baseline": "bare read (baseline)",
+        "get": "GET case (1 worker)",
+        "note": "POST note",
+        "get2": "GET case (2 workers)",
+    }
     for key, name in names.items():
         if key in d:
             r = d[key]
@@ -196,15 +270,23 @@ def _print(report: dict[str, Any]) -> None:
     for key, r in d["ratios"].items():
         ratios.add_row(key.replace("_", " "), f"{r['rps']}x", f"{r['p50']}x", f"{r['p99']}x")
     console.print(ratios)
-    console.print(f"Peak RSS per app process (MB): {d['rss_mb']}; "
-                  f"load average {report['loadavg_at_start']} -> {report['loadavg_at_end']}")
+    console.print(
+        f"Peak RSS per app process (MB): {d['rss_mb']}; "
+        f"load average {report['loadavg_at_start']} -> {report['loadavg_at_end']}"
+    )
     sizes = Table(title="GET /api/v1/cases (page of 50), caller has a fixed number of cases")
     for col in ("cases", "mine", "req/s", "p50 ms", "p99 ms", "p50 vs first", "p99 vs first"):
         sizes.add_column(col)
     for entry in report["sizes"].values():
-        sizes.add_row(f"{entry['cases_in_db']:,}", str(entry["my_cases"]), str(entry["rps"]),
-                      str(entry["p50_ms"]), str(entry["p99_ms"]), f"{entry['p50_vs_first']}x",
-                      f"{entry['p99_vs_first']}x")
+        sizes.add_row(
+            f"{entry['cases_in_db']:,}",
+            str(entry["my_cases"]),
+            str(entry["rps"]),
+            str(entry["p50_ms"]),
+            str(entry["p99_ms"]),
+            f"{entry['p50_vs_first']}x",
+            f"{entry['p99_vs_first']}x",
+        )
     console.print(sizes)
     for size, entry in report["sizes"].items():
         console.print(f"[bold]EXPLAIN at {int(size):,} cases[/bold]\n{entry['explain']}")
@@ -213,8 +295,11 @@ def _print(report: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--sizes", default=None,
-                        help="default: 10000,100000 (sqlite), 10000,100000,1000000 (postgres)")
+    parser.add_argument(
+        "--sizes",
+        default=None,
+        help="default: 10000,100000 (sqlite), 10000,100000,1000000 (postgres)",
+    )
     parser.add_argument("--duration", type=int, default=15, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
@@ -225,8 +310,7 @@ def main() -> None:
     if args.quick:
         args.duration, args.rounds = 5, 1
         args.sizes = args.sizes or "10000,30000"
-    args.sizes = args.sizes or ("10000,100000" if args.db == "sqlite"
-                                else "10000,100000,1000000")
+    args.sizes = args.sizes or ("10000,100000" if args.db == "sqlite" else "10000,100000,1000000")
     report = asyncio.run(main_async(args))
     _print(report)
     out = ROOT / "results"

@@ -36,11 +36,11 @@ from sqlalchemy import insert
 
 from app.auth.tokens import ensure_dev_key, mint_dev_token
 from app.cases.models import Case, CaseMember
-from app.config import Settings
-from app.db import make_engine
 from app.directory.models import Organisation, Team, User
-from app.migrate import upgrade
+from app.ops.migrate import upgrade
 from app.persons.models import Consent, Person
+from app.platform.config import Settings
+from app.platform.db import make_engine
 from app.referrals.models import Referral, ServiceEntry
 from bench.bench_cases import ROOT, Server, _database_url, _measure, _row, console
 

@@ -19,8 +19,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from app.cases.models import Case
-from app.config import Settings
-from app.db import make_engine
+from app.platform.config import Settings
+from app.platform.db import make_engine
 
 
 def baseline_app(database_url: str) -> Starlette:
@@ -42,9 +42,15 @@ def main() -> None:
     settings = Settings()
     if kind.startswith("app-workers-"):
         # Several worker processes, as `casecoord serve --workers N` runs them.
-        uvicorn.run("app.main:app_from_environment", factory=True,
-                    workers=int(kind.rsplit("-", 1)[1]), host="127.0.0.1", port=port,
-                    log_level="warning", access_log=False)
+        uvicorn.run(
+            "app.main:app_from_environment",
+            factory=True,
+            workers=int(kind.rsplit("-", 1)[1]),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+        )
         return
     if kind == "app":
         from app.main import create_app

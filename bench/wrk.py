@@ -88,9 +88,20 @@ def run(
     script = _script(method, body, headers or {})
     try:
         done = subprocess.run(
-            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
-             "-s", str(script), url],
-            check=True, capture_output=True, text=True, timeout=duration + 60,
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{duration}s",
+                "--latency",
+                "-s",
+                str(script),
+                url,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=duration + 60,
         )
     finally:
         script.unlink(missing_ok=True)
@@ -112,5 +123,6 @@ def _fallback(
     result = asyncio.run(
         loadgen.run(label, url, headers=headers, requests=duration * 100, concurrency=connections)
     )
-    return Figures(label, result.rps, result.p50, result.p99, result.requests, result.errors,
-                   "loadgen")
+    return Figures(
+        label, result.rps, result.p50, result.p99, result.requests, result.errors, "loadgen"
+    )

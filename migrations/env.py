@@ -7,8 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from app.db import make_engine
-from app.models import Base
+from app.platform.db import make_engine
+from app.platform.registry import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -31,10 +31,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from app.config import Settings
-from app.db import Database, make_engine
 from app.main import create_app
-from app.migrate import upgrade
+from app.ops.migrate import upgrade
+from app.platform.config import Settings
+from app.platform.db import Database, make_engine
 
 ISSUER = "https://idp.test.invalid/realms/casecoord"
 AUDIENCE = "casecoord-api"

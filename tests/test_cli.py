@@ -17,9 +17,9 @@ from typer.testing import CliRunner, Result
 from app.audit.models import AuditEvent
 from app.auth.tokens import KeySet, ensure_dev_key, mint_dev_token
 from app.cli import cli
-from app.config import DEV_KEY_ID_PREFIX, Settings, get_settings
-from app.db import Database
 from app.main import create_app
+from app.platform.config import DEV_KEY_ID_PREFIX, Settings, get_settings
+from app.platform.db import Database
 from tests.problems import assert_problem
 
 

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.config import Settings
-from app.db import Database
 from app.main import create_app
+from app.platform.config import Settings
+from app.platform.db import Database
 from tests.problems import assert_problem
 
 ORGS = "/api/v1/organisations"

@@ -1,6 +1,6 @@
 """Hostile input never reaches a 5xx: it gets a 422 (or 412) problem+json, and nothing is written.
 
-One input policy (app/inputs.py) covers every domain: integers beyond 64 bits,
+One input policy (app/platform/inputs.py) covers every domain: integers beyond 64 bits,
 an endless If-Match, date-times that leave the year range in UTC, NUL
 characters anywhere, duplicate JSON keys and non-finite numbers.
 """

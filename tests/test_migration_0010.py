@@ -24,9 +24,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from app.crypto import DecryptionError, EncryptedText, FieldContext, KeyRing, new_key_entry
-from app.db import UTCDateTime, make_engine
-from app.migrate import downgrade, upgrade
+from app.ops.migrate import downgrade, upgrade
+from app.platform.crypto import DecryptionError, EncryptedText, FieldContext, KeyRing, new_key_entry
+from app.platform.db import UTCDateTime, make_engine
 from tests.conftest import _in_thread, _pg_admin, _recreate_pg_database
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from app.config import Settings
-from app.db import Database
 from app.main import create_app
+from app.platform.config import Settings
+from app.platform.db import Database
 from tests.problems import assert_problem
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -26,7 +26,7 @@ class TestHealthz:
 
 class TestReadyz:
     async def test_migrated_database_gets_200_ready(self, client: httpx.AsyncClient) -> None:
-        from app.migrate import head_revision
+        from app.ops.migrate import head_revision
 
         r = await client.get("/readyz")
         assert r.status_code == 200, r.text

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, utcnow
+from app.platform.db import Base, utcnow
 
 
 class AuditEvent(Base):

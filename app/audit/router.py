@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query
 from app.audit import service
 from app.audit.dependencies import AuditReader
 from app.audit.schemas import AuditEventRead
-from app.db import SessionDep
-from app.inputs import UtcDatetime
-from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.platform.db import SessionDep
+from app.platform.inputs import UtcDatetime
+from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 

@@ -19,13 +19,13 @@ from fastapi import Request
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import requestctx
 from app.audit.models import AuditEvent
 from app.audit.schemas import Outcome
 from app.auth.principal import Principal, PrincipalResolver
 from app.auth.tokens import VerifiedClaims
-from app.pagination import apply_keyset, page_of
-from app.problems import DeniedAccess
+from app.platform import context as requestctx
+from app.platform.pagination import apply_keyset, page_of
+from app.platform.problems import DeniedAccess
 
 log = logging.getLogger("casecoord.audit")
 

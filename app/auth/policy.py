@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
 from app.auth.principal import CurrentPrincipal, Principal, Role
-from app.problems import DeniedAccess, Forbidden
+from app.platform.problems import DeniedAccess, Forbidden
 
 
 class Action(StrEnum):
@@ -82,7 +82,7 @@ class Action(StrEnum):
     MEETING_MANAGE = "meeting.manage"
     MINUTES_READ = "meeting.minutes.read"
     MINUTES_WRITE = "meeting.minutes.write"
-    # what is due for the caller (app/tasks.py)
+    # what is due for the caller (app/worklist/router.py)
     TASKS_READ = "me.tasks.read"
     # the service directory (app/referrals)
     SERVICE_READ = "service.read"

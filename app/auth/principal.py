@@ -16,9 +16,9 @@ from starlette.concurrency import run_in_threadpool
 
 from app.auth.ratelimit import AuthGuard
 from app.auth.tokens import KeySet, TokenError, VerifiedClaims, verify
-from app.config import Settings
-from app.db import SessionDep
-from app.problems import Unauthorized
+from app.platform.config import Settings
+from app.platform.db import SessionDep
+from app.platform.problems import Unauthorized
 
 
 class Role(StrEnum):

@@ -32,8 +32,8 @@ from limits.aio.strategies import FixedWindowRateLimiter
 from limits.storage import storage_from_string
 from prometheus_client import CollectorRegistry, Counter
 
-from app.config import Settings
-from app.problems import TooManyRequests
+from app.platform.config import Settings
+from app.platform.problems import TooManyRequests
 
 log = logging.getLogger("casecoord.auth")
 

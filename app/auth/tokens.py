@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwk, jwt
 from jose.exceptions import ExpiredSignatureError, JOSEError, JWSError, JWTClaimsError
 
-from app.config import DEV_KEY_ID_PREFIX, Settings
+from app.platform.config import DEV_KEY_ID_PREFIX, Settings
 
 MAX_TOKEN_BYTES = 8 * 1024
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")

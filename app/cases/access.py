@@ -18,14 +18,14 @@ from typing import Any
 from sqlalchemy import BindParameter, Select, bindparam, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import requestctx
 from app.auth.policy import Relation
 from app.auth.principal import Principal
 from app.cases.models import Case, CaseExclusion, CaseMember, EmergencyGrant
 from app.cases.schemas import AccessKind, CaseRole
-from app.db import utcnow
 from app.directory.models import TeamMembership
-from app.problems import DeniedAccess, Forbidden, NotFound
+from app.platform import context as requestctx
+from app.platform.db import utcnow
+from app.platform.problems import DeniedAccess, Forbidden, NotFound
 
 # The rule is written once over "who" (user, organisation) and "when": with the
 # caller's values for ad-hoc queries, or with bound parameters for the

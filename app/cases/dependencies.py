@@ -24,9 +24,9 @@ from app.audit import service as audit
 from app.auth.policy import POLICY, Action, Relation, require
 from app.auth.principal import Principal
 from app.cases.access import CaseAccess, enforce_relation, load_case_access
-from app.db import SessionDep
-from app.idempotency import REPLAYED_HEADER, IdempotencyGuard
-from app.problems import Conflict
+from app.platform.db import SessionDep
+from app.platform.idempotency import REPLAYED_HEADER, IdempotencyGuard
+from app.platform.problems import Conflict
 
 #: The relations a case-scoped route may carry (see access.enforce_relation).
 CASE_RELATIONS = frozenset({Relation.CASE_MEMBER, Relation.CASE_WRITER, Relation.CASE_LEAD})

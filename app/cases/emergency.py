@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import requestctx
 from app.audit import service as audit
 from app.auth.policy import EMERGENCY_ROLES
 from app.auth.principal import Principal, Role
@@ -28,10 +27,11 @@ from app.cases.access import CaseAccess, excluded_case_ids, not_found
 from app.cases.lifecycle import Scheme
 from app.cases.models import Case, CaseExclusion, CaseMember, EmergencyGrant
 from app.cases.schemas import EmergencyAccessCreate, EmergencyGrantRead, EmergencyReview
-from app.concurrency import check_version
-from app.db import utcnow
-from app.pagination import apply_keyset, page_of
-from app.problems import Conflict, DeniedAccess, NotFound
+from app.platform import context as requestctx
+from app.platform.db import utcnow
+from app.platform.etag import check_version
+from app.platform.pagination import apply_keyset, page_of
+from app.platform.problems import Conflict, DeniedAccess, NotFound
 
 GRANT_MINUTES = 60
 

@@ -20,10 +20,10 @@ from app.cases.access import CaseAccess, not_found
 from app.cases.models import CaseExclusion, CaseMember
 from app.cases.participants import visible_person_ids
 from app.cases.schemas import ExclusionCreate
-from app.concurrency import check_version
-from app.db import utcnow
 from app.directory.models import Organisation, User
-from app.problems import Conflict, Unprocessable
+from app.platform.db import utcnow
+from app.platform.etag import check_version
+from app.platform.problems import Conflict, Unprocessable
 
 
 class MustNotReceive(Conflict):

@@ -23,10 +23,10 @@ from app.cases.exclusions import MustNotReceive, Party, may_receive
 from app.cases.lifecycle import Scheme
 from app.cases.models import CaseMember
 from app.cases.schemas import CaseRole, MemberCreate, MemberRead, MemberUpdate
-from app.concurrency import check_version
-from app.db import utcnow
 from app.directory.models import TeamMembership, User
-from app.problems import Conflict, DeniedAccess, Forbidden, Unprocessable
+from app.platform.db import utcnow
+from app.platform.etag import check_version
+from app.platform.problems import Conflict, DeniedAccess, Forbidden, Unprocessable
 
 
 def to_read(member: CaseMember) -> MemberRead:

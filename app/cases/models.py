@@ -13,9 +13,9 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, Timestamps, UUIDPk, Versioned, utcnow
 from app.directory.models import User
 from app.persons.models import Person
+from app.platform.db import Base, Timestamps, UUIDPk, Versioned, utcnow
 
 
 class Case(UUIDPk, Timestamps, Versioned, Base):

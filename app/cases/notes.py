@@ -22,8 +22,8 @@ from app.auth.principal import Principal, Role
 from app.cases.access import CaseAccess, not_found
 from app.cases.models import CaseNote
 from app.cases.schemas import NoteCreate, NoteRead, NoteVisibility
-from app.pagination import apply_keyset, page_of
-from app.problems import DeniedAccess, Forbidden, Unprocessable
+from app.platform.pagination import apply_keyset, page_of
+from app.platform.problems import DeniedAccess, Forbidden, Unprocessable
 
 
 def visible_notes(case_id: uuid.UUID, principal: Principal) -> Select[CaseNote]:

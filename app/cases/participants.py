@@ -26,14 +26,14 @@ from app.cases.schemas import (
     ParticipantRole,
     ParticipantUpdate,
 )
-from app.concurrency import check_version
-from app.crypto import KeyRing
-from app.db import utcnow
 from app.persons import service as persons
 from app.persons.models import Person
 from app.persons.protected import non_disclosed
 from app.persons.schemas import PersonFields
-from app.problems import Conflict, DeniedAccess, Unprocessable
+from app.platform.crypto import KeyRing
+from app.platform.db import utcnow
+from app.platform.etag import check_version
+from app.platform.problems import Conflict, DeniedAccess, Unprocessable
 
 
 def visible_person_ids(principal: Principal, now: datetime | None = None) -> Select[uuid.UUID]:

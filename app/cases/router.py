@@ -35,10 +35,10 @@ from app.cases.schemas import (
     TransitionCreate,
     TransitionRead,
 )
-from app.concurrency import IfMatch, set_etag
-from app.db import SessionDep
-from app.idempotency import Idempotency
-from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.platform.db import SessionDep
+from app.platform.etag import IfMatch, set_etag
+from app.platform.idempotency import Idempotency
+from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Response
 from app.cases import exclusions as service
 from app.cases.dependencies import CaseExclusionReader, CaseExclusionWriter, create_once
 from app.cases.schemas import ExclusionCreate, ExclusionRead
-from app.concurrency import IfMatch, set_etag
-from app.db import SessionDep
-from app.idempotency import Idempotency
+from app.platform.db import SessionDep
+from app.platform.etag import IfMatch, set_etag
+from app.platform.idempotency import Idempotency
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 BASE = "/cases/{case_id}/must-not-receive"

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Response
 from app.cases import notes as service
 from app.cases.dependencies import CaseNoteReader, CaseNoteWriter, create_once
 from app.cases.schemas import NoteCreate, NoteRead
-from app.concurrency import set_etag
-from app.db import SessionDep
-from app.idempotency import Idempotency
-from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.platform.db import SessionDep
+from app.platform.etag import set_etag
+from app.platform.idempotency import Idempotency
+from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 BASE = "/cases/{case_id}/notes"

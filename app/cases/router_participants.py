@@ -9,10 +9,10 @@ from fastapi import APIRouter, Response
 from app.cases import participants as service
 from app.cases.dependencies import CaseParticipantReader, CaseParticipantWriter, create_once
 from app.cases.schemas import ParticipantCreate, ParticipantRead, ParticipantUpdate
-from app.concurrency import IfMatch, set_etag
-from app.crypto import KeyRingDep
-from app.db import SessionDep
-from app.idempotency import Idempotency
+from app.platform.crypto import KeyRingDep
+from app.platform.db import SessionDep
+from app.platform.etag import IfMatch, set_etag
+from app.platform.idempotency import Idempotency
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 BASE = "/cases/{case_id}/participants"

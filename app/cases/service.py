@@ -39,12 +39,12 @@ from app.cases.schemas import (
     RiskLevel,
     TransitionCreate,
 )
-from app.concurrency import check_version
-from app.db import utcnow
 from app.directory.models import Team
-from app.pagination import apply_keyset, page_of
 from app.persons.models import Person
-from app.problems import Conflict, DeniedAccess, Forbidden, Unprocessable
+from app.platform.db import utcnow
+from app.platform.etag import check_version
+from app.platform.pagination import apply_keyset, page_of
+from app.platform.problems import Conflict, DeniedAccess, Forbidden, Unprocessable
 
 REFERENCE_PREFIX = {Scheme.ANKKURI: "ANK", Scheme.MARAK: "MRK", Scheme.HAH: "HAH"}
 #: Crockford base32 without look-alikes: easy to read out over the phone.

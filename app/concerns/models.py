@@ -15,7 +15,7 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, Timestamps, UUIDPk, Versioned
+from app.platform.db import Base, Timestamps, UUIDPk, Versioned
 
 
 class Concern(UUIDPk, Timestamps, Versioned, Base):

@@ -37,16 +37,16 @@ from app.concerns.schemas import (
     ScreeningCreate,
     Urgency,
 )
-from app.concurrency import check_version
-from app.crypto import KeyRing
-from app.db import utcnow
 from app.directory.models import Team
-from app.pagination import apply_keyset, page_of
 from app.persons import service as persons
 from app.persons.identity import birth_date_of
 from app.persons.models import Person
 from app.persons.schemas import PersonFields
-from app.problems import Conflict, DeniedAccess, NotFound, Unprocessable
+from app.platform.crypto import KeyRing
+from app.platform.db import utcnow
+from app.platform.etag import check_version
+from app.platform.pagination import apply_keyset, page_of
+from app.platform.problems import Conflict, DeniedAccess, NotFound, Unprocessable
 
 OPEN = {ConcernStatus.RECEIVED.value, ConcernStatus.UNDER_CONSIDERATION.value}
 SCREEN_ACTION = "concern.screen"

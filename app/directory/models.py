@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, Timestamps, UUIDPk, Versioned
+from app.platform.db import Base, Timestamps, UUIDPk, Versioned
 
 
 class Organisation(UUIDPk, Timestamps, Versioned, Base):

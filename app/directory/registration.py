@@ -20,10 +20,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.audit import service as audit
 from app.auth.principal import Principal, Role
 from app.auth.tokens import VerifiedClaims
-from app.db import utcnow
 from app.directory.models import Organisation, TeamMembership, User
 from app.directory.schemas import OrganisationKind
-from app.problems import DeniedAccess, Unauthorized
+from app.platform.db import utcnow
+from app.platform.problems import DeniedAccess, Unauthorized
 
 LAST_SEEN_GRANULARITY = timedelta(minutes=15)
 KNOWN_ROLES = frozenset(r.value for r in Role)

@@ -5,8 +5,6 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from app.audit import service as audit
-from app.concurrency import IfMatch, set_etag
-from app.db import SessionDep
 from app.directory import service
 from app.directory.dependencies import (
     MeReader,
@@ -34,7 +32,9 @@ from app.directory.schemas import (
     UserRead,
     UserUpdate,
 )
-from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.platform.db import SessionDep
+from app.platform.etag import IfMatch, set_etag
+from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(prefix="/api/v1", tags=["directory"])
 

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.policy import relation_exempt
 from app.auth.principal import Principal
-from app.concurrency import check_version
 from app.directory.models import Organisation, Team, TeamMembership, User
 from app.directory.schemas import (
     OrganisationCreate,
@@ -22,8 +21,9 @@ from app.directory.schemas import (
     TeamUpdate,
     UserUpdate,
 )
-from app.pagination import apply_keyset, page_of
-from app.problems import Conflict, DeniedAccess, Forbidden, NotFound, Unprocessable
+from app.platform.etag import check_version
+from app.platform.pagination import apply_keyset, page_of
+from app.platform.problems import Conflict, DeniedAccess, Forbidden, NotFound, Unprocessable
 
 # --- organisations ------------------------------------------------------------
 

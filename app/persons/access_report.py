@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.auth.principal import Principal
-from app.db import utcnow
 from app.directory.models import Organisation
 from app.persons.models import Consent, Person
-from app.problems import DeniedAccess, NotFound, Unprocessable
+from app.platform.db import utcnow
+from app.platform.problems import DeniedAccess, NotFound, Unprocessable
 
 DEFAULT_WINDOW = timedelta(days=730)
 MAX_ENTRIES = 10_000

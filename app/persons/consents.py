@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.principal import Principal
-from app.db import utcnow
 from app.persons.consent_schemas import (
     ConsentCreate,
     ConsentRead,
@@ -35,7 +34,8 @@ from app.persons.consent_schemas import (
 )
 from app.persons.models import Consent, Person
 from app.persons.service import PersonAccess
-from app.problems import Conflict, DeniedAccess, Forbidden, NotFound, Unprocessable
+from app.platform.db import utcnow
+from app.platform.problems import Conflict, DeniedAccess, Forbidden, NotFound, Unprocessable
 
 ADULT_AGE = 18
 CLOCK_SKEW = timedelta(minutes=5)

@@ -17,16 +17,16 @@ from fastapi import Depends, Path
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import requestctx
 from app.auth.policy import POLICY, Action, Relation, require
 from app.auth.principal import Principal
 from app.cases.access import member_case_ids, not_found, readable_cases
 from app.cases.models import Case, CaseParticipant, EmergencyGrant
-from app.db import SessionDep, utcnow
 from app.persons.models import Person
 from app.persons.protected import Reach
 from app.persons.service import PersonAccess
-from app.problems import DeniedAccess, Forbidden
+from app.platform import context as requestctx
+from app.platform.db import SessionDep, utcnow
+from app.platform.problems import DeniedAccess, Forbidden
 
 PersonId = Annotated[uuid.UUID, Path(description="The person id.")]
 CaseId = Annotated[uuid.UUID, Path(description="The case id.")]

@@ -19,9 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.principal import Principal
-from app.concurrency import check_version
-from app.crypto import FieldContext, KeyRing
-from app.db import utcnow
 from app.persons.fact_schemas import (
     AnyFacts,
     FactsAddressWithheld,
@@ -45,6 +42,9 @@ from app.persons.protected import (
 )
 from app.persons.schemas import FACT_FIELDS, PersonFields, Visibility
 from app.persons.service import PersonAccess, _forbid_protected, load_facts
+from app.platform.crypto import FieldContext, KeyRing
+from app.platform.db import utcnow
+from app.platform.etag import check_version
 
 SHOWN: dict[Visibility, frozenset[str]] = {
     Visibility.BASIC: frozenset(),

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.crypto import FieldContext, KeyRing
 from app.persons.models import PersonVersion
 from app.persons.protected import visibility
 from app.persons.schemas import (
@@ -25,6 +24,7 @@ from app.persons.schemas import (
     Visibility,
 )
 from app.persons.service import PersonAccess
+from app.platform.crypto import FieldContext, KeyRing
 
 SHOWN_BASIC = BASIC_FIELDS | {"non_disclosure"}
 SHOWN_IDENTITY = SHOWN_BASIC | {"identity_code"}

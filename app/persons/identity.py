@@ -21,7 +21,7 @@ from pydantic import AfterValidator, StringConstraints
 from stdnum.exceptions import ValidationError
 from stdnum.fi import hetu
 
-from app.crypto import KeyRing
+from app.platform.crypto import KeyRing
 
 BLIND_INDEX_PURPOSE = "persons.identity_code"
 CHECK_CHARACTERS = "0123456789ABCDEFHJKLMNPRSTUVWXY"

@@ -9,7 +9,7 @@ phones, the safe-contact arrangement with the feared persons -- is recorded
 Attaching a known person to another case brings the identity and nothing else.
 
 Protected values are AES-GCM envelopes bound to their row and column
-(app/crypto.py). Corrections are versions with author and reason:
+(app/platform/crypto.py). Corrections are versions with author and reason:
 :class:`PersonVersion` for identity (with the case it was made through) and
 :class:`PersonCaseFactsVersion` for one case's facts.
 """
@@ -22,8 +22,8 @@ from datetime import date, datetime
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.crypto import EncryptedText, Sealed
-from app.db import Base, Timestamps, UUIDPk, Versioned, utcnow
+from app.platform.crypto import EncryptedText, Sealed
+from app.platform.db import Base, Timestamps, UUIDPk, Versioned, utcnow
 
 
 class Person(UUIDPk, Timestamps, Versioned, Base):

@@ -17,9 +17,9 @@ from app.auth.policy import (
     PROTECTED_FIELD_ROLES,
 )
 from app.auth.principal import Principal
-from app.crypto import FieldContext, KeyRing
 from app.persons.models import Person, PersonCaseFacts
 from app.persons.schemas import Visibility
+from app.platform.crypto import FieldContext, KeyRing
 
 #: Identity fields sealed on the person (shared by every case of the person).
 IDENTITY_COLUMNS = {

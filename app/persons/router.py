@@ -20,10 +20,6 @@ from app.cases.access import enforce_relation, load_case_access, not_found
 from app.cases.dependencies import create_once
 from app.cases.models import CaseParticipant
 from app.cases.schemas import ParticipantRole
-from app.concurrency import IfMatch, set_etag
-from app.crypto import KeyRingDep
-from app.db import SessionDep
-from app.idempotency import Idempotency
 from app.persons import facts, search, service
 from app.persons.dependencies import (
     CurrentPerson,
@@ -48,6 +44,10 @@ from app.persons.schemas import (
     PersonSearchResult,
     PersonUpdate,
 )
+from app.platform.crypto import KeyRingDep
+from app.platform.db import SessionDep
+from app.platform.etag import IfMatch, set_etag
+from app.platform.idempotency import Idempotency
 
 router = APIRouter(prefix="/api/v1", tags=["persons"])
 

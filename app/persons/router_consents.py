@@ -14,9 +14,6 @@ from app.cases.access import not_found
 from app.cases.dependencies import create_once
 from app.cases.models import CaseParticipant
 from app.concerns.models import Concern
-from app.db import SessionDep
-from app.idempotency import Idempotency
-from app.inputs import UtcDatetime
 from app.persons import consents
 from app.persons.access_report import AccessReport, access_report
 from app.persons.consent_schemas import ConsentCreate, ConsentList, ConsentRead, ConsentWithdrawal
@@ -28,7 +25,10 @@ from app.persons.dependencies import (
     visible_person_ids,
 )
 from app.persons.models import Consent
-from app.problems import Unprocessable
+from app.platform.db import SessionDep
+from app.platform.idempotency import Idempotency
+from app.platform.inputs import UtcDatetime
+from app.platform.problems import Unprocessable
 from app.referrals.models import ServiceEntry
 
 router = APIRouter(prefix="/api/v1", tags=["persons"])

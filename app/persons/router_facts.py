@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from app.concurrency import IfMatch, set_etag
-from app.crypto import KeyRingDep
-from app.db import SessionDep
 from app.persons import facts
 from app.persons.dependencies import CaseFactsHistoryReader, CaseFactsReader, CaseFactsUpdater
 from app.persons.fact_schemas import AnyFacts, FactsHistory, FactsUpdate
+from app.platform.crypto import KeyRingDep
+from app.platform.db import SessionDep
+from app.platform.etag import IfMatch, set_etag
 
 router = APIRouter(prefix="/api/v1", tags=["persons"])
 BASE = "/cases/{case_id}/persons/{person_id}/facts"

@@ -27,8 +27,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from app.inputs import Input as Input
 from app.persons.identity import IdentityCode, birth_date_of
+from app.platform.inputs import Input as Input
 
 
 class Language(StrEnum):

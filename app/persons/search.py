@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.principal import Principal
-from app.crypto import DecryptionError, FieldContext, KeyRing, Sealed
-from app.db import utcnow
 from app.persons import identity
 from app.persons.models import Person
 from app.persons.schemas import MatchHandle
-from app.problems import Unprocessable
+from app.platform.crypto import DecryptionError, FieldContext, KeyRing, Sealed
+from app.platform.db import utcnow
+from app.platform.problems import Unprocessable
 
 MATCH_HANDLE_TTL = timedelta(hours=1)
 HANDLE_CONTEXT_TABLE = "person_match_handles"

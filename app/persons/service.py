@@ -22,9 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.principal import Principal
-from app.concurrency import check_version
-from app.crypto import FieldContext, KeyRing
-from app.db import utcnow
 from app.persons import identity
 from app.persons.models import Person, PersonCaseFacts, PersonVersion
 from app.persons.protected import (
@@ -52,7 +49,10 @@ from app.persons.schemas import (
     check_birth_date,
 )
 from app.persons.search import issue_match_handle
-from app.problems import Conflict, DeniedAccess, Forbidden, Unprocessable
+from app.platform.crypto import FieldContext, KeyRing
+from app.platform.db import utcnow
+from app.platform.etag import check_version
+from app.platform.problems import Conflict, DeniedAccess, Forbidden, Unprocessable
 
 
 class IdentityCodeInUse(Conflict):

@@ -26,8 +26,6 @@ from app.cases.access import CaseAccess
 from app.cases.exclusions import MustNotReceive, Party, may_receive
 from app.cases.models import CaseParticipant
 from app.cases.schemas import ParticipantRole
-from app.crypto import KeyRing
-from app.db import utcnow
 from app.directory.models import Organisation
 from app.persons.models import Person
 from app.plans.labels import LABELS, format_date
@@ -35,7 +33,9 @@ from app.plans.models import Measure, Plan, PlanVersion
 from app.plans.pdf import render_pdf
 from app.plans.schemas import DocumentFormat, Language, PlanKind
 from app.plans.service import open_safe_contact
-from app.problems import Conflict, DeniedAccess, Unprocessable
+from app.platform.crypto import KeyRing
+from app.platform.db import utcnow
+from app.platform.problems import Conflict, DeniedAccess, Unprocessable
 
 #: Who a plan document may be made for.
 RECIPIENT_ROLES = (ParticipantRole.VICTIM, ParticipantRole.YOUNG_PERSON, ParticipantRole.GUARDIAN)

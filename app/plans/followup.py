@@ -17,7 +17,7 @@ from app.cases.lifecycle import CaseStatus, GateContext, register_gate
 from app.cases.models import Case, EmergencyGrant
 from app.plans.models import Measure
 from app.plans.schemas import OPEN_STATUSES
-from app.tasks import TaskKind, TaskRead, register_provider
+from app.worklist.router import TaskKind, TaskRead, register_provider
 
 #: Measures show up in /me/tasks this many days before they fall due.
 DUE_SOON = timedelta(days=7)
@@ -108,8 +108,7 @@ async def cases_to_review(
     """Cases whose review date has passed (HAH by priority interval, Marak plan review)."""
     rows = (
         await session.scalars(
-            select(Case)
-            .where(
+            select(Case).where(
                 *_my_open_cases(principal),
                 Case.next_review_at.is_not(None),
                 Case.next_review_at <= now,

@@ -20,8 +20,6 @@ from app.cases.access import CaseAccess, is_team_coordinator, not_found
 from app.cases.exclusions import MustNotReceive, Party, may_receive
 from app.cases.models import CaseMember
 from app.cases.schemas import CaseRole
-from app.concurrency import check_version
-from app.db import utcnow
 from app.directory.models import Organisation, User
 from app.plans.models import Measure, Plan
 from app.plans.schemas import (
@@ -32,7 +30,9 @@ from app.plans.schemas import (
     MeasureUpdate,
 )
 from app.plans.service import _require_draft, _touch, current_version, live_measures
-from app.problems import DeniedAccess, Forbidden, Unprocessable
+from app.platform.db import utcnow
+from app.platform.etag import check_version
+from app.platform.problems import DeniedAccess, Forbidden, Unprocessable
 
 
 def _invalid(field: str, detail: str) -> Unprocessable:

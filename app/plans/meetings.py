@@ -21,11 +21,7 @@ from app.cases.access import CaseAccess, enforce_relation, load_case_access, mem
 from app.cases.lifecycle import CaseStatus, Scheme
 from app.cases.schemas import TransitionCreate
 from app.cases.service import transition
-from app.concurrency import check_version
-from app.crypto import KeyRing
-from app.db import utcnow
 from app.directory.models import Organisation, Team, TeamMembership
-from app.pagination import apply_keyset, page_of
 from app.plans import measures as measure_service
 from app.plans import service as plan_service
 from app.plans.models import AgendaItem, Attendance, Meeting, MinutesEntry
@@ -41,7 +37,11 @@ from app.plans.schemas import (
     MinutesKind,
     PlanCreate,
 )
-from app.problems import Conflict, DeniedAccess, Forbidden, NotFound, Unprocessable
+from app.platform.crypto import KeyRing
+from app.platform.db import utcnow
+from app.platform.etag import check_version
+from app.platform.pagination import apply_keyset, page_of
+from app.platform.problems import Conflict, DeniedAccess, Forbidden, NotFound, Unprocessable
 
 
 class MinutesFrozen(Conflict):

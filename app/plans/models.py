@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.crypto import EncryptedText, Sealed
-from app.db import Base, Timestamps, UUIDPk, Versioned
+from app.platform.crypto import EncryptedText, Sealed
+from app.platform.db import Base, Timestamps, UUIDPk, Versioned
 
 
 class Plan(UUIDPk, Timestamps, Versioned, Base):

@@ -9,10 +9,6 @@ from fastapi import APIRouter, Query, Response
 from app.audit import service as audit
 from app.cases.access import not_found
 from app.cases.dependencies import create_once
-from app.concurrency import IfMatch, set_etag
-from app.crypto import KeyRingDep
-from app.db import SessionDep
-from app.idempotency import Idempotency
 from app.plans import document, service
 from app.plans import followup as _followup  # noqa: F401  (registers the gate and task providers)
 from app.plans import measures as measure_service
@@ -38,6 +34,10 @@ from app.plans.schemas import (
     PlanUpdate,
     PlanVersionRead,
 )
+from app.platform.crypto import KeyRingDep
+from app.platform.db import SessionDep
+from app.platform.etag import IfMatch, set_etag
+from app.platform.idempotency import Idempotency
 
 router = APIRouter(prefix="/api/v1", tags=["plans"])
 BASE = "/cases/{case_id}/plan"

@@ -9,11 +9,6 @@ from fastapi import APIRouter, Query, Response
 from app.audit import service as audit
 from app.cases.access import not_found
 from app.cases.dependencies import create_once
-from app.concurrency import IfMatch, set_etag
-from app.crypto import KeyRingDep
-from app.db import SessionDep
-from app.idempotency import Idempotency
-from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.plans import meetings as service
 from app.plans.dependencies import MeetingManager, MeetingReader, MinutesReader, MinutesWriter
 from app.plans.schemas import (
@@ -24,6 +19,11 @@ from app.plans.schemas import (
     MinutesCreate,
     MinutesRead,
 )
+from app.platform.crypto import KeyRingDep
+from app.platform.db import SessionDep
+from app.platform.etag import IfMatch, set_etag
+from app.platform.idempotency import Idempotency
+from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(prefix="/api/v1", tags=["meetings"])
 ONE = "/meetings/{meeting_id}"

@@ -20,9 +20,6 @@ from app.audit import service as audit
 from app.auth.policy import OWN_ORGANISATION_PROTECTED_ROLES, PROTECTED_FIELD_ROLES
 from app.cases.access import CaseAccess, not_found
 from app.cases.lifecycle import Scheme
-from app.concurrency import check_version
-from app.crypto import FieldContext, KeyRing
-from app.db import utcnow
 from app.plans.models import Measure, Meeting, Plan, PlanVersion
 from app.plans.schemas import (
     PLAN_KIND,
@@ -38,7 +35,10 @@ from app.plans.schemas import (
     PlanVersionRead,
     SafeContact,
 )
-from app.problems import Conflict, Unprocessable
+from app.platform.crypto import FieldContext, KeyRing
+from app.platform.db import utcnow
+from app.platform.etag import check_version
+from app.platform.problems import Conflict, Unprocessable
 
 
 class PlanLocked(Conflict):

@@ -16,8 +16,8 @@ from app.auth.policy import POLICY, Action, Relation, require
 from app.auth.principal import Principal
 from app.cases.access import CaseAccess
 from app.cases.dependencies import case_access
-from app.config import Settings
-from app.db import SessionDep
+from app.platform.config import Settings
+from app.platform.db import SessionDep
 from app.referrals.service import ReferralAccess, load_referral, require_referrer
 
 ServiceReader = Annotated[Principal, Depends(require(Action.SERVICE_READ))]

@@ -17,13 +17,13 @@ from app.auth.principal import Principal
 from app.cases.access import member_case_ids
 from app.cases.lifecycle import CaseStatus, GateContext, register_gate
 from app.cases.models import Case
-from app.db import Database
+from app.platform.db import Database
 from app.referrals.models import Referral
 from app.referrals.service import PROVIDER_ROLES, received_by
 from app.referrals.states import OPEN, UNANSWERED, ReasonCode, Status
 from app.referrals.transitions import expire_due
 from app.referrals.views import overdue_clause
-from app.tasks import TaskKind, TaskRead, register_provider
+from app.worklist.router import TaskKind, TaskRead, register_provider
 
 log = logging.getLogger(__name__)
 _OPEN = sorted(s.value for s in OPEN)

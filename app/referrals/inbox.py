@@ -18,10 +18,10 @@ from app.auth.policy import POLICY, Action
 from app.auth.principal import Principal
 from app.cases.access import member_case_ids, readable_cases
 from app.cases.models import Case, CaseMember
-from app.clock import clock
-from app.crypto import KeyRing
-from app.pagination import apply_keyset, encode_cursor
-from app.problems import DeniedAccess, Forbidden
+from app.platform.clock import clock
+from app.platform.crypto import KeyRing
+from app.platform.pagination import apply_keyset, encode_cursor
+from app.platform.problems import DeniedAccess, Forbidden
 from app.referrals.models import Referral
 from app.referrals.schemas import Box, ProviderReferralRead, ReferralRead
 from app.referrals.service import PROVIDER_ROLES, audit_person, received_by

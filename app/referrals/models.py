@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.crypto import EncryptedText, Sealed
-from app.db import Base, Timestamps, UUIDPk, Versioned, utcnow
+from app.platform.crypto import EncryptedText, Sealed
+from app.platform.db import Base, Timestamps, UUIDPk, Versioned, utcnow
 
 
 class ServiceEntry(UUIDPk, Timestamps, Versioned, Base):

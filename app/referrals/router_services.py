@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.concurrency import IfMatch, set_etag
-from app.db import SessionDep
-from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from app.referrals import directory
+from app.platform.db import SessionDep
+from app.platform.etag import IfMatch, set_etag
+from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.referrals import catalogue
 from app.referrals.dependencies import ServiceManager, ServiceReader
 from app.referrals.schemas import Language, ServiceCreate, ServiceRead, ServiceType, ServiceUpdate
 
@@ -36,7 +36,7 @@ async def list_services(
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[ServiceRead]:
     """The directory of services cases can be referred to, by name."""
-    items, nxt = await directory.list_services(
+    items, nxt = await catalogue.list_services(
         session, type, area, language, include_inactive, cursor, limit
     )
     return Page[ServiceRead](items=[ServiceRead.model_validate(s) for s in items], next_cursor=nxt)
@@ -49,7 +49,7 @@ async def create_service(
     principal: ServiceManager,
     response: Response,
 ) -> ServiceRead:
-    entry = await directory.create_service(session, principal, body)
+    entry = await catalogue.create_service(session, principal, body)
     set_etag(response, entry.version)
     return ServiceRead.model_validate(entry)
 
@@ -61,7 +61,7 @@ async def get_service(
     principal: ServiceReader,
     response: Response,
 ) -> ServiceRead:
-    entry = await directory.get_service(session, service_id)
+    entry = await catalogue.get_service(session, service_id)
     set_etag(response, entry.version)
     return ServiceRead.model_validate(entry)
 
@@ -75,7 +75,7 @@ async def update_service(
     expected: IfMatch,
     response: Response,
 ) -> ServiceRead:
-    entry = await directory.get_service(session, service_id)
-    entry = await directory.update_service(session, principal, entry, body, expected)
+    entry = await catalogue.get_service(session, service_id)
+    entry = await catalogue.update_service(session, principal, entry, body, expected)
     set_etag(response, entry.version)
     return ServiceRead.model_validate(entry)

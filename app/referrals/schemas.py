@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
-from app.inputs import Input as Input
+from app.platform.inputs import Input as Input
 from app.referrals.states import (
     NEEDS_REASON,
     REASONS,

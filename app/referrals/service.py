@@ -27,15 +27,15 @@ from app.cases.access import CaseAccess, excluded_case_ids, load_case_access, no
 from app.cases.exclusions import MustNotReceive, Party, may_receive
 from app.cases.lifecycle import CaseStatus
 from app.cases.models import Case, CaseParticipant
-from app.clock import clock
-from app.concurrency import check_version
 from app.persons.consent_schemas import SharingScope
 from app.persons.consents import is_active
 from app.persons.models import Consent, Person
 from app.persons.protected import Reach, may_see_protected
 from app.plans.models import Measure
 from app.plans.schemas import OPEN_STATUSES
-from app.problems import Conflict, DeniedAccess, Forbidden, NotFound, Unprocessable
+from app.platform.clock import clock
+from app.platform.etag import check_version
+from app.platform.problems import Conflict, DeniedAccess, Forbidden, NotFound, Unprocessable
 from app.referrals.models import Referral, ReferralEvent, ServiceEntry
 from app.referrals.schemas import (
     ReferralCreate,

@@ -15,15 +15,15 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
-from app.clock import clock
-from app.concurrency import check_version
-from app.config import Settings
-from app.crypto import KeyRing
 from app.directory.models import Organisation
 from app.persons.service import load_facts
 from app.plans.measures import follow_linked
 from app.plans.schemas import MeasureStatus
-from app.problems import Conflict, DeniedAccess, Forbidden
+from app.platform.clock import clock
+from app.platform.config import Settings
+from app.platform.crypto import KeyRing
+from app.platform.etag import check_version
+from app.platform.problems import Conflict, DeniedAccess, Forbidden
 from app.referrals import service, views
 from app.referrals.models import Referral
 from app.referrals.schemas import SharedField, TransitionCreate

@@ -18,11 +18,11 @@ from sqlalchemy.orm import aliased
 
 from app.cases.lifecycle import CaseStatus
 from app.cases.models import Case
-from app.clock import clock
-from app.crypto import FieldContext, KeyRing
 from app.directory.models import Organisation, User
 from app.persons.models import Consent, Person, PersonCaseFacts
 from app.persons.protected import open_protected
+from app.platform.clock import clock
+from app.platform.crypto import FieldContext, KeyRing
 from app.referrals.models import Referral, ReferralEvent, ServiceEntry
 from app.referrals.schemas import (
     ProviderReferralRead,

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from app.inputs import Input
+from app.platform.inputs import Input
 from app.risk.schemas import (
     AnswerIn,
     AnswerSet,

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.principal import Principal
-from app.clock import clock
-from app.problems import Conflict, Unprocessable
+from app.platform.clock import clock
+from app.platform.problems import Conflict, Unprocessable
 from app.risk.exceptions import ImmutableVersionChanged, InstrumentDefinitionError
 from app.risk.instruments import (
     InstrumentRegistry,

@@ -1,4 +1,4 @@
-"""Area configuration of the risk rules, taken from :class:`app.config.Settings`.
+"""Area configuration of the risk rules, taken from :class:`app.platform.config.Settings`.
 
 The rules themselves are pure functions (:mod:`app.risk.scoring`) that take a
 policy object. :func:`configure` is called once by the app factory; gates,
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.config import Settings
+from app.platform.config import Settings
 from app.risk.schemas import RiskLevel
 from app.risk.scoring import HahPolicy, MarakPolicy
 

@@ -24,8 +24,8 @@ from app.cases.access import (
 )
 from app.cases.dependencies import case_access
 from app.cases.models import Case
-from app.clock import Clock, get_clock
-from app.db import SessionDep
+from app.platform.clock import Clock, get_clock
+from app.platform.db import SessionDep
 from app.risk import catalogue
 from app.risk import config as risk_config
 from app.risk.config import RiskConfig

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.principal import Principal
 from app.cases.models import Case
-from app.clock import review_due
+from app.platform.clock import review_due
 from app.risk import catalogue
 from app.risk.config import RiskConfig
 from app.risk.exceptions import ImmutableVersionChanged

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from app.problems import NotFound, Unprocessable
+from app.platform.problems import NotFound, Unprocessable
 
 
 class InstrumentNotFound(NotFound):

@@ -19,13 +19,13 @@ from app.cases.access import readable_cases
 from app.cases.lifecycle import CaseStatus, GateContext, gates_for, register_gate
 from app.cases.lifecycle import Scheme as CaseScheme
 from app.cases.models import Case
-from app.clock import clock
-from app.config import Settings
+from app.platform.clock import clock
+from app.platform.config import Settings
 from app.risk import config as risk_config
 from app.risk.evaluation import latest_submitted, live_marak_outcome
 from app.risk.models import Assessment
 from app.risk.schemas import RiskLevel, Scheme
-from app.tasks import TaskKind, TaskRead, providers, register_provider
+from app.worklist.router import TaskKind, TaskRead, providers, register_provider
 
 
 async def marak_referral_criterion_met(ctx: GateContext) -> str | None:

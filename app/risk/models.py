@@ -21,7 +21,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstrain
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
-from app.db import Base, Timestamps, UUIDPk, Versioned, utcnow
+from app.platform.db import Base, Timestamps, UUIDPk, Versioned, utcnow
 
 
 class Assessment(UUIDPk, Timestamps, Versioned, Base):

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.cases.access import CaseAccess
-from app.clock import Clock
-from app.pagination import apply_keyset, page_of
-from app.problems import Unprocessable
+from app.platform.clock import Clock
+from app.platform.pagination import apply_keyset, page_of
+from app.platform.problems import Unprocessable
 from app.risk.assessment_schemas import ExternalAssessmentRead, IncidentCreate, IncidentRead
 from app.risk.config import RiskConfig
 from app.risk.evaluation import live_marak_outcome, raise_on_new_criterion

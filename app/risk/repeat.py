@@ -22,7 +22,7 @@ from sqlalchemy.orm import aliased
 from app.cases.lifecycle import CaseStatus, Scheme
 from app.cases.models import Case, CaseParticipant, CaseTransition
 from app.cases.schemas import ParticipantRole
-from app.clock import local_date
+from app.platform.clock import local_date
 
 
 def _people(case_id: uuid.UUID, role: ParticipantRole) -> Select[uuid.UUID]:

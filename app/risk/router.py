@@ -10,8 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 
 from app.cases.dependencies import create_once
-from app.db import SessionDep
-from app.idempotency import Idempotency
+from app.platform.db import SessionDep
+from app.platform.idempotency import Idempotency
 from app.risk import catalogue
 from app.risk.dependencies import (
     InstrumentPublisher,

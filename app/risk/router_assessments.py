@@ -7,10 +7,10 @@ import uuid
 from fastapi import APIRouter, Response
 
 from app.cases.dependencies import create_once
-from app.concurrency import IfMatch, set_etag
-from app.db import SessionDep
-from app.idempotency import Idempotency
-from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.platform.db import SessionDep
+from app.platform.etag import IfMatch, set_etag
+from app.platform.idempotency import Idempotency
+from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.risk import service
 from app.risk.assessment_schemas import (
     AssessmentCreate,

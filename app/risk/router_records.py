@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from app.cases.access import not_found
 from app.cases.dependencies import create_once
-from app.db import SessionDep
-from app.idempotency import Idempotency
-from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.platform.db import SessionDep
+from app.platform.idempotency import Idempotency
+from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.risk import records
 from app.risk.assessment_schemas import ExternalAssessmentRead, IncidentCreate, IncidentRead
 from app.risk.dependencies import (

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 #: The case-level risk vocabulary (one enum in the API); also the HAH priority scale.
 from app.cases.schemas import RiskLevel as RiskLevel
-from app.inputs import Input
+from app.platform.inputs import Input
 
 #: Stable codes of items, sections, options and fields (snake_case).
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
@@ -66,7 +66,7 @@ class AnswerDetail(StrEnum):
 
 
 class _Strict(Input):
-    """The input policy (app/inputs.py), frozen: definitions and what clients send."""
+    """The input policy (app/platform/inputs.py), frozen: definitions and what clients send."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.cases.access import CaseAccess
-from app.clock import Clock
-from app.concurrency import check_version
-from app.pagination import apply_keyset, page_of
-from app.problems import Conflict
+from app.platform.clock import Clock
+from app.platform.etag import check_version
+from app.platform.pagination import apply_keyset, page_of
+from app.platform.problems import Conflict
 from app.risk import catalogue
 from app.risk.assessment_schemas import (
     AnswerRead,

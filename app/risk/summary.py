@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.cases.access import CaseAccess
-from app.clock import Clock
+from app.platform.clock import Clock
 from app.risk.assessment_schemas import AssessmentListItem, RepeatFlag, RiskSummary
 from app.risk.config import RiskConfig
 from app.risk.evaluation import criterion, live_marak_outcome

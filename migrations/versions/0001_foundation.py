@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import app.db
+import app.platform.db
 
 revision = "0001"
 down_revision = None
@@ -22,7 +22,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_events",
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("occurred_at", app.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("occurred_at", app.platform.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("actor_id", sa.Uuid(), nullable=True),
         sa.Column("actor_name", sa.String(length=200), nullable=True),
         sa.Column("actor_organisation", sa.String(length=64), nullable=True),
@@ -54,13 +54,13 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column(
             "created_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
@@ -77,13 +77,13 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column(
             "created_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
@@ -109,18 +109,18 @@ def upgrade() -> None:
         sa.Column("organisation_id", sa.Uuid(), nullable=False),
         sa.Column("roles", sa.JSON(), nullable=False),
         sa.Column("disabled", sa.Boolean(), nullable=False),
-        sa.Column("tokens_valid_after", app.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_seen_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("tokens_valid_after", app.platform.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_seen_at", app.platform.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column(
             "created_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
@@ -147,13 +147,13 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column(
             "created_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),

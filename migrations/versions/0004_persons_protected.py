@@ -2,7 +2,7 @@
 concerns; must-not-receive lists.
 
 Protected columns hold AES-GCM envelopes (text); their type in the models is
-app.crypto.EncryptedText, which is TEXT in the database.
+app.platform.crypto.EncryptedText, which is TEXT in the database.
 
 Revision ID: 0004
 Revises: 0003
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import app.db
+import app.platform.db
 
 revision = "0004"
 down_revision = "0003"
@@ -30,18 +30,18 @@ def upgrade() -> None:
         sa.Column("organisation_id", sa.Uuid(), nullable=True),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("added_by", sa.Uuid(), nullable=False),
-        sa.Column("removed_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("removed_at", app.platform.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("removed_by", sa.Uuid(), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column(
             "created_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
@@ -97,24 +97,24 @@ def upgrade() -> None:
         sa.Column("legal_basis", sa.String(length=50), nullable=False),
         sa.Column("urgency", sa.String(length=10), nullable=False),
         sa.Column("status", sa.String(length=30), nullable=False),
-        sa.Column("status_changed_at", app.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("status_changed_at", app.platform.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("submitted_by", sa.Uuid(), nullable=False),
         sa.Column("submitter_organisation_id", sa.Uuid(), nullable=False),
         sa.Column("decision", sa.String(length=20), nullable=True),
         sa.Column("decision_reason", sa.Text(), nullable=True),
         sa.Column("case_id", sa.Uuid(), nullable=True),
         sa.Column("screened_by", sa.Uuid(), nullable=True),
-        sa.Column("screened_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("screened_at", app.platform.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column(
             "created_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
@@ -173,22 +173,22 @@ def upgrade() -> None:
         sa.Column("minor_has_capacity", sa.Boolean(), nullable=True),
         sa.Column("method", sa.String(length=10), nullable=True),
         sa.Column("reference", sa.String(length=200), nullable=True),
-        sa.Column("obtained_at", app.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("obtained_at", app.platform.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("obtained_by", sa.Uuid(), nullable=False),
         sa.Column("obtained_by_organisation_id", sa.Uuid(), nullable=False),
-        sa.Column("withdrawn_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("withdrawn_at", app.platform.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("withdrawn_recorded_by", sa.Uuid(), nullable=True),
         sa.Column("withdrawal_note", sa.Text(), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column(
             "created_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
@@ -238,7 +238,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("changed_fields", sa.JSON(), nullable=False),
         sa.Column("snapshot_enc", sa.Text(), nullable=False),
-        sa.Column("created_at", app.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", app.platform.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
             ["author_id"],

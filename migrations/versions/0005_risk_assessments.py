@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import app.db
+import app.platform.db
 
 revision = "0005"
 down_revision = "0004"
@@ -31,7 +31,7 @@ def upgrade() -> None:
         sa.Column("definition", sa.JSON(), nullable=False),
         sa.Column("content_hash", sa.String(length=80), nullable=False),
         sa.Column("published_by", sa.Uuid(), nullable=False),
-        sa.Column("published_at", app.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("published_at", app.platform.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
             ["published_by"],
@@ -61,18 +61,18 @@ def upgrade() -> None:
         sa.Column("assessor_id", sa.Uuid(), nullable=False),
         sa.Column("assessor_name", sa.String(length=200), nullable=False),
         sa.Column("assessor_organisation_id", sa.Uuid(), nullable=False),
-        sa.Column("submitted_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("submitted_at", app.platform.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("submitted_by", sa.Uuid(), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column(
             "created_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
@@ -119,7 +119,7 @@ def upgrade() -> None:
         sa.Column("note", sa.String(length=500), nullable=True),
         sa.Column("recorded_by", sa.Uuid(), nullable=False),
         sa.Column("recorded_by_organisation_id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", app.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", app.platform.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"],
@@ -159,7 +159,7 @@ def upgrade() -> None:
         sa.Column("reference", sa.String(length=200), nullable=False),
         sa.Column("recorded_by", sa.Uuid(), nullable=False),
         sa.Column("recorded_by_organisation_id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", app.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", app.platform.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"],

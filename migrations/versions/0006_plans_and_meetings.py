@@ -2,7 +2,7 @@
 Marak meetings: agenda items, attendance by organisation and per-case minutes.
 
 ``plan_versions.safe_contact_enc`` holds AES-GCM envelopes (text); its type in
-the models is app.crypto.EncryptedText, which is TEXT in the database.
+the models is app.platform.crypto.EncryptedText, which is TEXT in the database.
 
 Revision ID: 0006
 Revises: 0005
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import app.db
+import app.platform.db
 
 revision = "0006"
 down_revision = "0005"
@@ -26,22 +26,22 @@ def upgrade() -> None:
     op.create_table(
         "meetings",
         sa.Column("team_id", sa.Uuid(), nullable=False),
-        sa.Column("scheduled_at", app.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("scheduled_at", app.platform.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("chair_id", sa.Uuid(), nullable=False),
         sa.Column("created_by", sa.Uuid(), nullable=False),
-        sa.Column("closed_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("closed_at", app.platform.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("closed_by", sa.Uuid(), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column(
             "created_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
@@ -81,13 +81,13 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column(
             "created_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
@@ -124,13 +124,13 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column(
             "created_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
@@ -163,19 +163,19 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=30), nullable=False),
         sa.Column("current_number", sa.Integer(), nullable=False),
         sa.Column("created_by", sa.Uuid(), nullable=False),
-        sa.Column("last_reviewed_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_reviewed_at", app.platform.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_reviewed_by", sa.Uuid(), nullable=True),
         sa.Column("last_review_note", sa.Text(), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column(
             "created_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
@@ -211,19 +211,19 @@ def upgrade() -> None:
         sa.Column("outcome_note", sa.Text(), nullable=True),
         sa.Column("added_in", sa.Integer(), nullable=False),
         sa.Column("removed_in", sa.Integer(), nullable=True),
-        sa.Column("status_changed_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("status_changed_at", app.platform.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("status_changed_by", sa.Uuid(), nullable=True),
         sa.Column("created_by", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column(
             "created_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
@@ -286,19 +286,19 @@ def upgrade() -> None:
         sa.Column("measures_snapshot", sa.JSON(), nullable=True),
         sa.Column("based_on_number", sa.Integer(), nullable=True),
         sa.Column("created_by", sa.Uuid(), nullable=False),
-        sa.Column("agreed_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("agreed_at", app.platform.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("agreed_by", sa.Uuid(), nullable=True),
         sa.Column("agreed_in_meeting_id", sa.Uuid(), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column(
             "created_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
@@ -343,13 +343,13 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column(
             "created_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),

@@ -1,6 +1,6 @@
 """Service directory: service_entries (DOMAIN.md section 3), public contacts only.
 
-The Finnish national services are seeded by app/referrals/seed.py (demo), not here.
+The Finnish national services are seeded by app/demo/services.py (demo), not here.
 
 Revision ID: 0007
 Revises: 0006
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import app.db
+import app.platform.db
 
 revision = "0007"
 down_revision = "0006"
@@ -36,13 +36,13 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column(
             "created_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),

@@ -1,7 +1,7 @@
 """Referrals: a case's referral of a participant to a service, and its history.
 
 ``referrals.shared_enc`` holds the AES-GCM envelope of what was shared with the
-receiving service (text); its type in the models is app.crypto.EncryptedText.
+receiving service (text); its type in the models is app.platform.crypto.EncryptedText.
 
 Revision ID: 0008
 Revises: 0007
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import app.db
+import app.platform.db
 
 revision = "0008"
 down_revision = "0007"
@@ -42,24 +42,26 @@ def upgrade() -> None:
         sa.Column("reason_text", sa.Text(), nullable=True),
         sa.Column("outcome", sa.String(length=30), nullable=True),
         sa.Column("outcome_text", sa.Text(), nullable=True),
-        sa.Column("requested_at", app.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("accepted_at", app.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("ended_at", app.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("response_due_at", app.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("expires_at", app.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("expiry_acknowledged_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("requested_at", app.platform.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("accepted_at", app.platform.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ended_at", app.platform.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("response_due_at", app.platform.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", app.platform.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "expiry_acknowledged_at", app.platform.db.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("created_by", sa.Uuid(), nullable=False),
         sa.Column("created_by_organisation_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column(
             "created_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            app.db.UTCDateTime(timezone=True),
+            app.platform.db.UTCDateTime(timezone=True),
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
@@ -135,7 +137,7 @@ def upgrade() -> None:
         sa.Column("reason_code", sa.String(length=30), nullable=True),
         sa.Column("reason_text", sa.Text(), nullable=True),
         sa.Column("outcome", sa.String(length=30), nullable=True),
-        sa.Column("occurred_at", app.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("occurred_at", app.platform.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
             ["actor_id"],

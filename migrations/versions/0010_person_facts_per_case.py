@@ -22,7 +22,7 @@ opened with the app's key ring and sealed again for its new row):
 
 A person with facts or consents but no case at all cannot be placed; the
 upgrade then stops rather than drop them. The key ring is taken from the
-Alembic config attribute ``keyring`` (app.migrate.upgrade passes it) or
+Alembic config attribute ``keyring`` (app.ops.migrate.upgrade passes it) or
 loaded from the settings.
 
 The downgrade is lossy: each person gets back the facts of the case whose
@@ -44,8 +44,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-import app.db
-from app.crypto import EncryptedText, FieldContext, KeyRing
+import app.platform.db
+from app.platform.crypto import EncryptedText, FieldContext, KeyRing
 
 revision = "0010"
 down_revision = "0009"
@@ -54,7 +54,7 @@ depends_on = None
 
 FACTS = ("address_enc", "phones_enc", "safe_contact_enc")
 FACT_NAMES = {"address_enc": "address", "phones_enc": "phones", "safe_contact_enc": "safe_contact"}
-TS = app.db.UTCDateTime(timezone=True)
+TS = app.platform.db.UTCDateTime(timezone=True)
 
 
 def _timestamps() -> list[sa.Column[Any]]:
@@ -75,8 +75,8 @@ def _keyring_loader() -> Callable[[], KeyRing]:
             if given is not None:
                 cache.append(given() if callable(given) else given)
             else:
-                from app.config import get_settings
-                from app.crypto import load_keyring
+                from app.platform.config import get_settings
+                from app.platform.crypto import load_keyring
 
                 cache.append(load_keyring(get_settings()))
         return cache[0]

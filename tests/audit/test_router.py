@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
 from app.auth.principal import Role
-from app.config import Settings
 from app.main import create_app
-from app.migrate import upgrade
+from app.ops.migrate import upgrade
+from app.platform.config import Settings
 from tests.conftest import TokenFactory, _in_thread
 from tests.problems import assert_problem
 

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.lifecycle import lifecycle
 from app.cases.models import Case, CaseMember, CaseNote, CaseParticipant, EmergencyGrant
-from app.db import utcnow
 from app.directory.models import Organisation, Team, TeamMembership, User
 from app.persons.models import Person
+from app.platform.db import utcnow
 from tests.conftest import ISSUER, TokenFactory
 
 

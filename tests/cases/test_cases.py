@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
 from app.cases.models import Case, CaseMember
-from app.db import utcnow
+from app.platform.db import utcnow
 from tests.cases.conftest import World, open_case, with_etag
 from tests.cases.factories import add_member, add_participant, add_person, make_case
 from tests.problems import assert_problem

@@ -9,8 +9,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
-from app.db import utcnow
-from app.idempotency import IdempotencyRecord
+from app.platform.db import utcnow
+from app.platform.idempotency import IdempotencyRecord
 from tests.cases.conftest import World
 from tests.cases.factories import make_case
 from tests.problems import assert_problem

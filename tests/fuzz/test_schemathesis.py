@@ -31,10 +31,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app.auth.tokens import ensure_dev_key, mint_dev_token
-from app.config import Settings
-from app.demo import claims_for, find_user, seed_demo
+from app.demo.seed import claims_for, find_user, seed_demo
 from app.main import create_app
-from app.migrate import upgrade
+from app.ops.migrate import upgrade
+from app.platform.config import Settings
 from tests.conftest import _in_thread
 
 ROLES = ("police", "social", "provider", "auditor", "admin")

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.models import CaseParticipant
-from app.db import utcnow
 from app.persons.identity import make_code
 from app.persons.models import Consent
+from app.platform.db import utcnow
 from tests.cases.factories import Actor
 
 _serial = iter(range(2, 900))

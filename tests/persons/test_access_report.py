@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import httpx
 
-from app.db import utcnow
+from app.platform.db import utcnow
 from tests.cases.conftest import with_etag
 from tests.persons.conftest import People, add_to_case
 from tests.persons.factories import give_consent, new_code, record_person

@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.models import Case
-from app.db import utcnow
+from app.platform.db import utcnow
 from tests.cases.conftest import with_etag
 from tests.cases.factories import Actor, add_grant, make_case
 from tests.persons.conftest import People, audit_rows

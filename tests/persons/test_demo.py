@@ -9,14 +9,14 @@ from typing import Any
 from sqlalchemy import select
 
 from app.cases.models import Case, CaseExclusion, CaseParticipant
-from app.config import Settings
-from app.crypto import load_keyring
-from app.db import Database
-from app.demo import seed_demo
-from app.migrate import upgrade
+from app.demo.seed import seed_demo
+from app.ops.migrate import upgrade
 from app.persons import identity
 from app.persons.models import Consent, Person, PersonCaseFacts, PersonVersion
 from app.persons.protected import open_protected
+from app.platform.config import Settings
+from app.platform.crypto import load_keyring
+from app.platform.db import Database
 from tests.conftest import _in_thread
 
 
@@ -77,6 +77,6 @@ def test_demo_people(tmp_path: Path) -> None:
         ("consent", "ankkuri_sharing"),
         ("consent", "marak_sharing"),
         ("police_statutory_duty", "hah_sharing"),
-        ("consent", "service_referral"),  # the demo referral's basis (app/referrals/demo.py)
+        ("consent", "service_referral"),  # the demo referral's basis (app/demo/referrals.py)
     }
     assert found["excluded"] == ["Ville"]

@@ -8,7 +8,6 @@ from datetime import date
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from app.crypto import KeyRing
 from app.persons.identity import (
     IdentityCode,
     InvalidIdentityCode,
@@ -17,6 +16,7 @@ from app.persons.identity import (
     make_code,
     normalise,
 )
+from app.platform.crypto import KeyRing
 
 # Examples published by the Digital and Population Data Services Agency (DVV)
 # for the signs introduced in 2023 (all in the 900 test series).

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.models import Case
-from app.db import utcnow
 from app.plans.models import Measure, Plan, PlanVersion
 from app.plans.schemas import PLAN_KIND
 from app.plans.service import snapshot
+from app.platform.db import utcnow
 from tests.cases.factories import Actor
 
 

@@ -14,7 +14,7 @@ import httpx
 from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import utcnow
+from app.platform.db import utcnow
 from tests.cases.conftest import World, open_case
 from tests.cases.factories import Actor, make_org, make_user
 from tests.conftest import TokenFactory

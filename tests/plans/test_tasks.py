@@ -7,7 +7,7 @@ from datetime import timedelta
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import utcnow
+from app.platform.db import utcnow
 from tests.cases.conftest import World
 from tests.cases.factories import add_grant
 from tests.plans.conftest import marak_case

@@ -13,10 +13,10 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from app.cli import cli
-from app.config import Settings, get_settings
-from app.db import Database, utcnow
-from app.demo import seed_demo
-from app.migrate import upgrade
+from app.demo.seed import seed_demo
+from app.ops.migrate import upgrade
+from app.platform.config import Settings, get_settings
+from app.platform.db import Database, utcnow
 from app.referrals.models import Referral, ReferralEvent
 from tests.conftest import _in_thread
 

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.models import CaseMember
-from app.clock import clock
-from app.db import utcnow
 from app.plans.models import Measure
+from app.platform.clock import clock
+from app.platform.db import utcnow
 from app.referrals.followup import sweep_once
 from app.referrals.transitions import expire_due
 from tests.cases.factories import Actor

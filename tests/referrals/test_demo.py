@@ -8,13 +8,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.config import Settings
-from app.crypto import FieldContext, load_keyring
-from app.db import Database
-from app.demo import USERS, seed_demo
+from app.demo.referrals import DEMO_PROVIDER_ORG, DEMO_SERVICE
+from app.demo.seed import USERS, seed_demo
 from app.directory.models import Organisation, User
-from app.migrate import upgrade
-from app.referrals.demo import DEMO_PROVIDER_ORG, DEMO_SERVICE
+from app.ops.migrate import upgrade
+from app.platform.config import Settings
+from app.platform.crypto import FieldContext, load_keyring
+from app.platform.db import Database
 from app.referrals.models import Referral, ReferralEvent, ServiceEntry
 from tests.conftest import _in_thread
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.models import AuditEvent
 from app.auth.policy import POLICY, Action
 from app.auth.principal import Role
-from app.db import utcnow
+from app.platform.db import utcnow
 from app.referrals.models import Referral
 from tests.cases.factories import Actor, add_grant
 from tests.persons.factories import new_code

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
 from app.auth.principal import Role
+from app.demo.services import PROVIDERS, SERVICES, seed_services
 from app.directory.models import Organisation
 from app.referrals.models import ServiceEntry
-from app.referrals.seed import PROVIDERS, SERVICES, seed_services
 from tests.problems import assert_problem
 
 API = "/api/v1"

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.clock import clock
+from app.platform.clock import clock
 from app.risk import config as risk_config
 from app.risk.config import RiskConfig
 from tests.cases.conftest import World, build_world

@@ -9,8 +9,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.models import Case, CaseParticipant, CaseTransition
-from app.clock import clock
 from app.persons.models import Person
+from app.platform.clock import clock
 from app.risk.instruments import default_registry
 from app.risk.models import Assessment, Incident
 from tests.cases.factories import Actor, add_participant, add_person

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
 from app.auth.principal import Principal, Role
-from app.db import utcnow
+from app.platform.db import utcnow
 from app.risk.models import ImmutableRecord
-from app.tasks import providers
+from app.worklist.router import providers
 from tests.cases.conftest import World, open_case
 from tests.cases.factories import Actor, add_grant, make_case
 from tests.problems import assert_problem

@@ -6,8 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.models import Case
-from app.config import Settings
-from app.demo import _seed
+from app.demo.seed import _seed
+from app.platform.config import Settings
 from app.risk.models import Assessment, ExternalAssessment, Incident
 
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
+from app.platform.config import Settings
 from app.risk.config import RiskConfig, from_settings
 from tests.cases.conftest import World
 from tests.cases.factories import make_case

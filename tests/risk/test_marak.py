@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.clock import clock
+from app.platform.clock import clock
 from app.risk.config import RiskConfig
 from app.risk.scoring import MarakPolicy
 from tests.cases.conftest import World, open_case

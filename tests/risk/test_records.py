@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.clock import clock
+from app.platform.clock import clock
 from tests.cases.conftest import World
 from tests.cases.factories import add_grant, add_member, make_case
 from tests.problems import assert_problem

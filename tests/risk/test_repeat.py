@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.models import Case
-from app.clock import clock
 from app.persons.models import Person
+from app.platform.clock import clock
 from tests.cases.conftest import World, open_case
 from tests.cases.factories import add_member, add_person, make_case
 from tests.persons.factories import add_consent, consenting_victim

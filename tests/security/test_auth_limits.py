@@ -18,9 +18,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.audit.models import AuditEvent
-from app.config import Settings
-from app.db import Database
 from app.main import create_app
+from app.platform.config import Settings
+from app.platform.db import Database
 from tests.conftest import TokenFactory
 from tests.problems import assert_problem
 
@@ -157,9 +157,7 @@ class TestRefusalsAreAggregated:
         assert statuses == {401: 50, 429: 250}
         assert await _audit_rows(db) == before  # nothing written per refusal
         assert await app.state.auth_guard.flush(app.state.db) == 1
-        rows = (
-            await db.scalars(select(AuditEvent).where(AuditEvent.client_ip == address))
-        ).all()
+        rows = (await db.scalars(select(AuditEvent).where(AuditEvent.client_ip == address))).all()
         assert [(r.action, r.outcome, r.actor_id) for r in rows] == [
             ("auth.refused", "denied", None)
         ]

@@ -6,7 +6,7 @@ identity code -- a valid code, scanned for as is; the plan's safe-contact
 section; the referral's shared values after sending), every create under an
 Idempotency-Key. Then:
 
-- the log records of those requests (formatted as app/logs.py writes them);
+- the log records of those requests (formatted as app/platform/logs.py writes them);
 - SQLite: the raw bytes of the database file *and* its ``-wal`` file. The test
   runs an app on its own file that commits for real (the shared test database
   rolls every test back, so its pages may never reach the file); both files are
@@ -16,7 +16,7 @@ Idempotency-Key. Then:
   of every row of every table in the metadata, read inside the test's
   transaction, where the uncommitted rows are visible.
 
-``SEALED`` names the canary of every :class:`~app.crypto.EncryptedText` column;
+``SEALED`` names the canary of every :class:`~app.platform.crypto.EncryptedText` column;
 a new sealed column without one fails :func:`test_every_sealed_column_has_a_canary`.
 """
 
@@ -32,12 +32,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
-from app.crypto import EncryptedText
-from app.db import Base
-from app.logs import JsonFormatter
 from app.main import create_app
-from app.migrate import upgrade
+from app.ops.migrate import upgrade
+from app.platform.config import Settings
+from app.platform.crypto import EncryptedText
+from app.platform.db import Base
+from app.platform.logs import JsonFormatter
 from tests.conftest import TokenFactory, _in_thread
 from tests.persons.factories import new_code
 from tests.referrals.conftest import API, ReferralWorld, build_referral_world

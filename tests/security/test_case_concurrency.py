@@ -17,10 +17,10 @@ import httpx
 import pytest
 
 from app.cases import service as case_service
-from app.config import Settings
-from app.db import Database, utcnow
 from app.directory.models import Organisation, Team, TeamMembership, User
 from app.main import create_app
+from app.platform.config import Settings
+from app.platform.db import Database, utcnow
 from tests.conftest import ISSUER, TokenFactory
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
 from app.cases.models import Case, EmergencyGrant
-from app.db import utcnow
+from app.platform.db import utcnow
 from tests.cases.conftest import World, build_world, with_etag
 from tests.cases.factories import add_grant, make_case
 from tests.conftest import TokenFactory

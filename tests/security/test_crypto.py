@@ -11,8 +11,9 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.dialects import sqlite
 
-from app.config import Settings
-from app.crypto import (
+from app.persons.models import Person
+from app.platform.config import Settings
+from app.platform.crypto import (
     DecryptionError,
     EncryptedText,
     FieldContext,
@@ -25,7 +26,6 @@ from app.crypto import (
     new_key_entry,
     parse_field_keys,
 )
-from app.persons.models import Person
 
 CANARY = "Kanarialintu Street 13 B, shelter room 7"
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
 from app.cases.models import Case, CaseMember
-from app.db import utcnow
+from app.platform.db import utcnow
 from tests.cases.conftest import World, build_world, open_case, with_etag
 from tests.cases.factories import Actor
 from tests.conftest import TokenFactory
@@ -116,9 +116,7 @@ class TestMembersAdmittedBeforeTheEntry:
         )
         assert_problem(r, 404)
         # The lead (another organisation) is unaffected.
-        assert (await reach(client, world.police, case["id"]))[
-            f"/api/v1/cases/{case['id']}"
-        ] == 200
+        assert (await reach(client, world.police, case["id"]))[f"/api/v1/cases/{case['id']}"] == 200
 
         member_id = await db.scalar(
             select(CaseMember.id).where(

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import app as app_package
 from app.audit.models import AuditEvent
 from app.cases.models import CaseMember
-from app.db import utcnow
+from app.platform.db import utcnow
 from tests.cases.conftest import World, build_world
 from tests.conftest import TokenFactory
 from tests.plans.conftest import MarakCase, marak_case

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.clock import clock
+from app.platform.clock import clock
 from tests.cases.conftest import World, build_world
 from tests.cases.factories import Actor, make_case, make_org
 from tests.conftest import TokenFactory

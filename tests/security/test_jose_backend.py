@@ -33,9 +33,9 @@ SCRIPT = textwrap.dedent(
         from cryptography.hazmat.primitives.asymmetric import ec
 
         from app.auth.tokens import KeySet, mint_dev_token, verify
-        from app.config import Settings
+        from app.platform.config import Settings
         from app.main import create_app
-        from app.migrate import upgrade
+        from app.ops.migrate import upgrade
 
         url = f"sqlite+aiosqlite:///{data / 'db.sqlite'}"
         await asyncio.to_thread(upgrade, url)

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
 from app.auth.tokens import KeySet
-from app.config import Settings
+from app.platform.config import Settings
 from tests.conftest import KID, TokenFactory
 from tests.problems import assert_problem
 from tests.routes import api_routes, declared_actions

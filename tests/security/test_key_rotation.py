@@ -18,14 +18,14 @@ from typer.testing import CliRunner
 
 from app.audit.models import AuditEvent
 from app.cli import cli
-from app.config import Settings, get_settings
-from app.crypto import FieldContext, KeyRing, Sealed, ensure_dev_keys, load_keyring
-from app.db import Database
-from app.demo import seed_demo
-from app.keyrotation import count_values, protected_columns, rotate
+from app.demo.seed import seed_demo
 from app.main import create_app
-from app.migrate import upgrade
-from app.models import Base
+from app.ops.keyrotation import count_values, protected_columns, rotate
+from app.ops.migrate import upgrade
+from app.platform.config import Settings, get_settings
+from app.platform.crypto import FieldContext, KeyRing, Sealed, ensure_dev_keys, load_keyring
+from app.platform.db import Database
+from app.platform.registry import Base
 from tests.cases.conftest import build_world, open_case, with_etag
 from tests.conftest import TokenFactory, _in_thread
 from tests.persons.factories import give_consent, new_code, person_body

@@ -59,9 +59,7 @@ class TestReferralScenario:
         # The provider of organisation B can't see it ...
         assert_problem(await client.get(url, headers=rw.other_provider.headers), 404)
         # ... and a validly signed token of the same user that claims A is refused.
-        forged = bearer(
-            tokens, rw.other_provider.sub, ["service_provider"], rw.provider_org.code
-        )
+        forged = bearer(tokens, rw.other_provider.sub, ["service_provider"], rw.provider_org.code)
         r = await client.get(url, headers=forged)
         body = assert_problem(r, 401)
         assert "organisation" in body["detail"]

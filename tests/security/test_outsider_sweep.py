@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.policy import POLICY
 from app.auth.principal import Role
-from app.config import Settings
+from app.platform.config import Settings
 from tests.cases.factories import make_org, make_user
 from tests.conftest import TokenFactory
 from tests.routes import api_routes
@@ -79,7 +79,7 @@ def _strings(value: Any) -> Iterator[str]:
 
 
 async def _seed(db: AsyncSession, settings: Settings) -> None:
-    from app.demo import _seed as seed_demo
+    from app.demo.seed import _seed as seed_demo
 
     await seed_demo(db, settings)
     await db.commit()
@@ -95,7 +95,7 @@ async def _ids(db: AsyncSession) -> dict[str, str]:
 
 async def _canaries(db: AsyncSession) -> tuple[set[str], set[str]]:
     """(content recorded in cases, ids of case-scoped rows)."""
-    from app import demo_persons
+    from app.demo import persons as demo_persons
 
     content: set[str] = set()
     for sql in (
@@ -143,10 +143,7 @@ async def test_an_outsider_of_every_role_reaches_nothing_recorded_in_a_case(
     seeded: dict[str, Any],
 ) -> None:
     outsider_org = await make_org(db, "police")
-    outsiders = {
-        role: await make_user(db, tokens, outsider_org, role.value)
-        for role in Role
-    }
+    outsiders = {role: await make_user(db, tokens, outsider_org, role.value) for role in Role}
     # An integration client holding every scope there is.
     client_actor = outsiders[Role.INTEGRATION] = await make_user(
         db, tokens, outsider_org, "integration"

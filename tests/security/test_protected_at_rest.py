@@ -19,11 +19,11 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.config import Settings
-from app.crypto import DecryptionError, FieldContext, KeyRing
 from app.main import create_app
-from app.migrate import upgrade
+from app.ops.migrate import upgrade
 from app.persons.models import PersonCaseFacts
+from app.platform.config import Settings
+from app.platform.crypto import DecryptionError, FieldContext, KeyRing
 from tests.cases.conftest import World, build_world, open_case, with_etag
 from tests.conftest import TokenFactory, _in_thread
 from tests.persons.factories import give_consent, new_code, person_body

@@ -34,8 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.policy import POLICY, Action, Relation
 from app.auth.principal import Role
 from app.cases.models import Case
-from app.db import utcnow
 from app.persons.models import Consent
+from app.platform.db import utcnow
 from app.referrals.models import Referral, ReferralEvent, ServiceEntry
 from app.referrals.transitions import expire_due
 from tests.cases.factories import (

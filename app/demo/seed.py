@@ -13,14 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.cases.models import Case, CaseMember, CaseNote
-from app.config import Settings
-from app.crypto import KeyRing, load_keyring
-from app.db import Database
-from app.demo_persons import add_participants
+from app.demo.persons import add_participants
+from app.demo.referrals import seed_demo_referrals
+from app.demo.risk import seed_assessments
+from app.demo.services import seed_services
 from app.directory.models import Organisation, Team, TeamMembership, User
-from app.referrals.demo import seed_demo_referrals
-from app.referrals.seed import seed_services
-from app.risk.demo import seed_assessments
+from app.platform.config import Settings
+from app.platform.crypto import KeyRing, load_keyring
+from app.platform.db import Database
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.principal import Principal
-from app.concurrency import check_version
 from app.directory.models import Organisation
-from app.pagination import apply_keyset, page_of
-from app.problems import Conflict, NotFound, Unprocessable
+from app.platform.etag import check_version
+from app.platform.pagination import apply_keyset, page_of
+from app.platform.problems import Conflict, NotFound, Unprocessable
 from app.referrals.models import ServiceEntry
 from app.referrals.schemas import NATIONAL, Language, ServiceCreate, ServiceType, ServiceUpdate
 

@@ -2,7 +2,7 @@
 
 ``seed_services`` is idempotent: organisations are matched by code and services
 by (provider, name), so running it again creates nothing and never overwrites
-an admin's later edits. ``casecoord serve --demo`` calls it (app/demo.py); a
+an admin's later edits. ``casecoord serve --demo`` calls it (app/demo/seed.py); a
 data migration was not used so that production directories stay admin-managed.
 
 Only numbers that are published nationwide and known for certain are filled

@@ -34,7 +34,7 @@ from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.problems import problem_response
+from app.platform.problems import problem_response
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1

@@ -11,9 +11,7 @@ from app.cases.models import (
     EmergencyGrant,
 )
 from app.concerns.models import Concern
-from app.db import Base
 from app.directory.models import Organisation, Team, TeamMembership, User
-from app.idempotency import IdempotencyRecord
 from app.persons.models import Consent, Person, PersonVersion
 from app.plans.models import (
     AgendaItem,
@@ -24,6 +22,8 @@ from app.plans.models import (
     Plan,
     PlanVersion,
 )
+from app.platform.db import Base
+from app.platform.idempotency import IdempotencyRecord
 from app.referrals.models import Referral, ReferralEvent, ServiceEntry
 from app.risk.models import Assessment, ExternalAssessment, Incident, StoredInstrument
 

@@ -13,8 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from app.auth.policy import public
-from app.migrate import head_revision
-from app.problems import instance_of, problem_response
+from app.ops.migrate import head_revision
+from app.platform.problems import instance_of, problem_response
 
 router = APIRouter(tags=["operations"])
 STATIC_DIR = Path(fastapi_offline.__file__).parent / "static"

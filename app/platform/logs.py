@@ -7,7 +7,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from app import requestctx
+from app.platform import context as requestctx
 
 _SAFE_EXTRAS = ("method", "route", "status", "duration_ms", "error_type", "event")
 

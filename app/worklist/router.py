@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.policy import Action, require
 from app.auth.principal import Principal
-from app.clock import clock
-from app.db import SessionDep, utcnow
+from app.platform.clock import clock
+from app.platform.db import SessionDep, utcnow
 
 
 class TaskKind(StrEnum):

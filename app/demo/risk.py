@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.cases.models import Case
-from app.clock import clock
 from app.directory.models import User
+from app.platform.clock import clock
 from app.risk import config as risk_config
 from app.risk.evaluation import apply_to_case, evaluate
 from app.risk.instruments import default_registry

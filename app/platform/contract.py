@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from app.problems import PROBLEM_JSON
+from app.platform.problems import PROBLEM_JSON
 
 PROBLEM = {
     "title": "Problem",

@@ -17,8 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, Role
 from app.cases.models import Case, CaseExclusion, CaseParticipant
-from app.crypto import KeyRing
-from app.db import utcnow
 from app.directory.models import Organisation, User
 from app.persons import facts
 from app.persons import service as persons
@@ -26,6 +24,8 @@ from app.persons.identity import make_code
 from app.persons.models import Consent, Person
 from app.persons.protected import Reach
 from app.persons.schemas import PersonFields
+from app.platform.crypto import KeyRing
+from app.platform.db import utcnow
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Response
 
-from app.inputs import INT64_MAX
-from app.problems import PreconditionFailed, PreconditionRequired
+from app.platform.inputs import INT64_MAX
+from app.platform.problems import PreconditionFailed, PreconditionRequired
 
 
 def etag(version: int) -> str:

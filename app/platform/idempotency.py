@@ -14,7 +14,7 @@
 - A replay while the first request is still running is a 409. On PostgreSQL
   the first request holds a transaction-scoped advisory lock on the key, so the
   second sees it at once. On SQLite every write transaction already takes the
-  database lock at BEGIN (app/db.py), so a concurrent replay waits for the first
+  database lock at BEGIN (app/platform/db.py), so a concurrent replay waits for the first
   to commit and then gets the replay; it can never run twice.
 
 Rows expire after :data:`TTL` and the caller's expired rows are purged when
@@ -36,8 +36,8 @@ from sqlalchemy import JSON, Integer, String, UniqueConstraint, delete, func, se
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UUIDPk, utcnow
-from app.problems import Conflict, Unprocessable
+from app.platform.db import Base, UUIDPk, utcnow
+from app.platform.problems import Conflict, Unprocessable
 
 TTL = timedelta(hours=24)
 REPLAYED_HEADER = "Idempotent-Replayed"

@@ -1,7 +1,7 @@
 """Re-seal every protected value under the primary key (``casecoord keys rotate``).
 
 The tables and columns come from the metadata: every column of type
-:class:`~app.crypto.EncryptedText` is visited, so a domain that adds a
+:class:`~app.platform.crypto.EncryptedText` is visited, so a domain that adds a
 protected column is rotated without touching this module. Rows are read in
 batches by primary key and each batch commits on its own, so a rotation can
 be interrupted and run again: a value is either still under an old key (which
@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Column, MetaData, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.crypto import EncryptedText, FieldContext, KeyRing, Sealed
+from app.platform.crypto import EncryptedText, FieldContext, KeyRing, Sealed
 
 BATCH = 200
 SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]

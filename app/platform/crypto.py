@@ -45,8 +45,8 @@ from sqlalchemy import Text, inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-from app.config import Settings
-from app.problems import DomainError
+from app.platform.config import Settings
+from app.platform.problems import DomainError
 
 FORMAT_VERSION = "v1"
 KEY_BYTES = 32

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from app.db import utcnow
+from app.platform.db import utcnow
 
 LOCAL_TIMEZONE = ZoneInfo("Europe/Helsinki")
 

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     #: Keys for protected fields: "kid:base64key,kid2:base64key"; the first is the
     #: primary (new values are sealed with it), the others still decrypt. Each key
     #: is 32 random bytes (AES-256-GCM). Required in production; in development a
-    #: key file is generated in DATA_DIR (see app/crypto.py).
+    #: key file is generated in DATA_DIR (see app/platform/crypto.py).
     field_keys: SecretStr | None = None
     #: Base64 of at least 32 random bytes: the HMAC key of the identity-code blind
     #: index. Separate from field_keys so encryption keys rotate without re-indexing.

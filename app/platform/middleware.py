@@ -17,8 +17,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import requestctx
-from app.problems import PROBLEM_JSON, TYPE_BASE, internal_error_response
+from app.platform import context as requestctx
+from app.platform.problems import PROBLEM_JSON, TYPE_BASE, internal_error_response
 
 access_log = logging.getLogger("casecoord.access")
 error_log = logging.getLogger("casecoord.errors")

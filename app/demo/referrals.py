@@ -13,18 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.cases.access import CaseAccess
 from app.cases.models import Case, CaseParticipant
 from app.cases.schemas import CaseRole
-from app.config import Settings
-from app.crypto import KeyRing
-from app.db import utcnow
-from app.demo_persons import principal_of
+from app.demo.persons import principal_of
 from app.directory.models import Organisation, User
 from app.persons.models import Consent
+from app.platform.config import Settings
+from app.platform.crypto import KeyRing
+from app.platform.db import utcnow
 from app.referrals import service, transitions
 from app.referrals.models import Referral, ServiceEntry
 from app.referrals.schemas import ReferralCreate, SharedField, TransitionCreate
 from app.referrals.states import Side, Status, Urgency
 
-#: The demo provider user works here (app/demo.py).
+#: The demo provider user works here (app/demo/seed.py).
 DEMO_PROVIDER_ORG = "helsinki-victim-services"
 DEMO_SERVICE = "Victim support, Helsinki (demo)"
 

@@ -14,8 +14,8 @@ from pydantic import BaseModel
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.inputs import refusal
-from app.problems import Unprocessable
+from app.platform.inputs import refusal
+from app.platform.problems import Unprocessable
 
 T = TypeVar("T")
 SelectT = TypeVar("SelectT", bound=Select)  # type: ignore[type-arg]

@@ -1,0 +1,1 @@
+"""The demo data of every domain, for ``casecoord serve --demo``. Fictional throughout."""

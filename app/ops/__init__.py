@@ -1,0 +1,1 @@
+"""Operating the service: health, readiness and metrics; migrations; key rotation."""
