@@ -17,10 +17,8 @@ import asyncio
 import json
 import os
 import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +29,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from app.directory.models import Organisation
 from app.main import create_app
 from app.ops.migrate import upgrade
 from app.platform.config import Settings
 from app.platform.db import Database, make_engine
-
-ISSUER = "https://idp.test.invalid/realms/casecoord"
-AUDIENCE = "casecoord-api"
-KID = "test-key-1"
+from tests.plans.factories import MarakCase, marak_case
+from tests.world import AUDIENCE, ISSUER, KID, Actor, TokenFactory, World, build_world
 
 
 def _in_thread(fn: Callable[[], Any]) -> None:
@@ -178,65 +175,15 @@ async def db(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
     await session.close()
 
 
-class TokenFactory:
-    def __init__(self, key: rsa.RSAPrivateKey) -> None:
-        self.key = key
-
-    def claims(self, sub: str, roles: list[str], org: str, **extra: Any) -> dict[str, Any]:
-        now = int(time.time())
-        claims: dict[str, Any] = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": sub,
-            "iat": now,
-            "nbf": now,
-            "exp": now + 600,
-            "name": f"Test {sub}",
-            "org": org,
-            "roles": roles,
-        }
-        claims.update(extra)
-        return {k: v for k, v in claims.items() if v is not None}
-
-    def encode(
-        self,
-        claims: dict[str, Any],
-        headers: dict[str, Any] | None = None,
-        algorithm: str = "RS256",
-        key: Any = None,
-    ) -> str:
-        hdr = {"kid": KID, **(headers or {})}
-        return jwt.encode(
-            claims, key if key is not None else self.key, algorithm=algorithm, headers=hdr
-        )
-
-    def mint(
-        self, sub: str = "user-1", roles: list[str] | None = None, org: str = "org-a", **extra: Any
-    ) -> str:
-        return self.encode(
-            self.claims(sub, roles if roles is not None else ["police"], org, **extra)
-        )
-
-
 @pytest.fixture(scope="session")
 def tokens(signing_key: rsa.RSAPrivateKey) -> TokenFactory:
     return TokenFactory(signing_key)
 
 
-@dataclass
-class Actor:
-    """A registered user with ready request headers."""
-
-    id: uuid.UUID
-    sub: str
-    org: str
-    org_id: uuid.UUID
-    roles: list[str]
-    headers: dict[str, str]
-
-
 @pytest.fixture
-def make_actor(client: httpx.AsyncClient, tokens: TokenFactory) -> Callable[..., Any]:
+def make_actor(
+    client: httpx.AsyncClient, db: AsyncSession, tokens: TokenFactory
+) -> Callable[..., Any]:
     """``await make_actor("police", org="org-a")``: registers the user via /me."""
 
     async def factory(
@@ -248,13 +195,20 @@ def make_actor(client: httpx.AsyncClient, tokens: TokenFactory) -> Callable[...,
         response = await client.get("/api/v1/me", headers=headers)
         assert response.status_code == 200, response.text
         body = response.json()
-        return Actor(
-            id=uuid.UUID(body["id"]),
-            sub=subject,
-            org=org,
-            org_id=uuid.UUID(body["organisation"]["id"]),
-            roles=list(roles),
-            headers=headers,
-        )
+        organisation = await db.get(Organisation, uuid.UUID(body["organisation"]["id"]))
+        assert organisation is not None
+        return Actor(uuid.UUID(body["id"]), subject, organisation, list(roles), headers)
 
     return factory
+
+
+@pytest.fixture
+async def world(db: AsyncSession, tokens: TokenFactory) -> World:
+    """Organisations, a team of each scheme and the people in them (tests/world.py)."""
+    return await build_world(db, tokens)
+
+
+@pytest.fixture
+async def marak(db: AsyncSession, world: World) -> MarakCase:
+    """A plan-active Marak case: police lead, the others members, a consenting victim."""
+    return await marak_case(db, world)

@@ -21,10 +21,10 @@ from app.cases.models import Case
 from app.directory.models import Organisation
 from app.plans.models import Meeting
 from app.risk.models import Assessment
-from tests.conftest import TokenFactory
 from tests.problems import assert_problem
 from tests.referrals.conftest import ReferralWorld, build_referral_world, referral_body
 from tests.risk.answers import marak
+from tests.world import TokenFactory
 
 API = "/api/v1"
 LATE = "9999-12-31T23:59:59-14:00"  # 10000-01-01 in UTC

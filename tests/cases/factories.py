@@ -1,14 +1,12 @@
 """Small factories that arrange case data directly in the test's transaction.
 
 HTTP is for the behaviour under test; these are for the world around it, and
-they are fast (no request per user). Users are registered with the issuer and
-subject their tokens carry, so the first request finds them.
+they are fast. Users, organisations and teams come from tests/world.py (the
+names are re-exported here for the generated matrices in tests/security).
 """
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -16,72 +14,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.lifecycle import lifecycle
 from app.cases.models import Case, CaseMember, CaseNote, CaseParticipant, EmergencyGrant
-from app.directory.models import Organisation, Team, TeamMembership, User
+from app.directory.models import Team
 from app.persons.models import Person
 from app.platform.db import utcnow
-from tests.conftest import ISSUER, TokenFactory
+from tests.world import Actor, join_team, make_org, make_team, make_user, short
 
-
-def short() -> str:
-    return uuid.uuid4().hex[:10]
-
-
-@dataclass
-class Actor:
-    id: uuid.UUID
-    sub: str
-    org: Organisation
-    roles: list[str]
-    headers: dict[str, str] = field(repr=False)
-
-    @property
-    def org_id(self) -> uuid.UUID:
-        return self.org.id
-
-
-async def make_org(db: AsyncSession, kind: str = "other") -> Organisation:
-    org = Organisation(code=f"org-{short()}", name="Test organisation", kind=kind)
-    db.add(org)
-    await db.flush()
-    return org
-
-
-async def make_team(db: AsyncSession, org: Organisation, kind: str = "marak") -> Team:
-    team = Team(name=f"{kind} team {short()}", kind=kind, organisation_id=org.id, area="Test")
-    db.add(team)
-    await db.flush()
-    return team
-
-
-async def make_user(
-    db: AsyncSession,
-    tokens: TokenFactory,
-    org: Organisation,
-    *roles: str,
-    teams: tuple[Team, ...] = (),
-    team_role: str = "member",
-) -> Actor:
-    sub = f"{'-'.join(roles) or 'none'}-{short()}"
-    user = User(
-        issuer=ISSUER,
-        subject=sub,
-        name=f"Test {sub}",
-        organisation_id=org.id,
-        roles=sorted(roles),
-        last_seen_at=utcnow(),
-    )
-    db.add(user)
-    await db.flush()
-    for team in teams:
-        db.add(TeamMembership(team_id=team.id, user_id=user.id, team_role=team_role))
-    await db.flush()
-    token = tokens.mint(sub, list(roles), org.code)
-    return Actor(user.id, sub, org, list(roles), {"Authorization": f"Bearer {token}"})
-
-
-async def join_team(db: AsyncSession, team: Team, actor: Actor, team_role: str = "member") -> None:
-    db.add(TeamMembership(team_id=team.id, user_id=actor.id, team_role=team_role))
-    await db.flush()
+__all__ = [
+    "Actor",
+    "add_grant",
+    "add_member",
+    "add_note",
+    "add_participant",
+    "add_person",
+    "join_team",
+    "make_case",
+    "make_org",
+    "make_team",
+    "make_user",
+    "short",
+]
 
 
 async def make_case(

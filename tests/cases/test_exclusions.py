@@ -9,11 +9,9 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.exclusions import Party, may_receive
-from tests.cases.conftest import World, open_case, with_etag
-from tests.cases.factories import make_org, make_user
-from tests.conftest import TokenFactory
 from tests.persons.factories import record_person
 from tests.problems import assert_problem
+from tests.world import TokenFactory, World, make_org, make_user, open_case, with_etag
 
 
 def url(case: dict[str, Any]) -> str:
@@ -134,8 +132,3 @@ class TestRefusals:
         ok = {"person_id": person["id"], "reason": "The perpetrator."}
         assert (await client.post(url(case), json=ok, headers=h)).status_code == 201
         assert_problem(await client.post(url(case), json=ok, headers=h), 409)
-
-    async def test_non_member_gets_404(self, client: httpx.AsyncClient, world: World) -> None:
-        case = await open_case(client, world.police, world.marak)
-        assert_problem(await client.get(url(case), headers=world.social_worker.headers), 404)
-        assert_problem(await client.get(url(case), headers=world.auditor.headers), 403)

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.models import AuditEvent
 from app.platform.db import utcnow
 from app.platform.idempotency import IdempotencyRecord
-from tests.cases.conftest import World
 from tests.cases.factories import make_case
 from tests.problems import assert_problem
+from tests.world import World
 
 
 def keyed(headers: dict[str, str], key: str) -> dict[str, str]:

@@ -6,10 +6,9 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.models import Case
-from tests.cases.conftest import World
-from tests.cases.factories import add_member, add_note, make_case, make_user
-from tests.conftest import TokenFactory
+from tests.cases.factories import add_member, add_note, make_case
 from tests.problems import assert_problem
+from tests.world import TokenFactory, World, make_user
 
 
 def url(case: Case, nid: object = None) -> str:
@@ -71,15 +70,6 @@ class TestWrite:
         h = {**world.police.headers, "If-Match": '"1"'}
         assert_problem(await client.patch(url(case, note.id), json={"text": "y"}, headers=h), 405)
         assert_problem(await client.delete(url(case, note.id), headers=h), 405)
-
-    async def test_non_member_404_role_403(
-        self, client: httpx.AsyncClient, db: AsyncSession, world: World
-    ) -> None:
-        case = await make_case(db, world.marak, world.police)
-        await db.commit()
-        body = {"text": "x", "kind": "fact"}
-        assert_problem(await client.post(url(case), json=body, headers=world.health.headers), 404)
-        assert_problem(await client.post(url(case), json=body, headers=world.auditor.headers), 403)
 
 
 class TestCorrections:

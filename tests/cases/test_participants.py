@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.models import AuditEvent
 from app.cases.models import Case
 from app.persons.models import Person
-from tests.cases.conftest import World, with_etag
 from tests.cases.factories import add_member, add_participant, add_person, make_case
 from tests.problems import assert_problem
+from tests.world import World, with_etag
 
 NEW = {
     "role": "victim",
@@ -91,19 +91,6 @@ class TestAdd:
         )
         both = NEW | {"person_id": str(uuid.uuid4())}
         assert_problem(await client.post(url(case), json=both, headers=world.police.headers), 422)
-
-    async def test_non_member_404_and_emergency_holder_403(
-        self, client: httpx.AsyncClient, db: AsyncSession, world: World
-    ) -> None:
-        from tests.cases.factories import add_grant
-
-        case = await make_case(db, world.marak, world.police)
-        await add_grant(db, case, world.outsider_police)
-        await db.commit()
-        assert_problem(await client.post(url(case), json=NEW, headers=world.health.headers), 404)
-        assert_problem(
-            await client.post(url(case), json=NEW, headers=world.outsider_police.headers), 403
-        )
 
 
 class TestReadUpdateRemove:

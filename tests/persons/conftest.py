@@ -1,4 +1,4 @@
-"""The case world of tests/cases, plus a youth worker and a case per scheme with a victim."""
+"""People tests start from the world (tests/world.py), plus a youth worker and two Marak cases."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
-from tests.cases.conftest import World, build_world, open_case
-from tests.cases.factories import Actor, make_user
-from tests.conftest import TokenFactory
+from tests.world import Actor, TokenFactory, World, make_user, open_case
 
 
 @dataclass
@@ -22,11 +20,6 @@ class People:
     youth: Actor  # youth worker in the Marak team (no protected fields)
     case: dict[str, Any]  # a Marak case led by world.police
     foreign: dict[str, Any]  # a Marak case of world.social_worker; police is not a member
-
-
-@pytest.fixture
-async def world(db: AsyncSession, tokens: TokenFactory) -> World:
-    return await build_world(db, tokens)
 
 
 @pytest.fixture

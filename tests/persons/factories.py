@@ -14,7 +14,7 @@ from app.cases.models import CaseParticipant
 from app.persons.identity import make_code
 from app.persons.models import Consent
 from app.platform.db import utcnow
-from tests.cases.factories import Actor
+from tests.world import Actor
 
 _serial = iter(range(2, 900))
 #: person id -> the case record_person last recorded them into (give_consent's default).

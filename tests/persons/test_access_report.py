@@ -8,10 +8,10 @@ from datetime import timedelta
 import httpx
 
 from app.platform.db import utcnow
-from tests.cases.conftest import with_etag
 from tests.persons.conftest import People, add_to_case
 from tests.persons.factories import give_consent, new_code, record_person
 from tests.problems import assert_problem
+from tests.world import with_etag
 
 
 def report_url(person_id: str) -> str:

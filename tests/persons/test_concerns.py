@@ -6,13 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.cases.conftest import World, open_case, with_etag
-from tests.cases.factories import Actor, make_user
-from tests.conftest import TokenFactory
+from app.auth.policy import Action
+from app.concerns.models import Concern
 from tests.persons.factories import new_code, record_person
 from tests.problems import assert_problem
+from tests.world import Actor, TokenFactory, World, denied, make_user, open_case, with_etag
 
 FEEDBACK_KEYS = {"view", "id", "team_id", "urgency", "status", "submitted_at", "status_changed_at"}
 DESCRIPTION = "Threatening messages about the old workplace; access to a hunting rifle."
@@ -232,15 +234,25 @@ class TestRefusals:
         )
         assert_problem(r, 404)
 
+    @pytest.mark.parametrize("role", denied(Action.CONCERN_SUBMIT))
+    async def test_roles_the_policy_refuses_may_not_submit(
+        self,
+        client: httpx.AsyncClient,
+        db: AsyncSession,
+        tokens: TokenFactory,
+        world: World,
+        role: str,
+    ) -> None:
+        actor = await make_user(db, tokens, world.other, role)
+        await db.commit()
+        r = await client.post("/api/v1/concerns", json=concern_body(world), headers=actor.headers)
+        assert_problem(r, 403)
+        made = select(func.count()).where(Concern.team_id == world.hah.id)
+        assert await db.scalar(made) == 0
+
     async def test_roles_without_the_permission_get_403(
         self, client: httpx.AsyncClient, world: World
     ) -> None:
-        assert_problem(
-            await client.post(
-                "/api/v1/concerns", json=concern_body(world), headers=world.auditor.headers
-            ),
-            403,
-        )
         created = await submit(client, world.health, concern_body(world, "marak"))
         r = await client.post(
             f"/api/v1/concerns/{created['id']}/screening",

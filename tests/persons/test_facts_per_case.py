@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 
-from tests.cases.conftest import open_case, with_etag
 from tests.cases.test_transitions import CONSENT, assessed, move
 from tests.persons.conftest import People
 from tests.persons.factories import give_consent, new_code, person_body, record_person
 from tests.problems import assert_problem
 from tests.risk.answers import marak
+from tests.world import open_case, with_etag
 
 SECRETS = {
     "street": "Turvakoti Kanarialintu 7",

@@ -148,14 +148,6 @@ class TestSearch:
 
 
 class TestSearchRefusals:
-    async def test_roles_without_case_content_get_403(
-        self, client: httpx.AsyncClient, people: People
-    ) -> None:
-        w = people.world
-        for actor in (w.auditor,):
-            r = await client.post(SEARCH, json={"identity_code": new_code()}, headers=actor.headers)
-            assert_problem(r, 403)
-
     async def test_body_must_pick_one_way(self, client: httpx.AsyncClient, people: People) -> None:
         h = people.world.police.headers
         for body in (

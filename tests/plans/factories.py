@@ -1,8 +1,10 @@
-"""Arrange plans and measures directly in the test's transaction (and via HTTP helpers)."""
+"""Arrange plans and measures directly in the test's transaction (and via HTTP helpers),
+and the Marak case most plan tests start from (the ``marak`` fixture in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -10,12 +12,15 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cases.models import Case
+from app.cases.models import Case, CaseExclusion, CaseParticipant
+from app.persons.models import Person
 from app.plans.models import Measure, Plan, PlanVersion
 from app.plans.schemas import PLAN_KIND
 from app.plans.service import snapshot
 from app.platform.db import utcnow
-from tests.cases.factories import Actor
+from tests.cases.factories import add_member, add_participant, add_person, make_case
+from tests.persons.factories import add_consent
+from tests.world import Actor, World
 
 
 async def ensure_plan(
@@ -107,3 +112,38 @@ async def agree(
         json=body,
         headers={**actor.headers, "If-Match": etag},
     )
+
+
+@dataclass
+class MarakCase:
+    case: Case
+    victim: Person
+    perpetrator: Person
+    victim_participant: CaseParticipant
+
+
+async def marak_case(
+    db: AsyncSession, world: World, status: str = "plan_active", *, consent: bool = True
+) -> MarakCase:
+    """Police lead; social worker, health worker, support person and coordinator members.
+    The victim consented to Marak sharing unless ``consent=False``."""
+    case = await make_case(db, world.marak, world.police, status=status)
+    for actor in (world.social_worker, world.health, world.advocate, world.coordinator):
+        await add_member(db, case, actor)
+    victim = await add_person(db, world.police, "Aino", "Äyräpää")
+    victim.preferred_language = "fi"
+    participant = await add_participant(db, case, world.police, "victim", victim)
+    if consent:
+        await add_consent(db, victim.id, world.police)
+    perpetrator = await add_person(db, world.police, "Pertti", "Pahanen")
+    await add_participant(db, case, world.police, "perpetrator", perpetrator)
+    db.add(
+        CaseExclusion(
+            case_id=case.id,
+            person_id=perpetrator.id,
+            reason="The perpetrator.",
+            added_by=world.police.id,
+        )
+    )
+    await db.commit()
+    return MarakCase(case, victim, perpetrator, participant)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.cases.conftest import World
-from tests.plans.conftest import marak_case
-from tests.plans.factories import api_measure, api_plan
+from tests.plans.factories import api_measure, api_plan, marak_case
+from tests.world import World
 
 CLOSE = {"to": "closed", "outcome": "risk_reduced", "reason": "Risk reduced; plan done."}
 

@@ -13,11 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.models import AuditEvent
 from app.plans.document import DOCUMENT_CSP
 from app.plans.labels import LABELS
-from tests.cases.conftest import World
 from tests.cases.factories import add_note
-from tests.plans.conftest import MarakCase
-from tests.plans.factories import agree, api_measure, api_plan
+from tests.plans.factories import MarakCase, agree, api_measure, api_plan
 from tests.plans.test_plans import SAFE
+from tests.world import World
 
 URL = "/api/v1/cases/{}/plan/document"
 
@@ -110,13 +109,6 @@ class TestMustNotReceive:
             )
         )
         assert denied is not None
-
-    async def test_non_member_gets_404(
-        self, client: httpx.AsyncClient, world: World, marak: MarakCase
-    ) -> None:
-        await agreed_plan(client, world, marak)
-        r = await client.get(URL.format(marak.case.id), headers=world.outsider_police.headers)
-        assert r.status_code == 404
 
 
 class TestLanguages:

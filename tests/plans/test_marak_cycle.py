@@ -15,12 +15,10 @@ from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.platform.db import utcnow
-from tests.cases.conftest import World, open_case
-from tests.cases.factories import Actor, make_org, make_user
-from tests.conftest import TokenFactory
 from tests.persons.factories import consenting_victim, record_person
 from tests.risk.answers import marak
 from tests.risk.factories import assess
+from tests.world import Actor, TokenFactory, World, make_org, make_user, open_case
 
 
 class Flow:

@@ -10,10 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
 from app.directory.models import Team
-from tests.cases.conftest import World
-from tests.cases.factories import Actor, add_grant, add_member, join_team, make_case, make_user
-from tests.conftest import TokenFactory
-from tests.plans.conftest import marak_case
+from tests.cases.factories import add_grant, add_member, make_case
+from tests.plans.factories import marak_case
+from tests.world import Actor, TokenFactory, World, join_team, make_user
 
 
 async def meeting(

@@ -8,10 +8,9 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.platform.db import utcnow
-from tests.cases.conftest import World
 from tests.cases.factories import add_grant
-from tests.plans.conftest import marak_case
-from tests.plans.factories import ensure_plan
+from tests.plans.factories import ensure_plan, marak_case
+from tests.world import World
 
 
 async def tasks(client: httpx.AsyncClient, headers: dict[str, str]) -> list[dict]:

@@ -20,19 +20,9 @@ from app.cases.models import Case, CaseExclusion
 from app.directory.models import Organisation
 from app.persons.models import Consent, Person
 from app.referrals.models import ServiceEntry
-from tests.cases.conftest import World, build_world
-from tests.cases.factories import (
-    Actor,
-    add_member,
-    add_participant,
-    add_person,
-    make_case,
-    make_org,
-    make_user,
-    short,
-)
-from tests.conftest import TokenFactory
+from tests.cases.factories import add_member, add_participant, add_person, make_case
 from tests.persons.factories import add_consent
+from tests.world import Actor, TokenFactory, World, build_world, make_org, make_user, short
 
 API = "/api/v1"
 
@@ -173,3 +163,9 @@ async def moved(
 async def sent(client: httpx.AsyncClient, rw: ReferralWorld, **overrides: Any) -> dict[str, Any]:
     """A referral created and sent by the lead (status requested)."""
     return await moved(client, rw.lead, await create(client, rw, **overrides), "requested")
+
+
+async def case_referrals(client: httpx.AsyncClient, rw: ReferralWorld) -> list[dict[str, Any]]:
+    r = await client.get(f"{API}/cases/{rw.case.id}/referrals", headers=rw.lead.headers)
+    assert r.status_code == 200, r.text
+    return list(r.json()["items"])

@@ -15,25 +15,31 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
-from app.auth.policy import OWN_ORGANISATION_PROTECTED_ROLES, PROTECTED_FIELD_ROLES
+from app.auth.policy import (
+    OWN_ORGANISATION_PROTECTED_ROLES,
+    PROFESSIONALS,
+    PROTECTED_FIELD_ROLES,
+)
 from app.auth.principal import Role
-from tests.cases.factories import Actor, add_member, add_participant, make_case, make_user
-from tests.conftest import TokenFactory
+from tests.cases.factories import add_member, add_participant, make_case
 from tests.persons.factories import add_consent
 from tests.problems import assert_problem
-from tests.referrals.conftest import API, ReferralWorld, add_service, create, move, referral_body
+from tests.referrals.conftest import (
+    API,
+    ReferralWorld,
+    add_service,
+    case_referrals,
+    create,
+    move,
+    referral_body,
+)
+from tests.world import Actor, TokenFactory, make_user
 
 
 async def denials(db: AsyncSession, actor: Actor, action: str) -> int:
     rows = select(func.count()).select_from(AuditEvent)
     where = (AuditEvent.actor_id == actor.id, AuditEvent.action == action)
     return int(await db.scalar(rows.where(*where, AuditEvent.outcome == "denied")) or 0)
-
-
-async def case_referrals(client: httpx.AsyncClient, rw: ReferralWorld) -> list[dict[str, Any]]:
-    r = await client.get(f"{API}/cases/{rw.case.id}/referrals", headers=rw.lead.headers)
-    assert r.status_code == 200, r.text
-    return list(r.json()["items"])
 
 
 async def refused(
@@ -219,7 +225,7 @@ async def test_sending_after_provider_excluded_is_409(
 
 
 @pytest.mark.parametrize("field", ["identity_code", "phone"])
-@pytest.mark.parametrize("role", [Role.YOUTH_WORKER, Role.HEALTH_WORKER])
+@pytest.mark.parametrize("role", sorted(PROFESSIONALS - PROTECTED_FIELD_ROLES))
 async def test_protected_fields_need_a_role_that_sees_them(
     client: httpx.AsyncClient,
     db: AsyncSession,
@@ -324,85 +330,3 @@ async def test_shared_fields_are_a_unique_known_nonempty_list(
     client: httpx.AsyncClient, rw: ReferralWorld, fields: list[str]
 ) -> None:
     await refused(client, rw, 422, shared_fields=fields)
-
-
-# --- changing a draft, and replays ----------------------------------------------------
-
-
-async def test_patch_changes_a_draft_only(client: httpx.AsyncClient, rw: ReferralWorld) -> None:
-    draft = await create(client, rw)
-    url = f"{API}/referrals/{draft['id']}"
-    change = {"reason": "Agreed again with the victim.", "urgency": "asap"}
-    assert_problem(await client.patch(url, json=change, headers=rw.lead.headers), 428)
-    stale = {**rw.lead.headers, "If-Match": f'"{draft["version"] + 1}"'}
-    assert_problem(await client.patch(url, json=change, headers=stale), 412)
-    if_match = {**rw.lead.headers, "If-Match": f'"{draft["version"]}"'}
-    assert_problem(await client.patch(url, json={"status": "requested"}, headers=if_match), 422)
-    r = await client.patch(
-        url, json={**change, "shared_fields": ["name", "birth_date"]}, headers=if_match
-    )
-    assert r.status_code == 200, r.text
-    changed = r.json()
-    assert (changed["reason"], changed["urgency"]) == (change["reason"], "asap")
-    assert (changed["shared_fields"], changed["status"]) == (["name", "birth_date"], "draft")
-    assert changed["version"] == draft["version"] + 1
-    assert r.headers["etag"] == f'"{changed["version"]}"'
-    ref = await move(client, rw.lead, changed, "requested")
-    assert ref.status_code == 200, ref.text
-    sent_now = ref.json()
-    r = await client.patch(
-        url,
-        json={"reason": "Too late to change."},
-        headers={**rw.lead.headers, "If-Match": f'"{sent_now["version"]}"'},
-    )
-    assert_problem(r, 409)
-    after = (await client.get(url, headers=rw.lead.headers)).json()
-    assert (after["reason"], after["version"]) == (change["reason"], sent_now["version"])
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"basis_id": "other_scope"},
-        {"basis_id": None},
-        {"shared_fields": None},
-        {"shared_fields": []},
-        {"reason": None},
-        {"measure_id": "unknown"},
-        {"provider_organisation_id": "unknown"},
-    ],
-    ids=str,
-)
-async def test_patch_refusals_change_nothing(
-    client: httpx.AsyncClient, db: AsyncSession, rw: ReferralWorld, change: dict[str, Any]
-) -> None:
-    other_scope = await add_consent(db, rw.victim.id, rw.lead, "marak_sharing")
-    await db.commit()
-    names = {"other_scope": str(other_scope.id), "unknown": str(uuid.uuid4())}
-    draft = await create(client, rw)
-    r = await client.patch(
-        f"{API}/referrals/{draft['id']}",
-        json={k: names.get(v, v) if isinstance(v, str) else v for k, v in change.items()},
-        headers={**rw.lead.headers, "If-Match": f'"{draft["version"]}"'},
-    )
-    problem = assert_problem(r, 422)
-    if change == {"basis_id": "other_scope"}:
-        assert problem["errors"][0]["field"] == "basis_id"
-    now = (await client.get(f"{API}/referrals/{draft['id']}", headers=rw.lead.headers)).json()
-    kept = ("version", "basis_id", "shared_fields", "reason", "measure_id", "status")
-    assert [now[k] for k in kept] == [draft[k] for k in kept]
-
-
-async def test_idempotency_key_replays_the_same_referral(
-    client: httpx.AsyncClient, rw: ReferralWorld
-) -> None:
-    headers = {**rw.lead.headers, "Idempotency-Key": f"referral-{uuid.uuid4().hex}"}
-    url = f"{API}/cases/{rw.case.id}/referrals"
-    first = await client.post(url, json=referral_body(rw), headers=headers)
-    assert first.status_code == 201, first.text
-    again = await client.post(url, json=referral_body(rw), headers=headers)
-    assert again.status_code == 201, again.text
-    assert again.json()["id"] == first.json()["id"]
-    assert again.headers["location"] == first.headers["location"]
-    assert again.headers.get("idempotent-replayed") == "true"
-    assert [i["id"] for i in await case_referrals(client, rw)] == [first.json()["id"]]

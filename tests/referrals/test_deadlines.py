@@ -17,10 +17,10 @@ from app.platform.clock import clock
 from app.platform.db import utcnow
 from app.referrals.followup import sweep_once
 from app.referrals.transitions import expire_due
-from tests.cases.factories import Actor
 from tests.plans.factories import ensure_plan
 from tests.problems import assert_problem
 from tests.referrals.conftest import API, ReferralWorld, add_service, create, moved, sent
+from tests.world import Actor
 
 At = Callable[..., datetime]
 CANCEL = {"reason_code": "no_longer_needed", "reason_text": "Found help elsewhere."}

@@ -14,11 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
-from tests.cases.factories import Actor, add_note, make_user
-from tests.conftest import TokenFactory
+from tests.cases.factories import add_note
 from tests.persons.factories import add_consent, new_code, record_person
 from tests.problems import assert_problem
 from tests.referrals.conftest import ReferralWorld, create, moved, sent
+from tests.world import Actor, TokenFactory, make_user
 
 FHIR = "/fhir/R4"
 KINDS = ("ServiceRequest", "Task")

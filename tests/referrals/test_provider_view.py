@@ -23,11 +23,12 @@ from app.auth.policy import POLICY, Action
 from app.auth.principal import Role
 from app.platform.db import utcnow
 from app.referrals.models import Referral
-from tests.cases.factories import Actor, add_grant
+from tests.cases.factories import add_grant
 from tests.persons.factories import new_code
 from tests.plans.factories import ensure_plan
 from tests.problems import assert_problem
 from tests.referrals.conftest import API, ReferralWorld, add_service, create, move, moved, sent
+from tests.world import Actor
 
 PROVIDER_KEYS = [
     "accepted_at", "allowed_transitions", "ended_at", "id", "note_to_provider", "outcome",

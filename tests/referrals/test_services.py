@@ -15,24 +15,18 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
+from app.auth.policy import Action
 from app.auth.principal import Role
 from app.demo.services import PROVIDERS, SERVICES, seed_services
 from app.directory.models import Organisation
 from app.referrals.models import ServiceEntry
 from tests.problems import assert_problem
+from tests.world import allowed
 
 API = "/api/v1"
 ALL_ROLES = [r.value for r in Role]
-PROFESSIONALS = {
-    "police",
-    "social_worker",
-    "health_worker",
-    "youth_worker",
-    "victim_advocate",
-    "coordinator",
-}
-READERS = PROFESSIONALS | {"admin", "service_provider"}
-MANAGERS = {"admin"}
+READERS = allowed(Action.SERVICE_READ)
+MANAGERS = allowed(Action.SERVICE_MANAGE)
 
 
 def uniq(prefix: str) -> str:

@@ -1,4 +1,4 @@
-"""Fixtures for the risk tests: the case world, a settable clock, the area configuration."""
+"""Fixtures for the risk tests: a settable clock and the area configuration."""
 
 from __future__ import annotations
 
@@ -6,18 +6,10 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.platform.clock import clock
 from app.risk import config as risk_config
 from app.risk.config import RiskConfig
-from tests.cases.conftest import World, build_world
-from tests.conftest import TokenFactory
-
-
-@pytest.fixture
-async def world(db: AsyncSession, tokens: TokenFactory) -> World:
-    return await build_world(db, tokens)
 
 
 @pytest.fixture

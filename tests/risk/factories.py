@@ -13,8 +13,9 @@ from app.persons.models import Person
 from app.platform.clock import clock
 from app.risk.instruments import default_registry
 from app.risk.models import Assessment, Incident
-from tests.cases.factories import Actor, add_participant, add_person
+from tests.cases.factories import add_participant, add_person
 from tests.risk.answers import marak
+from tests.world import Actor
 
 ASSESSMENTS = "/api/v1/cases/{}/assessments"
 REASONS = "Escalating control and threats; the victim minimises what happens."

@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.platform.config import Settings
 from app.risk.config import RiskConfig, from_settings
-from tests.cases.conftest import World
 from tests.cases.factories import make_case
 from tests.problems import assert_problem
 from tests.risk.answers import ankkuri, hah
 from tests.risk.factories import assess, move
+from tests.world import World
 
 TODAY = date(2026, 3, 2)
 DECISION = "Threat assessment group 3/2026: no longer a threat, no pathway behaviour."

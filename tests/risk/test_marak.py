@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.platform.clock import clock
 from app.risk.config import RiskConfig
 from app.risk.scoring import MarakPolicy
-from tests.cases.conftest import World, open_case
 from tests.cases.factories import make_case
 from tests.problems import assert_problem
 from tests.risk.answers import marak
 from tests.risk.factories import ASSESSMENTS, REASONS, add_incident, assess
+from tests.world import World, open_case
 
 
 def met(body: dict[str, Any]) -> set[str]:

@@ -11,11 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
+from app.auth.policy import Action
 from app.risk.models import ImmutableRecord, StoredInstrument
-from tests.cases.conftest import World, open_case
 from tests.problems import assert_problem
 from tests.risk.answers import definition, marak
 from tests.risk.factories import assess
+from tests.world import World, denied, open_case
 
 PUBLISH = "/api/v1/instruments"
 
@@ -71,7 +72,7 @@ class TestPublish:
         events = await db.scalars(select(AuditEvent.action).where(AuditEvent.actor_id == admin.id))
         assert "instrument.published" in list(events)
 
-    @pytest.mark.parametrize("role", ["police", "coordinator", "auditor", "integration"])
+    @pytest.mark.parametrize("role", denied(Action.INSTRUMENT_PUBLISH))
     async def test_other_roles_get_403(
         self, client: httpx.AsyncClient, make_actor: Any, role: str
     ) -> None:

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.cases.models import Case
 from app.persons.models import Person
 from app.platform.clock import clock
-from tests.cases.conftest import World, open_case
 from tests.cases.factories import add_member, add_person, make_case
 from tests.persons.factories import add_consent, consenting_victim
 from tests.problems import assert_problem
@@ -27,6 +26,7 @@ from tests.risk.factories import (
     new_pair,
     refer,
 )
+from tests.world import World, open_case
 
 REFERRED_ON = date(2025, 6, 15)
 LAST_DAY = date(2026, 6, 15)  # 12 calendar months after the referral

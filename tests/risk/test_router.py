@@ -7,22 +7,20 @@ from typing import Any
 import httpx
 import pytest
 
+from app.auth.policy import Action
+from app.auth.principal import Role
 from app.risk import router as risk_router
 from app.risk.dependencies import negotiate_language
 from app.risk.exceptions import InstrumentDefinitionError
 from app.risk.schemas import Language
+from tests.problems import assert_problem
+from tests.world import allowed, denied
 
 LIST = "/api/v1/instruments"
 MARAK = "/api/v1/instruments/marak-ric/1"
-ALLOWED = [
-    "police",
-    "social_worker",
-    "health_worker",
-    "youth_worker",
-    "victim_advocate",
-    "coordinator",
-    "admin",
-]
+#: Integration clients also need the scope (test_an_integration_needs_the_scope).
+ALLOWED = [role for role in allowed(Action.INSTRUMENT_READ) if role != Role.INTEGRATION]
+DENIED = denied(Action.INSTRUMENT_READ)
 
 
 class TestListInstruments:
@@ -79,7 +77,7 @@ class TestListInstruments:
         assert r.status_code == 422
         assert r.headers["content-type"] == "application/problem+json"
 
-    @pytest.mark.parametrize("role", ["service_provider", "auditor"])
+    @pytest.mark.parametrize("role", DENIED)
     async def test_roles_that_do_not_assess_get_403(
         self, client: httpx.AsyncClient, make_actor: Any, role: str
     ) -> None:
@@ -141,11 +139,12 @@ class TestGetInstrument:
         r = await client.get("/api/v1/instruments/marak-ric/latest", headers=actor.headers)
         assert r.status_code == 422
 
-    async def test_a_service_provider_gets_403(
-        self, client: httpx.AsyncClient, make_actor: Any
+    @pytest.mark.parametrize("role", DENIED)
+    async def test_roles_that_do_not_assess_get_403(
+        self, client: httpx.AsyncClient, make_actor: Any, role: str
     ) -> None:
-        actor = await make_actor("service_provider")
-        assert (await client.get(MARAK, headers=actor.headers)).status_code == 403
+        actor = await make_actor(role)
+        assert_problem(await client.get(MARAK, headers=actor.headers), 403)
 
     async def test_no_token_gets_401(self, client: httpx.AsyncClient) -> None:
         assert (await client.get(MARAK)).status_code == 401

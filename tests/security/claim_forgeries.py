@@ -15,7 +15,7 @@ from collections.abc import Callable
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from tests.conftest import KID, TokenFactory
+from tests.world import KID, TokenFactory
 
 
 def b64url(data: bytes) -> str:

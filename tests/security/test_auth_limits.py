@@ -21,8 +21,8 @@ from app.audit.models import AuditEvent
 from app.main import create_app
 from app.platform.config import Settings
 from app.platform.db import Database
-from tests.conftest import TokenFactory
 from tests.problems import assert_problem
+from tests.world import TokenFactory
 
 ME = "/api/v1/me"
 REDIS_URL = os.environ.get("CASECOORD_TEST_REDIS_URL")

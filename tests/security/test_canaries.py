@@ -38,9 +38,10 @@ from app.platform.config import Settings
 from app.platform.crypto import EncryptedText
 from app.platform.db import Base
 from app.platform.logs import JsonFormatter
-from tests.conftest import TokenFactory, _in_thread
+from tests.conftest import _in_thread
 from tests.persons.factories import new_code
 from tests.referrals.conftest import API, ReferralWorld, build_referral_world
+from tests.world import TokenFactory
 
 CANARIES = {
     "address": "CanaryAddr Kivikuja 7Q",

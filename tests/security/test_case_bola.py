@@ -9,15 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
 from app.cases.models import Case, CaseMember, CaseNote, CaseParticipant
-from tests.cases.conftest import World, build_world
 from tests.cases.factories import add_member, add_note, add_participant, add_person, make_case
-from tests.conftest import TokenFactory
 from tests.problems import assert_problem
-
-
-@pytest.fixture
-async def world(db: AsyncSession, tokens: TokenFactory) -> World:
-    return await build_world(db, tokens)
+from tests.world import World
 
 
 class Two:
@@ -145,7 +139,7 @@ async def test_foreign_ids_in_bodies_are_refused(
     )
     assert_problem(r, 422)
     # a team I am not in as the team of a new case
-    from tests.cases.factories import make_team
+    from tests.world import make_team
 
     foreign_team = await make_team(db, world.other, "marak")
     await db.commit()

@@ -21,7 +21,7 @@ from app.directory.models import Organisation, Team, TeamMembership, User
 from app.main import create_app
 from app.platform.config import Settings
 from app.platform.db import Database, utcnow
-from tests.conftest import ISSUER, TokenFactory
+from tests.world import ISSUER, TokenFactory
 
 
 class Live:

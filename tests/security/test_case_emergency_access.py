@@ -6,23 +6,15 @@ import uuid
 from datetime import timedelta
 
 import httpx
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
 from app.cases.models import Case, EmergencyGrant
 from app.platform.db import utcnow
-from tests.cases.conftest import World, build_world, with_etag
 from tests.cases.factories import add_grant, make_case
-from tests.conftest import TokenFactory
 from tests.problems import assert_problem
-
-
-@pytest.fixture
-async def world(db: AsyncSession, tokens: TokenFactory) -> World:
-    return await build_world(db, tokens)
-
+from tests.world import World, with_etag
 
 REASON = "Caller reports the perpetrator is outside the shelter right now."
 

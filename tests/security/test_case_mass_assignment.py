@@ -6,11 +6,9 @@ import uuid
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.cases.conftest import World, build_world, open_case, with_etag
-from tests.conftest import TokenFactory
 from tests.problems import assert_problem
+from tests.world import World, open_case, with_etag
 
 PROBES = {
     "status": "closed",
@@ -22,11 +20,6 @@ PROBES = {
     "reference": "MRK-2026-AAAAAA",
     "closed_at": "2026-01-01T00:00:00Z",
 }
-
-
-@pytest.fixture
-async def world(db: AsyncSession, tokens: TokenFactory) -> World:
-    return await build_world(db, tokens)
 
 
 @pytest.mark.parametrize("field", sorted(PROBES))

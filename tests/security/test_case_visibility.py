@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.policy import PROFESSIONALS
 from app.auth.principal import Role
-from tests.cases.conftest import World, build_world
-from tests.cases.factories import add_member, add_note, make_case, make_org, make_team, make_user
-from tests.conftest import TokenFactory
+from tests.cases.factories import add_member, add_note, make_case
 from tests.problems import assert_problem
-
-
-@pytest.fixture
-async def world(db: AsyncSession, tokens: TokenFactory) -> World:
-    return await build_world(db, tokens)
+from tests.world import TokenFactory, World, make_org, make_team, make_user
 
 
 async def test_note_visibility_for_every_profession_in_and_out_of_the_authors_organisation(
@@ -63,13 +56,7 @@ class TestHahIsPoliceOnly:
         case = await make_case(db, world.hah, world.police)
         others = [
             await make_user(db, tokens, world.org, role, teams=(world.hah,))
-            for role in (
-                "social_worker",
-                "health_worker",
-                "youth_worker",
-                "victim_advocate",
-                "coordinator",
-            )
+            for role in sorted(PROFESSIONALS - {Role.POLICE})
         ]
         await db.commit()
         for other in others:

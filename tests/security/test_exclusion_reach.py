@@ -13,25 +13,16 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
 from app.cases.models import Case, CaseMember
 from app.platform.db import utcnow
-from tests.cases.conftest import World, build_world, open_case, with_etag
-from tests.cases.factories import Actor
-from tests.conftest import TokenFactory
 from tests.persons.factories import record_person
 from tests.persons.test_concerns import concern_body, screen, submit
 from tests.problems import assert_problem
-
-
-@pytest.fixture
-async def world(db: AsyncSession, tokens: TokenFactory) -> World:
-    return await build_world(db, tokens)
-
+from tests.world import Actor, World, open_case, with_etag
 
 REASON = "Night shift reports an imminent threat; I need the contacts now."
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import inspect, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,24 +20,12 @@ import app as app_package
 from app.audit.models import AuditEvent
 from app.cases.models import CaseMember
 from app.platform.db import utcnow
-from tests.cases.conftest import World, build_world
-from tests.conftest import TokenFactory
-from tests.plans.conftest import MarakCase, marak_case
+from tests.plans.factories import MarakCase
 from tests.problems import assert_problem
+from tests.world import World
 
 API = "/api/v1"
 SAFE = {"safe_times": "Weekdays 9-11 only", "feared_persons": "The ex-partner's brother"}
-
-
-@pytest.fixture
-async def world(db: AsyncSession, tokens: TokenFactory) -> World:
-    return await build_world(db, tokens)
-
-
-@pytest.fixture
-async def marak(db: AsyncSession, world: World) -> MarakCase:
-    """A plan-active Marak case: police lead, social worker and others members."""
-    return await marak_case(db, world)
 
 
 def keyed(headers: dict[str, str], key: str) -> dict[str, str]:

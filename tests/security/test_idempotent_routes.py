@@ -19,28 +19,16 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.platform.clock import clock
-from tests.cases.conftest import World, build_world
-from tests.cases.factories import Actor, make_case, make_org
-from tests.conftest import TokenFactory
+from tests.cases.factories import make_case
 from tests.persons.factories import CONSENT
-from tests.plans.conftest import MarakCase, marak_case
-from tests.plans.factories import api_plan
+from tests.plans.factories import MarakCase, api_plan, marak_case
+from tests.world import Actor, World, make_org
 
 API = "/api/v1"
 Arrange = Callable[
     [httpx.AsyncClient, AsyncSession, World, MarakCase],
     Awaitable[tuple[Actor, str, dict[str, Any]]],
 ]
-
-
-@pytest.fixture
-async def world(db: AsyncSession, tokens: TokenFactory) -> World:
-    return await build_world(db, tokens)
-
-
-@pytest.fixture
-async def marak(db: AsyncSession, world: World) -> MarakCase:
-    return await marak_case(db, world)
 
 
 async def _meeting(c: httpx.AsyncClient, world: World) -> dict[str, Any]:

@@ -26,9 +26,9 @@ from app.platform.config import Settings, get_settings
 from app.platform.crypto import FieldContext, KeyRing, Sealed, ensure_dev_keys, load_keyring
 from app.platform.db import Database
 from app.platform.registry import Base
-from tests.cases.conftest import build_world, open_case, with_etag
-from tests.conftest import TokenFactory, _in_thread
+from tests.conftest import _in_thread
 from tests.persons.factories import give_consent, new_code, person_body
+from tests.world import TokenFactory, build_world, open_case, with_etag
 
 NEW_KEY = base64.b64encode(b"n" * 32).decode()
 

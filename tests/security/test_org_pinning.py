@@ -15,10 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
+from app.auth.policy import Action
 from app.directory.models import Organisation, User
-from tests.conftest import TokenFactory
 from tests.problems import assert_problem
 from tests.referrals.conftest import ReferralWorld, build_referral_world, sent
+from tests.world import TokenFactory, denied
 
 API = "/api/v1"
 
@@ -128,8 +129,8 @@ class TestAdminMovesAUser:
     ) -> None:
         target = await make_actor("police", org="org-a")
         other = await make_actor("police", org="org-b")
-        for role in ("coordinator", "auditor", "police", "service_provider"):
-            caller = await make_actor(role, org="org-a")
+        for role in denied(Action.USER_MANAGE):
+            caller = await make_actor(role, org="org-a", scope="me.read user.manage")
             r = await client.patch(
                 f"{API}/users/{target.id}",
                 json={"organisation_id": str(other.org_id)},

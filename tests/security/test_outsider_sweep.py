@@ -26,9 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.policy import POLICY
 from app.auth.principal import Role
 from app.platform.config import Settings
-from tests.cases.factories import make_org, make_user
-from tests.conftest import TokenFactory
 from tests.routes import api_routes
+from tests.world import TokenFactory, make_org, make_user
 
 #: Which table a path parameter names (ids are taken from the seeded rows).
 PARAM_TABLES = {

@@ -18,11 +18,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.models import Case
-from tests.cases.conftest import World, build_world, open_case
-from tests.cases.factories import Actor, add_grant, make_user
-from tests.conftest import TokenFactory
+from tests.cases.factories import add_grant
 from tests.persons.conftest import add_to_case
 from tests.persons.factories import new_code, record_person
+from tests.world import Actor, TokenFactory, World, build_world, make_user, open_case
 
 BASIC = {
     "id", "given_name", "family_name", "birth_date", "preferred_language", "non_disclosure",

@@ -24,9 +24,9 @@ from app.ops.migrate import upgrade
 from app.persons.models import PersonCaseFacts
 from app.platform.config import Settings
 from app.platform.crypto import DecryptionError, FieldContext, KeyRing
-from tests.cases.conftest import World, build_world, open_case, with_etag
-from tests.conftest import TokenFactory, _in_thread
+from tests.conftest import _in_thread
 from tests.persons.factories import give_consent, new_code, person_body
+from tests.world import TokenFactory, World, build_world, open_case, with_etag
 
 CANARIES = {
     "street": "Canarystreet 9F2C",
