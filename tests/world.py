@@ -20,7 +20,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import POLICY, RELATION_EXEMPT, Action
+from app.auth.policy import POLICY, Action
 from app.auth.principal import Role
 from app.directory.models import Organisation, Team, TeamMembership, User
 from app.platform.db import utcnow
@@ -31,6 +31,8 @@ KID = "test-key-1"
 
 
 class TokenFactory:
+    """Real RS256 tokens, minted with PyJWT (not the server's python-jose)."""
+
     def __init__(self, key: rsa.RSAPrivateKey) -> None:
         self.key = key
 
@@ -88,11 +90,6 @@ def denied(action: Action) -> list[str]:
     return sorted(role.value for role in Role if role not in roles)
 
 
-def exempt(action: Action) -> list[str]:
-    """The roles that need no object relation for ``action`` (e.g. the admin)."""
-    return sorted(role.value for role in RELATION_EXEMPT.get(action, frozenset()))
-
-
 # --- people ------------------------------------------------------------------------------
 
 
@@ -111,8 +108,8 @@ class Actor:
         return self.org.id
 
 
-async def make_org(db: AsyncSession, kind: str = "other", code: str | None = None) -> Organisation:
-    org = Organisation(code=code or f"org-{short()}", name="Test organisation", kind=kind)
+async def make_org(db: AsyncSession, kind: str = "other") -> Organisation:
+    org = Organisation(code=f"org-{short()}", name="Test organisation", kind=kind)
     db.add(org)
     await db.flush()
     return org
