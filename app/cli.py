@@ -58,8 +58,10 @@ def _migrate(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with console.status("Applying database migrations..."):
         # The key ring loads only if a migration moves sealed values (0010 does).
-        upgrade(settings.effective_database_url, keyring=lambda: _keyring_or_exit(settings))
-    console.print("[green]Database is at the latest migration.[/green]")
+        report = upgrade(
+            settings.effective_database_url, keyring=lambda: _keyring_or_exit(settings)
+        )
+    console.print(f"[green]{report.describe()}[/green]", highlight=False)
 
 
 @cli.command()

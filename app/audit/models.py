@@ -1,4 +1,4 @@
-"""The append-only access log (DOMAIN.md section 4, "Access log")."""
+"""The append-only access log (docs/DOMAIN.md section 4, "Access log")."""
 
 from __future__ import annotations
 

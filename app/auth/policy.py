@@ -120,7 +120,7 @@ PROFESSIONALS = frozenset(
 EVERYONE = frozenset(Role)
 #: Professionals who open cases and move them along (the support person follows).
 CASE_WORKERS = PROFESSIONALS - {R.VICTIM_ADVOCATE}
-#: DOMAIN.md section 4: break the glass is for these three professions only.
+#: docs/DOMAIN.md section 4: break the glass is for these three professions only.
 EMERGENCY_ROLES = frozenset({R.POLICE, R.SOCIAL_WORKER, R.HEALTH_WORKER})
 #: Referrers, and the receiving side of a referral: a provider or its system.
 RECEIVERS = PROFESSIONALS | {R.SERVICE_PROVIDER, R.INTEGRATION}
@@ -226,7 +226,7 @@ POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
 }
 
 #: Protected person fields (identity code, address, phones, safe contact): the
-#: roles that need them, as members of a case the person is in (DOMAIN.md s. 4).
+#: roles that need them, as members of a case the person is in (docs/DOMAIN.md section 4).
 PROTECTED_FIELD_ROLES = frozenset({R.POLICE, R.SOCIAL_WORKER, R.COORDINATOR, R.VICTIM_ADVOCATE})
 #: These see protected fields only in cases their own organisation owns.
 OWN_ORGANISATION_PROTECTED_ROLES = frozenset({R.HEALTH_WORKER})

@@ -102,7 +102,7 @@ async def authenticate(
             request.app.state.db,
             address,
             str(exc),
-            Unauthorized("The bearer token was rejected."),
+            Unauthorized(exc.public),
             exc,
         )
     # The signature proves the subject: from here on its failures count against it.

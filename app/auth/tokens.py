@@ -53,7 +53,25 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class TokenError(Exception):
-    """The token was refused; the message is safe to show the caller."""
+    """The token was refused. The message is the reason for the denial's audit row;
+    ``public`` is what the caller is told (the same for every forgery)."""
+
+    public = "The bearer token was rejected."
+
+
+class TokenExpired(TokenError):
+    """A correctly signed token past its ``exp``: saying so helps the holder and tells
+    a forger nothing (the signature is checked before the expiry)."""
+
+    public = "The bearer token has expired; obtain a new one."
+
+
+class UntrustedKey(TokenError):
+    """The ``kid`` is not in the trusted key set. That set is public (the JWKS), so
+    saying so reveals nothing, and it explains a development token sent to a server
+    that does not trust the development key."""
+
+    public = "The bearer token is signed with a key this server does not trust."
 
 
 @dataclass(frozen=True)
@@ -267,7 +285,7 @@ def verify(token: str, keyset: KeySet, settings: Settings) -> VerifiedClaims:
         raise TokenError("token has no key id")
     key = keyset.get(kid)
     if key is None:
-        raise TokenError("unknown signing key")
+        raise UntrustedKey("unknown signing key")
     try:
         claims = jwt.decode(
             token,
@@ -291,6 +309,8 @@ def verify(token: str, keyset: KeySet, settings: Settings) -> VerifiedClaims:
                 "leeway": LEEWAY_SECONDS,
             },
         )
+    except ExpiredSignatureError as exc:
+        raise TokenExpired(_reason(exc)) from exc
     except JOSEError as exc:
         raise TokenError(_reason(exc)) from exc
     except (OverflowError, ValueError, TypeError) as exc:

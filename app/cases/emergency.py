@@ -1,4 +1,4 @@
-"""Emergency access ("break the glass", DOMAIN.md section 4).
+"""Emergency access ("break the glass", docs/DOMAIN.md section 4).
 
 A police officer, social worker or health worker who is not a member may take
 a 60-minute, read-only grant to one case by writing down why. The grant is

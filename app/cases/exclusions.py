@@ -1,6 +1,6 @@
 """Must-not-receive lists: parties who must never get a case's information.
 
-Typically the perpetrator and their relatives (DOMAIN.md section 1, "Safe
+Typically the perpetrator and their relatives (docs/DOMAIN.md section 1, "Safe
 contact"), or an organisation that employs one of them. :func:`may_receive`
 is the ONE question every outgoing path asks: member admission asks it here,
 and notifications, documents and referrals (later domains) must ask it too.

@@ -1,6 +1,6 @@
 """Scheme lifecycles as data, and the gates that guard transitions.
 
-Each scheme (DOMAIN.md section 1) has one transition table. A transition may
+Each scheme (docs/DOMAIN.md section 1) has one transition table. A transition may
 carry *gates*: small named async functions that return ``None`` when their
 precondition holds, or a sentence saying what is missing. Higher domains add
 gates at start-up with :func:`register_gate` (for example "no closing while
@@ -62,7 +62,7 @@ class ClosureOutcome(StrEnum):
     RISK_REDUCED = "risk_reduced"
     CONSENT_WITHDRAWN = "consent_withdrawn"
     MOVED_OUT_OF_AREA = "moved_out_of_area"
-    # HAH: the only two ways out (DOMAIN.md: a documented decision).
+    # HAH: the only two ways out (docs/DOMAIN.md: a documented decision).
     NO_LONGER_A_THREAT = "no_longer_a_threat"
     RISK_LOW = "risk_low"
 

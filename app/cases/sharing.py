@@ -1,4 +1,4 @@
-"""Gates that make disclosure depend on a recorded basis (DOMAIN.md sections 1 and 4).
+"""Gates that make disclosure depend on a recorded basis (docs/DOMAIN.md sections 1 and 4).
 
 A Marak case goes to the group only with the victim's consent. It is checked
 against the consent records of the persons domain, not against a statement

@@ -1,4 +1,4 @@
-"""The Finnish national services of DOMAIN.md section 3, with public contacts only.
+"""The Finnish national services of docs/DOMAIN.md section 3, with public contacts only.
 
 ``seed_services`` is idempotent: organisations are matched by code and services
 by (provider, name), so running it again creates nothing and never overwrites

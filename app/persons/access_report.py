@@ -1,5 +1,5 @@
 """The access report: who processed a person's data, to whom it was disclosed
-and on what basis (DOMAIN.md section 4, "Access log"), normally two years back.
+and on what basis (docs/DOMAIN.md section 4, "Access log"), normally two years back.
 
 It is built from the audit log alone: every read and write of a person is
 audited with the person as the target, and the router adds the targets other

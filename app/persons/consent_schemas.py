@@ -1,4 +1,4 @@
-"""Consent and other legal bases for sharing a person's information (DOMAIN.md section 4)."""
+"""Consent and other legal bases for sharing a person's information (docs/DOMAIN.md section 4)."""
 
 from __future__ import annotations
 

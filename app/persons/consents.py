@@ -1,7 +1,7 @@
 """Consents and legal bases: on what basis a person's information may be shared.
 
 Information crosses from one agency to another only under a recorded basis
-(DOMAIN.md section 4). Withdrawing consent stops further sharing on that
+(docs/DOMAIN.md section 4). Withdrawing consent stops further sharing on that
 basis from that moment; what was shared before stays explained by the
 record, which is why withdrawal is a date and never a deletion.
 
@@ -119,7 +119,7 @@ async def record_consent(
         _age_on(person.birth_date, obtained_at.date()) < ADULT_AGE
     )
     if data.basis == LegalBasis.CONSENT and data.given_by == GivenBy.PERSON and minor:
-        # A minor who understands the matter consents for themselves (DOMAIN.md section 1).
+        # A minor who understands the matter consents for themselves (docs/DOMAIN.md section 1).
         if data.minor_has_capacity is None:
             raise _invalid("minor_has_capacity", "Record whether the minor understands the matter.")
         if not data.minor_has_capacity:

@@ -10,7 +10,7 @@ may not see is absent from the response rather than null:
   case of the person; facts are not);
 - :class:`PersonReadProtected`: identity plus the facts (address, phones,
   safe contact) *one named case* recorded, for the roles that need them
-  (DOMAIN.md section 4);
+  (docs/DOMAIN.md section 4);
 - :class:`PersonReadAddressWithheld`: the same without the address, for a
   person under turvakielto and a reader who may see protected fields but not
   a non-disclosed address.

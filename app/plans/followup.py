@@ -1,6 +1,6 @@
 """What plans add to lower domains at start-up: the closure gate and /me/tasks providers.
 
-Cases and the task registry know nothing of plans (ARCHITECTURE.md): this
+Cases and the task registry know nothing of plans (docs/ARCHITECTURE.md section 2): this
 module registers into them when the plans package is imported.
 """
 

@@ -26,7 +26,7 @@ class PlanKind(StrEnum):
     ACTION_PLAN = "action_plan"
 
 
-#: Each scheme's plan (DOMAIN.md section 1).
+#: Each scheme's plan (docs/DOMAIN.md section 1).
 PLAN_KIND = {
     Scheme.MARAK: PlanKind.SAFETY_PLAN,
     Scheme.HAH: PlanKind.RISK_MANAGEMENT_PLAN,

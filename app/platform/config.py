@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     blind_index_key: SecretStr | None = None
 
     #: Marak "potential escalation": police-reported incidents in 12 months that
-    #: meet the criterion (DOMAIN.md: 3 by default; some areas use 5).
+    #: meet the criterion (docs/DOMAIN.md: 3 by default; some areas use 5).
     marak_escalation_incidents: int = Field(default=3, ge=1, le=50)
     #: HAH: the longest interval, in days, between reviews per summary priority.
     hah_review_days_high: int = Field(default=14, ge=1, le=730)

@@ -8,7 +8,7 @@ at fault but never echo the submitted values, which may be personal data.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -211,6 +211,39 @@ def _scrub(message: str) -> str:
     return message
 
 
+def _flat_routes(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for route in routes:
+        # Newer FastAPI keeps an included router as one entry that points at it.
+        inner = getattr(route, "original_router", None)
+        if inner is None:
+            yield prefix, route
+            continue
+        context = getattr(route, "include_context", None)
+        yield from _flat_routes(inner.routes, prefix + (getattr(context, "prefix", "") or ""))
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path, for a 405's ``Allow``.
+
+    Starlette answers with the methods of the first route whose path matched,
+    but each FastAPI operation is a route of its own: ``GET`` and ``PATCH`` of
+    one path would otherwise advertise only ``GET``.
+    """
+    path: str = request.scope.get("path", "")
+    root: str = request.scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    methods: set[str] = set()
+    for prefix, route in _flat_routes(request.app.router.routes):
+        regex = getattr(route, "path_regex", None)
+        route_methods = getattr(route, "methods", None)
+        if not route_methods or regex is None or not path.startswith(prefix):
+            continue
+        if regex.match(path[len(prefix) :]):
+            methods.update(route_methods)
+    return sorted(methods)
+
+
 DenialHook = Callable[[Request, DeniedAccess, int], Awaitable[None]]
 
 
@@ -241,11 +274,15 @@ def install_handlers(app: FastAPI, on_denied: DenialHook | None = None) -> None:
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else None
+        headers = dict(exc.headers) if exc.headers else {}
+        methods = allowed_methods(request) if exc.status_code == 405 else []
+        if methods:  # else keep what the raiser said (a mount serves its own methods)
+            headers["Allow"] = ", ".join(methods)
         return problem_response(
             exc.status_code,
             instance=_instance(request),
             detail=detail,
-            headers=dict(exc.headers) if exc.headers else None,
+            headers=headers or None,
         )
 
     async def unhandled(request: Request, exc: Exception) -> JSONResponse:

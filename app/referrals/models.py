@@ -1,4 +1,4 @@
-"""The service directory (DOMAIN.md section 3) and the referrals made to it."""
+"""The service directory (docs/DOMAIN.md section 3) and the referrals made to it."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """What the risk domain adds to lower domains at start-up: lifecycle gates and a task.
 
 ``cases`` sits below ``risk`` and may not import it, so the preconditions that
-depend on assessments are registered from here (ARCHITECTURE.md). They sit
+depend on assessments are registered from here (docs/ARCHITECTURE.md section 2). They sit
 next to the cases domain's own gates (the Marak consent gate, the HAH
 documented-decision gate), which stay in force. Unfinished drafts show in the
 assessor's ``/me/tasks``.

@@ -1,6 +1,6 @@
 """Marak repeat detection across every Marak case, visible to the caller or not.
 
-DOMAIN.md: any new incident between the same victim and perpetrator within
+docs/DOMAIN.md: any new incident between the same victim and perpetrator within
 12 months of their last Marak referral goes back to Marak whatever the score,
 and every agency must see the "flag" for those 12 months. The earlier referral
 is often in a case the current professionals are not members of (another

@@ -1,4 +1,4 @@
-"""Service directory: service_entries (DOMAIN.md section 3), public contacts only.
+"""Service directory: service_entries (docs/DOMAIN.md section 3), public contacts only.
 
 The Finnish national services are seeded by app/demo/services.py (demo), not here.
 

@@ -217,6 +217,12 @@ ATTACKS: dict[str, tuple[Callable[[TokenFactory], str], str]] = {
     **CLAIM_ATTACKS,
 }
 
+#: The refusals whose 401 says why (the rest share one detail).
+PUBLIC_DETAIL = {
+    "token expired": "The bearer token has expired; obtain a new one.",
+    "unknown signing key": "The bearer token is signed with a key this server does not trust.",
+}
+
 
 async def refusal_tally(app: Any, db: AsyncSession) -> list[AuditEvent]:
     """Flush the app's tally of unauthenticated refusals; the auth.refused rows written."""
@@ -262,7 +268,9 @@ class TestJwtAttackTable:
         assert (tally.outcome, tally.actor_id, tally.client_ip) == ("denied", None, "127.0.0.1")
         assert (tally.reason or "").startswith("1 refused in"), tally.reason
         assert f"401:{reason}" in (tally.reason or ""), tally.reason
-        assert body["detail"] == "The bearer token was rejected."
+        # Only what the holder could fix is named: expiry (checked after the
+        # signature) and a key outside the public JWKS; every other forgery looks alike.
+        assert body["detail"] == PUBLIC_DETAIL.get(reason, "The bearer token was rejected.")
 
     async def test_refused_token_registers_nobody(
         self, client: httpx.AsyncClient, tokens: TokenFactory, db: AsyncSession

@@ -1,6 +1,6 @@
 """Protected-field visibility per role: the exact key set each role gets (snapshots).
 
-DOMAIN.md section 4 and issue 4: protected fields go only to case members whose
+docs/DOMAIN.md section 4 and issue 4: protected fields go only to case members whose
 role needs them (police, social worker, coordinator, victim advocate, and a
 health worker in their own organisation's cases). Others get a *different
 schema*, so the fields are absent, not null. Under turvakielto the address is
