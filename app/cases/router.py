@@ -17,7 +17,7 @@ from app.cases.dependencies import (
     CurrentCase,
     create_once,
 )
-from app.cases.lifecycle import CaseStatus, Scheme
+from app.cases.lifecycle import CaseStatus, GatesDep, Scheme
 from app.cases.models import Case
 from app.cases.router_emergency import router as emergency_router
 from app.cases.router_exclusions import router as exclusions_router
@@ -145,9 +145,10 @@ async def transition_case(
     access: CaseTransitioner,
     expected: IfMatch,
     response: Response,
+    gates: GatesDep,
 ) -> CaseRead:
     """Move the case along its scheme's lifecycle (409 lists the allowed targets)."""
-    out = await service.transition(session, access, body, expected)
+    out = await service.transition(session, gates, access, body, expected)
     set_etag(response, access.case.version)
     return out
 

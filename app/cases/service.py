@@ -18,14 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.principal import Principal, Role
-from app.cases import sharing  # noqa: F401  (registers the consent gates)
 from app.cases.access import CaseAccess, readable_cases
 from app.cases.lifecycle import (
     CaseStatus,
     GateContext,
+    Gates,
     Scheme,
     TransitionIntent,
-    evaluate_gates,
     lifecycle,
 )
 from app.cases.models import Case, CaseMember, CaseParticipant, CaseTransition
@@ -163,7 +162,11 @@ async def update_case(
 
 
 async def transition(
-    session: AsyncSession, access: CaseAccess, data: TransitionCreate, expected_version: int
+    session: AsyncSession,
+    gates: Gates,
+    access: CaseAccess,
+    data: TransitionCreate,
+    expected_version: int,
 ) -> CaseRead:
     """Move the case along its scheme's table, if the gates of the target allow."""
     case = access.case
@@ -186,7 +189,7 @@ async def transition(
         outcome=data.outcome,
         consent=data.consent.to_statement() if data.consent else None,
     )
-    passed, failed = await evaluate_gates(
+    passed, failed = await gates.evaluate(
         GateContext(session, access.principal, case, current, intent)
     )
     if failed:

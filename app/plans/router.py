@@ -10,7 +10,6 @@ from app.audit import service as audit
 from app.cases.access import not_found
 from app.cases.dependencies import create_once
 from app.plans import document, service
-from app.plans import followup as _followup  # noqa: F401  (registers the gate and task providers)
 from app.plans import measures as measure_service
 from app.plans.dependencies import (
     MeasureStatusChanger,

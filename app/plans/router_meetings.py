@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from app.audit import service as audit
 from app.cases.access import not_found
 from app.cases.dependencies import create_once
+from app.cases.lifecycle import GatesDep
 from app.plans import meetings as service
 from app.plans.dependencies import MeetingManager, MeetingReader, MinutesReader, MinutesWriter
 from app.plans.schemas import (
@@ -95,10 +96,11 @@ async def add_to_agenda(
     session: SessionDep,
     principal: MeetingManager,
     response: Response,
+    gates: GatesDep,
 ) -> MeetingRead:
     """Add a referred case (or a repeat); the case moves to ``on_agenda``."""
     meeting = await service.get_meeting(session, principal, meeting_id, "meeting.manage")
-    await service.add_to_agenda(session, principal, meeting, body)
+    await service.add_to_agenda(session, gates, principal, meeting, body)
     return await _out(session, principal, meeting_id, response)
 
 

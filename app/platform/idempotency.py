@@ -36,7 +36,8 @@ from sqlalchemy import JSON, Integer, String, UniqueConstraint, delete, func, se
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.platform.db import Base, UUIDPk, utcnow
+from app.platform.clock import clock
+from app.platform.db import Base, UUIDPk
 from app.platform.problems import Conflict, Unprocessable
 
 TTL = timedelta(hours=24)
@@ -57,7 +58,7 @@ class IdempotencyRecord(UUIDPk, Base):
     #: What the first request created: a replay re-reads it (and is audited as a read of it).
     target_type: Mapped[str] = mapped_column(String(50))
     target_id: Mapped[str] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
@@ -124,7 +125,7 @@ class IdempotencyGuard:
         )
         if record is None:
             return None
-        if record.expires_at <= utcnow():
+        if record.expires_at <= clock.now():
             await session.delete(record)
             await session.flush()
             return None
@@ -156,7 +157,7 @@ class IdempotencyGuard:
         """Record what was created, in the request's transaction (no-op without a key)."""
         if self.key is None or self._user_id is None:
             return
-        now = utcnow()
+        now = clock.now()
         await session.execute(
             delete(IdempotencyRecord).where(
                 IdempotencyRecord.user_id == self._user_id, IdempotencyRecord.expires_at <= now

@@ -16,7 +16,6 @@ from app.platform.etag import IfMatch, etag, set_etag
 from app.platform.idempotency import Idempotency
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.referrals import fhir, inbox, service, transitions, views
-from app.referrals import followup as _followup  # noqa: F401  (registers the gate and tasks)
 from app.referrals.dependencies import (
     CaseReferralReader,
     CaseReferrer,
