@@ -36,7 +36,6 @@ from app.persons.models import Person
 from app.persons.protected import Reach
 from app.persons.schemas import (
     AnyPersonRead,
-    Input,
     PersonCreated,
     PersonFields,
     PersonHistory,
@@ -48,6 +47,7 @@ from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
 from app.platform.idempotency import Idempotency
+from app.platform.inputs import Input
 
 router = APIRouter(prefix="/api/v1", tags=["persons"])
 

@@ -20,7 +20,6 @@ from app.plans.dependencies import (
 )
 from app.plans.schemas import (
     DocumentFormat,
-    Language,
     MeasureCreate,
     MeasureRead,
     MeasureStatusChange,
@@ -37,6 +36,7 @@ from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
 from app.platform.idempotency import Idempotency
+from app.platform.language import Language
 
 router = APIRouter(prefix="/api/v1", tags=["plans"])
 BASE = "/cases/{case_id}/plan"

@@ -13,10 +13,11 @@ from app.audit import service as audit
 from app.auth.principal import Principal
 from app.directory.models import Organisation
 from app.platform.etag import check_version
+from app.platform.language import SpokenLanguage
 from app.platform.pagination import apply_keyset, page_of
 from app.platform.problems import Conflict, NotFound, Unprocessable
 from app.referrals.models import ServiceEntry
-from app.referrals.schemas import NATIONAL, Language, ServiceCreate, ServiceType, ServiceUpdate
+from app.referrals.schemas import NATIONAL, ServiceCreate, ServiceType, ServiceUpdate
 
 
 def _json_list_has(column: Any, value: str) -> Any:
@@ -40,7 +41,7 @@ async def list_services(
     session: AsyncSession,
     service_type: ServiceType | None,
     area: str | None,
-    language: Language | None,
+    language: SpokenLanguage | None,
     include_inactive: bool,
     cursor: str | None,
     limit: int,
@@ -128,7 +129,7 @@ async def update_service(
         if field == "service_type":
             value = ServiceType(value).value
         elif field == "languages":
-            value = [Language(v).value for v in value]
+            value = [SpokenLanguage(v).value for v in value]
         elif field == "contact_web" and value is not None:
             value = str(value)
         setattr(entry, field, value)

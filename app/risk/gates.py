@@ -17,14 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.cases.access import readable_cases
-from app.cases.lifecycle import CaseStatus, GateContext, GateFn
-from app.cases.lifecycle import Scheme as CaseScheme
+from app.cases.lifecycle import CaseStatus, GateContext, GateFn, Scheme
 from app.cases.models import Case
 from app.platform.clock import clock
 from app.risk import config as risk_config
 from app.risk.evaluation import latest_submitted, live_marak_outcome
 from app.risk.models import Assessment
-from app.risk.schemas import RiskLevel, Scheme
+from app.risk.schemas import RiskLevel
 from app.worklist.registry import TaskRead
 
 
@@ -119,8 +118,8 @@ async def draft_assessments(
     ]
 
 
-GATES: tuple[tuple[CaseScheme | None, CaseStatus, GateFn], ...] = (
-    (CaseScheme.MARAK, CaseStatus.REFERRED, marak_referral_criterion_met),
-    (CaseScheme.HAH, CaseStatus.CLOSED, hah_latest_assessment_low),
-    (CaseScheme.ANKKURI, CaseStatus.SERVICE_REFERRAL, ankkuri_needs_assessment_completed),
+GATES: tuple[tuple[Scheme | None, CaseStatus, GateFn], ...] = (
+    (Scheme.MARAK, CaseStatus.REFERRED, marak_referral_criterion_met),
+    (Scheme.HAH, CaseStatus.CLOSED, hah_latest_assessment_low),
+    (Scheme.ANKKURI, CaseStatus.SERVICE_REFERRAL, ankkuri_needs_assessment_completed),
 )

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.cases.access import CaseAccess
+from app.cases.lifecycle import Scheme
 from app.platform.clock import Clock
 from app.platform.pagination import apply_keyset, page_of
 from app.platform.problems import Unprocessable
@@ -20,7 +21,7 @@ from app.risk.assessment_schemas import ExternalAssessmentRead, IncidentCreate, 
 from app.risk.config import RiskConfig
 from app.risk.evaluation import live_marak_outcome, raise_on_new_criterion
 from app.risk.models import ExternalAssessment, Incident
-from app.risk.schemas import ExternalAssessmentRecord, Scheme
+from app.risk.schemas import ExternalAssessmentRecord
 
 
 def _not_in_future(field: str, value: object, clock: Clock) -> None:

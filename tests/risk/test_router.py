@@ -7,10 +7,10 @@ from typing import Any
 import httpx
 import pytest
 
+from app.platform.language import Language
 from app.risk import router as risk_router
 from app.risk.dependencies import negotiate_language
 from app.risk.exceptions import InstrumentDefinitionError
-from app.risk.schemas import Language
 
 LIST = "/api/v1/instruments"
 MARAK = "/api/v1/instruments/marak-ric/1"
