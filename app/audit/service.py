@@ -82,6 +82,13 @@ def record(
     return event
 
 
+def record_replay(
+    session: AsyncSession, actor: Principal, target_type: str, target_id: str
+) -> None:
+    """A replayed create (app/platform/idempotency.py) is a read of what it made."""
+    record(session, actor, "idempotency.replayed", target_type, target_id)
+
+
 async def record_denial(request: Request, denied: DeniedAccess, status: int) -> None:
     """Log a refused attempt in its own transaction (the request's was rolled back)."""
     actor = denied.actor if isinstance(denied.actor, Principal) else None

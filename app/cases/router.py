@@ -15,7 +15,6 @@ from app.cases.dependencies import (
     CaseTransitioner,
     CaseUpdater,
     CurrentCase,
-    create_once,
 )
 from app.cases.lifecycle import CaseStatus, GatesDep, Scheme
 from app.cases.models import Case
@@ -37,7 +36,7 @@ from app.cases.schemas import (
 )
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
-from app.platform.idempotency import Idempotency
+from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])

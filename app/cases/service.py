@@ -43,7 +43,7 @@ from app.persons.models import Person
 from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.pagination import apply_keyset, page_of
-from app.platform.problems import Conflict, DeniedAccess, Forbidden, Unprocessable
+from app.platform.problems import Conflict, DeniedAccess, Forbidden, Unprocessable, field_error
 
 REFERENCE_PREFIX = {Scheme.ANKKURI: "ANK", Scheme.MARAK: "MRK", Scheme.HAH: "HAH"}
 #: Crockford base32 without look-alikes: easy to read out over the phone.
@@ -81,9 +81,10 @@ async def create_case(session: AsyncSession, principal: Principal, data: CaseCre
     """Open a case in one of the caller's teams; the caller becomes its lead."""
     team = await session.get(Team, data.team_id)
     if team is None:
-        raise Unprocessable(
+        raise field_error(
+            "team_id",
             "No such team.",
-            extra={"errors": [{"field": "team_id", "location": "body", "reason": "not_found"}]},
+            "not_found",
         )
     if team.id not in principal.team_ids:
         raise Forbidden(

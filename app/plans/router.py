@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query, Response
 
 from app.audit import service as audit
 from app.cases.access import not_found
-from app.cases.dependencies import create_once
 from app.plans import document, service
 from app.plans import measures as measure_service
 from app.plans.dependencies import (
@@ -35,7 +34,7 @@ from app.plans.schemas import (
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
-from app.platform.idempotency import Idempotency
+from app.platform.idempotency import Idempotency, create_once
 from app.platform.language import Language
 
 router = APIRouter(prefix="/api/v1", tags=["plans"])

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query, Response
 
 from app.audit import service as audit
 from app.cases.access import not_found
-from app.cases.dependencies import create_once
 from app.cases.lifecycle import GatesDep
 from app.plans import meetings as service
 from app.plans.dependencies import MeetingManager, MeetingReader, MinutesReader, MinutesWriter
@@ -23,7 +22,7 @@ from app.plans.schemas import (
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
-from app.platform.idempotency import Idempotency
+from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(prefix="/api/v1", tags=["meetings"])

@@ -112,6 +112,23 @@ class Unprocessable(DomainError):
     title = "Unprocessable content"
 
 
+def field_error(
+    field: str,
+    detail: str,
+    reason: str = "invalid",
+    *,
+    location: str = "body",
+    denied: DeniedAccess | None = None,
+) -> Unprocessable:
+    """The one way to refuse a single field: a 422 whose ``errors`` name it.
+
+    The same shape as a validation problem's errors (field, location, reason),
+    never the value sent. ``raise field_error("team_id", "No such team.", "not_found")``.
+    """
+    error = {"field": field, "location": location, "reason": reason}
+    return Unprocessable(detail, extra={"errors": [error]}, denied=denied)
+
+
 class PreconditionRequired(DomainError):
     status = 428
     type = "precondition-required"

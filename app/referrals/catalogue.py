@@ -15,7 +15,7 @@ from app.directory.models import Organisation
 from app.platform.etag import check_version
 from app.platform.language import SpokenLanguage
 from app.platform.pagination import apply_keyset, page_of
-from app.platform.problems import Conflict, NotFound, Unprocessable
+from app.platform.problems import Conflict, NotFound, field_error
 from app.referrals.models import ServiceEntry
 from app.referrals.schemas import NATIONAL, ServiceCreate, ServiceType, ServiceUpdate
 
@@ -81,13 +81,10 @@ async def create_service(
     session: AsyncSession, actor: Principal, data: ServiceCreate
 ) -> ServiceEntry:
     if await session.get(Organisation, data.provider_organisation_id) is None:
-        raise Unprocessable(
+        raise field_error(
+            "provider_organisation_id",
             "The provider organisation does not exist.",
-            extra={
-                "errors": [
-                    {"field": "provider_organisation_id", "location": "body", "reason": "unknown"}
-                ]
-            },
+            "unknown",
         )
     await _ensure_unique(session, data.provider_organisation_id, data.name)
     entry = ServiceEntry(
