@@ -28,7 +28,6 @@ from app.platform.inputs import InputPolicyMiddleware
 from app.platform.middleware import EdgeMiddleware, Metrics
 from app.platform.problems import install_handlers
 from app.referrals import install as referrals
-from app.referrals.followup import sweep_forever
 from app.risk import install as risk
 from app.worklist import install as worklist
 
@@ -61,21 +60,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        sweeper = None
-        if settings.referral_sweep_seconds > 0:
-            sweeper = asyncio.create_task(
-                sweep_forever(app.state.db, settings.referral_sweep_seconds)
-            )
         tally = asyncio.create_task(app.state.auth_guard.flush_forever(app.state.db))
         yield
         tally.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await tally
         await app.state.auth_guard.flush(app.state.db)
-        if sweeper is not None:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
         if owns_db:
             await app.state.db.dispose()
 
