@@ -9,36 +9,32 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from fastapi.staticfiles import StaticFiles
 
-from app.audit.router import router as audit_router
-from app.audit.service import record_denial
+from app.audit import install as audit
 from app.auth.ratelimit import AuthGuard
 from app.auth.tokens import KeySet
-from app.cases.router import routers as cases_routers
-from app.concerns.router import router as concerns_router
-from app.directory.registration import resolve_principal
-from app.directory.router import router as directory_router
-from app.ops import health as ops
-from app.persons.router import router as persons_router
-from app.persons.router_consents import router as consents_router
-from app.persons.router_facts import router as facts_router
-from app.plans.router import router as plans_router
-from app.plans.router_meetings import router as meetings_router
+from app.cases import install as cases
+from app.concerns import install as concerns
+from app.directory import install as directory
+from app.ops import install as ops
+from app.persons import install as persons
+from app.plans import install as plans
 from app.platform import contract
 from app.platform.config import Settings, get_settings
 from app.platform.crypto import KeyRingProvider
 from app.platform.db import Database
+from app.platform.extensions import Registries
 from app.platform.inputs import InputPolicyMiddleware
 from app.platform.middleware import EdgeMiddleware, Metrics
 from app.platform.problems import install_handlers
-from app.referrals.followup import sweep_forever
-from app.referrals.router import fhir_router
-from app.referrals.router import router as referrals_router
-from app.referrals.router_services import router as services_router
-from app.risk.gates import install as install_risk_rules
-from app.risk.router import routers as risk_routers
-from app.worklist.router import router as tasks_router
+from app.referrals import install as referrals
+from app.risk import install as risk
+from app.worklist import install as worklist
+
+#: Every domain's ``install(app)``, in dependency order: a domain extends only
+#: those installed before it, and the worklist builds /me/tasks from every
+#: provider registered before it (app/platform/extensions.py).
+DOMAINS = (ops, audit, directory, cases, persons, concerns, risk, plans, referrals, worklist)
 
 DESCRIPTION = """
 Case coordination for Finland's multiprofessional preventive work: **Ankkuri**
@@ -64,21 +60,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        sweeper = None
-        if settings.referral_sweep_seconds > 0:
-            sweeper = asyncio.create_task(
-                sweep_forever(app.state.db, settings.referral_sweep_seconds)
-            )
         tally = asyncio.create_task(app.state.auth_guard.flush_forever(app.state.db))
         yield
         tally.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await tally
         await app.state.auth_guard.flush(app.state.db)
-        if sweeper is not None:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
         if owns_db:
             await app.state.db.dispose()
 
@@ -96,32 +83,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.db = db
     app.state.keyset = KeySet(settings, settings.oidc_jwks)
     app.state.keyring = KeyRingProvider(settings)
-    app.state.principal_resolver = resolve_principal
     app.state.metrics = Metrics()
     app.state.auth_guard = AuthGuard(settings, app.state.metrics.registry)
 
-    install_handlers(app, on_denied=record_denial)
-    install_risk_rules(settings)
-    for router in (
-        ops.router,
-        directory_router,
-        audit_router,
-        *cases_routers,
-        persons_router,
-        consents_router,
-        facts_router,
-        concerns_router,
-        *risk_routers,
-        plans_router,
-        meetings_router,
-        tasks_router,
-        services_router,
-        referrals_router,
-        fhir_router,
-    ):
-        app.include_router(router)
+    app.state.registries = Registries()
+    install_handlers(app)
+    for domain in DOMAINS:
+        domain.install(app)
     contract.install(app)
-    app.mount(ops.DOCS_STATIC, StaticFiles(directory=ops.STATIC_DIR), name="static-docs")
     # Inside the edge (request id, body limit, content type): the input policy.
     app.add_middleware(InputPolicyMiddleware)
     app.add_middleware(

@@ -21,9 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
 from app.audit.schemas import Outcome
-from app.auth.principal import Principal, PrincipalResolver
+from app.auth.principal import Principal, PrincipalResolution
 from app.auth.tokens import VerifiedClaims
 from app.platform import context as requestctx
+from app.platform.extensions import registries_of
 from app.platform.pagination import apply_keyset, page_of
 from app.platform.problems import DeniedAccess
 
@@ -81,6 +82,13 @@ def record(
     return event
 
 
+def record_replay(
+    session: AsyncSession, actor: Principal, target_type: str, target_id: str
+) -> None:
+    """A replayed create (app/platform/idempotency.py) is a read of what it made."""
+    record(session, actor, "idempotency.replayed", target_type, target_id)
+
+
 async def record_denial(request: Request, denied: DeniedAccess, status: int) -> None:
     """Log a refused attempt in its own transaction (the request's was rolled back)."""
     actor = denied.actor if isinstance(denied.actor, Principal) else None
@@ -136,7 +144,7 @@ async def _registered_actor(request: Request, session: AsyncSession, actor: Prin
     always) and gives the denial the id the user will keep.
     """
     verified: VerifiedClaims | None = getattr(request.state, "verified_claims", None)
-    resolver: PrincipalResolver | None = getattr(request.app.state, "principal_resolver", None)
+    resolver = registries_of(request.app).of(PrincipalResolution).resolver
     if verified is None or resolver is None:
         return actor
     try:

@@ -18,6 +18,7 @@ from app.auth.ratelimit import AuthGuard
 from app.auth.tokens import KeySet, TokenError, VerifiedClaims, verify
 from app.platform.config import Settings
 from app.platform.db import SessionDep
+from app.platform.extensions import registries_of
 from app.platform.problems import Unauthorized
 
 
@@ -54,9 +55,26 @@ class Principal:
 
 
 #: Resolves verified claims to a Principal (JIT-registers unknown users and
-#: organisations). The directory domain registers it at start-up, because auth
-#: sits below the directory and may not import it.
+#: organisations). The directory domain installs it (app/directory/install.py),
+#: because auth sits below the directory and may not import it.
 PrincipalResolver = Callable[[AsyncSession, VerifiedClaims], Awaitable[Principal]]
+
+
+class PrincipalResolution:
+    """The app's registry of its one principal resolver (app/platform/extensions.py)."""
+
+    def __init__(self) -> None:
+        self.resolver: PrincipalResolver | None = None
+
+    def install(self, resolver: PrincipalResolver) -> None:
+        if self.resolver is not None:
+            raise RuntimeError("a principal resolver is installed already")
+        self.resolver = resolver
+
+    def __call__(self, session: AsyncSession, verified: VerifiedClaims) -> Awaitable[Principal]:
+        if self.resolver is None:
+            raise RuntimeError("no principal resolver installed")
+        return self.resolver(session, verified)
 
 
 bearer_scheme = HTTPBearer(auto_error=False, description="A JWT from the identity provider.")
@@ -114,7 +132,7 @@ async def authenticate(
     # Kept for the denial hook: if this request is refused and rolled back, the
     # just-in-time registration is redone in the denial's own transaction.
     request.state.verified_claims = verified
-    resolver: PrincipalResolver = request.app.state.principal_resolver
+    resolver = registries_of(request.app).of(PrincipalResolution)
     try:
         principal = await resolver(session, verified)
     except Unauthorized:

@@ -14,19 +14,14 @@ Two kinds:
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
-from fastapi import Depends, Path, Response
-from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import Depends, Path
 
-from app.audit import service as audit
 from app.auth.policy import POLICY, Action, Relation, require
 from app.auth.principal import Principal
 from app.cases.access import CaseAccess, enforce_relation, load_case_access
 from app.platform.db import SessionDep
-from app.platform.idempotency import REPLAYED_HEADER, IdempotencyGuard
-from app.platform.problems import Conflict
 
 #: The relations a case-scoped route may carry (see access.enforce_relation).
 CASE_RELATIONS = frozenset({Relation.CASE_MEMBER, Relation.CASE_WRITER, Relation.CASE_LEAD})
@@ -74,45 +69,3 @@ CaseNoteWriter = Annotated[CaseAccess, Depends(case_access(Action.CASE_NOTE_WRIT
 CaseGrantReader = Annotated[CaseAccess, Depends(case_access(Action.CASE_EMERGENCY_GRANTS_READ))]
 CaseExclusionReader = Annotated[CaseAccess, Depends(case_access(Action.CASE_EXCLUSION_READ))]
 CaseExclusionWriter = Annotated[CaseAccess, Depends(case_access(Action.CASE_EXCLUSION_WRITE))]
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-async def create_once(
-    idempotency: IdempotencyGuard,
-    session: AsyncSession,
-    principal: Principal,
-    body: BaseModel | None,
-    response: Response,
-    target_type: str,
-    create: Callable[[], Awaitable[tuple[M, uuid.UUID | str]]],
-    reread: Callable[[str], Awaitable[M]],
-) -> M:
-    """The one way a route creates under an Idempotency-Key.
-
-    ``create`` does the work and returns the response body and the id of what it
-    made; ``reread`` renders that target as a read of it would now, loading it
-    through the domain's readable path (so it raises the audited 404 once the
-    caller may no longer see it). The store keeps no body: a replay calls
-    ``reread``, returns current data with the first status and ``Location``,
-    the current ``ETag`` and ``Idempotent-Replayed: true``, and is audited as a
-    read of the target. Without the header ``create`` simply runs.
-    """
-    replay = await idempotency.begin(session, principal.user_id, body)
-    if replay is None:
-        out, target_id = await create()
-        await idempotency.complete(
-            session, 201, response.headers, target_type=target_type, target_id=target_id
-        )
-        return out
-    if replay.target_type != target_type:  # a row from before migration 0011
-        raise Conflict("This Idempotency-Key cannot be replayed; use a new key.")
-    out = await reread(replay.target_id)
-    audit.record(session, principal, "idempotency.replayed", target_type, replay.target_id)
-    response.status_code = replay.status
-    for name, value in replay.headers.items():
-        if name.lower() not in response.headers:  # the re-read's current ETag wins
-            response.headers[name] = value
-    response.headers[REPLAYED_HEADER] = "true"
-    return out

@@ -23,7 +23,7 @@ from app.cases.schemas import ExclusionCreate
 from app.directory.models import Organisation, User
 from app.platform.db import utcnow
 from app.platform.etag import check_version
-from app.platform.problems import Conflict, Unprocessable
+from app.platform.problems import Conflict, field_error
 
 
 class MustNotReceive(Conflict):
@@ -102,12 +102,6 @@ async def get_exclusion(
     return entry
 
 
-def _invalid(field: str, detail: str) -> Unprocessable:
-    return Unprocessable(
-        detail, extra={"errors": [{"field": field, "location": "body", "reason": "not_found"}]}
-    )
-
-
 async def add_exclusion(
     session: AsyncSession, access: CaseAccess, data: ExclusionCreate
 ) -> CaseExclusion:
@@ -116,11 +110,13 @@ async def add_exclusion(
     if data.person_id is not None:
         visible = await _person_visible(session, access, data.person_id)
         if not visible:
-            raise _invalid("person_id", "No such person among the people you can see.")
+            raise field_error(
+                "person_id", "No such person among the people you can see.", "not_found"
+            )
         same = CaseExclusion.person_id == data.person_id
     else:
         if await session.get(Organisation, data.organisation_id) is None:
-            raise _invalid("organisation_id", "No such organisation.")
+            raise field_error("organisation_id", "No such organisation.", "not_found")
         # Members of the organisation stay on the list of members, but the
         # readable-cases rule (app/cases/access.py) shuts them out from now on.
         losing = (

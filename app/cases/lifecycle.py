@@ -2,9 +2,10 @@
 
 Each scheme (docs/DOMAIN.md section 1) has one transition table. A transition may
 carry *gates*: small named async functions that return ``None`` when their
-precondition holds, or a sentence saying what is missing. Higher domains add
-gates at start-up with :func:`register_gate` (for example "no closing while
-referrals are open"), so this module never imports them.
+precondition holds, or a sentence saying what is missing. Each app has one
+:class:`Gates` registry; higher domains add gates to it from their
+``install(app)`` (for example "no closing while referrals are open"), so this
+module never imports them.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
+from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
+from app.platform.extensions import registry
 
 if TYPE_CHECKING:
     from app.cases.models import Case
@@ -193,41 +196,49 @@ class Gate:
     fn: GateFn = field(compare=False)
 
 
-_GATES: dict[tuple[Scheme | None, CaseStatus], list[Gate]] = {}
+class Gates:
+    """The app's lifecycle gates (one per app: app/platform/extensions.py)."""
+
+    def __init__(self) -> None:
+        self._by_target: dict[tuple[Scheme | None, CaseStatus], list[Gate]] = {}
+
+    def register(
+        self, scheme: Scheme | None, to_state: CaseStatus, fn: GateFn, *, name: str | None = None
+    ) -> Gate:
+        """Attach a gate to every transition into ``to_state`` (of one scheme, or all if None)."""
+        gate = Gate(name or fn.__name__, fn)
+        bucket = self._by_target.setdefault((scheme, to_state), [])
+        if any(g.name == gate.name for g in bucket):
+            raise RuntimeError(f"gate {gate.name} registered twice for {scheme}:{to_state}")
+        bucket.append(gate)
+        return gate
+
+    def unregister(self, scheme: Scheme | None, to_state: CaseStatus, name: str) -> None:
+        bucket = self._by_target.get((scheme, to_state), [])
+        self._by_target[(scheme, to_state)] = [g for g in bucket if g.name != name]
+
+    def for_transition(self, scheme: Scheme, to_state: CaseStatus) -> list[Gate]:
+        """The gates of every scheme first, then the scheme's own, in registration order."""
+        return [
+            *self._by_target.get((None, to_state), []),
+            *self._by_target.get((scheme, to_state), []),
+        ]
+
+    async def evaluate(self, ctx: GateContext) -> tuple[list[str], list[dict[str, str]]]:
+        """Run every gate; return the names that passed and the failures."""
+        passed: list[str] = []
+        failed: list[dict[str, str]] = []
+        for gate in self.for_transition(Scheme(ctx.case.scheme), ctx.intent.to):
+            problem = await gate.fn(ctx)
+            if problem is None:
+                passed.append(gate.name)
+            else:
+                failed.append({"gate": gate.name, "detail": problem})
+        return passed, failed
 
 
-def register_gate(
-    scheme: Scheme | None, to_state: CaseStatus, fn: GateFn, *, name: str | None = None
-) -> Gate:
-    """Attach a gate to every transition into ``to_state`` (of one scheme, or all if None)."""
-    gate = Gate(name or fn.__name__, fn)
-    bucket = _GATES.setdefault((scheme, to_state), [])
-    if any(g.name == gate.name for g in bucket):
-        raise RuntimeError(f"gate {gate.name} registered twice for {scheme}:{to_state}")
-    bucket.append(gate)
-    return gate
-
-
-def unregister_gate(scheme: Scheme | None, to_state: CaseStatus, name: str) -> None:
-    bucket = _GATES.get((scheme, to_state), [])
-    _GATES[(scheme, to_state)] = [g for g in bucket if g.name != name]
-
-
-def gates_for(scheme: Scheme, to_state: CaseStatus) -> list[Gate]:
-    return [*_GATES.get((None, to_state), []), *_GATES.get((scheme, to_state), [])]
-
-
-async def evaluate_gates(ctx: GateContext) -> tuple[list[str], list[dict[str, str]]]:
-    """Run every gate; return the names that passed and the failures."""
-    passed: list[str] = []
-    failed: list[dict[str, str]] = []
-    for gate in gates_for(Scheme(ctx.case.scheme), ctx.intent.to):
-        problem = await gate.fn(ctx)
-        if problem is None:
-            passed.append(gate.name)
-        else:
-            failed.append({"gate": gate.name, "detail": problem})
-    return passed, failed
+#: The request's app's gates, for a route that moves a case.
+GatesDep = Annotated[Gates, Depends(registry(Gates))]
 
 
 def _documented(text: str | None, minimum: int = 10) -> bool:
@@ -261,6 +272,9 @@ async def not_selected_reason_recorded(ctx: GateContext) -> str | None:
     return None
 
 
-register_gate(None, S.CLOSED, closure_outcome_recorded)
-register_gate(Scheme.HAH, S.CLOSED, hah_no_longer_a_threat_decision)
-register_gate(Scheme.ANKKURI, S.NOT_SELECTED, not_selected_reason_recorded)
+#: The gates of the lifecycle itself (registered by app/cases/install.py).
+GATES: tuple[tuple[Scheme | None, CaseStatus, GateFn], ...] = (
+    (None, S.CLOSED, closure_outcome_recorded),
+    (Scheme.HAH, S.CLOSED, hah_no_longer_a_threat_decision),
+    (Scheme.ANKKURI, S.NOT_SELECTED, not_selected_reason_recorded),
+)

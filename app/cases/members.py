@@ -26,7 +26,7 @@ from app.cases.schemas import CaseRole, MemberCreate, MemberRead, MemberUpdate
 from app.directory.models import TeamMembership, User
 from app.platform.db import utcnow
 from app.platform.etag import check_version
-from app.platform.problems import Conflict, DeniedAccess, Forbidden, Unprocessable
+from app.platform.problems import Conflict, DeniedAccess, Forbidden, field_error
 
 
 def to_read(member: CaseMember) -> MemberRead:
@@ -95,18 +95,14 @@ def read_member(session: AsyncSession, access: CaseAccess, member: CaseMember) -
     return to_read(member)
 
 
-def _invalid(field: str, detail: str, reason: str) -> Unprocessable:
-    return Unprocessable(
-        detail, extra={"errors": [{"field": field, "location": "body", "reason": reason}]}
-    )
-
-
 async def add_member(session: AsyncSession, access: CaseAccess, data: MemberCreate) -> CaseMember:
     case, principal = access.case, access.principal
     user = await session.get(User, data.user_id)
     professional = {r.value for r in PROFESSIONALS}
     if user is None or user.disabled or not professional.intersection(user.roles):
-        raise _invalid("user_id", "No such user, or the user cannot be a case member.", "invalid")
+        raise field_error(
+            "user_id", "No such user, or the user cannot be a case member.", "invalid"
+        )
     in_team = await session.scalar(
         select(TeamMembership.id).where(
             TeamMembership.team_id == case.team_id, TeamMembership.user_id == user.id
@@ -142,7 +138,7 @@ async def add_member(session: AsyncSession, access: CaseAccess, data: MemberCrea
             if hah_outsider
             else "The user is not in the case's team; invite them with a reason."
         )
-        raise _invalid("invite_reason", detail, "missing")
+        raise field_error("invite_reason", detail, "missing")
     member = await session.scalar(
         select(CaseMember)
         .where(CaseMember.case_id == case.id, CaseMember.user_id == user.id)

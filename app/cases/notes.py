@@ -23,7 +23,7 @@ from app.cases.access import CaseAccess, not_found
 from app.cases.models import CaseNote
 from app.cases.schemas import NoteCreate, NoteRead, NoteVisibility
 from app.platform.pagination import apply_keyset, page_of
-from app.platform.problems import DeniedAccess, Forbidden, Unprocessable
+from app.platform.problems import DeniedAccess, Forbidden, field_error
 
 
 def visible_notes(case_id: uuid.UUID, principal: Principal) -> Select[CaseNote]:
@@ -118,17 +118,17 @@ def _author_role(principal: Principal, data: NoteCreate) -> Role:
         raise Forbidden("Only professionals write notes.")
     if data.profession is not None:
         if data.profession not in mine:
-            raise Unprocessable(
+            raise field_error(
+                "profession",
                 "You can write only as one of your own professions.",
-                extra={
-                    "errors": [{"field": "profession", "location": "body", "reason": "not_yours"}]
-                },
+                "not_yours",
             )
         return data.profession
     if data.visibility == NoteVisibility.PROFESSION and len(mine) > 1:
-        raise Unprocessable(
+        raise field_error(
+            "profession",
             "You hold several roles: say which profession may see the note.",
-            extra={"errors": [{"field": "profession", "location": "body", "reason": "missing"}]},
+            "missing",
         )
     return mine[0]
 
@@ -143,11 +143,10 @@ async def add_note(session: AsyncSession, access: CaseAccess, data: NoteCreate) 
             visible_notes(access.case.id, principal).where(CaseNote.id == data.corrects_id)
         )
         if original is None:
-            raise Unprocessable(
+            raise field_error(
+                "corrects_id",
                 "No such note in this case.",
-                extra={
-                    "errors": [{"field": "corrects_id", "location": "body", "reason": "not_found"}]
-                },
+                "not_found",
                 denied=DeniedAccess(
                     action="case.note.write",
                     actor=principal,
@@ -168,9 +167,10 @@ async def add_note(session: AsyncSession, access: CaseAccess, data: NoteCreate) 
                 ),
             )
         if "visibility" in data.model_fields_set and data.visibility.value != original.visibility:
-            raise Unprocessable(
+            raise field_error(
+                "visibility",
                 "A correction keeps the visibility of the note it corrects.",
-                extra={"errors": [{"field": "visibility", "location": "body", "reason": "fixed"}]},
+                "fixed",
             )
         visibility = NoteVisibility(original.visibility)
         if visibility == NoteVisibility.PROFESSION:

@@ -33,7 +33,7 @@ from app.persons.schemas import PersonFields
 from app.platform.crypto import KeyRing
 from app.platform.db import utcnow
 from app.platform.etag import check_version
-from app.platform.problems import Conflict, DeniedAccess, Unprocessable
+from app.platform.problems import Conflict, DeniedAccess, field_error
 
 
 def visible_person_ids(principal: Principal, now: datetime | None = None) -> Select[uuid.UUID]:
@@ -121,11 +121,10 @@ async def add_participant(
             )
         )
         if person is None:
-            raise Unprocessable(
+            raise field_error(
+                "person_id",
                 "No such person.",
-                extra={
-                    "errors": [{"field": "person_id", "location": "body", "reason": "not_found"}]
-                },
+                "not_found",
                 denied=DeniedAccess(
                     action="case.participant.write",
                     actor=principal,

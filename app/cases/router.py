@@ -15,9 +15,8 @@ from app.cases.dependencies import (
     CaseTransitioner,
     CaseUpdater,
     CurrentCase,
-    create_once,
 )
-from app.cases.lifecycle import CaseStatus, Scheme
+from app.cases.lifecycle import CaseStatus, GatesDep, Scheme
 from app.cases.models import Case
 from app.cases.router_emergency import router as emergency_router
 from app.cases.router_exclusions import router as exclusions_router
@@ -37,7 +36,7 @@ from app.cases.schemas import (
 )
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
-from app.platform.idempotency import Idempotency
+from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -145,9 +144,10 @@ async def transition_case(
     access: CaseTransitioner,
     expected: IfMatch,
     response: Response,
+    gates: GatesDep,
 ) -> CaseRead:
     """Move the case along its scheme's lifecycle (409 lists the allowed targets)."""
-    out = await service.transition(session, access, body, expected)
+    out = await service.transition(session, gates, access, body, expected)
     set_etag(response, access.case.version)
     return out
 

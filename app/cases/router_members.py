@@ -7,11 +7,11 @@ import uuid
 from fastapi import APIRouter, Response
 
 from app.cases import members as service
-from app.cases.dependencies import CaseMemberManager, CaseMemberReader, create_once
+from app.cases.dependencies import CaseMemberManager, CaseMemberReader
 from app.cases.schemas import MemberCreate, MemberRead, MemberUpdate
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
-from app.platform.idempotency import Idempotency
+from app.platform.idempotency import Idempotency, create_once
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 BASE = "/cases/{case_id}/members"

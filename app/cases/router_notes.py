@@ -7,11 +7,11 @@ import uuid
 from fastapi import APIRouter, Response
 
 from app.cases import notes as service
-from app.cases.dependencies import CaseNoteReader, CaseNoteWriter, create_once
+from app.cases.dependencies import CaseNoteReader, CaseNoteWriter
 from app.cases.schemas import NoteCreate, NoteRead
 from app.platform.db import SessionDep
 from app.platform.etag import set_etag
-from app.platform.idempotency import Idempotency
+from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])

@@ -7,12 +7,12 @@ import uuid
 from fastapi import APIRouter, Response
 
 from app.cases import participants as service
-from app.cases.dependencies import CaseParticipantReader, CaseParticipantWriter, create_once
+from app.cases.dependencies import CaseParticipantReader, CaseParticipantWriter
 from app.cases.schemas import ParticipantCreate, ParticipantRead, ParticipantUpdate
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
-from app.platform.idempotency import Idempotency
+from app.platform.idempotency import Idempotency, create_once
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 BASE = "/cases/{case_id}/participants"

@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from app.auth.principal import Role
 from app.cases.lifecycle import CaseStatus, ClosureOutcome, ConsentStatement, Scheme
-from app.platform.inputs import Input as Input
+from app.platform.inputs import Input
 
 __all__ = ["CaseStatus", "ClosureOutcome", "Scheme"]
 

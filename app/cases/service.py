@@ -18,14 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.principal import Principal, Role
-from app.cases import sharing  # noqa: F401  (registers the consent gates)
 from app.cases.access import CaseAccess, readable_cases
 from app.cases.lifecycle import (
     CaseStatus,
     GateContext,
+    Gates,
     Scheme,
     TransitionIntent,
-    evaluate_gates,
     lifecycle,
 )
 from app.cases.models import Case, CaseMember, CaseParticipant, CaseTransition
@@ -44,7 +43,7 @@ from app.persons.models import Person
 from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.pagination import apply_keyset, page_of
-from app.platform.problems import Conflict, DeniedAccess, Forbidden, Unprocessable
+from app.platform.problems import Conflict, DeniedAccess, Forbidden, Unprocessable, field_error
 
 REFERENCE_PREFIX = {Scheme.ANKKURI: "ANK", Scheme.MARAK: "MRK", Scheme.HAH: "HAH"}
 #: Crockford base32 without look-alikes: easy to read out over the phone.
@@ -82,9 +81,10 @@ async def create_case(session: AsyncSession, principal: Principal, data: CaseCre
     """Open a case in one of the caller's teams; the caller becomes its lead."""
     team = await session.get(Team, data.team_id)
     if team is None:
-        raise Unprocessable(
+        raise field_error(
+            "team_id",
             "No such team.",
-            extra={"errors": [{"field": "team_id", "location": "body", "reason": "not_found"}]},
+            "not_found",
         )
     if team.id not in principal.team_ids:
         raise Forbidden(
@@ -163,7 +163,11 @@ async def update_case(
 
 
 async def transition(
-    session: AsyncSession, access: CaseAccess, data: TransitionCreate, expected_version: int
+    session: AsyncSession,
+    gates: Gates,
+    access: CaseAccess,
+    data: TransitionCreate,
+    expected_version: int,
 ) -> CaseRead:
     """Move the case along its scheme's table, if the gates of the target allow."""
     case = access.case
@@ -186,7 +190,7 @@ async def transition(
         outcome=data.outcome,
         consent=data.consent.to_statement() if data.consent else None,
     )
-    passed, failed = await evaluate_gates(
+    passed, failed = await gates.evaluate(
         GateContext(session, access.principal, case, current, intent)
     )
     if failed:

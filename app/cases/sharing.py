@@ -8,7 +8,7 @@ a meeting). Withdrawing consent therefore stops the case at the next such
 step; the refused transition is audited as a denial (app/cases/service.py).
 
 This module sits in cases because cases may ask persons, never the reverse.
-Importing it registers the gates (app/cases/service.py does).
+app/cases/install.py registers the gates.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import uuid
 
 from sqlalchemy import select
 
-from app.cases.lifecycle import CaseStatus, GateContext, Scheme, register_gate
+from app.cases.lifecycle import CaseStatus, GateContext, GateFn, Scheme
 from app.cases.models import CaseParticipant
 from app.cases.schemas import ParticipantRole
 from app.persons.consent_schemas import LegalBasis, SharingScope
@@ -57,5 +57,6 @@ async def marak_victim_consent(ctx: GateContext) -> str | None:
     return None
 
 
-for _state in MARAK_DISCLOSURES:
-    register_gate(Scheme.MARAK, _state, marak_victim_consent)
+GATES: tuple[tuple[Scheme | None, CaseStatus, GateFn], ...] = tuple(
+    (Scheme.MARAK, state, marak_victim_consent) for state in MARAK_DISCLOSURES
+)

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from app.cases.dependencies import create_once
 from app.concerns import service
 from app.concerns.dependencies import ConcernReader, ConcernScreener, ConcernSubmitter
 from app.concerns.schemas import (
@@ -21,7 +20,7 @@ from app.concerns.schemas import (
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
-from app.platform.idempotency import Idempotency
+from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(prefix="/api/v1", tags=["concerns"])

@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from app.cases.schemas import ParticipantRole
 from app.persons.consent_schemas import LegalBasis
 from app.persons.identity import IdentityCode
-from app.persons.schemas import Input, Language, check_birth_date
+from app.persons.schemas import check_birth_date
+from app.platform.inputs import Input
+from app.platform.language import SpokenLanguage
 
 
 class Urgency(StrEnum):
@@ -52,7 +54,7 @@ class ConcernSubject(Input):
     family_name: Name
     birth_date: date | None = None
     identity_code: IdentityCode | None = None
-    preferred_language: Language | None = None
+    preferred_language: SpokenLanguage | None = None
 
     @model_validator(mode="after")
     def _dates(self) -> ConcernSubject:

@@ -46,7 +46,7 @@ from app.platform.crypto import KeyRing
 from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.pagination import apply_keyset, page_of
-from app.platform.problems import Conflict, DeniedAccess, NotFound, Unprocessable
+from app.platform.problems import Conflict, DeniedAccess, NotFound, field_error
 
 OPEN = {ConcernStatus.RECEIVED.value, ConcernStatus.UNDER_CONSIDERATION.value}
 SCREEN_ACTION = "concern.screen"
@@ -95,9 +95,10 @@ async def submit(
 ) -> Concern:
     team = await session.get(Team, data.team_id)
     if team is None:
-        raise Unprocessable(
+        raise field_error(
+            "team_id",
             "No such team.",
-            extra={"errors": [{"field": "team_id", "location": "body", "reason": "not_found"}]},
+            "not_found",
         )
     subject = data.subject
     person, matched = await persons.find_or_record(
@@ -256,9 +257,10 @@ async def _take_action(
         access = await load_case_access(session, principal, data.case_id, SCREEN_ACTION)
         await enforce_relation(session, access, Relation.CASE_WRITER, SCREEN_ACTION)
         if access.case.team_id != concern.team_id:
-            raise Unprocessable(
+            raise field_error(
+                "case_id",
                 "Attach the concern to a case of the team it was sent to.",
-                extra={"errors": [{"field": "case_id", "location": "body", "reason": "team"}]},
+                "team",
             )
     person = await session.get(Person, concern.person_id)
     assert person is not None

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
+from app.cases.lifecycle import Scheme
 from app.cases.models import Case
 from app.directory.models import User
 from app.platform.clock import clock
@@ -21,7 +22,6 @@ from app.risk import config as risk_config
 from app.risk.evaluation import apply_to_case, evaluate
 from app.risk.instruments import default_registry
 from app.risk.models import Assessment, ExternalAssessment, Incident
-from app.risk.schemas import Scheme
 from app.risk.validation import validate_answers
 
 MARAK_YES = {

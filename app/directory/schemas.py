@@ -7,7 +7,7 @@ from enum import StrEnum
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.auth.principal import Role
-from app.platform.inputs import Input as Input
+from app.platform.inputs import Input
 
 
 class OrganisationKind(StrEnum):

@@ -23,7 +23,13 @@ from app.directory.schemas import (
 )
 from app.platform.etag import check_version
 from app.platform.pagination import apply_keyset, page_of
-from app.platform.problems import Conflict, DeniedAccess, Forbidden, NotFound, Unprocessable
+from app.platform.problems import (
+    Conflict,
+    DeniedAccess,
+    Forbidden,
+    NotFound,
+    field_error,
+)
 
 # --- organisations ------------------------------------------------------------
 
@@ -113,13 +119,10 @@ async def update_user(
     moved_to = changes.get("organisation_id")
     if moved_to is not None and moved_to != user.organisation_id:
         if await session.get(Organisation, moved_to) is None:
-            raise Unprocessable(
+            raise field_error(
+                "organisation_id",
                 "No such organisation.",
-                extra={
-                    "errors": [
-                        {"field": "organisation_id", "location": "body", "reason": "not_found"}
-                    ]
-                },
+                "not_found",
             )
         user.organisation_id = moved_to
         audit.record(session, actor, "directory.user.organisation_moved", "user", user.id)
@@ -211,9 +214,10 @@ async def add_team_member(
     _ensure_may_manage(actor, "team.member.manage", team.organisation_id, team.id)
     user = await session.get(User, data.user_id)
     if user is None:
-        raise Unprocessable(
+        raise field_error(
+            "user_id",
             "No such user.",
-            extra={"errors": [{"field": "user_id", "location": "body", "reason": "not_found"}]},
+            "not_found",
         )
     exists = await session.scalar(
         select(TeamMembership.id).where(

@@ -25,7 +25,7 @@ from app.auth.principal import Principal
 from app.directory.models import Organisation
 from app.persons.models import Consent, Person
 from app.platform.db import utcnow
-from app.platform.problems import DeniedAccess, NotFound, Unprocessable
+from app.platform.problems import DeniedAccess, NotFound, field_error
 
 DEFAULT_WINDOW = timedelta(days=730)
 MAX_ENTRIES = 10_000
@@ -98,9 +98,11 @@ async def access_report(
     until = until or utcnow()
     since = since or until - DEFAULT_WINDOW
     if since >= until:
-        raise Unprocessable(
+        raise field_error(
+            "since",
             "since must be before until.",
-            extra={"errors": [{"field": "since", "location": "query", "reason": "invalid"}]},
+            "invalid",
+            location="query",
         )
     targets: dict[str, set[str]] = defaultdict(set)
     targets["person"].add(str(person_id))

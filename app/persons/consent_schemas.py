@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from app.persons.schemas import Input
+from app.platform.inputs import Input
 
 
 class LegalBasis(StrEnum):

@@ -35,7 +35,13 @@ from app.persons.consent_schemas import (
 from app.persons.models import Consent, Person
 from app.persons.service import PersonAccess
 from app.platform.db import utcnow
-from app.platform.problems import Conflict, DeniedAccess, Forbidden, NotFound, Unprocessable
+from app.platform.problems import (
+    Conflict,
+    DeniedAccess,
+    Forbidden,
+    NotFound,
+    field_error,
+)
 
 ADULT_AGE = 18
 CLOCK_SKEW = timedelta(minutes=5)
@@ -61,12 +67,6 @@ def to_read(consent: Consent, now: datetime | None = None) -> ConsentRead:
 
 def _age_on(birth: date, day: date) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
-
-
-def _invalid(field: str, detail: str) -> Unprocessable:
-    return Unprocessable(
-        detail, extra={"errors": [{"field": field, "location": "body", "reason": "invalid"}]}
-    )
 
 
 async def list_consents(session: AsyncSession, access: PersonAccess) -> list[ConsentRead]:
@@ -106,7 +106,7 @@ async def record_consent(
     now = utcnow()
     obtained_at = data.obtained_at or now
     if obtained_at > now + CLOCK_SKEW:
-        raise _invalid("obtained_at", "obtained_at is in the future.")
+        raise field_error("obtained_at", "obtained_at is in the future.")
     if data.guardian_person_id is not None:
         guardian = await session.scalar(
             select(Person.id).where(
@@ -114,16 +114,20 @@ async def record_consent(
             )
         )
         if guardian is None or guardian == person.id:
-            raise _invalid("guardian_person_id", "No such guardian among the people you can see.")
+            raise field_error(
+                "guardian_person_id", "No such guardian among the people you can see."
+            )
     minor = person.birth_date is not None and (
         _age_on(person.birth_date, obtained_at.date()) < ADULT_AGE
     )
     if data.basis == LegalBasis.CONSENT and data.given_by == GivenBy.PERSON and minor:
         # A minor who understands the matter consents for themselves (docs/DOMAIN.md section 1).
         if data.minor_has_capacity is None:
-            raise _invalid("minor_has_capacity", "Record whether the minor understands the matter.")
+            raise field_error(
+                "minor_has_capacity", "Record whether the minor understands the matter."
+            )
         if not data.minor_has_capacity:
-            raise _invalid(
+            raise field_error(
                 "minor_has_capacity",
                 "A minor who does not understand the matter cannot consent; a guardian must.",
             )
@@ -185,7 +189,7 @@ async def withdraw_consent(
     now = utcnow()
     at = data.withdrawn_at or now
     if at > now + CLOCK_SKEW or at < consent.obtained_at:
-        raise _invalid("withdrawn_at", "withdrawn_at must be between obtaining it and now.")
+        raise field_error("withdrawn_at", "withdrawn_at must be between obtaining it and now.")
     consent.withdrawn_at = at
     consent.withdrawn_recorded_by = access.principal.user_id
     consent.withdrawal_note = data.note

@@ -13,7 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from app.persons.schemas import Address, Input, Phone, SafeContact, Visibility
+from app.persons.schemas import Address, Phone, SafeContact, Visibility
+from app.platform.inputs import Input
 
 
 class FactsUpdate(Input):

@@ -17,7 +17,6 @@ from app.audit import service as audit
 from app.auth.policy import Action, Relation
 from app.cases import participants
 from app.cases.access import enforce_relation, load_case_access, not_found
-from app.cases.dependencies import create_once
 from app.cases.models import CaseParticipant
 from app.cases.schemas import ParticipantRole
 from app.persons import facts, search, service
@@ -36,7 +35,6 @@ from app.persons.models import Person
 from app.persons.protected import Reach
 from app.persons.schemas import (
     AnyPersonRead,
-    Input,
     PersonCreated,
     PersonFields,
     PersonHistory,
@@ -47,7 +45,8 @@ from app.persons.schemas import (
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
-from app.platform.idempotency import Idempotency
+from app.platform.idempotency import Idempotency, create_once
+from app.platform.inputs import Input
 
 router = APIRouter(prefix="/api/v1", tags=["persons"])
 

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from app.audit import service as audit
 from app.auth.policy import Action
 from app.cases.access import not_found
-from app.cases.dependencies import create_once
 from app.cases.models import CaseParticipant
 from app.concerns.models import Concern
 from app.persons import consents
@@ -26,9 +25,9 @@ from app.persons.dependencies import (
 )
 from app.persons.models import Consent
 from app.platform.db import SessionDep
-from app.platform.idempotency import Idempotency
+from app.platform.idempotency import Idempotency, create_once
 from app.platform.inputs import UtcDatetime
-from app.platform.problems import Unprocessable
+from app.platform.problems import field_error
 from app.referrals.models import ServiceEntry
 
 router = APIRouter(prefix="/api/v1", tags=["persons"])
@@ -61,13 +60,10 @@ async def record_consent(
         if body.service_id is not None:
             entry = await session.get(ServiceEntry, body.service_id)
             if entry is None:
-                raise Unprocessable(
+                raise field_error(
+                    "service_id",
                     "No such service in the directory.",
-                    extra={
-                        "errors": [
-                            {"field": "service_id", "location": "body", "reason": "not_found"}
-                        ]
-                    },
+                    "not_found",
                 )
             service_name = entry.name
         consent = await consents.record_consent(

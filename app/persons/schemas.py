@@ -28,14 +28,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from app.persons.identity import IdentityCode, birth_date_of
-from app.platform.inputs import Input as Input
-
-
-class Language(StrEnum):
-    FI = "fi"
-    SV = "sv"
-    EN = "en"
-    OTHER = "other"
+from app.platform.inputs import Input
+from app.platform.language import SpokenLanguage
 
 
 class Visibility(StrEnum):
@@ -88,7 +82,7 @@ class PersonFields(Input):
     identity_code: IdentityCode | None = Field(
         default=None, description="Henkilötunnus; stored only encrypted and as a blind index."
     )
-    preferred_language: Language | None = None
+    preferred_language: SpokenLanguage | None = None
     address: Address | None = None
     phones: list[Phone] = Field(default_factory=list, max_length=5)
     safe_contact: SafeContact | None = None
@@ -131,7 +125,7 @@ class PersonUpdate(Input):
     family_name: Name | None = None
     birth_date: date | None = None
     identity_code: IdentityCode | None = None
-    preferred_language: Language | None = None
+    preferred_language: SpokenLanguage | None = None
     non_disclosure: bool | None = None
 
     @model_validator(mode="after")
@@ -156,7 +150,7 @@ class _PersonCore(BaseModel):
     given_name: str
     family_name: str
     birth_date: date | None
-    preferred_language: Language | None
+    preferred_language: SpokenLanguage | None
     non_disclosure: bool = Field(description="Turvakielto: never disclose where the person is.")
     identity_code_recorded: bool
     owner_organisation_id: uuid.UUID
@@ -220,7 +214,7 @@ class _SnapshotCore(BaseModel):
     given_name: str
     family_name: str
     birth_date: date | None
-    preferred_language: Language | None
+    preferred_language: SpokenLanguage | None
     non_disclosure: bool
 
 

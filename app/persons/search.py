@@ -25,7 +25,7 @@ from app.persons.models import Person
 from app.persons.schemas import MatchHandle
 from app.platform.crypto import DecryptionError, FieldContext, KeyRing, Sealed
 from app.platform.db import utcnow
-from app.platform.problems import Unprocessable
+from app.platform.problems import Unprocessable, field_error
 
 MATCH_HANDLE_TTL = timedelta(hours=1)
 HANDLE_CONTEXT_TABLE = "person_match_handles"
@@ -43,9 +43,9 @@ async def redeem_match_handle(
     session: AsyncSession, keyring: KeyRing, principal: Principal, handle: str
 ) -> Person:
     def invalid() -> Unprocessable:
-        return Unprocessable(
+        return field_error(
+            "match_handle",
             "The match handle is not valid or has expired; search again.",
-            extra={"errors": [{"field": "match_handle", "location": "body", "reason": "invalid"}]},
         )
 
     ctx = FieldContext(HANDLE_CONTEXT_TABLE, principal.user_id, "person_id")

@@ -52,7 +52,7 @@ from app.persons.search import issue_match_handle
 from app.platform.crypto import FieldContext, KeyRing
 from app.platform.db import utcnow
 from app.platform.etag import check_version
-from app.platform.problems import Conflict, DeniedAccess, Forbidden, Unprocessable
+from app.platform.problems import Conflict, DeniedAccess, Forbidden, field_error
 
 
 class IdentityCodeInUse(Conflict):
@@ -339,9 +339,10 @@ async def correct_person(
     try:
         check_birth_date(birth, code)  # type: ignore[arg-type]
     except ValueError as exc:
-        raise Unprocessable(
+        raise field_error(
+            "birth_date",
             str(exc),
-            extra={"errors": [{"field": "birth_date", "location": "body", "reason": "mismatch"}]},
+            "mismatch",
         ) from exc
     if "identity_code" in changes:
         index = identity.blind_index(keyring, code) if code else None  # type: ignore[arg-type]

@@ -31,10 +31,11 @@ from app.persons.models import Person
 from app.plans.labels import LABELS, format_date
 from app.plans.models import Measure, Plan, PlanVersion
 from app.plans.pdf import render_pdf
-from app.plans.schemas import DocumentFormat, Language, PlanKind
+from app.plans.schemas import DocumentFormat, PlanKind
 from app.plans.service import open_safe_contact
 from app.platform.crypto import KeyRing
 from app.platform.db import utcnow
+from app.platform.language import Language
 from app.platform.problems import Conflict, DeniedAccess, Unprocessable
 
 #: Who a plan document may be made for.

@@ -32,13 +32,7 @@ from app.plans.schemas import (
 from app.plans.service import _require_draft, _touch, current_version, live_measures
 from app.platform.db import utcnow
 from app.platform.etag import check_version
-from app.platform.problems import DeniedAccess, Forbidden, Unprocessable
-
-
-def _invalid(field: str, detail: str) -> Unprocessable:
-    return Unprocessable(
-        detail, extra={"errors": [{"field": field, "location": "body", "reason": "invalid"}]}
-    )
+from app.platform.problems import DeniedAccess, Forbidden, field_error
 
 
 async def _check_responsible(
@@ -48,7 +42,7 @@ async def _check_responsible(
     user_id: uuid.UUID | None,
 ) -> None:
     if await session.get(Organisation, organisation_id) is None:
-        raise _invalid("responsible_organisation_id", "No such organisation.")
+        raise field_error("responsible_organisation_id", "No such organisation.")
     if not await may_receive(session, access.case.id, Party(organisation_id=organisation_id)):
         raise MustNotReceive("That organisation is on this case's must-not-receive list.")
     if user_id is None:
@@ -64,7 +58,7 @@ async def _check_responsible(
         )
     )
     if found is None:
-        raise _invalid(
+        raise field_error(
             "responsible_user_id",
             "The responsible member must be a member of the case from that organisation.",
         )
@@ -143,7 +137,7 @@ async def update_measure(
         await _check_responsible(session, access, organisation_id, user_id)
     for name, value in values.items():
         if value is None and name in {"category", "description", "responsible_organisation_id"}:
-            raise _invalid(name, f"{name} cannot be emptied.")
+            raise field_error(name, f"{name} cannot be emptied.")
         setattr(measure, name, value.value if name == "category" else value)
     if data.remove:
         measure.removed_in = version.number

@@ -18,7 +18,7 @@ from app.audit import service as audit
 from app.auth.policy import Relation
 from app.auth.principal import Principal
 from app.cases.access import CaseAccess, enforce_relation, load_case_access, member_case_ids
-from app.cases.lifecycle import CaseStatus, Scheme
+from app.cases.lifecycle import CaseStatus, Gates, Scheme
 from app.cases.schemas import TransitionCreate
 from app.cases.service import transition
 from app.directory.models import Organisation, Team, TeamMembership
@@ -178,7 +178,7 @@ async def _writable_case(
 
 
 async def add_to_agenda(
-    session: AsyncSession, principal: Principal, meeting: Meeting, data: AgendaAdd
+    session: AsyncSession, gates: Gates, principal: Principal, meeting: Meeting, data: AgendaAdd
 ) -> AgendaItem:
     """Put a referred case (or a repeat) on the agenda; the case moves to ``on_agenda``,
     through the lifecycle and its gates (the victim's consent is checked again)."""
@@ -201,6 +201,7 @@ async def add_to_agenda(
     if status != CaseStatus.ON_AGENDA:
         await transition(
             session,
+            gates,
             access,
             TransitionCreate(to=CaseStatus.ON_AGENDA, reason=f"Agenda of meeting {meeting.id}"),
             case.version,

@@ -8,9 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from app.audit import service as audit
 from app.cases.access import not_found
-from app.cases.dependencies import create_once
 from app.plans import document, service
-from app.plans import followup as _followup  # noqa: F401  (registers the gate and task providers)
 from app.plans import measures as measure_service
 from app.plans.dependencies import (
     MeasureStatusChanger,
@@ -21,7 +19,6 @@ from app.plans.dependencies import (
 )
 from app.plans.schemas import (
     DocumentFormat,
-    Language,
     MeasureCreate,
     MeasureRead,
     MeasureStatusChange,
@@ -37,7 +34,8 @@ from app.plans.schemas import (
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
-from app.platform.idempotency import Idempotency
+from app.platform.idempotency import Idempotency, create_once
+from app.platform.language import Language
 
 router = APIRouter(prefix="/api/v1", tags=["plans"])
 BASE = "/cases/{case_id}/plan"

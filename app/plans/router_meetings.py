@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from app.audit import service as audit
 from app.cases.access import not_found
-from app.cases.dependencies import create_once
+from app.cases.lifecycle import GatesDep
 from app.plans import meetings as service
 from app.plans.dependencies import MeetingManager, MeetingReader, MinutesReader, MinutesWriter
 from app.plans.schemas import (
@@ -22,7 +22,7 @@ from app.plans.schemas import (
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
-from app.platform.idempotency import Idempotency
+from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(prefix="/api/v1", tags=["meetings"])
@@ -95,10 +95,11 @@ async def add_to_agenda(
     session: SessionDep,
     principal: MeetingManager,
     response: Response,
+    gates: GatesDep,
 ) -> MeetingRead:
     """Add a referred case (or a repeat); the case moves to ``on_agenda``."""
     meeting = await service.get_meeting(session, principal, meeting_id, "meeting.manage")
-    await service.add_to_agenda(session, principal, meeting, body)
+    await service.add_to_agenda(session, gates, principal, meeting, body)
     return await _out(session, principal, meeting_id, response)
 
 

@@ -14,7 +14,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from app.cases.lifecycle import Scheme
-from app.platform.inputs import Input as Input
+from app.platform.inputs import Input
 
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
 Short = Annotated[str, Field(min_length=1, max_length=200)]
@@ -197,12 +197,6 @@ class PlanRead(BaseModel):
 class DocumentFormat(StrEnum):
     HTML = "html"
     PDF = "pdf"
-
-
-class Language(StrEnum):
-    FI = "fi"
-    SV = "sv"
-    EN = "en"
 
 
 class MeetingKind(StrEnum):

@@ -5,7 +5,9 @@ months counted from a date (the last referral, the first day of the escalation
 window) and the repeat flag lapses by itself 12 months after the referral; a
 service referral falls overdue after its response target and expires later
 (app/referrals). Every such service, gate and the /me/tasks route ask this
-clock, and tests :meth:`Clock.freeze` it. Dates are Finnish calendar dates: a
+clock, and tests :meth:`Clock.freeze` it. It is the one time source: the
+database's ``utcnow()`` (column defaults, app/platform/db.py) reads this clock
+too, so a frozen clock gives the same "now" everywhere. Dates are Finnish calendar dates: a
 referral made at 01:30 in Helsinki happened "today", even though it is still
 yesterday in UTC.
 """
@@ -15,8 +17,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from app.platform.db import utcnow
-
 LOCAL_TIMEZONE = ZoneInfo("Europe/Helsinki")
 
 
@@ -25,7 +25,7 @@ class Clock:
         self._frozen: datetime | None = None
 
     def now(self) -> datetime:
-        return self._frozen if self._frozen is not None else utcnow()
+        return self._frozen if self._frozen is not None else datetime.now(UTC)
 
     def today(self) -> date:
         return local_date(self.now())

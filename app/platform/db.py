@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from app.platform.clock import clock
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -36,7 +38,12 @@ NAMING_CONVENTION = {
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """The application clock's now (app/platform/clock.py), for column defaults too.
+
+    Not a second time source: frozen in a test, every timestamp and every
+    deadline read the same instant.
+    """
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -26,22 +26,46 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, TypeVar
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import JSON, Integer, String, UniqueConstraint, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.platform.db import Base, UUIDPk, utcnow
-from app.platform.problems import Conflict, Unprocessable
+from app.platform.clock import clock
+from app.platform.db import Base, UUIDPk
+from app.platform.extensions import registries_of
+from app.platform.problems import Conflict, field_error
 
 TTL = timedelta(hours=24)
 REPLAYED_HEADER = "Idempotent-Replayed"
 KEPT_HEADERS = ("etag", "location")
+
+
+class Actor(Protocol):
+    """Who creates: the authenticated principal (app/auth), as far as this module needs."""
+
+    @property
+    def user_id(self) -> uuid.UUID: ...
+
+
+#: Told of every replay, in the request's transaction: (session, actor, target type, id).
+ReplayHook = Callable[[AsyncSession, Any, str, str], None]
+
+
+class ReplayHooks:
+    """The app's hooks for a replayed create (the audit domain installs its record)."""
+
+    def __init__(self) -> None:
+        self.hooks: list[ReplayHook] = []
+
+    def register(self, hook: ReplayHook) -> None:
+        self.hooks.append(hook)
 
 
 class IdempotencyRecord(UUIDPk, Base):
@@ -57,7 +81,7 @@ class IdempotencyRecord(UUIDPk, Base):
     #: What the first request created: a replay re-reads it (and is audited as a read of it).
     target_type: Mapped[str] = mapped_column(String(50))
     target_id: Mapped[str] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
@@ -79,10 +103,13 @@ def _lock_id(user_id: uuid.UUID, key: str) -> int:
 class IdempotencyGuard:
     """Per-request handle: ``begin`` before doing the work, ``complete`` after."""
 
-    def __init__(self, key: str | None, method: str, path: str) -> None:
+    def __init__(
+        self, key: str | None, method: str, path: str, on_replay: list[ReplayHook] | None = None
+    ) -> None:
         self.key = key
         self.method = method
         self.path = path
+        self.on_replay = on_replay or []
         self._user_id: uuid.UUID | None = None
         self._fingerprint = ""
 
@@ -124,18 +151,16 @@ class IdempotencyGuard:
         )
         if record is None:
             return None
-        if record.expires_at <= utcnow():
+        if record.expires_at <= clock.now():
             await session.delete(record)
             await session.flush()
             return None
         if record.fingerprint != self._fingerprint:
-            raise Unprocessable(
+            raise field_error(
+                "Idempotency-Key",
                 "This Idempotency-Key was used for a different request.",
-                extra={
-                    "errors": [
-                        {"field": "Idempotency-Key", "location": "header", "reason": "reused"}
-                    ]
-                },
+                "reused",
+                location="header",
             )
         return Replay(
             record.response_status,
@@ -156,7 +181,7 @@ class IdempotencyGuard:
         """Record what was created, in the request's transaction (no-op without a key)."""
         if self.key is None or self._user_id is None:
             return
-        now = utcnow()
+        now = clock.now()
         await session.execute(
             delete(IdempotencyRecord).where(
                 IdempotencyRecord.user_id == self._user_id, IdempotencyRecord.expires_at <= now
@@ -195,7 +220,50 @@ async def _guard(
         ),
     ] = None,
 ) -> IdempotencyGuard:
-    return IdempotencyGuard(idempotency_key, request.method, request.url.path)
+    hooks = registries_of(request.app).of(ReplayHooks).hooks
+    return IdempotencyGuard(idempotency_key, request.method, request.url.path, hooks)
 
 
 Idempotency = Annotated[IdempotencyGuard, Depends(_guard)]
+M = TypeVar("M", bound=BaseModel)
+
+
+async def create_once(
+    idempotency: IdempotencyGuard,
+    session: AsyncSession,
+    actor: Actor,
+    body: BaseModel | None,
+    response: Response,
+    target_type: str,
+    create: Callable[[], Awaitable[tuple[M, uuid.UUID | str]]],
+    reread: Callable[[str], Awaitable[M]],
+) -> M:
+    """The one way a route creates under an Idempotency-Key.
+
+    ``create`` does the work and returns the response body and the id of what it
+    made; ``reread`` renders that target as a read of it would now, loading it
+    through the domain's readable path (so it raises the audited 404 once the
+    caller may no longer see it). The store keeps no body: a replay calls
+    ``reread``, returns current data with the first status and ``Location``,
+    the current ``ETag`` and ``Idempotent-Replayed: true``, and is audited as a
+    read of the target (the audit domain's replay hook). Without the header
+    ``create`` simply runs.
+    """
+    replay = await idempotency.begin(session, actor.user_id, body)
+    if replay is None:
+        out, target_id = await create()
+        await idempotency.complete(
+            session, 201, response.headers, target_type=target_type, target_id=target_id
+        )
+        return out
+    if replay.target_type != target_type:  # a row from before migration 0011
+        raise Conflict("This Idempotency-Key cannot be replayed; use a new key.")
+    out = await reread(replay.target_id)
+    for hook in idempotency.on_replay:
+        hook(session, actor, target_type, replay.target_id)
+    response.status_code = replay.status
+    for name, value in replay.headers.items():
+        if name.lower() not in response.headers:  # the re-read's current ETag wins
+            response.headers[name] = value
+    response.headers[REPLAYED_HEADER] = "true"
+    return out

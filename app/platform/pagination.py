@@ -15,7 +15,7 @@ from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.platform.inputs import refusal
-from app.platform.problems import Unprocessable
+from app.platform.problems import field_error
 
 T = TypeVar("T")
 SelectT = TypeVar("SelectT", bound=Select)  # type: ignore[type-arg]
@@ -49,9 +49,11 @@ def decode_cursor(cursor: str) -> tuple[Any, uuid.UUID]:
         row_id = uuid.UUID(payload["id"])
         value = datetime.fromisoformat(payload["t"]) if "t" in payload else payload["v"]
     except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
-        raise Unprocessable(
+        raise field_error(
+            "cursor",
             "The cursor is not valid.",
-            extra={"errors": [{"field": "cursor", "location": "query", "reason": "invalid"}]},
+            "invalid",
+            location="query",
         ) from exc
     return value, row_id
 
@@ -68,9 +70,11 @@ def _check_sort_value(value: Any, sort_col: InstrumentedAttribute[Any]) -> None:
     if refusal(value) is not None:
         fits = False
     if not fits:
-        raise Unprocessable(
+        raise field_error(
+            "cursor",
             "The cursor is not valid.",
-            extra={"errors": [{"field": "cursor", "location": "query", "reason": "invalid"}]},
+            "invalid",
+            location="query",
         )
 
 

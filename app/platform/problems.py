@@ -19,6 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.platform.extensions import registries_of
+
 log = logging.getLogger("casecoord.errors")
 
 PROBLEM_JSON = "application/problem+json"
@@ -108,6 +110,23 @@ class Unprocessable(DomainError):
     status = 422
     type = "validation-error"
     title = "Unprocessable content"
+
+
+def field_error(
+    field: str,
+    detail: str,
+    reason: str = "invalid",
+    *,
+    location: str = "body",
+    denied: DeniedAccess | None = None,
+) -> Unprocessable:
+    """The one way to refuse a single field: a 422 whose ``errors`` name it.
+
+    The same shape as a validation problem's errors (field, location, reason),
+    never the value sent. ``raise field_error("team_id", "No such team.", "not_found")``.
+    """
+    error = {"field": field, "location": location, "reason": reason}
+    return Unprocessable(detail, extra={"errors": [error]}, denied=denied)
 
 
 class PreconditionRequired(DomainError):
@@ -247,11 +266,24 @@ def allowed_methods(request: Request) -> list[str]:
 DenialHook = Callable[[Request, DeniedAccess, int], Awaitable[None]]
 
 
-def install_handlers(app: FastAPI, on_denied: DenialHook | None = None) -> None:
+class DenialHooks:
+    """The app's hooks for a refused request (the audit domain installs its record)."""
+
+    def __init__(self) -> None:
+        self.hooks: list[DenialHook] = []
+
+    def register(self, hook: DenialHook) -> None:
+        if hook in self.hooks:
+            raise RuntimeError(f"denial hook {hook.__name__} registered twice")
+        self.hooks.append(hook)
+
+
+def install_handlers(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, DomainError)
-        if exc.denied is not None and on_denied is not None:
-            await on_denied(request, exc.denied, exc.status)
+        if exc.denied is not None:
+            for on_denied in registries_of(request.app).of(DenialHooks).hooks:
+                await on_denied(request, exc.denied, exc.status)
         return problem_response(
             exc.status,
             instance=_instance(request),

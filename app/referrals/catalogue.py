@@ -13,10 +13,11 @@ from app.audit import service as audit
 from app.auth.principal import Principal
 from app.directory.models import Organisation
 from app.platform.etag import check_version
+from app.platform.language import SpokenLanguage
 from app.platform.pagination import apply_keyset, page_of
-from app.platform.problems import Conflict, NotFound, Unprocessable
+from app.platform.problems import Conflict, NotFound, field_error
 from app.referrals.models import ServiceEntry
-from app.referrals.schemas import NATIONAL, Language, ServiceCreate, ServiceType, ServiceUpdate
+from app.referrals.schemas import NATIONAL, ServiceCreate, ServiceType, ServiceUpdate
 
 
 def _json_list_has(column: Any, value: str) -> Any:
@@ -40,7 +41,7 @@ async def list_services(
     session: AsyncSession,
     service_type: ServiceType | None,
     area: str | None,
-    language: Language | None,
+    language: SpokenLanguage | None,
     include_inactive: bool,
     cursor: str | None,
     limit: int,
@@ -80,13 +81,10 @@ async def create_service(
     session: AsyncSession, actor: Principal, data: ServiceCreate
 ) -> ServiceEntry:
     if await session.get(Organisation, data.provider_organisation_id) is None:
-        raise Unprocessable(
+        raise field_error(
+            "provider_organisation_id",
             "The provider organisation does not exist.",
-            extra={
-                "errors": [
-                    {"field": "provider_organisation_id", "location": "body", "reason": "unknown"}
-                ]
-            },
+            "unknown",
         )
     await _ensure_unique(session, data.provider_organisation_id, data.name)
     entry = ServiceEntry(
@@ -128,7 +126,7 @@ async def update_service(
         if field == "service_type":
             value = ServiceType(value).value
         elif field == "languages":
-            value = [Language(v).value for v in value]
+            value = [SpokenLanguage(v).value for v in value]
         elif field == "contact_web" and value is not None:
             value = str(value)
         setattr(entry, field, value)

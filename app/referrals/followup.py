@@ -1,6 +1,6 @@
 """What referrals add to lower domains: the closure gate, /me/tasks and the expiry sweep.
 
-Registered when the package's router is imported (app/referrals/router.py).
+app/referrals/install.py registers the gate and the providers into the app's registries.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.cases.access import member_case_ids
-from app.cases.lifecycle import CaseStatus, GateContext, register_gate
+from app.cases.lifecycle import CaseStatus, GateContext
 from app.cases.models import Case
 from app.platform.db import Database
 from app.referrals.models import Referral
@@ -23,11 +23,15 @@ from app.referrals.service import PROVIDER_ROLES, received_by
 from app.referrals.states import OPEN, UNANSWERED, ReasonCode, Status
 from app.referrals.transitions import expire_due
 from app.referrals.views import overdue_clause
-from app.worklist.router import TaskKind, TaskRead, register_provider
+from app.worklist.registry import TaskRead
 
 log = logging.getLogger(__name__)
 _OPEN = sorted(s.value for s in OPEN)
 _UNANSWERED = sorted(s.value for s in UNANSWERED)
+#: The kinds of task the providers below produce.
+REFERRAL_OVERDUE = "referral_overdue"  # the referrer: no answer within the target
+REFERRAL_EXPIRED = "referral_expired"  # the referrer: it failed unanswered
+REFERRAL_TO_ANSWER = "referral_to_answer"  # the receiving service: waiting for you
 _URGENCY_PRIORITY = {"stat": 0, "asap": 0, "urgent": 1, "routine": 2}
 
 
@@ -45,9 +49,6 @@ async def referrals_settled(ctx: GateContext) -> str | None:
             "or cancel them with a reason, before closing."
         )
     return None
-
-
-register_gate(None, CaseStatus.CLOSED, referrals_settled)
 
 
 def _mine_in_open_cases(principal: Principal) -> list[object]:
@@ -83,7 +84,7 @@ async def my_referrals(
         expired = referral.status == Status.FAILED.value
         tasks.append(
             TaskRead(
-                kind=TaskKind.REFERRAL_EXPIRED if expired else TaskKind.REFERRAL_OVERDUE,
+                kind=REFERRAL_EXPIRED if expired else REFERRAL_OVERDUE,
                 title="Referral expired unanswered" if expired else "Referral not answered in time",
                 due_at=referral.ended_at if expired else referral.response_due_at,
                 overdue=True,
@@ -116,7 +117,7 @@ async def referrals_to_answer(
     ).all()
     return [
         TaskRead(
-            kind=TaskKind.REFERRAL_TO_ANSWER,
+            kind=REFERRAL_TO_ANSWER,
             title="Referral waiting for your answer",
             due_at=referral.response_due_at,
             overdue=referral.response_due_at is not None and referral.response_due_at < now,
@@ -126,10 +127,6 @@ async def referrals_to_answer(
         )
         for referral in rows
     ]
-
-
-register_provider("referrals.mine", my_referrals)
-register_provider("referrals.to_answer", referrals_to_answer)
 
 
 async def sweep_once(db: Database, progress: Callable[[int], None] | None = None) -> int:

@@ -9,14 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.cases.access import not_found
-from app.cases.dependencies import create_once
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, etag, set_etag
-from app.platform.idempotency import Idempotency
+from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.referrals import fhir, inbox, service, transitions, views
-from app.referrals import followup as _followup  # noqa: F401  (registers the gate and tasks)
 from app.referrals.dependencies import (
     CaseReferralReader,
     CaseReferrer,

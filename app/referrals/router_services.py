@@ -9,10 +9,11 @@ from fastapi import APIRouter, Query, Response
 
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
+from app.platform.language import SpokenLanguage
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.referrals import catalogue
 from app.referrals.dependencies import ServiceManager, ServiceReader
-from app.referrals.schemas import Language, ServiceCreate, ServiceRead, ServiceType, ServiceUpdate
+from app.referrals.schemas import ServiceCreate, ServiceRead, ServiceType, ServiceUpdate
 
 router = APIRouter(prefix="/api/v1", tags=["services"])
 
@@ -30,7 +31,7 @@ async def list_services(
             description="An area served, as written (e.g. Espoo); nationwide services match too.",
         ),
     ] = None,
-    language: Language | None = None,
+    language: SpokenLanguage | None = None,
     include_inactive: bool = False,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,

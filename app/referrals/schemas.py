@@ -6,7 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
-from app.platform.inputs import Input as Input
+from app.platform.inputs import Input
+from app.platform.language import SpokenLanguage
 from app.referrals.states import (
     NEEDS_REASON,
     REASONS,
@@ -37,13 +38,6 @@ class ServiceType(StrEnum):
     EXIT_PROGRAMME = "exit_programme"
 
 
-class Language(StrEnum):
-    FI = "fi"
-    SV = "sv"
-    EN = "en"
-    OTHER = "other"
-
-
 Area = Field(min_length=1, max_length=100)
 #: A public switchboard or helpline number: digits, spaces, +, - and parentheses.
 PHONE_PATTERN = r"^\+?[0-9][0-9 ()-]{2,38}$"
@@ -67,7 +61,7 @@ class ServiceCreate(Input):
     service_type: ServiceType
     name: str = Field(min_length=1, max_length=200)
     areas: list[str] = Field(min_length=1, max_length=50)
-    languages: list[Language] = Field(min_length=1, max_length=4)
+    languages: list[SpokenLanguage] = Field(min_length=1, max_length=4)
     contact_phone: str | None = Field(default=None, pattern=PHONE_PATTERN)
     contact_web: HttpUrl | None = None
     accepts_electronic_referrals: bool = False
@@ -81,7 +75,7 @@ class ServiceUpdate(Input):
     service_type: ServiceType | None = None
     name: str | None = Field(default=None, min_length=1, max_length=200)
     areas: list[str] | None = Field(default=None, min_length=1, max_length=50)
-    languages: list[Language] | None = Field(default=None, min_length=1, max_length=4)
+    languages: list[SpokenLanguage] | None = Field(default=None, min_length=1, max_length=4)
     contact_phone: str | None = Field(default=None, pattern=PHONE_PATTERN)
     contact_web: HttpUrl | None = None
     accepts_electronic_referrals: bool | None = None
@@ -98,7 +92,7 @@ class ServiceRead(BaseModel):
     service_type: ServiceType
     name: str
     areas: list[str]
-    languages: list[Language]
+    languages: list[SpokenLanguage]
     contact_phone: str | None
     contact_web: str | None
     accepts_electronic_referrals: bool

@@ -35,7 +35,13 @@ from app.plans.models import Measure
 from app.plans.schemas import OPEN_STATUSES
 from app.platform.clock import clock
 from app.platform.etag import check_version
-from app.platform.problems import Conflict, DeniedAccess, Forbidden, NotFound, Unprocessable
+from app.platform.problems import (
+    Conflict,
+    DeniedAccess,
+    Forbidden,
+    NotFound,
+    field_error,
+)
 from app.referrals.models import Referral, ReferralEvent, ServiceEntry
 from app.referrals.schemas import (
     ReferralCreate,
@@ -66,12 +72,6 @@ class ReferralAccess:
         if self.case is not None:
             return self.case.purpose
         return "service referral"
-
-
-def _invalid(field: str, detail: str, reason: str = "invalid") -> Unprocessable:
-    return Unprocessable(
-        detail, extra={"errors": [{"field": field, "location": "body", "reason": reason}]}
-    )
 
 
 async def load_referral(
@@ -137,16 +137,16 @@ async def check_subject(session: AsyncSession, case: Case, person_id: uuid.UUID)
         )
     )
     if person is None:
-        raise _invalid("subject_person_id", "The subject must be a participant of the case.")
+        raise field_error("subject_person_id", "The subject must be a participant of the case.")
     return person
 
 
 async def check_service(session: AsyncSession, service_id: uuid.UUID) -> ServiceEntry:
     service = await session.get(ServiceEntry, service_id)
     if service is None or not service.active:
-        raise _invalid("service_id", "No such active service in the directory.", "not_found")
+        raise field_error("service_id", "No such active service in the directory.", "not_found")
     if not service.accepts_electronic_referrals:
-        raise _invalid(
+        raise field_error(
             "service_id",
             "This service takes no electronic referrals; contact it through its public channel.",
         )
@@ -176,9 +176,9 @@ async def check_basis(
     elif not is_active(basis, clock.now()):
         problem = "The basis was withdrawn or is not yet in force; sharing is blocked."
     if problem is not None or basis is None:
-        raise Unprocessable(
+        raise field_error(
+            "basis_id",
             problem or "No such basis recorded for the subject.",
-            extra={"errors": [{"field": "basis_id", "location": "body", "reason": "invalid"}]},
             denied=DeniedAccess(
                 action="referral.basis",
                 actor=principal,
@@ -219,7 +219,7 @@ def check_shares(access: CaseAccess, fields: list[SharedField]) -> None:
         case_ids=frozenset({access.case.id}),
     )
     if set(fields) & PROTECTED_SHARES and not may_see_protected(access.principal, reach):
-        raise _invalid("shared_fields", "You cannot share protected fields you may not see.")
+        raise field_error("shared_fields", "You cannot share protected fields you may not see.")
 
 
 async def check_measure(session: AsyncSession, case: Case, measure_id: uuid.UUID) -> None:
@@ -230,7 +230,7 @@ async def check_measure(session: AsyncSession, case: Case, measure_id: uuid.UUID
         or measure.removed_in is not None
         or measure.status not in {s.value for s in OPEN_STATUSES}
     ):
-        raise _invalid("measure_id", "No such open measure in the case's plan.", "not_found")
+        raise field_error("measure_id", "No such open measure in the case's plan.", "not_found")
 
 
 def add_event(
@@ -326,7 +326,7 @@ async def update_draft(
     assert service is not None  # RESTRICT keeps it
     for field in ("reason", "urgency", "shared_fields", "basis_id"):
         if changes.get(field, ...) is None:
-            raise _invalid(field, f"{field} cannot be cleared.")
+            raise field_error(field, f"{field} cannot be cleared.")
     if "shared_fields" in changes:
         check_shares(case_access, data.shared_fields or [])
         referral.shared_fields = [f.value for f in data.shared_fields or []]

@@ -14,16 +14,16 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from app.cases.lifecycle import Scheme
 from app.platform.inputs import Input
+from app.platform.language import Language
 from app.risk.schemas import (
     AnswerIn,
     AnswerSet,
     Code,
     ExternalAssessmentRecord,
     JudgementValue,
-    Language,
     RiskLevel,
-    Scheme,
 )
 from app.risk.scoring import CriterionResult
 from app.risk.validation import SERVER_COMPUTED
@@ -57,8 +57,6 @@ class AssessmentCreate(AnswerSet):
 
 class AssessmentUpdate(Input):
     """Change a draft. A field that is sent replaces the draft's whole field."""
-
-    model_config = ConfigDict(extra="forbid")
 
     answers: list[AnswerIn] | None = Field(default=None, max_length=200)
     judgement: dict[Code, JudgementValue] | None = Field(default=None, max_length=50)
@@ -174,8 +172,6 @@ ShortNote = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 
 
 class IncidentCreate(Input):
-    model_config = ConfigDict(extra="forbid")
-
     occurred_on: date
     source: IncidentSource
     police_reported: bool

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.principal import Principal
 from app.platform.clock import clock
-from app.platform.problems import Conflict, Unprocessable
+from app.platform.problems import Conflict, field_error
 from app.risk.exceptions import ImmutableVersionChanged, InstrumentDefinitionError
 from app.risk.instruments import (
     InstrumentRegistry,
@@ -89,13 +89,6 @@ async def registry(session: AsyncSession) -> InstrumentRegistry:
     return merged
 
 
-def _invalid(reason: str, message: str, field: str = "body") -> Unprocessable:
-    return Unprocessable(
-        message,
-        extra={"errors": [{"field": field, "location": "body", "reason": reason}]},
-    )
-
-
 async def publish(
     session: AsyncSession, principal: Principal, definition: InstrumentDefinition
 ) -> PublishedInstrument:
@@ -103,7 +96,7 @@ async def publish(
     name = key_name(*definition.key)
     problems = contract_errors(definition)
     if problems:
-        raise _invalid("scheme_contract", f"{name}: " + "; ".join(problems))
+        raise field_error("body", f"{name}: " + "; ".join(problems), "scheme_contract")
     existing = await registry(session)
     if definition.key in existing:
         raise VersionExists(
@@ -111,10 +104,10 @@ async def publish(
         )
     schemes = {e.definition.scheme for e in existing if e.definition.code == definition.code}
     if schemes and definition.scheme not in schemes:
-        raise _invalid(
-            "scheme_changed",
-            f"Earlier versions of {definition.code} belong to {sorted(schemes)[0]}.",
+        raise field_error(
             "scheme",
+            f"Earlier versions of {definition.code} belong to {sorted(schemes)[0]}.",
+            "scheme_changed",
         )
     digest = content_hash(definition)
     row = StoredInstrument(

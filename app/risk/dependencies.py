@@ -26,12 +26,12 @@ from app.cases.dependencies import case_access
 from app.cases.models import Case
 from app.platform.clock import Clock, get_clock
 from app.platform.db import SessionDep
+from app.platform.language import Language
 from app.risk import catalogue
 from app.risk import config as risk_config
 from app.risk.config import RiskConfig
 from app.risk.instruments import InstrumentRegistry
 from app.risk.models import Assessment
-from app.risk.schemas import Language
 
 InstrumentReader = Annotated[Principal, Depends(require(Action.INSTRUMENT_READ))]
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.principal import Principal
+from app.cases.lifecycle import Scheme
 from app.cases.models import Case
 from app.platform.clock import review_due
 from app.risk import catalogue
@@ -26,7 +27,7 @@ from app.risk.exceptions import ImmutableVersionChanged
 from app.risk.instruments import default_registry
 from app.risk.models import Assessment, Incident
 from app.risk.repeat import last_referral_on
-from app.risk.schemas import InstrumentDefinition, RiskLevel, Scheme
+from app.risk.schemas import InstrumentDefinition, RiskLevel
 from app.risk.scoring import (
     Criterion,
     MarakOutcome,

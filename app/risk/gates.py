@@ -1,7 +1,8 @@
-"""What the risk domain adds to lower domains at start-up: lifecycle gates and a task.
+"""What the risk domain adds to lower domains: lifecycle gates and a task.
 
 ``cases`` sits below ``risk`` and may not import it, so the preconditions that
-depend on assessments are registered from here (docs/ARCHITECTURE.md section 2). They sit
+depend on assessments are defined here and registered by app/risk/install.py
+(docs/ARCHITECTURE.md section 2). They sit
 next to the cases domain's own gates (the Marak consent gate, the HAH
 documented-decision gate), which stay in force. Unfinished drafts show in the
 assessor's ``/me/tasks``.
@@ -16,16 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.cases.access import readable_cases
-from app.cases.lifecycle import CaseStatus, GateContext, gates_for, register_gate
-from app.cases.lifecycle import Scheme as CaseScheme
+from app.cases.lifecycle import CaseStatus, GateContext, GateFn, Scheme
 from app.cases.models import Case
 from app.platform.clock import clock
-from app.platform.config import Settings
 from app.risk import config as risk_config
 from app.risk.evaluation import latest_submitted, live_marak_outcome
 from app.risk.models import Assessment
-from app.risk.schemas import RiskLevel, Scheme
-from app.worklist.router import TaskKind, TaskRead, providers, register_provider
+from app.risk.schemas import RiskLevel
+from app.worklist.registry import TaskRead
 
 
 async def marak_referral_criterion_met(ctx: GateContext) -> str | None:
@@ -77,6 +76,9 @@ async def ankkuri_needs_assessment_completed(ctx: GateContext) -> str | None:
     return None
 
 
+DRAFT_ASSESSMENT = "draft_assessment"
+
+
 async def draft_assessments(
     session: AsyncSession, principal: Principal, now: datetime
 ) -> list[TaskRead]:
@@ -102,7 +104,7 @@ async def draft_assessments(
     )
     return [
         TaskRead(
-            kind=TaskKind.DRAFT_ASSESSMENT,
+            kind=DRAFT_ASSESSMENT,
             title=f"Finish the draft assessment ({code}@{version})",
             due_at=None,
             overdue=False,
@@ -116,18 +118,8 @@ async def draft_assessments(
     ]
 
 
-GATES = (
-    (CaseScheme.MARAK, CaseStatus.REFERRED, marak_referral_criterion_met),
-    (CaseScheme.HAH, CaseStatus.CLOSED, hah_latest_assessment_low),
-    (CaseScheme.ANKKURI, CaseStatus.SERVICE_REFERRAL, ankkuri_needs_assessment_completed),
+GATES: tuple[tuple[Scheme | None, CaseStatus, GateFn], ...] = (
+    (Scheme.MARAK, CaseStatus.REFERRED, marak_referral_criterion_met),
+    (Scheme.HAH, CaseStatus.CLOSED, hah_latest_assessment_low),
+    (Scheme.ANKKURI, CaseStatus.SERVICE_REFERRAL, ankkuri_needs_assessment_completed),
 )
-
-
-def install(settings: Settings) -> None:
-    """Configure the risk rules, register the gates and the task (idempotent)."""
-    risk_config.configure(risk_config.from_settings(settings))
-    for scheme, state, fn in GATES:
-        if all(g.name != fn.__name__ for g in gates_for(scheme, state)):
-            register_gate(scheme, state, fn)
-    if "risk.draft_assessments" not in providers():
-        register_provider("risk.draft_assessments", draft_assessments)

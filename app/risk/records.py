@@ -13,21 +13,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.cases.access import CaseAccess
+from app.cases.lifecycle import Scheme
 from app.platform.clock import Clock
 from app.platform.pagination import apply_keyset, page_of
-from app.platform.problems import Unprocessable
+from app.platform.problems import field_error
 from app.risk.assessment_schemas import ExternalAssessmentRead, IncidentCreate, IncidentRead
 from app.risk.config import RiskConfig
 from app.risk.evaluation import live_marak_outcome, raise_on_new_criterion
 from app.risk.models import ExternalAssessment, Incident
-from app.risk.schemas import ExternalAssessmentRecord, Scheme
+from app.risk.schemas import ExternalAssessmentRecord
 
 
 def _not_in_future(field: str, value: object, clock: Clock) -> None:
     if str(value) > clock.today().isoformat():
-        raise Unprocessable(
+        raise field_error(
+            field,
             "A date in the future is not a record of what happened.",
-            extra={"errors": [{"field": field, "location": "body", "reason": "in_future"}]},
+            "in_future",
         )
 
 

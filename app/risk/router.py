@@ -9,9 +9,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 
-from app.cases.dependencies import create_once
 from app.platform.db import SessionDep
-from app.platform.idempotency import Idempotency
+from app.platform.idempotency import Idempotency, create_once
 from app.risk import catalogue
 from app.risk.dependencies import (
     InstrumentPublisher,

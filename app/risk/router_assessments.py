@@ -6,10 +6,9 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from app.cases.dependencies import create_once
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
-from app.platform.idempotency import Idempotency
+from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.risk import service
 from app.risk.assessment_schemas import (

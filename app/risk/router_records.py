@@ -8,9 +8,8 @@ from fastapi import APIRouter, Response
 from sqlalchemy import select
 
 from app.cases.access import not_found
-from app.cases.dependencies import create_once
 from app.platform.db import SessionDep
-from app.platform.idempotency import Idempotency
+from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.risk import records
 from app.risk.assessment_schemas import ExternalAssessmentRead, IncidentCreate, IncidentRead

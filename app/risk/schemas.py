@@ -16,8 +16,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 #: The case-level risk vocabulary (one enum in the API); also the HAH priority scale.
+from app.cases.lifecycle import Scheme
 from app.cases.schemas import RiskLevel as RiskLevel
 from app.platform.inputs import Input
+from app.platform.language import Language
 
 #: Stable codes of items, sections, options and fields (snake_case).
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
@@ -25,18 +27,6 @@ Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 InstrumentCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,62}$")]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-
-
-class Language(StrEnum):
-    FI = "fi"
-    SV = "sv"
-    EN = "en"
-
-
-class Scheme(StrEnum):
-    ANKKURI = "ankkuri"
-    MARAK = "marak"
-    HAH = "hah"
 
 
 class ScoringRule(StrEnum):
@@ -68,7 +58,7 @@ class AnswerDetail(StrEnum):
 class _Strict(Input):
     """The input policy (app/platform/inputs.py), frozen: definitions and what clients send."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
 
 class LocalisedText(_Strict):

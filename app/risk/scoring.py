@@ -16,8 +16,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
+from app.cases.lifecycle import Scheme
 from app.risk.exceptions import InvalidAnswers, JudgementDowngrade
-from app.risk.schemas import FieldKind, InstrumentDefinition, RiskLevel, Scheme, ScoringRule
+from app.risk.schemas import FieldKind, InstrumentDefinition, RiskLevel, ScoringRule
 from app.risk.validation import ValidatedAnswers, error
 
 # Field codes that give a Marak or HAH definition its meaning. Every version of

@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.cases.access import CaseAccess
+from app.cases.lifecycle import Scheme
 from app.platform.clock import Clock
 from app.platform.etag import check_version
+from app.platform.language import Language
 from app.platform.pagination import apply_keyset, page_of
 from app.platform.problems import Conflict
 from app.risk import catalogue
@@ -34,7 +36,7 @@ from app.risk.evaluation import apply_to_case, evaluate, revalidate, stored_payl
 from app.risk.exceptions import InstrumentNotFound, InvalidAnswers
 from app.risk.instruments import PublishedInstrument
 from app.risk.models import Assessment
-from app.risk.schemas import AnswerSet, Language, Scheme
+from app.risk.schemas import AnswerSet
 from app.risk.scoring import Criterion, compute_score, marak_criteria
 from app.risk.validation import ValidatedAnswers, error, validate_answers
 

@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.cases.access import CaseAccess
+from app.cases.lifecycle import Scheme
 from app.platform.clock import Clock
 from app.risk.assessment_schemas import AssessmentListItem, RepeatFlag, RiskSummary
 from app.risk.config import RiskConfig
 from app.risk.evaluation import criterion, live_marak_outcome
 from app.risk.models import Assessment
-from app.risk.schemas import RiskLevel, Scheme
+from app.risk.schemas import RiskLevel
 from app.risk.scoring import Criterion
 
 

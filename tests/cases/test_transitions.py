@@ -8,14 +8,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cases.lifecycle import (
-    LIFECYCLES,
-    CaseStatus,
-    GateContext,
-    Scheme,
-    register_gate,
-    unregister_gate,
-)
+from app.cases.lifecycle import LIFECYCLES, CaseStatus, GateContext, Gates, Scheme
+from app.platform.extensions import registries_of
 from tests.cases.factories import make_case
 from tests.persons.factories import consenting_victim, record_person
 from tests.problems import assert_problem
@@ -221,12 +215,13 @@ class TestGates:
         assert r.status_code == 200
 
     async def test_a_higher_domain_can_register_a_gate(
-        self, client: httpx.AsyncClient, world: World
+        self, app: Any, client: httpx.AsyncClient, world: World
     ) -> None:
         async def no_open_referrals(ctx: GateContext) -> str | None:
             return "2 referrals are still open." if ctx.case.scheme == "marak" else None
 
-        register_gate(None, CaseStatus.CLOSED, no_open_referrals)
+        gates = registries_of(app).of(Gates)
+        gates.register(None, CaseStatus.CLOSED, no_open_referrals)
         try:
             case = await open_case(client, world.police, world.marak)
             body = assert_problem(
@@ -236,9 +231,9 @@ class TestGates:
                 {"gate": "no_open_referrals", "detail": "2 referrals are still open."}
             ]
             with pytest.raises(RuntimeError):
-                register_gate(None, CaseStatus.CLOSED, no_open_referrals)
+                gates.register(None, CaseStatus.CLOSED, no_open_referrals)
         finally:
-            unregister_gate(None, CaseStatus.CLOSED, "no_open_referrals")
+            gates.unregister(None, CaseStatus.CLOSED, "no_open_referrals")
         assert (
             await move(client, world.police, case, to="closed", outcome="risk_reduced")
         ).status_code == 200

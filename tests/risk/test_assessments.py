@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.models import AuditEvent
 from app.auth.principal import Principal, Role
 from app.platform.db import utcnow
+from app.platform.extensions import registries_of
 from app.risk.models import ImmutableRecord
-from app.worklist.router import providers
+from app.worklist.registry import TaskProviders
 from tests.cases.factories import make_case
 from tests.problems import assert_problem
 from tests.risk.answers import ankkuri, hah, marak
@@ -226,13 +227,13 @@ class TestAccess:
 
 class TestTasks:
     async def test_my_unfinished_drafts_are_tasks_of_mine_only(
-        self, db: AsyncSession, world: World
+        self, app: Any, db: AsyncSession, world: World
     ) -> None:
         made = await make_case(db, world.marak, world.police)
         draft = await make_assessment(db, made, world.police)
         await make_assessment(db, made, world.police, status="submitted")
         await db.commit()
-        provider = providers()["risk.draft_assessments"]
+        provider = registries_of(app).of(TaskProviders).get("risk.draft_assessments")
 
         def principal(actor: Actor) -> Principal:
             return Principal(

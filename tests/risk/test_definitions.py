@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from app.platform.language import Language
 from app.risk.instruments import PUBLISHED_FILE, default_registry, shipped_directory
 from app.risk.schemas import (
     ExternalAssessmentRecord,
     InstrumentDefinition,
     Item,
     JudgementField,
-    Language,
     ScoringRule,
 )
 from tests.risk.answers import definition

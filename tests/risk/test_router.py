@@ -9,10 +9,10 @@ import pytest
 
 from app.auth.policy import Action
 from app.auth.principal import Role
+from app.platform.language import Language
 from app.risk import router as risk_router
 from app.risk.dependencies import negotiate_language
 from app.risk.exceptions import InstrumentDefinitionError
-from app.risk.schemas import Language
 from tests.problems import assert_problem
 from tests.world import allowed, denied
 
