@@ -35,9 +35,9 @@ from app.cases.schemas import (
     CaseRead,
     CaseRole,
     CaseSearch,
+    CaseTransitionCreate,
     CaseUpdate,
     RiskLevel,
-    TransitionCreate,
 )
 from app.directory.models import Team
 from app.persons.models import Person
@@ -163,7 +163,7 @@ async def update_case(
 
 
 async def transition(
-    session: AsyncSession, access: CaseAccess, data: TransitionCreate, expected_version: int
+    session: AsyncSession, access: CaseAccess, data: CaseTransitionCreate, expected_version: int
 ) -> CaseRead:
     """Move the case along its scheme's table, if the gates of the target allow."""
     case = access.case

@@ -17,9 +17,10 @@ from app.cases.schemas import ParticipantRole
 from app.persons.consent_schemas import LegalBasis
 from app.persons.identity import IdentityCode
 from app.persons.schemas import Input, Language, check_birth_date
+from app.platform.pagination import Page
 
 
-class Urgency(StrEnum):
+class ConcernUrgency(StrEnum):
     ROUTINE = "routine"
     URGENT = "urgent"
     IMMEDIATE = "immediate"
@@ -39,7 +40,7 @@ class Decision(StrEnum):
     DISMISS = "dismiss"
 
 
-class Box(StrEnum):
+class ConcernBox(StrEnum):
     INBOX = "inbox"
     SUBMITTED = "submitted"
 
@@ -67,7 +68,7 @@ class ConcernCreate(Input):
     subject: ConcernSubject
     description: str = Field(min_length=10, max_length=10000)
     legal_basis: LegalBasis
-    urgency: Urgency = Urgency.ROUTINE
+    urgency: ConcernUrgency = ConcernUrgency.ROUTINE
 
 
 class ScreeningCreate(Input):
@@ -99,7 +100,7 @@ class ConcernFeedback(BaseModel):
     view: Literal["feedback"] = "feedback"
     id: uuid.UUID
     team_id: uuid.UUID
-    urgency: Urgency
+    urgency: ConcernUrgency
     status: ConcernStatus
     submitted_at: datetime
     status_changed_at: datetime
@@ -123,7 +124,7 @@ class ConcernRead(BaseModel):
     subject: ConcernSubjectRead
     description: str
     legal_basis: LegalBasis
-    urgency: Urgency
+    urgency: ConcernUrgency
     status: ConcernStatus
     submitted_by: uuid.UUID
     submitter_organisation_id: uuid.UUID
@@ -138,3 +139,7 @@ class ConcernRead(BaseModel):
 
 
 AnyConcernRead = Annotated[ConcernRead | ConcernFeedback, Field(discriminator="view")]
+
+
+class ConcernPage(Page[AnyConcernRead]):
+    """A page of concerns: each in full or as feedback, by ``view``."""

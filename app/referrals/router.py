@@ -27,16 +27,16 @@ from app.referrals.dependencies import (
     SettingsDep,
 )
 from app.referrals.schemas import (
-    Box,
     ProviderReferralRead,
+    ReferralBox,
     ReferralCreate,
     ReferralDetail,
     ReferralRead,
+    ReferralTransitionCreate,
     ReferralUpdate,
-    TransitionCreate,
 )
 from app.referrals.service import ReferralAccess
-from app.referrals.states import Side, Status, Urgency
+from app.referrals.states import ReferralUrgency, Side, Status
 
 router = APIRouter(prefix="/api/v1", tags=["referrals"])
 fhir_router = APIRouter(prefix="/fhir/R4", tags=["fhir"])
@@ -103,7 +103,7 @@ async def list_case_referrals(
         session,
         keyring,
         access.principal,
-        box=Box.OUTBOX,
+        box=ReferralBox.OUTBOX,
         statuses=status,
         case_id=access.case.id,
         cursor=cursor,
@@ -118,7 +118,7 @@ async def list_referrals(
     keyring: KeyRingDep,
     principal: ReferralLister,
     box: Annotated[
-        Box | None,
+        ReferralBox | None,
         Query(
             description="inbox: sent to my organisation; outbox: from my cases. "
             "Default: inbox for service providers, else outbox."
@@ -127,7 +127,7 @@ async def list_referrals(
     status: StatusFilter = None,
     case_id: uuid.UUID | None = None,
     service_id: uuid.UUID | None = None,
-    urgency: Urgency | None = None,
+    urgency: ReferralUrgency | None = None,
     overdue: Annotated[
         bool | None, Query(description="Only those past (or not past) the response target.")
     ] = None,
@@ -180,7 +180,7 @@ async def update_referral(
 
 @router.post("/referrals/{referral_id}/transitions", response_model=View)
 async def transition_referral(
-    body: TransitionCreate,
+    body: ReferralTransitionCreate,
     session: SessionDep,
     keyring: KeyRingDep,
     settings: SettingsDep,

@@ -10,11 +10,11 @@ from app.platform.inputs import Input as Input
 from app.referrals.states import (
     NEEDS_REASON,
     REASONS,
-    Outcome,
     ReasonCode,
+    ReferralOutcome,
+    ReferralUrgency,
     Side,
     Status,
-    Urgency,
 )
 
 #: A nationwide service matches every area filter.
@@ -132,7 +132,7 @@ class ReferralCreate(Input):
     subject_person_id: uuid.UUID = Field(description="A participant of the case.")
     service_id: uuid.UUID
     reason: str = Field(min_length=3, max_length=4000, description="For the case's members.")
-    urgency: Urgency = Urgency.ROUTINE
+    urgency: ReferralUrgency = ReferralUrgency.ROUTINE
     shared_fields: list[SharedField] = Field(
         min_length=1,
         max_length=len(SharedField),
@@ -155,7 +155,7 @@ class ReferralUpdate(Input):
     """Only a draft changes; what was sent is what the service got."""
 
     reason: str | None = Field(default=None, min_length=3, max_length=4000)
-    urgency: Urgency | None = None
+    urgency: ReferralUrgency | None = None
     shared_fields: list[SharedField] | None = Field(
         default=None, min_length=1, max_length=len(SharedField)
     )
@@ -166,15 +166,15 @@ class ReferralUpdate(Input):
     _fields = field_validator("shared_fields")(_unique_fields)
 
 
-class TransitionCreate(Input):
+class ReferralTransitionCreate(Input):
     to: Status
     reason_code: ReasonCode | None = None
     reason_text: str | None = Field(default=None, min_length=3, max_length=2000)
-    outcome: Outcome | None = None
+    outcome: ReferralOutcome | None = None
     outcome_text: str | None = Field(default=None, min_length=3, max_length=2000)
 
     @model_validator(mode="after")
-    def _shape(self) -> TransitionCreate:
+    def _shape(self) -> ReferralTransitionCreate:
         if self.to in NEEDS_REASON:
             if self.reason_code is None or self.reason_text is None:
                 raise ValueError(f"moving to {self.to.value} needs reason_code and reason_text")
@@ -188,7 +188,7 @@ class TransitionCreate(Input):
         if self.to == Status.COMPLETED:
             if self.outcome is None:
                 raise ValueError("completing a referral needs its outcome")
-            if self.outcome == Outcome.OTHER and self.outcome_text is None:
+            if self.outcome == ReferralOutcome.OTHER and self.outcome_text is None:
                 raise ValueError("outcome other needs outcome_text")
         elif self.outcome is not None or self.outcome_text is not None:
             raise ValueError("outcome belongs to completed only")
@@ -218,7 +218,7 @@ class ProviderReferralRead(BaseModel):
 
     id: uuid.UUID
     status: Status
-    urgency: Urgency
+    urgency: ReferralUrgency
     service_id: uuid.UUID
     service_name: str
     requester_name: str
@@ -237,7 +237,7 @@ class ProviderReferralRead(BaseModel):
     note_to_provider: str | None
     reason_code: ReasonCode | None
     reason_text: str | None
-    outcome: Outcome | None
+    outcome: ReferralOutcome | None
     outcome_text: str | None
     allowed_transitions: list[Status] = Field(description="Moves open to you now.")
     version: int
@@ -271,7 +271,7 @@ class ReferralEventRead(BaseModel):
     actor_organisation_id: uuid.UUID | None
     reason_code: ReasonCode | None
     reason_text: str | None
-    outcome: Outcome | None
+    outcome: ReferralOutcome | None
     occurred_at: datetime
 
 
@@ -279,6 +279,6 @@ class ReferralDetail(ReferralRead):
     history: list[ReferralEventRead]
 
 
-class Box(StrEnum):
+class ReferralBox(StrEnum):
     INBOX = "inbox"  # addressed to my organisation's services
     OUTBOX = "outbox"  # made in cases I can read
