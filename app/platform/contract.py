@@ -10,7 +10,8 @@ themselves, so the contract cannot drift from them:
   operation can return: 401, 403 and 429 on every authenticated operation; 404
   where the path names an object; 409 on every change; 412 and 428 where
   ``If-Match`` is read; 413 and 415 where a body is read; 422 where anything
-  is read; ``Retry-After`` on 429 (and on the 409 of a create still in flight);
+  is read; 400 where a body is parsed; ``4XX`` for anything else;
+  ``Retry-After`` on 429 (and on the 409 of a create still in flight);
 - ``If-Match`` is *required* wherever it is read (the server answers 428 without
   it), and ``Idempotency-Key`` is declared on every create;
 - success responses declare ``ETag`` (when the body carries a ``version``),
@@ -87,6 +88,7 @@ FIELD_ERROR: dict[str, Any] = {
     },
 }
 ERRORS = {
+    400: "The body is not parseable JSON.",
     401: "No valid bearer token: missing, malformed, expired or revoked.",
     403: "Your role may not do this.",
     404: "No such object, or not one you may see.",
@@ -175,16 +177,20 @@ def _complete_operation(spec: dict[str, Any], path: str, method: str, op: dict[s
     if "If-Match" in names:
         statuses += [412, 428]
     if "requestBody" in op:
-        statuses += [413, 415]
+        statuses += [400, 413, 415]
     if reads or secured:
         statuses.append(422)
     if secured:
         statuses.append(429)
     responses = op.setdefault("responses", {})
-    responses.pop("4XX", None)
     for status in sorted(set(statuses)):
         extra = ("Retry-After",) if status == 429 or (status == 409 and method == "post") else ()
         responses[str(status)] = _problem(status, extra)
+    # Anything else (a 405 on a path's other methods, say) is still a problem.
+    responses["4XX"] = {
+        "description": "Any other client error.",
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
     creates = "Idempotency-Key" in names
     for code, response in responses.items():
         if not code.startswith("2"):

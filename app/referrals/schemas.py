@@ -3,10 +3,12 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from app.platform.inputs import Input as Input
+from app.platform.pagination import Page
 from app.referrals.states import (
     NEEDS_REASON,
     REASONS,
@@ -216,6 +218,9 @@ class SharedInfo(BaseModel):
 class ProviderReferralRead(BaseModel):
     """What the receiving service sees: the shared minimum, never the case."""
 
+    view: Literal["provider"] = Field(
+        default="provider", description="Which view this is: the receiving service's."
+    )
     id: uuid.UUID
     status: Status
     urgency: ReferralUrgency
@@ -246,6 +251,9 @@ class ProviderReferralRead(BaseModel):
 class ReferralRead(ProviderReferralRead):
     """What the case's members see."""
 
+    view: Literal["referrer"] = Field(  # type: ignore[assignment]
+        default="referrer", description="Which view this is: the case's members'."
+    )
     case_id: uuid.UUID
     subject_person_id: uuid.UUID
     provider_organisation_id: uuid.UUID
@@ -277,6 +285,16 @@ class ReferralEventRead(BaseModel):
 
 class ReferralDetail(ReferralRead):
     history: list[ReferralEventRead]
+
+
+#: A single referral as its caller may see it, told apart by ``view``.
+AnyReferralView = Annotated[ReferralDetail | ProviderReferralRead, Field(discriminator="view")]
+#: A listed referral as its caller may see it, told apart by ``view``.
+AnyReferralRead = Annotated[ReferralRead | ProviderReferralRead, Field(discriminator="view")]
+
+
+class ReferralPage(Page[AnyReferralRead]):
+    """A page of referrals: in full for the case's members, the minimum for the service."""
 
 
 class ReferralBox(StrEnum):
