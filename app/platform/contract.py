@@ -16,7 +16,9 @@ themselves, so the contract cannot drift from them:
   it), and ``Idempotency-Key`` is declared on every create;
 - success responses declare ``ETag`` (when the body carries a ``version``),
   ``Location`` (on 201) and ``Idempotent-Replayed`` (on creates);
-- tags are declared with descriptions and ``servers`` with this server.
+- tags are declared with descriptions and ``servers`` with this server;
+- a hand-written response schema marked ``x-component`` (the FHIR resources)
+  becomes a named component instead of an inline schema.
 
 A 5xx is never declared: it is a bug, and the fuzzing in CI fails on one.
 """
@@ -206,6 +208,19 @@ def _complete_operation(spec: dict[str, Any], path: str, method: str, op: dict[s
             del response["headers"]
 
 
+def _hoist(node: Any, schemas: dict[str, Any]) -> Any:
+    """Replace each inline schema marked ``x-component`` by a $ref to its own component."""
+    if isinstance(node, list):
+        return [_hoist(item, schemas) for item in node]
+    if not isinstance(node, dict):
+        return node
+    inner = {key: _hoist(value, schemas) for key, value in node.items() if key != "x-component"}
+    if node.get("x-component"):
+        schemas[inner["title"]] = inner
+        return {"$ref": f"#/components/schemas/{inner['title']}"}
+    return inner
+
+
 def complete(spec: dict[str, Any]) -> dict[str, Any]:
     """Declare errors, headers, tags and servers on ``spec`` (in place; idempotent)."""
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
@@ -216,6 +231,7 @@ def complete(spec: dict[str, Any]) -> dict[str, Any]:
     for path, operations in spec.get("paths", {}).items():
         for method, op in operations.items():
             if method in METHODS:
+                op["responses"] = _hoist(op.get("responses", {}), schemas)
                 _complete_operation(spec, path, method, op)
                 used.update(op.get("tags", []))
     spec["tags"] = [{"name": t, "description": TAGS.get(t, t)} for t in sorted(used)]

@@ -13,28 +13,29 @@ from typing import Any
 from app.referrals.fhir import SERVICE_REQUEST_STATUS, TASK_STATUS
 
 _STR = {"type": "string"}
-_CODING = {
-    "type": "object",
-    "properties": {"system": _STR, "code": _STR, "display": _STR},
-}
-_CONCEPT = {
-    "type": "object",
-    "properties": {"coding": {"type": "array", "items": _CODING}, "text": _STR},
-}
-_IDENTIFIER = {"type": "object", "properties": {"system": _STR, "value": _STR}}
-_REFERENCE = {
-    "type": "object",
-    "properties": {"reference": _STR, "type": _STR, "identifier": _IDENTIFIER, "display": _STR},
-}
-_META = {"type": "object", "properties": {"versionId": _STR, "lastUpdated": _STR}}
-_PERIOD = {"type": "object", "properties": {"start": _STR, "end": _STR}}
-_TEXT = {"type": "array", "items": {"type": "object", "properties": {"text": _STR}}}
+
+
+def _component(name: str, **properties: Any) -> dict[str, Any]:
+    """A named schema: the contract lists it once under components (x-component)."""
+    return {"title": name, "x-component": True, "type": "object", "properties": properties}
+
+
+_CODING = _component("FhirCoding", system=_STR, code=_STR, display=_STR)
+_CONCEPT = _component("FhirCodeableConcept", coding={"type": "array", "items": _CODING}, text=_STR)
+_IDENTIFIER = _component("FhirIdentifier", system=_STR, value=_STR)
+_REFERENCE = _component(
+    "FhirReference", reference=_STR, type=_STR, identifier=_IDENTIFIER, display=_STR
+)
+_META = _component("FhirMeta", versionId=_STR, lastUpdated=_STR)
+_PERIOD = _component("FhirPeriod", start=_STR, end=_STR)
+_TEXT = {"type": "array", "items": _component("FhirAnnotation", text=_STR)}
 _PRIORITY = {"type": "string", "enum": ["routine", "urgent", "asap", "stat"]}
 
 
 def _resource(name: str, statuses: list[str], **properties: Any) -> dict[str, Any]:
     return {
         "title": f"Fhir{name}",
+        "x-component": True,
         "description": f"A FHIR R4 {name} (the elements this service fills in).",
         "type": "object",
         "required": ["resourceType", "id", "status", "intent"],
@@ -74,12 +75,9 @@ TASK = _resource(
     owner=_REFERENCE,
     statusReason=_CONCEPT,
     executionPeriod=_PERIOD,
-    restriction={"type": "object", "properties": {"period": _PERIOD}},
+    restriction=_component("FhirTaskRestriction", period=_PERIOD),
     output={
         "type": "array",
-        "items": {
-            "type": "object",
-            "properties": {"type": _CONCEPT, "valueCodeableConcept": _CONCEPT},
-        },
+        "items": _component("FhirTaskOutput", type=_CONCEPT, valueCodeableConcept=_CONCEPT),
     },
 )
