@@ -7,7 +7,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 
-class Outcome(StrEnum):
+class AuditOutcome(StrEnum):
     ALLOWED = "allowed"
     DENIED = "denied"
 
@@ -24,7 +24,7 @@ class AuditEventRead(BaseModel):
     action: str
     target_type: str | None
     target_id: str | None
-    outcome: Outcome
+    outcome: AuditOutcome
     reason: str | None
     purpose: str | None
     emergency_grant_id: uuid.UUID | None

@@ -20,7 +20,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
-from app.audit.schemas import Outcome
+from app.audit.schemas import AuditOutcome
 from app.auth.principal import Principal, PrincipalResolution
 from app.auth.tokens import VerifiedClaims
 from app.platform import context as requestctx
@@ -48,7 +48,7 @@ def build_event(
     target_type: str | None = None,
     target_id: uuid.UUID | str | None = None,
     *,
-    outcome: Outcome = Outcome.ALLOWED,
+    outcome: AuditOutcome = AuditOutcome.ALLOWED,
     purpose: str | None = None,
     reason: str | None = None,
 ) -> AuditEvent:
@@ -103,7 +103,7 @@ async def record_denial(request: Request, denied: DeniedAccess, status: int) -> 
                     denied.action,
                     denied.target_type,
                     denied.target_id,
-                    outcome=Outcome.DENIED,
+                    outcome=AuditOutcome.DENIED,
                     reason=f"{status}:{denied.reason}" if denied.reason else str(status),
                 )
             )
@@ -126,7 +126,7 @@ async def record_refusal_tally(
             event = build_event(
                 None,
                 "auth.refused",
-                outcome=Outcome.DENIED,
+                outcome=AuditOutcome.DENIED,
                 reason=f"{total} refused in {window_seconds}s: {reasons}",
             )
             event.client_ip = address[:64]

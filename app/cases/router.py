@@ -29,9 +29,9 @@ from app.cases.schemas import (
     CaseListItem,
     CaseRead,
     CaseSearch,
+    CaseTransitionCreate,
     CaseUpdate,
     RiskLevel,
-    TransitionCreate,
     TransitionRead,
 )
 from app.platform.db import SessionDep
@@ -119,6 +119,7 @@ async def search_cases(
 
 @router.get("/cases/{case_id}", response_model=CaseRead)
 async def get_case(session: SessionDep, access: CurrentCase, response: Response) -> CaseRead:
+    """One case you are a member of (or hold an emergency grant for). Audited."""
     set_etag(response, access.case.version)
     return service.read_case(session, access)
 
@@ -139,7 +140,7 @@ async def update_case(
 
 @router.post("/cases/{case_id}/transitions", response_model=CaseRead)
 async def transition_case(
-    body: TransitionCreate,
+    body: CaseTransitionCreate,
     session: SessionDep,
     access: CaseTransitioner,
     expected: IfMatch,
@@ -154,6 +155,7 @@ async def transition_case(
 
 @router.get("/cases/{case_id}/transitions", response_model=list[TransitionRead])
 async def list_transitions(session: SessionDep, access: CurrentCase) -> list[TransitionRead]:
+    """The case's status history, oldest first: who moved it, when and why."""
     rows = await service.list_transitions(session, access)
     return [TransitionRead.model_validate(t) for t in rows]
 

@@ -84,6 +84,7 @@ async def list_emergency_access(
 async def get_emergency_access(
     grant_id: uuid.UUID, session: SessionDep, principal: EmergencyAccessReader, response: Response
 ) -> EmergencyGrantRead:
+    """One emergency access grant: who, which case, why and until when."""
     grant = await service.get_grant(session, principal, grant_id)
     set_etag(response, grant.version)
     return service.read_grant(session, principal, grant)

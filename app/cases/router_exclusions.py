@@ -59,6 +59,7 @@ async def add_exclusion(
 async def remove_exclusion(
     exclusion_id: uuid.UUID, session: SessionDep, access: CaseExclusionWriter, expected: IfMatch
 ) -> Response:
+    """Take an organisation off the case's must-not-receive list. Needs If-Match."""
     entry = await service.get_exclusion(session, access, exclusion_id, "case.exclusion.write")
     await service.remove_exclusion(session, access, entry, expected)
     return Response(status_code=204)

@@ -19,6 +19,7 @@ BASE = "/cases/{case_id}/members"
 
 @router.get(BASE, response_model=list[MemberRead])
 async def list_members(session: SessionDep, access: CaseMemberReader) -> list[MemberRead]:
+    """Who works on the case: users and teams, with their case roles."""
     return [service.to_read(m) for m in await service.list_members(session, access)]
 
 
@@ -52,6 +53,7 @@ async def add_member(
 async def get_member(
     member_id: uuid.UUID, session: SessionDep, access: CaseMemberReader, response: Response
 ) -> MemberRead:
+    """One member of the case."""
     member = await service.get_member(session, access, member_id, "case.member.read")
     set_etag(response, member.version)
     return service.read_member(session, access, member)
@@ -66,6 +68,7 @@ async def update_member(
     expected: IfMatch,
     response: Response,
 ) -> MemberRead:
+    """Change a member's case role. Needs If-Match; the case keeps one lead."""
     member = await service.get_member(session, access, member_id, "case.member.manage")
     member = await service.update_member(session, access, member, body, expected)
     set_etag(response, member.version)

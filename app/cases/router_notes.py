@@ -60,6 +60,7 @@ async def add_note(
 async def get_note(
     note_id: uuid.UUID, session: SessionDep, access: CaseNoteReader, response: Response
 ) -> NoteRead:
+    """One note, if its visibility lets you read it."""
     note = await service.get_note(session, access, note_id, "case.note.read")
     set_etag(response, note.version)
     return await service.read_note(session, access, note)

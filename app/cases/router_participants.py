@@ -22,6 +22,7 @@ BASE = "/cases/{case_id}/participants"
 async def list_participants(
     session: SessionDep, access: CaseParticipantReader, keyring: KeyRingDep
 ) -> list[ParticipantRead]:
+    """The people in the case and their roles in it (basic fields only)."""
     rows = await service.list_participants(session, access)
     return [service.to_read(p, keyring) for p in rows]
 
@@ -68,6 +69,7 @@ async def get_participant(
     response: Response,
     keyring: KeyRingDep,
 ) -> ParticipantRead:
+    """One participant of the case."""
     participant = await service.get_participant(
         session, access, participant_id, "case.participant.read"
     )
@@ -85,6 +87,7 @@ async def update_participant(
     response: Response,
     keyring: KeyRingDep,
 ) -> ParticipantRead:
+    """Change a participant's role in the case. Needs If-Match."""
     participant = await service.get_participant(
         session, access, participant_id, "case.participant.write"
     )
@@ -100,6 +103,7 @@ async def remove_participant(
     access: CaseParticipantWriter,
     expected: IfMatch,
 ) -> Response:
+    """Remove a person from the case. Needs If-Match."""
     participant = await service.get_participant(
         session, access, participant_id, "case.participant.write"
     )

@@ -140,7 +140,7 @@ class ConsentIn(Input):
         return ConsentStatement(self.victim_aware, self.consent_given, self.no_consent_reason)
 
 
-class TransitionCreate(Input):
+class CaseTransitionCreate(Input):
     to: CaseStatus
     reason: Reason | None = None
     outcome: ClosureOutcome | None = None
@@ -233,7 +233,7 @@ class ParticipantUpdate(Input):
     role: ParticipantRole
 
 
-class PersonRead(BaseModel):
+class CasePersonRead(BaseModel):
     """The basic person record; protected fields are at GET /api/v1/persons/{id}."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -253,7 +253,7 @@ class ParticipantRead(BaseModel):
     id: uuid.UUID
     case_id: uuid.UUID
     role: ParticipantRole
-    person: PersonRead
+    person: CasePersonRead
     added_by: uuid.UUID
     created_at: datetime
     version: int

@@ -34,9 +34,9 @@ from app.cases.schemas import (
     CaseRead,
     CaseRole,
     CaseSearch,
+    CaseTransitionCreate,
     CaseUpdate,
     RiskLevel,
-    TransitionCreate,
 )
 from app.directory.models import Team
 from app.persons.models import Person
@@ -166,7 +166,7 @@ async def transition(
     session: AsyncSession,
     gates: Gates,
     access: CaseAccess,
-    data: TransitionCreate,
+    data: CaseTransitionCreate,
     expected_version: int,
 ) -> CaseRead:
     """Move the case along its scheme's table, if the gates of the target allow."""

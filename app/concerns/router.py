@@ -11,9 +11,10 @@ from app.concerns import service
 from app.concerns.dependencies import ConcernReader, ConcernScreener, ConcernSubmitter
 from app.concerns.schemas import (
     AnyConcernRead,
-    Box,
+    ConcernBox,
     ConcernCreate,
     ConcernFeedback,
+    ConcernPage,
     ConcernRead,
     ScreeningCreate,
 )
@@ -58,11 +59,11 @@ async def submit_concern(
     )
 
 
-@router.get("/concerns", response_model=Page[AnyConcernRead])
+@router.get("/concerns", response_model=ConcernPage)
 async def list_concerns(
     session: SessionDep,
     principal: ConcernReader,
-    box: Annotated[Box, Query(description="inbox: sent to your teams; submitted: yours.")],
+    box: Annotated[ConcernBox, Query(description="inbox: sent to your teams; submitted: yours.")],
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[Any]:

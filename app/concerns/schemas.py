@@ -19,9 +19,10 @@ from app.persons.identity import IdentityCode
 from app.persons.schemas import check_birth_date
 from app.platform.inputs import Input
 from app.platform.language import SpokenLanguage
+from app.platform.pagination import Page
 
 
-class Urgency(StrEnum):
+class ConcernUrgency(StrEnum):
     ROUTINE = "routine"
     URGENT = "urgent"
     IMMEDIATE = "immediate"
@@ -41,7 +42,7 @@ class Decision(StrEnum):
     DISMISS = "dismiss"
 
 
-class Box(StrEnum):
+class ConcernBox(StrEnum):
     INBOX = "inbox"
     SUBMITTED = "submitted"
 
@@ -69,7 +70,7 @@ class ConcernCreate(Input):
     subject: ConcernSubject
     description: str = Field(min_length=10, max_length=10000)
     legal_basis: LegalBasis
-    urgency: Urgency = Urgency.ROUTINE
+    urgency: ConcernUrgency = ConcernUrgency.ROUTINE
 
 
 class ScreeningCreate(Input):
@@ -101,7 +102,7 @@ class ConcernFeedback(BaseModel):
     view: Literal["feedback"] = "feedback"
     id: uuid.UUID
     team_id: uuid.UUID
-    urgency: Urgency
+    urgency: ConcernUrgency
     status: ConcernStatus
     submitted_at: datetime
     status_changed_at: datetime
@@ -125,7 +126,7 @@ class ConcernRead(BaseModel):
     subject: ConcernSubjectRead
     description: str
     legal_basis: LegalBasis
-    urgency: Urgency
+    urgency: ConcernUrgency
     status: ConcernStatus
     submitted_by: uuid.UUID
     submitter_organisation_id: uuid.UUID
@@ -140,3 +141,7 @@ class ConcernRead(BaseModel):
 
 
 AnyConcernRead = Annotated[ConcernRead | ConcernFeedback, Field(discriminator="view")]
+
+
+class ConcernPage(Page[AnyConcernRead]):
+    """A page of concerns: each in full or as feedback, by ``view``."""

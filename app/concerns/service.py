@@ -28,14 +28,14 @@ from app.cases.models import Case
 from app.cases.schemas import CaseCreate
 from app.concerns.models import Concern
 from app.concerns.schemas import (
-    Box,
+    ConcernBox,
     ConcernCreate,
     ConcernFeedback,
     ConcernRead,
     ConcernStatus,
+    ConcernUrgency,
     Decision,
     ScreeningCreate,
-    Urgency,
 )
 from app.directory.models import Team
 from app.persons import service as persons
@@ -56,7 +56,7 @@ def feedback(concern: Concern) -> ConcernFeedback:
     return ConcernFeedback(
         id=concern.id,
         team_id=concern.team_id,
-        urgency=Urgency(concern.urgency),
+        urgency=ConcernUrgency(concern.urgency),
         status=ConcernStatus(concern.status),
         submitted_at=concern.created_at,
         status_changed_at=concern.status_changed_at,
@@ -184,17 +184,17 @@ async def read(
 
 
 async def list_concerns(
-    session: AsyncSession, principal: Principal, box: Box, cursor: str | None, limit: int
+    session: AsyncSession, principal: Principal, box: ConcernBox, cursor: str | None, limit: int
 ) -> tuple[list[ConcernRead] | list[ConcernFeedback], str | None]:
     stmt: Select[Any] = select(Concern)
-    if box == Box.INBOX:
+    if box == ConcernBox.INBOX:
         stmt = stmt.where(Concern.team_id.in_(principal.team_ids))
     else:
         stmt = stmt.where(Concern.submitted_by == principal.user_id)
     stmt = apply_keyset(stmt, Concern.created_at, Concern.id, cursor, limit)
     rows, nxt = page_of((await session.scalars(stmt)).all(), limit, "created_at")
     audit.record(session, principal, f"concern.listed.{box.value}", "concern", None)
-    if box == Box.INBOX:
+    if box == ConcernBox.INBOX:
         readable = await readable_among(session, principal, rows)
         return [full(c, readable) for c in rows], nxt
     return [feedback(c) for c in rows], nxt

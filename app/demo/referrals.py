@@ -21,8 +21,8 @@ from app.platform.crypto import KeyRing
 from app.platform.db import utcnow
 from app.referrals import service, transitions
 from app.referrals.models import Referral, ServiceEntry
-from app.referrals.schemas import ReferralCreate, SharedField, TransitionCreate
-from app.referrals.states import Side, Status, Urgency
+from app.referrals.schemas import ReferralCreate, ReferralTransitionCreate, SharedField
+from app.referrals.states import ReferralUrgency, Side, Status
 
 #: The demo provider user works here (app/demo/seed.py).
 DEMO_PROVIDER_ORG = "helsinki-victim-services"
@@ -81,7 +81,7 @@ async def seed_demo_referrals(
             subject_person_id=victim,
             service_id=entry.id,
             reason="Support for the victim after the latest call-out; agreed with her.",
-            urgency=Urgency.URGENT,
+            urgency=ReferralUrgency.URGENT,
             shared_fields=[SharedField.NAME, SharedField.PHONE, SharedField.LANGUAGE],
             note_to_provider="Call only the number marked safe to call, weekdays 10-14.",
             basis_id=basis.id,
@@ -92,7 +92,7 @@ async def seed_demo_referrals(
         keyring,
         settings,
         service.ReferralAccess(referral, lead, Side.REFERRER, access),
-        TransitionCreate(to=Status.REQUESTED),
+        ReferralTransitionCreate(to=Status.REQUESTED),
         referral.version,
     )
     return created + 2

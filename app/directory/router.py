@@ -34,6 +34,7 @@ from app.directory.schemas import (
 )
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
+from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(prefix="/api/v1", tags=["directory"])
@@ -63,6 +64,7 @@ async def list_organisations(
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[OrganisationRead]:
+    """Organisations known to the service, by name."""
     items, nxt = await service.list_organisations(session, kind, cursor, limit)
     return Page[OrganisationRead](
         items=[OrganisationRead.model_validate(o) for o in items], next_cursor=nxt
@@ -74,11 +76,25 @@ async def create_organisation(
     body: OrganisationCreate,
     session: SessionDep,
     principal: OrganisationManager,
+    idempotency: Idempotency,
     response: Response,
 ) -> OrganisationRead:
-    org = await service.create_organisation(session, principal, body)
-    set_etag(response, org.version)
-    return OrganisationRead.model_validate(org)
+    """Register an organisation. Admins only."""
+
+    async def create() -> tuple[OrganisationRead, uuid.UUID]:
+        org = await service.create_organisation(session, principal, body)
+        response.headers["Location"] = f"/api/v1/organisations/{org.id}"
+        set_etag(response, org.version)
+        return OrganisationRead.model_validate(org), org.id
+
+    async def reread(target_id: str) -> OrganisationRead:
+        org = await service.get_organisation(session, uuid.UUID(target_id))
+        set_etag(response, org.version)
+        return OrganisationRead.model_validate(org)
+
+    return await create_once(
+        idempotency, session, principal, body, response, "organisation", create, reread
+    )
 
 
 @router.get("/organisations/{org_id}", response_model=OrganisationRead)
@@ -88,6 +104,7 @@ async def get_organisation(
     principal: OrganisationReader,
     response: Response,
 ) -> OrganisationRead:
+    """One organisation."""
     org = await service.get_organisation(session, org_id)
     set_etag(response, org.version)
     return OrganisationRead.model_validate(org)
@@ -102,6 +119,7 @@ async def update_organisation(
     expected: IfMatch,
     response: Response,
 ) -> OrganisationRead:
+    """Rename or deactivate an organisation. Needs If-Match."""
     org = await service.get_organisation(session, org_id)
     org = await service.update_organisation(session, principal, org, body, expected)
     set_etag(response, org.version)
@@ -117,6 +135,7 @@ async def list_users(
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[UserRead]:
+    """Users, filtered by organisation and status."""
     items, nxt = await service.list_users(session, organisation_id, disabled, cursor, limit)
     audit.record(session, principal, "directory.users.listed", "user", None)
     return Page[UserRead](items=[UserRead.model_validate(u) for u in items], next_cursor=nxt)
@@ -129,6 +148,7 @@ async def get_user(
     principal: UserReader,
     response: Response,
 ) -> UserRead:
+    """One user."""
     user = await service.get_user(session, user_id)
     audit.record(session, principal, "directory.user.read", "user", user.id)
     set_etag(response, user.version)
@@ -162,6 +182,7 @@ async def list_teams(
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[TeamRead]:
+    """Teams, filtered by organisation and kind."""
     items, nxt = await service.list_teams(
         session, kind, organisation_id, principal if mine else None, cursor, limit
     )
@@ -173,11 +194,25 @@ async def create_team(
     body: TeamCreate,
     session: SessionDep,
     principal: TeamManager,
+    idempotency: Idempotency,
     response: Response,
 ) -> TeamRead:
-    team = await service.create_team(session, principal, body)
-    set_etag(response, team.version)
-    return TeamRead.model_validate(team)
+    """Create a team: an Ankkuri team, a Marak group or a HAH team."""
+
+    async def create() -> tuple[TeamRead, uuid.UUID]:
+        team = await service.create_team(session, principal, body)
+        response.headers["Location"] = f"/api/v1/teams/{team.id}"
+        set_etag(response, team.version)
+        return TeamRead.model_validate(team), team.id
+
+    async def reread(target_id: str) -> TeamRead:
+        team = await service.get_team(session, uuid.UUID(target_id))
+        set_etag(response, team.version)
+        return TeamRead.model_validate(team)
+
+    return await create_once(
+        idempotency, session, principal, body, response, "team", create, reread
+    )
 
 
 @router.get("/teams/{team_id}", response_model=TeamRead)
@@ -187,6 +222,7 @@ async def get_team(
     principal: TeamReader,
     response: Response,
 ) -> TeamRead:
+    """One team."""
     team = await service.get_team(session, team_id)
     set_etag(response, team.version)
     return TeamRead.model_validate(team)
@@ -201,6 +237,7 @@ async def update_team(
     expected: IfMatch,
     response: Response,
 ) -> TeamRead:
+    """Rename or deactivate a team. Needs If-Match."""
     team = await service.get_team(session, team_id)
     team = await service.update_team(session, principal, team, body, expected)
     set_etag(response, team.version)
@@ -211,6 +248,7 @@ async def update_team(
 async def list_team_members(
     team_id: uuid.UUID, session: SessionDep, principal: TeamReader
 ) -> list[TeamMemberRead]:
+    """The users in a team."""
     team = await service.get_team(session, team_id)
     return [
         TeamMemberRead.model_validate(m) for m in await service.list_team_members(session, team)
@@ -223,10 +261,23 @@ async def add_team_member(
     body: TeamMemberAdd,
     session: SessionDep,
     principal: TeamMemberManager,
+    idempotency: Idempotency,
+    response: Response,
 ) -> TeamMemberRead:
+    """Add a user of the team's organisation to the team."""
     team = await service.get_team(session, team_id)
-    return TeamMemberRead.model_validate(
-        await service.add_team_member(session, principal, team, body)
+
+    async def create() -> tuple[TeamMemberRead, uuid.UUID]:
+        membership = await service.add_team_member(session, principal, team, body)
+        response.headers["Location"] = f"/api/v1/teams/{team.id}/members"
+        return TeamMemberRead.model_validate(membership), membership.id
+
+    async def reread(target_id: str) -> TeamMemberRead:
+        membership = await service.get_team_member(session, team, uuid.UUID(target_id))
+        return TeamMemberRead.model_validate(membership)
+
+    return await create_once(
+        idempotency, session, principal, body, response, "team_membership", create, reread
     )
 
 

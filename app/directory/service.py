@@ -208,6 +208,20 @@ async def list_team_members(session: AsyncSession, team: Team) -> Sequence[TeamM
     return (await session.scalars(stmt)).all()
 
 
+async def get_team_member(
+    session: AsyncSession, team: Team, membership_id: uuid.UUID
+) -> TeamMembership:
+    """One membership of ``team`` (a replayed add reads it back)."""
+    membership = await session.scalar(
+        select(TeamMembership).where(
+            TeamMembership.id == membership_id, TeamMembership.team_id == team.id
+        )
+    )
+    if membership is None:
+        raise NotFound("No such team membership.")
+    return membership
+
+
 async def add_team_member(
     session: AsyncSession, actor: Principal, team: Team, data: TeamMemberAdd
 ) -> TeamMembership:

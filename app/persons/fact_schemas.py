@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from app.persons.schemas import Address, Phone, SafeContact, Visibility
+from app.persons.schemas import Address, PersonSafeContact, Phone, Visibility
 from app.platform.inputs import Input
 
 
@@ -23,7 +23,7 @@ class FactsUpdate(Input):
     reason: str = Field(min_length=5, max_length=2000, description="Why this is corrected.")
     address: Address | None = None
     phones: list[Phone] | None = Field(default=None, max_length=5)
-    safe_contact: SafeContact | None = None
+    safe_contact: PersonSafeContact | None = None
 
     @model_validator(mode="after")
     def _something(self) -> FactsUpdate:
@@ -52,14 +52,14 @@ class FactsBasic(_FactsCore):
 class FactsAddressWithheld(_FactsCore):
     visibility: Literal[Visibility.ADDRESS_WITHHELD] = Visibility.ADDRESS_WITHHELD
     phones: list[Phone]
-    safe_contact: SafeContact | None
+    safe_contact: PersonSafeContact | None
 
 
 class FactsProtected(_FactsCore):
     visibility: Literal[Visibility.PROTECTED] = Visibility.PROTECTED
     address: Address | None
     phones: list[Phone]
-    safe_contact: SafeContact | None
+    safe_contact: PersonSafeContact | None
 
 
 AnyFacts = Annotated[
@@ -74,14 +74,14 @@ class FactsSnapshotBasic(BaseModel):
 class FactsSnapshotAddressWithheld(BaseModel):
     visibility: Literal[Visibility.ADDRESS_WITHHELD] = Visibility.ADDRESS_WITHHELD
     phones: list[Phone]
-    safe_contact: SafeContact | None
+    safe_contact: PersonSafeContact | None
 
 
 class FactsSnapshotProtected(BaseModel):
     visibility: Literal[Visibility.PROTECTED] = Visibility.PROTECTED
     address: Address | None
     phones: list[Phone]
-    safe_contact: SafeContact | None
+    safe_contact: PersonSafeContact | None
 
 
 AnyFactsSnapshot = Annotated[

@@ -59,7 +59,7 @@ class Phone(Input):
     safe_to_call: bool | None = Field(default=None, description="Is this number safe to call?")
 
 
-class SafeContact(Input):
+class PersonSafeContact(Input):
     """The Marak safe-contact form: how and when contact is safe, and with whom."""
 
     safe_to_call: bool | None = None
@@ -85,7 +85,7 @@ class PersonFields(Input):
     preferred_language: SpokenLanguage | None = None
     address: Address | None = None
     phones: list[Phone] = Field(default_factory=list, max_length=5)
-    safe_contact: SafeContact | None = None
+    safe_contact: PersonSafeContact | None = None
     non_disclosure: bool = Field(
         default=False, description="Turvakielto: the address must never be disclosed."
     )
@@ -179,7 +179,7 @@ class PersonReadAddressWithheld(_PersonCore):
     case_id: uuid.UUID = Field(description="The case whose facts these are.")
     identity_code: str | None
     phones: list[Phone]
-    safe_contact: SafeContact | None
+    safe_contact: PersonSafeContact | None
 
 
 class PersonReadProtected(_PersonCore):
@@ -190,7 +190,7 @@ class PersonReadProtected(_PersonCore):
     identity_code: str | None
     address: Address | None
     phones: list[Phone]
-    safe_contact: SafeContact | None
+    safe_contact: PersonSafeContact | None
 
 
 AnyPersonRead = Annotated[

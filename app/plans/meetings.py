@@ -19,7 +19,7 @@ from app.auth.policy import Relation
 from app.auth.principal import Principal
 from app.cases.access import CaseAccess, enforce_relation, load_case_access, member_case_ids
 from app.cases.lifecycle import CaseStatus, Gates, Scheme
-from app.cases.schemas import TransitionCreate
+from app.cases.schemas import CaseTransitionCreate
 from app.cases.service import transition
 from app.directory.models import Organisation, Team, TeamMembership
 from app.plans import measures as measure_service
@@ -203,7 +203,7 @@ async def add_to_agenda(
             session,
             gates,
             access,
-            TransitionCreate(to=CaseStatus.ON_AGENDA, reason=f"Agenda of meeting {meeting.id}"),
+            CaseTransitionCreate(to=CaseStatus.ON_AGENDA, reason=f"Agenda of meeting {meeting.id}"),
             case.version,
         )
     position = (

@@ -166,6 +166,7 @@ async def review_plan(
 
 @router.get(BASE + "/measures", response_model=list[MeasureRead])
 async def list_measures(session: SessionDep, access: PlanReader) -> list[MeasureRead]:
+    """The measures of the case's safety plan, with their status and due dates."""
     plan = await service.get_plan(session, access, "case.plan.read")
     rows = await measure_service.list_measures(session, access, plan)
     return [MeasureRead.model_validate(m) for m in rows]

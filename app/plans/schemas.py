@@ -70,7 +70,7 @@ class Contact(Input):
     phone: Annotated[str, Field(min_length=3, max_length=40)] | None = None
 
 
-class SafeContact(Input):
+class PlanSafeContact(Input):
     """The Marak safe-contact form (DOMAIN.md section 1): sealed at rest."""
 
     number_is_safe: bool | None = None
@@ -88,7 +88,7 @@ class PlanCreate(Input):
     summary: Text | None = None
     contacts: Annotated[list[Contact], Field(max_length=20)] = Field(default_factory=list)
     internal_note: Text | None = None
-    safe_contact: SafeContact | None = None
+    safe_contact: PlanSafeContact | None = None
 
 
 class PlanUpdate(Input):
@@ -97,7 +97,7 @@ class PlanUpdate(Input):
     summary: Text | None = None
     contacts: Annotated[list[Contact], Field(max_length=20)] | None = None
     internal_note: Text | None = None
-    safe_contact: SafeContact | None = None
+    safe_contact: PlanSafeContact | None = None
 
 
 class PlanAgree(Input):
@@ -170,7 +170,7 @@ class PlanVersionRead(BaseModel):
     summary: str | None
     contacts: list[Contact]
     internal_note: str | None
-    safe_contact: SafeContact | None = Field(
+    safe_contact: PlanSafeContact | None = Field(
         description="Shown only to roles that need protected fields."
     )
     safe_contact_withheld: bool

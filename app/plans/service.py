@@ -31,9 +31,9 @@ from app.plans.schemas import (
     PlanRead,
     PlanReview,
     PlanRevise,
+    PlanSafeContact,
     PlanUpdate,
     PlanVersionRead,
-    SafeContact,
 )
 from app.platform.crypto import FieldContext, KeyRing
 from app.platform.db import utcnow
@@ -97,7 +97,9 @@ def may_see_safe_contact(access: CaseAccess) -> bool:
     )
 
 
-def seal_safe_contact(keyring: KeyRing, version: PlanVersion, value: SafeContact | None) -> None:
+def seal_safe_contact(
+    keyring: KeyRing, version: PlanVersion, value: PlanSafeContact | None
+) -> None:
     version.safe_contact_enc = (
         None
         if value is None
@@ -107,11 +109,11 @@ def seal_safe_contact(keyring: KeyRing, version: PlanVersion, value: SafeContact
     )
 
 
-def open_safe_contact(keyring: KeyRing, version: PlanVersion) -> SafeContact | None:
+def open_safe_contact(keyring: KeyRing, version: PlanVersion) -> PlanSafeContact | None:
     if version.safe_contact_enc is None:
         return None
     raw = keyring.open_json(version.safe_contact_enc, FieldContext.of(version, "safe_contact_enc"))
-    return SafeContact.model_validate(raw)
+    return PlanSafeContact.model_validate(raw)
 
 
 def version_read(keyring: KeyRing, access: CaseAccess, version: PlanVersion) -> PlanVersionRead:
@@ -151,7 +153,7 @@ async def plan_read(
     )
 
 
-def _check_safe_contact_scheme(access: CaseAccess, value: SafeContact | None) -> None:
+def _check_safe_contact_scheme(access: CaseAccess, value: PlanSafeContact | None) -> None:
     if value is not None and access.case.scheme != Scheme.MARAK:
         raise Unprocessable("Only a Marak safety plan has a safe-contact section.")
 

@@ -23,18 +23,18 @@ from app.platform.crypto import KeyRing
 from app.platform.pagination import apply_keyset, encode_cursor
 from app.platform.problems import DeniedAccess, Forbidden
 from app.referrals.models import Referral
-from app.referrals.schemas import Box, ProviderReferralRead, ReferralRead
+from app.referrals.schemas import ProviderReferralRead, ReferralBox, ReferralRead
 from app.referrals.service import PROVIDER_ROLES, audit_person, received_by
-from app.referrals.states import Side, Status, Urgency
+from app.referrals.states import ReferralUrgency, Side, Status
 from app.referrals.views import Context, ContextRow, context_query, overdue_clause, render
 
 
-def default_box(principal: Principal) -> Box:
-    return Box.INBOX if principal.roles & PROVIDER_ROLES else Box.OUTBOX
+def default_box(principal: Principal) -> ReferralBox:
+    return ReferralBox.INBOX if principal.roles & PROVIDER_ROLES else ReferralBox.OUTBOX
 
 
-def _box_filter(principal: Principal, box: Box) -> Any:
-    if box == Box.INBOX:
+def _box_filter(principal: Principal, box: ReferralBox) -> Any:
+    if box == ReferralBox.INBOX:
         if not principal.roles & PROVIDER_ROLES:
             raise Forbidden(
                 "Only a service's providers have an inbox; use box=outbox.",
@@ -64,11 +64,11 @@ async def list_referrals(
     keyring: KeyRing,
     principal: Principal,
     *,
-    box: Box,
+    box: ReferralBox,
     statuses: list[Status] | None = None,
     case_id: uuid.UUID | None = None,
     service_id: uuid.UUID | None = None,
-    urgency: Urgency | None = None,
+    urgency: ReferralUrgency | None = None,
     overdue: bool | None = None,
     cursor: str | None = None,
     limit: int = 50,
@@ -87,7 +87,7 @@ async def list_referrals(
         stmt = stmt.where(overdue_clause(now) if overdue else ~overdue_clause(now))
     stmt = apply_keyset(stmt, Referral.created_at, Referral.id, cursor, limit)
     rows = (await session.execute(stmt)).all()
-    side = Side.PROVIDER if box == Box.INBOX else Side.REFERRER
+    side = Side.PROVIDER if box == ReferralBox.INBOX else Side.REFERRER
     page = rows[:limit]
     # Moves are offered to providers and to active members (not emergency readers).
     writable = await _member_cases(session, principal, {row[0].case_id for row in page})

@@ -14,7 +14,7 @@ from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, etag, set_etag
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from app.referrals import fhir, inbox, service, transitions, views
+from app.referrals import fhir, fhir_schemas, inbox, service, transitions, views
 from app.referrals.dependencies import (
     CaseReferralReader,
     CaseReferrer,
@@ -25,20 +25,22 @@ from app.referrals.dependencies import (
     SettingsDep,
 )
 from app.referrals.schemas import (
-    Box,
+    AnyReferralView,
     ProviderReferralRead,
+    ReferralBox,
     ReferralCreate,
     ReferralDetail,
+    ReferralPage,
     ReferralRead,
+    ReferralTransitionCreate,
     ReferralUpdate,
-    TransitionCreate,
 )
 from app.referrals.service import ReferralAccess
-from app.referrals.states import Side, Status, Urgency
+from app.referrals.states import ReferralUrgency, Side, Status
 
 router = APIRouter(prefix="/api/v1", tags=["referrals"])
 fhir_router = APIRouter(prefix="/fhir/R4", tags=["fhir"])
-View = ReferralDetail | ProviderReferralRead
+View = AnyReferralView
 StatusFilter = Annotated[
     list[Status] | None, Query(description="One or more statuses (repeat the parameter).")
 ]
@@ -87,7 +89,7 @@ async def create_referral(
     )
 
 
-@router.get("/cases/{case_id}/referrals", response_model=Page[ReferralRead])
+@router.get("/cases/{case_id}/referrals", response_model=ReferralPage)
 async def list_case_referrals(
     session: SessionDep,
     keyring: KeyRingDep,
@@ -101,7 +103,7 @@ async def list_case_referrals(
         session,
         keyring,
         access.principal,
-        box=Box.OUTBOX,
+        box=ReferralBox.OUTBOX,
         statuses=status,
         case_id=access.case.id,
         cursor=cursor,
@@ -110,13 +112,13 @@ async def list_case_referrals(
     return Page[ReferralRead | ProviderReferralRead](items=items, next_cursor=nxt)
 
 
-@router.get("/referrals", response_model=Page[ReferralRead] | Page[ProviderReferralRead])
+@router.get("/referrals", response_model=ReferralPage)
 async def list_referrals(
     session: SessionDep,
     keyring: KeyRingDep,
     principal: ReferralLister,
     box: Annotated[
-        Box | None,
+        ReferralBox | None,
         Query(
             description="inbox: sent to my organisation; outbox: from my cases. "
             "Default: inbox for service providers, else outbox."
@@ -125,7 +127,7 @@ async def list_referrals(
     status: StatusFilter = None,
     case_id: uuid.UUID | None = None,
     service_id: uuid.UUID | None = None,
-    urgency: Urgency | None = None,
+    urgency: ReferralUrgency | None = None,
     overdue: Annotated[
         bool | None, Query(description="Only those past (or not past) the response target.")
     ] = None,
@@ -178,7 +180,7 @@ async def update_referral(
 
 @router.post("/referrals/{referral_id}/transitions", response_model=View)
 async def transition_referral(
-    body: TransitionCreate,
+    body: ReferralTransitionCreate,
     session: SessionDep,
     keyring: KeyRingDep,
     settings: SettingsDep,
@@ -229,12 +231,15 @@ def _fhir(resource: dict[str, object], version: int) -> Response:
     return Response(body, media_type=fhir.FHIR_JSON, headers={"ETag": etag(version)})
 
 
-FHIR_RESPONSES: dict[int | str, dict[str, object]] = {
-    200: {"content": {fhir.FHIR_JSON: {"schema": {"type": "object"}}}}
-}
+def _fhir_responses(schema: dict[str, object]) -> dict[int | str, dict[str, object]]:
+    return {200: {"description": "The resource.", "content": {fhir.FHIR_JSON: {"schema": schema}}}}
 
 
-@fhir_router.get("/ServiceRequest/{referral_id}", response_class=Response, responses=FHIR_RESPONSES)
+@fhir_router.get(
+    "/ServiceRequest/{referral_id}",
+    response_class=Response,
+    responses=_fhir_responses(fhir_schemas.SERVICE_REQUEST),
+)
 async def fhir_service_request(
     session: SessionDep, keyring: KeyRingDep, access: ReferralReader
 ) -> Response:
@@ -243,7 +248,9 @@ async def fhir_service_request(
     return _fhir(fhir.service_request(view, access.referral, ctx), access.referral.version)
 
 
-@fhir_router.get("/Task/{referral_id}", response_class=Response, responses=FHIR_RESPONSES)
+@fhir_router.get(
+    "/Task/{referral_id}", response_class=Response, responses=_fhir_responses(fhir_schemas.TASK)
+)
 async def fhir_task(session: SessionDep, keyring: KeyRingDep, access: ReferralReader) -> Response:
     """The referral's workflow as a FHIR R4 Task whose focus is the ServiceRequest."""
     view, ctx = await _fhir_parts(session, keyring, access)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
+from app.platform.idempotency import Idempotency, create_once
 from app.platform.language import SpokenLanguage
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.referrals import catalogue
@@ -48,11 +49,25 @@ async def create_service(
     body: ServiceCreate,
     session: SessionDep,
     principal: ServiceManager,
+    idempotency: Idempotency,
     response: Response,
 ) -> ServiceRead:
-    entry = await catalogue.create_service(session, principal, body)
-    set_etag(response, entry.version)
-    return ServiceRead.model_validate(entry)
+    """Add a service that cases can be referred to. Admins only."""
+
+    async def create() -> tuple[ServiceRead, uuid.UUID]:
+        entry = await catalogue.create_service(session, principal, body)
+        response.headers["Location"] = f"/api/v1/services/{entry.id}"
+        set_etag(response, entry.version)
+        return ServiceRead.model_validate(entry), entry.id
+
+    async def reread(target_id: str) -> ServiceRead:
+        entry = await catalogue.get_service(session, uuid.UUID(target_id))
+        set_etag(response, entry.version)
+        return ServiceRead.model_validate(entry)
+
+    return await create_once(
+        idempotency, session, principal, body, response, "service", create, reread
+    )
 
 
 @router.get("/services/{service_id}", response_model=ServiceRead)
@@ -62,6 +77,7 @@ async def get_service(
     principal: ServiceReader,
     response: Response,
 ) -> ServiceRead:
+    """One service of the directory, with its public contacts."""
     entry = await catalogue.get_service(session, service_id)
     set_etag(response, entry.version)
     return ServiceRead.model_validate(entry)
@@ -76,6 +92,7 @@ async def update_service(
     expected: IfMatch,
     response: Response,
 ) -> ServiceRead:
+    """Edit a service of the directory. Needs If-Match."""
     entry = await catalogue.get_service(session, service_id)
     entry = await catalogue.update_service(session, principal, entry, body, expected)
     set_etag(response, entry.version)

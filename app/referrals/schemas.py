@@ -3,19 +3,21 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from app.platform.inputs import Input
 from app.platform.language import SpokenLanguage
+from app.platform.pagination import Page
 from app.referrals.states import (
     NEEDS_REASON,
     REASONS,
-    Outcome,
     ReasonCode,
+    ReferralOutcome,
+    ReferralUrgency,
     Side,
     Status,
-    Urgency,
 )
 
 #: A nationwide service matches every area filter.
@@ -126,7 +128,7 @@ class ReferralCreate(Input):
     subject_person_id: uuid.UUID = Field(description="A participant of the case.")
     service_id: uuid.UUID
     reason: str = Field(min_length=3, max_length=4000, description="For the case's members.")
-    urgency: Urgency = Urgency.ROUTINE
+    urgency: ReferralUrgency = ReferralUrgency.ROUTINE
     shared_fields: list[SharedField] = Field(
         min_length=1,
         max_length=len(SharedField),
@@ -149,7 +151,7 @@ class ReferralUpdate(Input):
     """Only a draft changes; what was sent is what the service got."""
 
     reason: str | None = Field(default=None, min_length=3, max_length=4000)
-    urgency: Urgency | None = None
+    urgency: ReferralUrgency | None = None
     shared_fields: list[SharedField] | None = Field(
         default=None, min_length=1, max_length=len(SharedField)
     )
@@ -160,15 +162,15 @@ class ReferralUpdate(Input):
     _fields = field_validator("shared_fields")(_unique_fields)
 
 
-class TransitionCreate(Input):
+class ReferralTransitionCreate(Input):
     to: Status
     reason_code: ReasonCode | None = None
     reason_text: str | None = Field(default=None, min_length=3, max_length=2000)
-    outcome: Outcome | None = None
+    outcome: ReferralOutcome | None = None
     outcome_text: str | None = Field(default=None, min_length=3, max_length=2000)
 
     @model_validator(mode="after")
-    def _shape(self) -> TransitionCreate:
+    def _shape(self) -> ReferralTransitionCreate:
         if self.to in NEEDS_REASON:
             if self.reason_code is None or self.reason_text is None:
                 raise ValueError(f"moving to {self.to.value} needs reason_code and reason_text")
@@ -182,7 +184,7 @@ class TransitionCreate(Input):
         if self.to == Status.COMPLETED:
             if self.outcome is None:
                 raise ValueError("completing a referral needs its outcome")
-            if self.outcome == Outcome.OTHER and self.outcome_text is None:
+            if self.outcome == ReferralOutcome.OTHER and self.outcome_text is None:
                 raise ValueError("outcome other needs outcome_text")
         elif self.outcome is not None or self.outcome_text is not None:
             raise ValueError("outcome belongs to completed only")
@@ -210,9 +212,12 @@ class SharedInfo(BaseModel):
 class ProviderReferralRead(BaseModel):
     """What the receiving service sees: the shared minimum, never the case."""
 
+    view: Literal["provider"] = Field(
+        default="provider", description="Which view this is: the receiving service's."
+    )
     id: uuid.UUID
     status: Status
-    urgency: Urgency
+    urgency: ReferralUrgency
     service_id: uuid.UUID
     service_name: str
     requester_name: str
@@ -231,7 +236,7 @@ class ProviderReferralRead(BaseModel):
     note_to_provider: str | None
     reason_code: ReasonCode | None
     reason_text: str | None
-    outcome: Outcome | None
+    outcome: ReferralOutcome | None
     outcome_text: str | None
     allowed_transitions: list[Status] = Field(description="Moves open to you now.")
     version: int
@@ -240,6 +245,9 @@ class ProviderReferralRead(BaseModel):
 class ReferralRead(ProviderReferralRead):
     """What the case's members see."""
 
+    view: Literal["referrer"] = Field(  # type: ignore[assignment]
+        default="referrer", description="Which view this is: the case's members'."
+    )
     case_id: uuid.UUID
     subject_person_id: uuid.UUID
     provider_organisation_id: uuid.UUID
@@ -265,7 +273,7 @@ class ReferralEventRead(BaseModel):
     actor_organisation_id: uuid.UUID | None
     reason_code: ReasonCode | None
     reason_text: str | None
-    outcome: Outcome | None
+    outcome: ReferralOutcome | None
     occurred_at: datetime
 
 
@@ -273,6 +281,16 @@ class ReferralDetail(ReferralRead):
     history: list[ReferralEventRead]
 
 
-class Box(StrEnum):
+#: A single referral as its caller may see it, told apart by ``view``.
+AnyReferralView = Annotated[ReferralDetail | ProviderReferralRead, Field(discriminator="view")]
+#: A listed referral as its caller may see it, told apart by ``view``.
+AnyReferralRead = Annotated[ReferralRead | ProviderReferralRead, Field(discriminator="view")]
+
+
+class ReferralPage(Page[AnyReferralRead]):
+    """A page of referrals: in full for the case's members, the minimum for the service."""
+
+
+class ReferralBox(StrEnum):
     INBOX = "inbox"  # addressed to my organisation's services
     OUTBOX = "outbox"  # made in cases I can read

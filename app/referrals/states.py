@@ -35,7 +35,7 @@ class Side(StrEnum):
     SYSTEM = "system"
 
 
-class Urgency(StrEnum):
+class ReferralUrgency(StrEnum):
     """FHIR request priority."""
 
     ROUTINE = "routine"
@@ -60,7 +60,7 @@ class ReasonCode(StrEnum):
     OTHER = "other"
 
 
-class Outcome(StrEnum):
+class ReferralOutcome(StrEnum):
     """What the service reports when it completes a referral."""
 
     SERVICE_STARTED = "service_started"

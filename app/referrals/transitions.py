@@ -26,7 +26,7 @@ from app.platform.etag import check_version
 from app.platform.problems import Conflict, DeniedAccess, Forbidden
 from app.referrals import service, views
 from app.referrals.models import Referral
-from app.referrals.schemas import SharedField, TransitionCreate
+from app.referrals.schemas import ReferralTransitionCreate, SharedField
 from app.referrals.service import ReferralAccess, add_event, audit_person
 from app.referrals.states import (
     NEEDS_REASON,
@@ -58,7 +58,7 @@ async def transition(
     keyring: KeyRing,
     settings: Settings,
     access: ReferralAccess,
-    data: TransitionCreate,
+    data: ReferralTransitionCreate,
     expected: int,
 ) -> Referral:
     referral, principal = access.referral, access.principal

@@ -68,6 +68,7 @@ async def list_incidents(
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[IncidentRead]:
+    """Incidents recorded on the case, newest first."""
     items, nxt = await records.list_incidents(session, access, cursor, limit)
     return Page[IncidentRead](items=items, next_cursor=nxt)
 
@@ -120,5 +121,6 @@ async def list_external_assessments(
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[ExternalAssessmentRead]:
+    """Results of external risk tools recorded on the case (never the tool's licensed content)."""
     items, nxt = await records.list_external(session, access, cursor, limit)
     return Page[ExternalAssessmentRead](items=items, next_cursor=nxt)

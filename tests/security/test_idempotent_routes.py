@@ -22,7 +22,7 @@ from app.platform.clock import clock
 from tests.cases.factories import make_case
 from tests.persons.factories import CONSENT
 from tests.plans.factories import MarakCase, api_plan, marak_case
-from tests.world import Actor, World, make_org
+from tests.world import Actor, TokenFactory, World, make_org, make_user
 
 API = "/api/v1"
 Arrange = Callable[
@@ -133,16 +133,8 @@ ROUTES: list[Arrange] = [
 ]
 
 
-@pytest.mark.parametrize("arrange", ROUTES, ids=lambda f: f.__name__)
-async def test_the_replay_is_the_created_thing_and_creates_nothing(
-    arrange: Arrange,
-    client: httpx.AsyncClient,
-    db: AsyncSession,
-    world: World,
-    marak: MarakCase,
-) -> None:
-    actor, url, body = await arrange(client, db, world, marak)
-    headers = {**actor.headers, "Idempotency-Key": f"matrix-{arrange.__name__}"}
+async def _replays(client: httpx.AsyncClient, actor: Actor, url: str, body: Any, key: str) -> None:
+    headers = {**actor.headers, "Idempotency-Key": key}
     first = await client.post(url, json=body, headers=headers)
     assert first.status_code == 201, first.text
     assert "idempotent-replayed" not in first.headers
@@ -152,3 +144,52 @@ async def test_the_replay_is_the_created_thing_and_creates_nothing(
     assert again.json() == first.json()
     if "location" in first.headers:
         assert again.headers["location"] == first.headers["location"]
+
+
+@pytest.mark.parametrize("arrange", ROUTES, ids=lambda f: f.__name__)
+async def test_the_replay_is_the_created_thing_and_creates_nothing(
+    arrange: Arrange,
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    world: World,
+    marak: MarakCase,
+) -> None:
+    actor, url, body = await arrange(client, db, world, marak)
+    await _replays(client, actor, url, body, f"matrix-{arrange.__name__}")
+
+
+DIRECTORY: dict[str, Callable[[World, str], tuple[str, dict[str, Any]]]] = {
+    "organisations": lambda w, _: (
+        f"{API}/organisations",
+        {"code": "ngo-idem", "name": "Replay NGO", "kind": "ngo"},
+    ),
+    "teams": lambda w, _: (
+        f"{API}/teams",
+        {"name": "Replay team", "kind": "marak", "organisation_id": str(w.org.id), "area": "Oulu"},
+    ),
+    "team_members": lambda w, user: (
+        f"{API}/teams/{w.marak.id}/members",
+        {"user_id": user, "team_role": "member"},
+    ),
+    "services": lambda w, _: (
+        f"{API}/services",
+        {
+            "provider_organisation_id": str(w.social.id),
+            "service_type": "victim_support",
+            "name": "Replay support line",
+            "areas": ["Oulu"],
+            "languages": ["fi"],
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("resource", sorted(DIRECTORY))
+async def test_directory_creates_replay_too(
+    resource: str, client: httpx.AsyncClient, db: AsyncSession, world: World, tokens: TokenFactory
+) -> None:
+    admin = await make_user(db, tokens, world.org, "admin")
+    newcomer = await make_user(db, tokens, world.org, "police")
+    await db.commit()
+    url, body = DIRECTORY[resource](world, str(newcomer.id))
+    await _replays(client, admin, url, body, f"directory-{resource}")

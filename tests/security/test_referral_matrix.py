@@ -67,7 +67,7 @@ PROVIDER_KEYS = {
     "id", "status", "urgency", "service_id", "service_name", "requester_name",
     "requester_organisation", "sent_at", "response_due_at", "overdue", "accepted_at",
     "ended_at", "shared_fields", "sharing_withdrawn", "shared", "note_to_provider", "reason_code",
-    "reason_text", "outcome", "outcome_text", "allowed_transitions", "version",
+    "reason_text", "outcome", "outcome_text", "allowed_transitions", "version", "view",
 }  # fmt: skip
 
 CANCEL = {"to": "cancelled", "reason_code": "no_longer_needed", "reason_text": "Arranged."}
