@@ -6,6 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
+from app.auth.policy import Action
 from app.cases import members as service
 from app.cases.dependencies import CaseMemberManager, CaseMemberReader, create_once
 from app.cases.schemas import MemberCreate, MemberRead, MemberUpdate
@@ -39,7 +40,9 @@ async def add_member(
         return service.to_read(member), member.id
 
     async def reread(target_id: str) -> MemberRead:
-        member = await service.get_member(session, access, uuid.UUID(target_id), "case.member.read")
+        member = await service.get_member(
+            session, access, uuid.UUID(target_id), Action.CASE_MEMBER_READ
+        )
         set_etag(response, member.version)
         return service.read_member(session, access, member)
 
@@ -52,7 +55,7 @@ async def add_member(
 async def get_member(
     member_id: uuid.UUID, session: SessionDep, access: CaseMemberReader, response: Response
 ) -> MemberRead:
-    member = await service.get_member(session, access, member_id, "case.member.read")
+    member = await service.get_member(session, access, member_id, access.action)
     set_etag(response, member.version)
     return service.read_member(session, access, member)
 
@@ -66,7 +69,7 @@ async def update_member(
     expected: IfMatch,
     response: Response,
 ) -> MemberRead:
-    member = await service.get_member(session, access, member_id, "case.member.manage")
+    member = await service.get_member(session, access, member_id, access.action)
     member = await service.update_member(session, access, member, body, expected)
     set_etag(response, member.version)
     return service.to_read(member)
@@ -77,6 +80,6 @@ async def remove_member(
     member_id: uuid.UUID, session: SessionDep, access: CaseMemberManager, expected: IfMatch
 ) -> Response:
     """Remove a member at once (the record of their membership is kept)."""
-    member = await service.get_member(session, access, member_id, "case.member.manage")
+    member = await service.get_member(session, access, member_id, access.action)
     await service.remove_member(session, access, member, expected)
     return Response(status_code=204)

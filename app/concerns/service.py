@@ -19,7 +19,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.auth.policy import Relation
+from app.auth.policy import Action, Relation
 from app.auth.principal import Principal
 from app.cases import participants
 from app.cases import service as cases
@@ -49,7 +49,7 @@ from app.platform.pagination import apply_keyset, page_of
 from app.platform.problems import Conflict, DeniedAccess, NotFound, Unprocessable
 
 OPEN = {ConcernStatus.RECEIVED.value, ConcernStatus.UNDER_CONSIDERATION.value}
-SCREEN_ACTION = "concern.screen"
+SCREEN_ACTION = Action.CONCERN_SCREEN
 
 
 def feedback(concern: Concern) -> ConcernFeedback:
@@ -168,14 +168,14 @@ async def load_for_reading(
         )
     )
     if concern is None:
-        raise _not_found(principal, concern_id, "concern.read")
+        raise _not_found(principal, concern_id, Action.CONCERN_READ)
     return concern, concern.team_id in principal.team_ids
 
 
 async def read(
     session: AsyncSession, principal: Principal, concern: Concern, screener: bool
 ) -> Any:
-    action = "concern.read" if screener else "concern.feedback.read"
+    action = Action.CONCERN_READ if screener else "concern.feedback.read"
     audit.record(session, principal, action, "concern", concern.id)
     if not screener:
         return feedback(concern)

@@ -10,7 +10,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.auth.policy import relation_exempt
+from app.auth.policy import Action, relation_exempt
 from app.auth.principal import Principal
 from app.directory.models import Organisation, Team, TeamMembership, User
 from app.directory.schemas import (
@@ -174,7 +174,7 @@ async def list_teams(
 
 async def create_team(session: AsyncSession, actor: Principal, data: TeamCreate) -> Team:
     await get_organisation(session, data.organisation_id)
-    _ensure_may_manage(actor, "team.manage", data.organisation_id, None)
+    _ensure_may_manage(actor, Action.TEAM_MANAGE, data.organisation_id, None)
     team = Team(
         name=data.name, kind=data.kind.value, organisation_id=data.organisation_id, area=data.area
     )
@@ -187,7 +187,7 @@ async def create_team(session: AsyncSession, actor: Principal, data: TeamCreate)
 async def update_team(
     session: AsyncSession, actor: Principal, team: Team, data: TeamUpdate, expected_version: int
 ) -> Team:
-    _ensure_may_manage(actor, "team.manage", team.organisation_id, team.id)
+    _ensure_may_manage(actor, Action.TEAM_MANAGE, team.organisation_id, team.id)
     check_version(expected_version, team.version)
     for field, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(team, field, value)
@@ -208,7 +208,7 @@ async def list_team_members(session: AsyncSession, team: Team) -> Sequence[TeamM
 async def add_team_member(
     session: AsyncSession, actor: Principal, team: Team, data: TeamMemberAdd
 ) -> TeamMembership:
-    _ensure_may_manage(actor, "team.member.manage", team.organisation_id, team.id)
+    _ensure_may_manage(actor, Action.TEAM_MEMBER_MANAGE, team.organisation_id, team.id)
     user = await session.get(User, data.user_id)
     if user is None:
         raise Unprocessable(
@@ -232,7 +232,7 @@ async def add_team_member(
 async def remove_team_member(
     session: AsyncSession, actor: Principal, team: Team, user_id: uuid.UUID
 ) -> None:
-    _ensure_may_manage(actor, "team.member.manage", team.organisation_id, team.id)
+    _ensure_may_manage(actor, Action.TEAM_MEMBER_MANAGE, team.organisation_id, team.id)
     membership = await session.scalar(
         select(TeamMembership).where(
             TeamMembership.team_id == team.id, TeamMembership.user_id == user_id

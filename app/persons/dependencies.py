@@ -99,7 +99,7 @@ def person_access(
             raise _read_only(action, principal, person_id)
         person = await session.get(Person, person_id)
         assert person is not None  # a participant row references it
-        return PersonAccess(person=person, principal=principal, reach=reach)
+        return PersonAccess(person=person, principal=principal, reach=reach, action=action)
 
     dependency.__name__ = f"person_for_{str(action).replace('.', '_')}"
     return dependency
@@ -118,9 +118,11 @@ def _read_only(action: Action | str, principal: Principal, person_id: uuid.UUID)
     )
 
 
-def through_case(access: PersonAccess, case_id: uuid.UUID, action: Action) -> PersonAccess:
-    """``access`` narrowed to one case: 404 unless the caller reads it and the
-    person takes part in it; 403 for a writing action through emergency access."""
+def through_case(access: PersonAccess, case_id: uuid.UUID) -> PersonAccess:
+    """``access`` narrowed to one case (named in the path or the body): 404 unless
+    the caller reads it and the person takes part in it; then the relation the
+    POLICY row of the access's action names (403 for writing through emergency access)."""
+    action = access.action
     narrowed = access.through(case_id)
     if narrowed is None:
         raise not_found(str(action), access.principal, "case", case_id)
@@ -138,7 +140,7 @@ def case_person_access(action: Action) -> Callable[..., Awaitable[PersonAccess]]
     async def dependency(
         case_id: CaseId, access: Annotated[PersonAccess, Depends(inner)]
     ) -> PersonAccess:
-        return through_case(access, case_id, action)
+        return through_case(access, case_id)
 
     dependency.__name__ = f"case_person_for_{str(action).replace('.', '_')}"
     return dependency

@@ -155,7 +155,9 @@ async def _reread_person(
     person = await session.get(Person, person_id) if participant is not None else None
     if participant is None or person is None:
         raise not_found(action, principal, "person", person_id)
-    audit.record(session, principal, "person.read", "person", person_id, purpose=access.purpose)
+    audit.record(
+        session, principal, Action.PERSON_READ, "person", person_id, purpose=access.purpose
+    )
     set_etag(response, person.version)
     return PersonCreated(
         person=service.render_basic(keyring, person),
@@ -178,7 +180,7 @@ async def get_person(
     """The person's identity, as your role may see it; with ``case_id``, also the
     address, phones and safe contact *that case* recorded."""
     if case_id is not None:
-        access = through_case(access, case_id, Action.PERSON_READ)
+        access = through_case(access, case_id)
     set_etag(response, access.person.version)
     return await service.read_person(session, keyring, access, case_id)
 
@@ -194,7 +196,7 @@ async def correct_person(
 ) -> AnyPersonRead:
     """Correct the identity: a new version with you as author, the reason and the
     case (``case_id``) you make it through; its readers see the version."""
-    access = through_case(access, body.case_id, Action.PERSON_UPDATE)
+    access = through_case(access, body.case_id)
     out = await service.correct_person(session, keyring, access, body, expected)
     set_etag(response, access.person.version)
     return out

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.auth.policy import Relation
+from app.auth.policy import Action, Relation
 from app.auth.principal import Principal
 from app.cases.access import CaseAccess, enforce_relation, load_case_access, member_case_ids
 from app.cases.lifecycle import CaseStatus, Scheme
@@ -75,7 +75,7 @@ async def create_meeting(
         raise Forbidden(
             "You can arrange meetings only for a team you belong to.",
             denied=DeniedAccess(
-                action="meeting.manage",
+                action=Action.MEETING_MANAGE,
                 actor=principal,
                 target_type="team",
                 target_id=str(data.team_id),
@@ -183,7 +183,7 @@ async def add_to_agenda(
     """Put a referred case (or a repeat) on the agenda; the case moves to ``on_agenda``,
     through the lifecycle and its gates (the victim's consent is checked again)."""
     _open(meeting)
-    access = await _writable_case(session, principal, data.case_id, "meeting.manage")
+    access = await _writable_case(session, principal, data.case_id, Action.MEETING_MANAGE)
     case = access.case
     if case.team_id != meeting.team_id:
         raise Unprocessable("The case belongs to another team.")
@@ -272,7 +272,7 @@ async def add_minutes(
 ) -> MinutesEntry:
     """One line of a case's minutes, by a member of that case. An action becomes a
     measure in the case's draft plan (the plan is started if there is none)."""
-    access = await _writable_case(session, principal, data.case_id, "meeting.minutes.write")
+    access = await _writable_case(session, principal, data.case_id, Action.MINUTES_WRITE)
     on_agenda = await session.scalar(
         select(AgendaItem.id).where(
             AgendaItem.meeting_id == meeting.id, AgendaItem.case_id == data.case_id
@@ -284,7 +284,7 @@ async def add_minutes(
     measure_id = None
     if data.kind == MinutesKind.ACTION and data.measure is not None:
         try:
-            plan = await plan_service.get_plan(session, access, "meeting.minutes.write")
+            plan = await plan_service.get_plan(session, access, Action.MINUTES_WRITE)
         except NotFound:
             plan = await plan_service.create_plan(session, keyring, access, PlanCreate())
         measure = await measure_service.add_measure(session, access, plan, data.measure)
@@ -318,5 +318,5 @@ async def list_minutes(
         stmt = stmt.where(MinutesEntry.case_id == case_id)
     rows = (await session.scalars(stmt.order_by(MinutesEntry.created_at, MinutesEntry.id))).all()
     for seen in sorted({r.case_id for r in rows}):
-        audit.record(session, principal, "meeting.minutes.read", "case", seen, purpose="marak")
+        audit.record(session, principal, Action.MINUTES_READ, "case", seen, purpose="marak")
     return rows

@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter, Query, Response
 
 from app.audit import service as audit
+from app.auth.policy import Action
 from app.cases.access import not_found
 from app.cases.dependencies import create_once
 from app.plans import meetings as service
@@ -32,7 +33,7 @@ ONE = "/meetings/{meeting_id}"
 async def _out(
     session: SessionDep, principal: MeetingReader, meeting_id: uuid.UUID, response: Response
 ) -> MeetingRead:
-    meeting = await service.get_meeting(session, principal, meeting_id, "meeting.read")
+    meeting = await service.get_meeting(session, principal, meeting_id, Action.MEETING_READ)
     await session.refresh(meeting)
     set_etag(response, meeting.version)
     return await service.meeting_read(session, principal, meeting)
@@ -56,7 +57,7 @@ async def create_meeting(
 
     async def reread(target_id: str) -> MeetingRead:
         out = await _out(session, principal, uuid.UUID(target_id), response)
-        audit.record(session, principal, "meeting.read", "meeting", target_id)
+        audit.record(session, principal, Action.MEETING_READ, "meeting", target_id)
         return out
 
     return await create_once(
@@ -84,7 +85,7 @@ async def get_meeting(
 ) -> MeetingRead:
     """The meeting; its agenda lists only the cases you may read."""
     out = await _out(session, principal, meeting_id, response)
-    audit.record(session, principal, "meeting.read", "meeting", meeting_id)
+    audit.record(session, principal, Action.MEETING_READ, "meeting", meeting_id)
     return out
 
 
@@ -97,7 +98,7 @@ async def add_to_agenda(
     response: Response,
 ) -> MeetingRead:
     """Add a referred case (or a repeat); the case moves to ``on_agenda``."""
-    meeting = await service.get_meeting(session, principal, meeting_id, "meeting.manage")
+    meeting = await service.get_meeting(session, principal, meeting_id, Action.MEETING_MANAGE)
     await service.add_to_agenda(session, principal, meeting, body)
     return await _out(session, principal, meeting_id, response)
 
@@ -111,7 +112,7 @@ async def set_attendance(
     response: Response,
 ) -> MeetingRead:
     """Record whether an organisation attended."""
-    meeting = await service.get_meeting(session, principal, meeting_id, "meeting.manage")
+    meeting = await service.get_meeting(session, principal, meeting_id, Action.MEETING_MANAGE)
     await service.set_attendance(session, principal, meeting, body)
     return await _out(session, principal, meeting_id, response)
 
@@ -125,7 +126,7 @@ async def close_meeting(
     response: Response,
 ) -> MeetingRead:
     """Close the meeting: its agenda and minutes are frozen from now on."""
-    meeting = await service.get_meeting(session, principal, meeting_id, "meeting.manage")
+    meeting = await service.get_meeting(session, principal, meeting_id, Action.MEETING_MANAGE)
     await service.close_meeting(session, principal, meeting, expected)
     return await _out(session, principal, meeting_id, response)
 
@@ -138,7 +139,7 @@ async def list_minutes(
     case_id: uuid.UUID | None = Query(default=None),
 ) -> list[MinutesRead]:
     """Minutes of the cases you are a member of; other cases' minutes do not exist for you."""
-    meeting = await service.get_meeting(session, principal, meeting_id, "meeting.minutes.read")
+    meeting = await service.get_meeting(session, principal, meeting_id, Action.MINUTES_READ)
     rows = await service.list_minutes(session, principal, meeting, case_id)
     return [MinutesRead.model_validate(r) for r in rows]
 
@@ -157,12 +158,12 @@ async def add_minutes(
     why, decisions, and actions (each becomes a measure of the case's plan)."""
 
     async def create() -> tuple[MinutesRead, uuid.UUID]:
-        meeting = await service.get_meeting(session, principal, meeting_id, "meeting.minutes.write")
+        meeting = await service.get_meeting(session, principal, meeting_id, Action.MINUTES_WRITE)
         entry = await service.add_minutes(session, keyring, principal, meeting, body)
         return MinutesRead.model_validate(entry), entry.id
 
     async def reread(target_id: str) -> MinutesRead:
-        action = "meeting.minutes.read"
+        action = Action.MINUTES_READ
         meeting = await service.get_meeting(session, principal, meeting_id, action)
         rows = await service.list_minutes(session, principal, meeting, body.case_id)
         entry = next((r for r in rows if str(r.id) == target_id), None)

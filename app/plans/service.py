@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.auth.policy import OWN_ORGANISATION_PROTECTED_ROLES, PROTECTED_FIELD_ROLES
+from app.auth.predicates import may_see_protected
 from app.cases.access import CaseAccess, not_found
 from app.cases.lifecycle import Scheme
 from app.plans.models import Measure, Meeting, Plan, PlanVersion
@@ -86,15 +86,9 @@ async def live_measures(session: AsyncSession, plan: Plan) -> Sequence[Measure]:
 
 
 def may_see_safe_contact(access: CaseAccess) -> bool:
-    """Same rule as a person's protected fields (app/persons/protected.py)."""
-    principal = access.principal
-    if access.role is None:
-        return False
-    if principal.roles & PROTECTED_FIELD_ROLES:
-        return True
-    return bool(principal.roles & OWN_ORGANISATION_PROTECTED_ROLES) and (
-        principal.organisation_id == access.case.owner_organisation_id
-    )
+    """The protected-field rule (app/auth/predicates.py), through this case."""
+    owners = () if access.role is None else (access.case.owner_organisation_id,)
+    return may_see_protected(access.principal, owners)
 
 
 def seal_safe_contact(keyring: KeyRing, version: PlanVersion, value: SafeContact | None) -> None:

@@ -39,7 +39,7 @@ def referral_access(action: Action) -> Callable[..., Awaitable[ReferralAccess]]:
     ) -> ReferralAccess:
         access = await load_referral(session, principal, referral_id, str(action))
         if relation == Relation.REFERRER:
-            require_referrer(access, str(action))
+            require_referrer(access)
         return access
 
     dependency.__name__ = f"referral_for_{str(action).replace('.', '_')}"

@@ -87,5 +87,5 @@ async def my_tasks(session: SessionDep, principal: TaskReader) -> list[TaskRead]
     unfinished draft assessments, my referrals overdue or expired, referrals to my
     service awaiting an answer and, for auditors, emergency grants to review."""
     tasks = await tasks_for(session, principal)
-    audit.record(session, principal, "me.tasks.read", "user", principal.user_id)
+    audit.record(session, principal, Action.TASKS_READ, "user", principal.user_id)
     return tasks
