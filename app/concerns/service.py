@@ -13,17 +13,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.auth.policy import Action, Relation
+from app.auth.policy import Action
 from app.auth.principal import Principal
 from app.cases import participants
 from app.cases import service as cases
-from app.cases.access import enforce_relation, load_case_access, readable_cases
+from app.cases.access import readable_cases
 from app.cases.models import Case
 from app.cases.schemas import CaseCreate
 from app.concerns.models import Concern
@@ -47,6 +47,9 @@ from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.pagination import apply_keyset, page_of
 from app.platform.problems import Conflict, DeniedAccess, NotFound, Unprocessable
+
+if TYPE_CHECKING:
+    from app.cases.dependencies import CaseLoader
 
 OPEN = {ConcernStatus.RECEIVED.value, ConcernStatus.UNDER_CONSIDERATION.value}
 SCREEN_ACTION = Action.CONCERN_SCREEN
@@ -201,12 +204,16 @@ async def list_concerns(
 
 async def screen(
     session: AsyncSession,
-    principal: Principal,
+    case_of: CaseLoader,
     concern_id: uuid.UUID,
     data: ScreeningCreate,
     expected_version: int,
 ) -> Concern:
-    """The receiving team decides: consider, open a case, attach to one, or dismiss."""
+    """The receiving team decides: consider, open a case, attach to one, or dismiss.
+
+    ``case_of`` loads the case a decision attaches to, with the relation the policy
+    declares for screening into a case (app/auth/policy.py ``BODY_CASE``)."""
+    principal = case_of.principal
     concern = await session.scalar(
         select(Concern).where(Concern.id == concern_id, Concern.team_id.in_(principal.team_ids))
     )
@@ -223,7 +230,7 @@ async def screen(
         _set_status(concern, ConcernStatus.NO_FURTHER_ACTION, principal)
         concern.decision, concern.decision_reason = data.decision.value, data.reason
     else:
-        case_id = await _take_action(session, principal, concern, data)
+        case_id = await _take_action(session, case_of, concern, data)
         _set_status(concern, ConcernStatus.ACTION_TAKEN, principal)
         concern.decision, concern.decision_reason = data.decision.value, data.reason
         concern.case_id = case_id
@@ -244,8 +251,9 @@ def _set_status(concern: Concern, status: ConcernStatus, principal: Principal) -
 
 
 async def _take_action(
-    session: AsyncSession, principal: Principal, concern: Concern, data: ScreeningCreate
+    session: AsyncSession, case_of: CaseLoader, concern: Concern, data: ScreeningCreate
 ) -> uuid.UUID:
+    principal = case_of.principal
     assert data.participant_role is not None
     if data.decision == Decision.CREATE_CASE:
         access = await cases.create_case(
@@ -253,8 +261,7 @@ async def _take_action(
         )
     else:
         assert data.case_id is not None
-        access = await load_case_access(session, principal, data.case_id, SCREEN_ACTION)
-        await enforce_relation(session, access, Relation.CASE_WRITER, SCREEN_ACTION)
+        access = await case_of(data.case_id)
         if access.case.team_id != concern.team_id:
             raise Unprocessable(
                 "Attach the concern to a case of the team it was sent to.",

@@ -7,6 +7,8 @@ from fastapi import APIRouter, Response, status
 from app.audit import service as audit
 from app.directory import service
 from app.directory.dependencies import (
+    ManagedMemberships,
+    ManagedTeams,
     MeReader,
     OrganisationManager,
     OrganisationReader,
@@ -174,8 +176,9 @@ async def create_team(
     session: SessionDep,
     principal: TeamManager,
     response: Response,
+    manage: ManagedTeams,
 ) -> TeamRead:
-    team = await service.create_team(session, principal, body)
+    team = await service.create_team(session, manage, body)
     set_etag(response, team.version)
     return TeamRead.model_validate(team)
 
@@ -200,8 +203,9 @@ async def update_team(
     principal: TeamManager,
     expected: IfMatch,
     response: Response,
+    manage: ManagedTeams,
 ) -> TeamRead:
-    team = await service.get_team(session, team_id)
+    team = await manage.team(team_id)
     team = await service.update_team(session, principal, team, body, expected)
     set_etag(response, team.version)
     return TeamRead.model_validate(team)
@@ -223,8 +227,9 @@ async def add_team_member(
     body: TeamMemberAdd,
     session: SessionDep,
     principal: TeamMemberManager,
+    manage: ManagedMemberships,
 ) -> TeamMemberRead:
-    team = await service.get_team(session, team_id)
+    team = await manage.team(team_id)
     return TeamMemberRead.model_validate(
         await service.add_team_member(session, principal, team, body)
     )
@@ -240,8 +245,9 @@ async def remove_team_member(
     user_id: uuid.UUID,
     session: SessionDep,
     principal: TeamMemberManager,
+    manage: ManagedMemberships,
 ) -> Response:
     """Remove a membership. A membership has no mutable state, so no If-Match is needed."""
-    team = await service.get_team(session, team_id)
+    team = await manage.team(team_id)
     await service.remove_team_member(session, principal, team, user_id)
     return Response(status_code=204)

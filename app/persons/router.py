@@ -14,15 +14,16 @@ from pydantic import Field, model_validator
 from sqlalchemy import select
 
 from app.audit import service as audit
-from app.auth.policy import Action, Relation
+from app.auth.policy import Action
 from app.cases import participants
-from app.cases.access import enforce_relation, load_case_access, not_found
-from app.cases.dependencies import create_once
+from app.cases.access import load_case_access, not_found
+from app.cases.dependencies import CaseLoader, create_once
 from app.cases.models import CaseParticipant
 from app.cases.schemas import ParticipantRole
 from app.persons import facts, search, service
 from app.persons.dependencies import (
     CurrentPerson,
+    NewPersonCase,
     PersonCreator,
     PersonHistoryReader,
     PersonSearcher,
@@ -74,6 +75,7 @@ async def create_person(
     body: PersonCreate,
     session: SessionDep,
     principal: PersonCreator,
+    cases: NewPersonCase,
     keyring: KeyRingDep,
     idempotency: Idempotency,
     response: Response,
@@ -90,7 +92,7 @@ async def create_person(
         body,
         response,
         "person",
-        lambda: _create_person(body, session, principal, keyring, response),
+        lambda: _create_person(body, session, cases, keyring, response),
         lambda target_id: _reread_person(body, session, principal, keyring, response, target_id),
     )
 
@@ -98,13 +100,12 @@ async def create_person(
 async def _create_person(
     body: PersonCreate,
     session: SessionDep,
-    principal: PersonCreator,
+    cases: CaseLoader,
     keyring: KeyRingDep,
     response: Response,
 ) -> tuple[PersonCreated, uuid.UUID]:
-    action = str(Action.PERSON_CREATE)
-    access = await load_case_access(session, principal, body.case_id, action)
-    await enforce_relation(session, access, Relation.CASE_WRITER, action)
+    access = await cases(body.case_id)
+    principal = access.principal
     if body.person is not None:
         reach = Reach.member_of(access.case.id, access.case.owner_organisation_id)
         person = await service.create_person(session, keyring, principal, reach, body.person)

@@ -11,7 +11,18 @@ from app.auth.policy import Action
 from app.cases.access import not_found
 from app.cases.dependencies import create_once
 from app.plans import meetings as service
-from app.plans.dependencies import MeetingManager, MeetingReader, MinutesReader, MinutesWriter
+from app.plans.dependencies import (
+    AgendaCase,
+    MeetingManager,
+    MeetingReader,
+    MeetingToManage,
+    MeetingToRead,
+    MinutesCase,
+    MinutesReader,
+    MinutesToRead,
+    MinutesToWrite,
+    MinutesWriter,
+)
 from app.plans.schemas import (
     AgendaAdd,
     AttendanceSet,
@@ -81,10 +92,14 @@ async def list_meetings(
 
 @router.get(ONE, response_model=MeetingRead)
 async def get_meeting(
-    meeting_id: uuid.UUID, session: SessionDep, principal: MeetingReader, response: Response
+    meeting_id: uuid.UUID,
+    session: SessionDep,
+    principal: MeetingReader,
+    response: Response,
+    meeting_of: MeetingToRead,
 ) -> MeetingRead:
     """The meeting; its agenda lists only the cases you may read."""
-    out = await _out(session, principal, meeting_id, response)
+    out = await _out(session, principal, (await meeting_of(meeting_id)).id, response)
     audit.record(session, principal, Action.MEETING_READ, "meeting", meeting_id)
     return out
 
@@ -96,10 +111,12 @@ async def add_to_agenda(
     session: SessionDep,
     principal: MeetingManager,
     response: Response,
+    meeting_of: MeetingToManage,
+    case_of: AgendaCase,
 ) -> MeetingRead:
     """Add a referred case (or a repeat); the case moves to ``on_agenda``."""
-    meeting = await service.get_meeting(session, principal, meeting_id, Action.MEETING_MANAGE)
-    await service.add_to_agenda(session, principal, meeting, body)
+    meeting = await meeting_of(meeting_id)
+    await service.add_to_agenda(session, case_of, meeting, body)
     return await _out(session, principal, meeting_id, response)
 
 
@@ -110,9 +127,10 @@ async def set_attendance(
     session: SessionDep,
     principal: MeetingManager,
     response: Response,
+    meeting_of: MeetingToManage,
 ) -> MeetingRead:
     """Record whether an organisation attended."""
-    meeting = await service.get_meeting(session, principal, meeting_id, Action.MEETING_MANAGE)
+    meeting = await meeting_of(meeting_id)
     await service.set_attendance(session, principal, meeting, body)
     return await _out(session, principal, meeting_id, response)
 
@@ -124,9 +142,10 @@ async def close_meeting(
     principal: MeetingManager,
     expected: IfMatch,
     response: Response,
+    meeting_of: MeetingToManage,
 ) -> MeetingRead:
     """Close the meeting: its agenda and minutes are frozen from now on."""
-    meeting = await service.get_meeting(session, principal, meeting_id, Action.MEETING_MANAGE)
+    meeting = await meeting_of(meeting_id)
     await service.close_meeting(session, principal, meeting, expected)
     return await _out(session, principal, meeting_id, response)
 
@@ -136,10 +155,11 @@ async def list_minutes(
     meeting_id: uuid.UUID,
     session: SessionDep,
     principal: MinutesReader,
+    meeting_of: MinutesToRead,
     case_id: uuid.UUID | None = Query(default=None),
 ) -> list[MinutesRead]:
     """Minutes of the cases you are a member of; other cases' minutes do not exist for you."""
-    meeting = await service.get_meeting(session, principal, meeting_id, Action.MINUTES_READ)
+    meeting = await meeting_of(meeting_id)
     rows = await service.list_minutes(session, principal, meeting, case_id)
     return [MinutesRead.model_validate(r) for r in rows]
 
@@ -153,13 +173,15 @@ async def add_minutes(
     principal: MinutesWriter,
     idempotency: Idempotency,
     response: Response,
+    meeting_of: MinutesToWrite,
+    case_of: MinutesCase,
 ) -> MinutesRead:
     """Shared information (fact or opinion), what was deliberately not shared and
     why, decisions, and actions (each becomes a measure of the case's plan)."""
 
     async def create() -> tuple[MinutesRead, uuid.UUID]:
-        meeting = await service.get_meeting(session, principal, meeting_id, Action.MINUTES_WRITE)
-        entry = await service.add_minutes(session, keyring, principal, meeting, body)
+        meeting = await meeting_of(meeting_id)
+        entry = await service.add_minutes(session, keyring, case_of, meeting, body)
         return MinutesRead.model_validate(entry), entry.id
 
     async def reread(target_id: str) -> MinutesRead:

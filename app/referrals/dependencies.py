@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from app.auth.policy import POLICY, Action, Relation, require
+from app.auth.policy import POLICY, Action, Relation, declare_relation, require
 from app.auth.principal import Principal
 from app.cases.access import CaseAccess
 from app.cases.dependencies import case_access
@@ -43,6 +43,7 @@ def referral_access(action: Action) -> Callable[..., Awaitable[ReferralAccess]]:
         return access
 
     dependency.__name__ = f"referral_for_{str(action).replace('.', '_')}"
+    declare_relation(dependency, action, "path:referral_id", relation)
     return dependency
 
 

@@ -25,7 +25,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import POLICY, Action, Relation
+from app.auth.policy import POLICY, Action
 from app.auth.principal import Role
 from app.cases.models import (
     Case,
@@ -54,11 +54,10 @@ from tests.conftest import TokenFactory
 from tests.persons.factories import add_consent
 from tests.plans.factories import ensure_plan
 from tests.risk.factories import DRAFT, external_body, incident_body, make_assessment
-from tests.routes import api_routes, declared_actions
+from tests.security import matrix
+from tests.security.matrix import CASE_RELATIONS, IN_TEAM, READERS
 
-RELATIONS = ("lead", "member", "emergency", "same_team", "other_org", "no_relation")
-READERS = {"lead", "member", "emergency"}
-IN_TEAM = {"lead", "member", "same_team"}
+RELATIONS = CASE_RELATIONS
 
 
 @dataclass
@@ -355,23 +354,9 @@ ROUTES: list[RouteSpec] = [
 
 
 def expected_status(spec: RouteSpec, role: Role, relation: str) -> int:
-    """What POLICY says this role in this relation gets."""
-    roles, rule = POLICY[spec.action]
-    if role not in roles:
-        return 403
-    if rule in (Relation.NONE, Relation.LISTED):
-        return spec.ok
-    if rule == Relation.TEAM_MEMBER:
-        return spec.ok if relation in IN_TEAM else 403
-    if rule == Relation.CASE_MEMBER:
-        return spec.ok if relation in READERS else 404
-    if rule == Relation.CASE_WRITER:
-        return {"lead": spec.ok, "member": spec.ok, "emergency": 403}.get(relation, 404)
-    if rule == Relation.CASE_LEAD:
-        return {"lead": spec.ok, "member": 403, "emergency": 403}.get(relation, 404)
-    if rule == Relation.CASE_OUTSIDER:
-        return 409 if relation in READERS else spec.ok
-    raise AssertionError(f"the matrix does not know relation {rule}; extend expected_status")
+    """What POLICY says this role in this relation gets (tests/security/matrix.py);
+    opening a case names its team in the body, so an outsider gets 403."""
+    return matrix.expected_status(spec.action, role, relation, spec.ok, outsider=403)
 
 
 def _is_case_route(path: str) -> bool:
@@ -382,18 +367,7 @@ def _is_case_route(path: str) -> bool:
 
 def test_every_case_route_is_in_the_matrix(app: Any) -> None:
     """Adding a case route without a matrix row fails here (and so does a stale row)."""
-    in_app = {}
-    for route in api_routes(app):
-        if _is_case_route(route.path):
-            for method in route.methods - {"HEAD", "OPTIONS"}:
-                in_app[(method, route.path)] = set(declared_actions(route.dependant))
-    in_matrix = {(s.method, s.path): s.action for s in ROUTES}
-    assert set(in_app) == set(in_matrix), (
-        f"missing from the matrix: {sorted(set(in_app) - set(in_matrix))}; "
-        f"not in the app: {sorted(set(in_matrix) - set(in_app))}"
-    )
-    for key, action in in_matrix.items():
-        assert in_app[key] == {str(action)}, f"{key} declares {in_app[key]}, matrix says {action}"
+    matrix.assert_matrix_covers(app, _is_case_route, ROUTES)
 
 
 def test_every_case_action_is_probed() -> None:
