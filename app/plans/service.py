@@ -239,8 +239,12 @@ async def agree_plan(
     version = await current_version(session, plan)
     _require_draft(version)
     if data.meeting_id is not None:
-        meeting = await session.get(Meeting, data.meeting_id)
-        if meeting is None or meeting.team_id != access.case.team_id:
+        meeting = await session.scalar(
+            select(Meeting).where(
+                Meeting.id == data.meeting_id, Meeting.team_id == access.case.team_id
+            )
+        )
+        if meeting is None:
             raise Unprocessable("No such meeting of this case's team.")
         if meeting.closed_at is not None:
             raise Conflict("That meeting is closed; agree the plan in an open meeting.")
