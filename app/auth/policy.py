@@ -5,6 +5,13 @@ Every route declares its action with ``Depends(require(Action.X))``; a test walk
 caller a member of this case?) are *relations*: the action names the relation
 it needs, and the domain's readable query enforces it, so an object the caller
 may not see is a 404, never a 403.
+
+The relation is enforced by the route's declared dependency: a loader derived
+from this table (``case_access`` for a case in the path, ``body_case`` for one
+in the body, see ``BODY_CASE``), marked with :func:`declare_relation` so that
+tests/security/test_route_coverage.py can prove every route has its loader.
+The loaded access object carries its action; services take it from there.
+Role predicates that are not one action live beside this table, in predicates.py.
 """
 
 from __future__ import annotations
