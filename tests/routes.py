@@ -9,7 +9,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Mount
 
-from app.auth.policy import ACTION_ATTR
+from app.auth.policy import ACTION_ATTR, RELATION_ATTR
 
 
 def iter_routes(routes: list[BaseRoute]) -> Iterator[BaseRoute]:
@@ -37,3 +37,23 @@ def declared_actions(dependant: Dependant) -> list[str]:
     for sub in dependant.dependencies:
         found.extend(declared_actions(sub))
     return found
+
+
+def declared_relations(dependant: Dependant) -> set[tuple[str, str, str]]:
+    """The (action, where, relation) triples the route's loader dependencies enforce."""
+    found: set[tuple[str, str, str]] = set()
+    if dependant.call is not None:
+        found.update(getattr(dependant.call, RELATION_ATTR, ()))
+    for sub in dependant.dependencies:
+        found |= declared_relations(sub)
+    return found
+
+
+def body_fields(dependant: Dependant) -> set[str]:
+    """The top-level fields of the route's request body."""
+    names: set[str] = set()
+    for param in dependant.body_params:
+        names |= set(getattr(param.field_info.annotation, "model_fields", None) or ())
+    for sub in dependant.dependencies:
+        names |= body_fields(sub)
+    return names

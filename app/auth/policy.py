@@ -5,12 +5,20 @@ Every route declares its action with ``Depends(require(Action.X))``; a test walk
 caller a member of this case?) are *relations*: the action names the relation
 it needs, and the domain's readable query enforces it, so an object the caller
 may not see is a 404, never a 403.
+
+The relation is enforced by the route's declared dependency: a loader derived
+from this table (``case_access`` for a case in the path, ``body_case`` for one
+in the body, see ``BODY_CASE``), marked with :func:`declare_relation` so that
+tests/security/test_route_coverage.py can prove every route has its loader.
+The loaded access object carries its action; services take it from there.
+Role predicates that are not one action live beside this table, in predicates.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
+from typing import Any
 
 from app.auth.principal import CurrentPrincipal, Principal, Role
 from app.platform.problems import DeniedAccess, Forbidden
@@ -240,7 +248,30 @@ RELATION_EXEMPT: dict[Action, frozenset[Role]] = {
     Action.TEAM_MEMBER_MANAGE: frozenset({R.ADMIN}),
 }
 
+#: Actions whose request body names a case (``case_id``) besides the object of their
+#: own relation: the relation the caller needs to *that* case. A generic loader
+#: resolves it, as ``case_access`` resolves a case in the path (app/cases/dependencies.py
+#: for a body's case, app/persons/dependencies.py for a person through it).
+BODY_CASE: dict[Action, Relation] = {
+    Action.PERSON_CREATE: Relation.CASE_WRITER,
+    Action.PERSON_UPDATE: Relation.CASE_WRITER,
+    Action.CONSENT_WRITE: Relation.CASE_WRITER,
+    Action.CONCERN_SCREEN: Relation.CASE_WRITER,
+    Action.MEETING_MANAGE: Relation.CASE_WRITER,
+    Action.MINUTES_WRITE: Relation.CASE_WRITER,
+}
+
 ACTION_ATTR = "__casecoord_action__"
+#: Set on a loader dependency: the (action, where the object is named, relation)
+#: triples it enforces; tests/security/test_route_coverage.py reads them.
+RELATION_ATTR = "__casecoord_relation__"
+
+
+def declare_relation(dependency: Any, action: StrEnum, where: str, relation: Relation) -> None:
+    """Mark ``dependency`` as the loader enforcing ``relation`` for ``action`` on the
+    object named at ``where`` (``path:case_id``, ``body:case_id``...)."""
+    found = getattr(dependency, RELATION_ATTR, ())
+    setattr(dependency, RELATION_ATTR, (*found, (str(action), where, relation)))
 
 
 def is_allowed(principal: Principal, action: str) -> bool:

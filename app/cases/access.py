@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import BindParameter, Select, bindparam, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import Relation
+from app.auth.policy import Action, Relation
 from app.auth.principal import Principal
 from app.cases.models import Case, CaseExclusion, CaseMember, EmergencyGrant
 from app.cases.schemas import AccessKind, CaseRole
@@ -92,12 +92,17 @@ def readable_cases(principal: Principal, now: datetime | None = None) -> Select[
 
 @dataclass(frozen=True)
 class CaseAccess:
-    """A case the caller may read, and how they came to read it."""
+    """A case the caller may read, how they came to read it, and for which action.
+
+    Services take the action from here (audit rows, refusals) instead of
+    repeating the string the route's dependency already declared.
+    """
 
     case: Case
     principal: Principal
     role: CaseRole | None  # None: access through an emergency grant only
     grant_id: uuid.UUID | None
+    action: Action
 
     @property
     def kind(self) -> AccessKind:
@@ -108,11 +113,13 @@ class CaseAccess:
         return "case work" if self.role is not None else "emergency access"
 
 
-def not_found(action: str, principal: Principal, target_type: str, target_id: Any) -> NotFound:
+def not_found(
+    action: Action | str, principal: Principal, target_type: str, target_id: Any
+) -> NotFound:
     return NotFound(
         f"No such {target_type.replace('_', ' ')}.",
         denied=DeniedAccess(
-            action=action,
+            action=str(action),
             actor=principal,
             target_type=target_type,
             target_id=str(target_id),
@@ -154,7 +161,7 @@ def _case_access_statement() -> Select[Any]:
 
 
 async def load_case_access(
-    session: AsyncSession, principal: Principal, case_id: uuid.UUID, action: str
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID, action: Action | str
 ) -> CaseAccess:
     """Load a readable case with the caller's role and grant in one round trip."""
     params = {
@@ -172,6 +179,7 @@ async def load_case_access(
         principal=principal,
         role=CaseRole(role) if role is not None else None,
         grant_id=None if role is not None else grant_id,
+        action=Action(action),
     )
     if access.grant_id is not None:
         # Every audit row written from here on is tagged with the grant.

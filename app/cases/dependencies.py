@@ -14,11 +14,13 @@ Two kinds:
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import POLICY, Action, Relation, require
+from app.auth.policy import BODY_CASE, POLICY, Action, Relation, declare_relation, require
 from app.auth.principal import Principal
 from app.cases.access import CaseAccess, enforce_relation, load_case_access
 from app.platform.db import SessionDep
@@ -46,6 +48,42 @@ def case_access(action: Action) -> Callable[..., Awaitable[CaseAccess]]:
         return access
 
     dependency.__name__ = f"case_for_{str(action).replace('.', '_')}"
+    declare_relation(dependency, action, "path:case_id", relation)
+    return dependency
+
+
+@dataclass(frozen=True)
+class CaseLoader:
+    """Loads a case the request *body* names, for the route's action, with the
+    relation the policy declares for it (``BODY_CASE``): 404 unless readable, then
+    403 without the relation. Called where the route reads ``case_id``, so the
+    order of the route's other checks stays its own."""
+
+    session: AsyncSession
+    principal: Principal
+    action: Action
+    relation: Relation
+
+    async def __call__(self, case_id: uuid.UUID) -> CaseAccess:
+        access = await load_case_access(self.session, self.principal, case_id, self.action)
+        await enforce_relation(self.session, access, self.relation, self.action)
+        return access
+
+
+def body_case(action: Action) -> Callable[..., Awaitable[CaseLoader]]:
+    """Dependency factory: role check, then a loader for the body's case (see above)."""
+    guard = require(action)
+    relation = BODY_CASE[action]
+    if relation not in CASE_RELATIONS:
+        raise RuntimeError(f"{action} declares {relation} for a body's case")
+
+    async def dependency(
+        session: SessionDep, principal: Annotated[Principal, Depends(guard)]
+    ) -> CaseLoader:
+        return CaseLoader(session, principal, action, relation)
+
+    dependency.__name__ = f"body_case_for_{str(action).replace('.', '_')}"
+    declare_relation(dependency, action, "body:case_id", relation)
     return dependency
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.auth.policy import EMERGENCY_ROLES
+from app.auth.policy import EMERGENCY_ROLES, Action
 from app.auth.principal import Principal, Role
 from app.cases.access import CaseAccess, excluded_case_ids, not_found
 from app.cases.lifecycle import Scheme
@@ -60,7 +60,7 @@ async def grant_access(
     data: EmergencyAccessCreate,
     minutes: int = GRANT_MINUTES,
 ) -> EmergencyGrant:
-    action = "case.emergency_access.request"
+    action = Action.CASE_EMERGENCY_ACCESS
     case = await session.scalar(eligible_cases(principal).where(Case.id == case_id))
     if case is None:
         raise not_found(action, principal, "case", case_id)
@@ -137,7 +137,7 @@ async def own_grant(
         )
     )
     if grant is None:
-        raise not_found("emergency_access.read", principal, "emergency_grant", grant_id)
+        raise not_found(Action.EMERGENCY_ACCESS_READ, principal, "emergency_grant", grant_id)
     return grant
 
 
@@ -190,14 +190,14 @@ async def get_grant(
 ) -> EmergencyGrant:
     grant = await session.get(EmergencyGrant, grant_id)
     if grant is None:
-        raise not_found("emergency_access.read", principal, "emergency_grant", grant_id)
+        raise not_found(Action.EMERGENCY_ACCESS_READ, principal, "emergency_grant", grant_id)
     return grant
 
 
 def read_grant(
     session: AsyncSession, principal: Principal, grant: EmergencyGrant
 ) -> EmergencyGrantRead:
-    audit.record(session, principal, "emergency_access.read", "emergency_grant", grant.id)
+    audit.record(session, principal, Action.EMERGENCY_ACCESS_READ, "emergency_grant", grant.id)
     return to_read(grant)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.audit import service as audit
-from app.auth.policy import PROFESSIONALS
+from app.auth.policy import PROFESSIONALS, Action
 from app.auth.principal import Role
 from app.cases.access import CaseAccess, not_found
 from app.cases.exclusions import MustNotReceive, Party, may_receive
@@ -87,7 +87,7 @@ def read_member(session: AsyncSession, access: CaseAccess, member: CaseMember) -
     audit.record(
         session,
         access.principal,
-        "case.member.read",
+        Action.CASE_MEMBER_READ,
         "case_member",
         member.id,
         purpose=access.purpose,
@@ -113,7 +113,7 @@ async def add_member(session: AsyncSession, access: CaseAccess, data: MemberCrea
         raise Forbidden(
             "Only a lead may invite someone other than police into a HAH case.",
             denied=DeniedAccess(
-                action="case.member.manage",
+                action=Action.CASE_MEMBER_MANAGE,
                 actor=principal,
                 target_type="case",
                 target_id=str(case.id),
@@ -124,7 +124,7 @@ async def add_member(session: AsyncSession, access: CaseAccess, data: MemberCrea
         raise MustNotReceive(
             "The user's organisation is on this case's must-not-receive list.",
             denied=DeniedAccess(
-                action="case.member.manage",
+                action=Action.CASE_MEMBER_MANAGE,
                 actor=principal,
                 target_type="case",
                 target_id=str(case.id),

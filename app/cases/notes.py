@@ -17,7 +17,7 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.auth.policy import PROFESSIONALS
+from app.auth.policy import PROFESSIONALS, Action
 from app.auth.principal import Principal, Role
 from app.cases.access import CaseAccess, not_found
 from app.cases.models import CaseNote
@@ -107,7 +107,12 @@ async def get_note(
 
 async def read_note(session: AsyncSession, access: CaseAccess, note: CaseNote) -> NoteRead:
     audit.record(
-        session, access.principal, "case.note.read", "case_note", note.id, purpose=access.purpose
+        session,
+        access.principal,
+        Action.CASE_NOTE_READ,
+        "case_note",
+        note.id,
+        purpose=access.purpose,
     )
     return (await _with_corrections(session, access, [note]))[0]
 
@@ -148,7 +153,7 @@ async def add_note(session: AsyncSession, access: CaseAccess, data: NoteCreate) 
                 "No such note in this case.",
                 "not_found",
                 denied=DeniedAccess(
-                    action="case.note.write",
+                    action=Action.CASE_NOTE_WRITE,
                     actor=principal,
                     target_type="case_note",
                     target_id=str(data.corrects_id),
@@ -159,7 +164,7 @@ async def add_note(session: AsyncSession, access: CaseAccess, data: NoteCreate) 
             raise Forbidden(
                 "Only the author's organisation may correct a note.",
                 denied=DeniedAccess(
-                    action="case.note.write",
+                    action=Action.CASE_NOTE_WRITE,
                     actor=principal,
                     target_type="case_note",
                     target_id=str(original.id),

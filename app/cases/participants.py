@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.audit import service as audit
+from app.auth.policy import Action
 from app.auth.principal import Principal
 from app.cases.access import CaseAccess, granted_case_ids, member_case_ids, not_found
 from app.cases.models import CaseParticipant
@@ -101,7 +102,7 @@ def read_participant(
     audit.record(
         session,
         access.principal,
-        "case.participant.read",
+        Action.CASE_PARTICIPANT_READ,
         "case_participant",
         participant.id,
         purpose=access.purpose,
@@ -126,7 +127,7 @@ async def add_participant(
                 "No such person.",
                 "not_found",
                 denied=DeniedAccess(
-                    action="case.participant.write",
+                    action=Action.CASE_PARTICIPANT_WRITE,
                     actor=principal,
                     target_type="person",
                     target_id=str(data.person_id),

@@ -6,6 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
+from app.auth.policy import Action
 from app.cases import service
 from app.cases.access import load_case_access
 from app.cases.dependencies import (
@@ -68,7 +69,7 @@ async def create_case(
         return service.to_read(access), access.case.id
 
     async def reread(target_id: str) -> CaseRead:
-        access = await load_case_access(session, principal, uuid.UUID(target_id), "case.read")
+        access = await load_case_access(session, principal, uuid.UUID(target_id), Action.CASE_READ)
         set_etag(response, access.case.version)
         return service.read_case(session, access)
 

@@ -6,6 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
+from app.auth.policy import Action
 from app.cases import exclusions as service
 from app.cases.dependencies import CaseExclusionReader, CaseExclusionWriter
 from app.cases.schemas import ExclusionCreate, ExclusionRead
@@ -45,7 +46,7 @@ async def add_exclusion(
 
     async def reread(target_id: str) -> ExclusionRead:
         entry = await service.get_exclusion(
-            session, access, uuid.UUID(target_id), "case.exclusion.read"
+            session, access, uuid.UUID(target_id), Action.CASE_EXCLUSION_READ
         )
         set_etag(response, entry.version)
         return ExclusionRead.model_validate(entry)
@@ -60,6 +61,6 @@ async def remove_exclusion(
     exclusion_id: uuid.UUID, session: SessionDep, access: CaseExclusionWriter, expected: IfMatch
 ) -> Response:
     """Take an organisation off the case's must-not-receive list. Needs If-Match."""
-    entry = await service.get_exclusion(session, access, exclusion_id, "case.exclusion.write")
+    entry = await service.get_exclusion(session, access, exclusion_id, access.action)
     await service.remove_exclusion(session, access, entry, expected)
     return Response(status_code=204)

@@ -6,6 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
+from app.auth.policy import Action
 from app.cases import members as service
 from app.cases.dependencies import CaseMemberManager, CaseMemberReader
 from app.cases.schemas import MemberCreate, MemberRead, MemberUpdate
@@ -40,7 +41,9 @@ async def add_member(
         return service.to_read(member), member.id
 
     async def reread(target_id: str) -> MemberRead:
-        member = await service.get_member(session, access, uuid.UUID(target_id), "case.member.read")
+        member = await service.get_member(
+            session, access, uuid.UUID(target_id), Action.CASE_MEMBER_READ
+        )
         set_etag(response, member.version)
         return service.read_member(session, access, member)
 
@@ -54,7 +57,7 @@ async def get_member(
     member_id: uuid.UUID, session: SessionDep, access: CaseMemberReader, response: Response
 ) -> MemberRead:
     """One member of the case."""
-    member = await service.get_member(session, access, member_id, "case.member.read")
+    member = await service.get_member(session, access, member_id, access.action)
     set_etag(response, member.version)
     return service.read_member(session, access, member)
 
@@ -69,7 +72,7 @@ async def update_member(
     response: Response,
 ) -> MemberRead:
     """Change a member's case role. Needs If-Match; the case keeps one lead."""
-    member = await service.get_member(session, access, member_id, "case.member.manage")
+    member = await service.get_member(session, access, member_id, access.action)
     member = await service.update_member(session, access, member, body, expected)
     set_etag(response, member.version)
     return service.to_read(member)
@@ -80,6 +83,6 @@ async def remove_member(
     member_id: uuid.UUID, session: SessionDep, access: CaseMemberManager, expected: IfMatch
 ) -> Response:
     """Remove a member at once (the record of their membership is kept)."""
-    member = await service.get_member(session, access, member_id, "case.member.manage")
+    member = await service.get_member(session, access, member_id, access.action)
     await service.remove_member(session, access, member, expected)
     return Response(status_code=204)

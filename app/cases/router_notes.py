@@ -6,6 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
+from app.auth.policy import Action
 from app.cases import notes as service
 from app.cases.dependencies import CaseNoteReader, CaseNoteWriter
 from app.cases.schemas import NoteCreate, NoteRead
@@ -47,7 +48,7 @@ async def add_note(
         return out, out.id
 
     async def reread(target_id: str) -> NoteRead:
-        note = await service.get_note(session, access, uuid.UUID(target_id), "case.note.read")
+        note = await service.get_note(session, access, uuid.UUID(target_id), Action.CASE_NOTE_READ)
         set_etag(response, note.version)
         return await service.read_note(session, access, note)
 
@@ -61,6 +62,6 @@ async def get_note(
     note_id: uuid.UUID, session: SessionDep, access: CaseNoteReader, response: Response
 ) -> NoteRead:
     """One note, if its visibility lets you read it."""
-    note = await service.get_note(session, access, note_id, "case.note.read")
+    note = await service.get_note(session, access, note_id, access.action)
     set_etag(response, note.version)
     return await service.read_note(session, access, note)

@@ -6,6 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
+from app.auth.policy import Action
 from app.cases import participants as service
 from app.cases.dependencies import CaseParticipantReader, CaseParticipantWriter
 from app.cases.schemas import ParticipantCreate, ParticipantRead, ParticipantUpdate
@@ -51,7 +52,7 @@ async def add_participant(
 
     async def reread(target_id: str) -> ParticipantRead:
         participant = await service.get_participant(
-            session, access, uuid.UUID(target_id), "case.participant.read"
+            session, access, uuid.UUID(target_id), Action.CASE_PARTICIPANT_READ
         )
         set_etag(response, participant.version)
         return service.read_participant(session, access, participant, keyring)
@@ -70,9 +71,7 @@ async def get_participant(
     keyring: KeyRingDep,
 ) -> ParticipantRead:
     """One participant of the case."""
-    participant = await service.get_participant(
-        session, access, participant_id, "case.participant.read"
-    )
+    participant = await service.get_participant(session, access, participant_id, access.action)
     set_etag(response, participant.version)
     return service.read_participant(session, access, participant, keyring)
 
@@ -88,9 +87,7 @@ async def update_participant(
     keyring: KeyRingDep,
 ) -> ParticipantRead:
     """Change a participant's role in the case. Needs If-Match."""
-    participant = await service.get_participant(
-        session, access, participant_id, "case.participant.write"
-    )
+    participant = await service.get_participant(session, access, participant_id, access.action)
     participant = await service.update_participant(session, access, participant, body, expected)
     set_etag(response, participant.version)
     return service.to_read(participant, keyring)
@@ -104,8 +101,6 @@ async def remove_participant(
     expected: IfMatch,
 ) -> Response:
     """Remove a person from the case. Needs If-Match."""
-    participant = await service.get_participant(
-        session, access, participant_id, "case.participant.write"
-    )
+    participant = await service.get_participant(session, access, participant_id, access.action)
     await service.remove_participant(session, access, participant, expected)
     return Response(status_code=204)

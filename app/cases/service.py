@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
+from app.auth.policy import Action
 from app.auth.principal import Principal, Role
 from app.cases.access import CaseAccess, readable_cases
 from app.cases.lifecycle import (
@@ -90,7 +91,7 @@ async def create_case(session: AsyncSession, principal: Principal, data: CaseCre
         raise Forbidden(
             "You can open cases only in your own teams.",
             denied=DeniedAccess(
-                action="case.create",
+                action=Action.CASE_CREATE,
                 actor=principal,
                 target_type="team",
                 target_id=str(team.id),
@@ -102,7 +103,7 @@ async def create_case(session: AsyncSession, principal: Principal, data: CaseCre
         raise Forbidden(
             "HAH cases are opened and owned by police.",
             denied=DeniedAccess(
-                action="case.create",
+                action=Action.CASE_CREATE,
                 actor=principal,
                 target_type="team",
                 target_id=str(team.id),
@@ -139,12 +140,14 @@ async def create_case(session: AsyncSession, principal: Principal, data: CaseCre
     )
     await session.flush()
     audit.record(session, principal, "case.created", "case", case.id, purpose="case work")
-    return CaseAccess(case=case, principal=principal, role=CaseRole.LEAD, grant_id=None)
+    return CaseAccess(
+        case=case, principal=principal, role=CaseRole.LEAD, grant_id=None, action=Action.CASE_CREATE
+    )
 
 
 def read_case(session: AsyncSession, access: CaseAccess) -> CaseRead:
     audit.record(
-        session, access.principal, "case.read", "case", access.case.id, purpose=access.purpose
+        session, access.principal, Action.CASE_READ, "case", access.case.id, purpose=access.purpose
     )
     return to_read(access)
 
@@ -200,7 +203,7 @@ async def transition(
             "; ".join(f["detail"] for f in failed),
             extra={"to": data.to.value, "gates": failed},
             denied=DeniedAccess(
-                action="case.transition",
+                action=Action.CASE_TRANSITION,
                 actor=access.principal,
                 target_type="case",
                 target_id=str(case.id),

@@ -8,7 +8,10 @@ from fastapi import Depends
 
 from app.auth.policy import Action, require
 from app.auth.principal import Principal
+from app.cases.dependencies import CaseLoader, body_case
 
 ConcernSubmitter = Annotated[Principal, Depends(require(Action.CONCERN_SUBMIT))]
 ConcernReader = Annotated[Principal, Depends(require(Action.CONCERN_READ))]
 ConcernScreener = Annotated[Principal, Depends(require(Action.CONCERN_SCREEN))]
+#: The case a screening decision attaches the concern to (the body's ``case_id``).
+ScreeningCase = Annotated[CaseLoader, Depends(body_case(Action.CONCERN_SCREEN))]

@@ -8,7 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from app.concerns import service
-from app.concerns.dependencies import ConcernReader, ConcernScreener, ConcernSubmitter
+from app.concerns.dependencies import (
+    ConcernReader,
+    ConcernScreener,
+    ConcernSubmitter,
+    ScreeningCase,
+)
 from app.concerns.schemas import (
     AnyConcernRead,
     ConcernBox,
@@ -90,8 +95,9 @@ async def screen_concern(
     principal: ConcernScreener,
     expected: IfMatch,
     response: Response,
+    case_of: ScreeningCase,
 ) -> ConcernRead:
     """Decide: under consideration, open a case, attach to a case, or dismiss with a reason."""
-    concern = await service.screen(session, principal, concern_id, body, expected)
+    concern = await service.screen(session, case_of, concern_id, body, expected)
     set_etag(response, concern.version)
     return service.full(concern, await service.readable_among(session, principal, [concern]))

@@ -13,17 +13,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.auth.policy import Relation
+from app.auth.policy import Action
 from app.auth.principal import Principal
 from app.cases import participants
 from app.cases import service as cases
-from app.cases.access import enforce_relation, load_case_access, readable_cases
+from app.cases.access import readable_cases
 from app.cases.models import Case
 from app.cases.schemas import CaseCreate
 from app.concerns.models import Concern
@@ -48,8 +48,11 @@ from app.platform.etag import check_version
 from app.platform.pagination import apply_keyset, page_of
 from app.platform.problems import Conflict, DeniedAccess, NotFound, field_error
 
+if TYPE_CHECKING:
+    from app.cases.dependencies import CaseLoader
+
 OPEN = {ConcernStatus.RECEIVED.value, ConcernStatus.UNDER_CONSIDERATION.value}
-SCREEN_ACTION = "concern.screen"
+SCREEN_ACTION = Action.CONCERN_SCREEN
 
 
 def feedback(concern: Concern) -> ConcernFeedback:
@@ -169,14 +172,14 @@ async def load_for_reading(
         )
     )
     if concern is None:
-        raise _not_found(principal, concern_id, "concern.read")
+        raise _not_found(principal, concern_id, Action.CONCERN_READ)
     return concern, concern.team_id in principal.team_ids
 
 
 async def read(
     session: AsyncSession, principal: Principal, concern: Concern, screener: bool
 ) -> Any:
-    action = "concern.read" if screener else "concern.feedback.read"
+    action = Action.CONCERN_READ if screener else "concern.feedback.read"
     audit.record(session, principal, action, "concern", concern.id)
     if not screener:
         return feedback(concern)
@@ -202,12 +205,16 @@ async def list_concerns(
 
 async def screen(
     session: AsyncSession,
-    principal: Principal,
+    case_of: CaseLoader,
     concern_id: uuid.UUID,
     data: ScreeningCreate,
     expected_version: int,
 ) -> Concern:
-    """The receiving team decides: consider, open a case, attach to one, or dismiss."""
+    """The receiving team decides: consider, open a case, attach to one, or dismiss.
+
+    ``case_of`` loads the case a decision attaches to, with the relation the policy
+    declares for screening into a case (app/auth/policy.py ``BODY_CASE``)."""
+    principal = case_of.principal
     concern = await session.scalar(
         select(Concern).where(Concern.id == concern_id, Concern.team_id.in_(principal.team_ids))
     )
@@ -224,7 +231,7 @@ async def screen(
         _set_status(concern, ConcernStatus.NO_FURTHER_ACTION, principal)
         concern.decision, concern.decision_reason = data.decision.value, data.reason
     else:
-        case_id = await _take_action(session, principal, concern, data)
+        case_id = await _take_action(session, case_of, concern, data)
         _set_status(concern, ConcernStatus.ACTION_TAKEN, principal)
         concern.decision, concern.decision_reason = data.decision.value, data.reason
         concern.case_id = case_id
@@ -245,8 +252,9 @@ def _set_status(concern: Concern, status: ConcernStatus, principal: Principal) -
 
 
 async def _take_action(
-    session: AsyncSession, principal: Principal, concern: Concern, data: ScreeningCreate
+    session: AsyncSession, case_of: CaseLoader, concern: Concern, data: ScreeningCreate
 ) -> uuid.UUID:
+    principal = case_of.principal
     assert data.participant_role is not None
     if data.decision == Decision.CREATE_CASE:
         access = await cases.create_case(
@@ -254,8 +262,7 @@ async def _take_action(
         )
     else:
         assert data.case_id is not None
-        access = await load_case_access(session, principal, data.case_id, SCREEN_ACTION)
-        await enforce_relation(session, access, Relation.CASE_WRITER, SCREEN_ACTION)
+        access = await case_of(data.case_id)
         if access.case.team_id != concern.team_id:
             raise field_error(
                 "case_id",

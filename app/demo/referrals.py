@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.policy import Action
 from app.cases.access import CaseAccess
 from app.cases.models import Case, CaseParticipant
 from app.cases.schemas import CaseRole
@@ -73,7 +74,9 @@ async def seed_demo_referrals(
     )
     session.add(basis)
     await session.flush()
-    access = CaseAccess(case=case, principal=lead, role=CaseRole.LEAD, grant_id=None)
+    access = CaseAccess(
+        case=case, principal=lead, role=CaseRole.LEAD, grant_id=None, action=Action.CASE_CREATE
+    )
     referral = await service.create_referral(
         session,
         access,
@@ -91,7 +94,7 @@ async def seed_demo_referrals(
         session,
         keyring,
         settings,
-        service.ReferralAccess(referral, lead, Side.REFERRER, access),
+        service.ReferralAccess(referral, lead, Side.REFERRER, access, Action.REFERRAL_TRANSITION),
         ReferralTransitionCreate(to=Status.REQUESTED),
         referral.version,
     )

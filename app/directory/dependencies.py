@@ -1,13 +1,21 @@
-"""Permission-carrying principals for the directory routes (see auth/policy.py)."""
+"""Permission-carrying dependencies for the directory routes (see auth/policy.py)."""
 
-from __future__ import annotations
+# No "from __future__ import annotations": FastAPI must see the real Annotated objects.
 
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import Action, require
+from app.auth.policy import POLICY, Action, Relation, declare_relation, relation_exempt, require
 from app.auth.principal import Principal
+from app.directory.models import Team
+from app.directory.service import get_team
+from app.platform.db import SessionDep
+from app.platform.problems import DeniedAccess, Forbidden
 
 MeReader = Annotated[Principal, Depends(require(Action.ME_READ))]
 OrganisationReader = Annotated[Principal, Depends(require(Action.ORGANISATION_READ))]
@@ -17,3 +25,56 @@ UserManager = Annotated[Principal, Depends(require(Action.USER_MANAGE))]
 TeamReader = Annotated[Principal, Depends(require(Action.TEAM_READ))]
 TeamManager = Annotated[Principal, Depends(require(Action.TEAM_MANAGE))]
 TeamMemberManager = Annotated[Principal, Depends(require(Action.TEAM_MEMBER_MANAGE))]
+
+
+@dataclass(frozen=True)
+class TeamManagement:
+    """The ``own_organisation`` relation of managing teams: a coordinator manages only
+    their own organisation's teams, an admin any (``RELATION_EXEMPT``). Called where
+    the route reads the team (path) or the organisation (body), so the order of the
+    route's other checks stays its own."""
+
+    session: AsyncSession
+    principal: Principal
+    action: Action
+
+    def organisation(self, organisation_id: uuid.UUID, team_id: uuid.UUID | None = None) -> None:
+        principal = self.principal
+        if relation_exempt(principal, self.action) or principal.organisation_id == organisation_id:
+            return
+        raise Forbidden(
+            "You may manage only your own organisation's teams.",
+            denied=DeniedAccess(
+                action=self.action,
+                actor=principal,
+                target_type="team",
+                target_id=str(team_id) if team_id else None,
+                reason="other organisation",
+            ),
+        )
+
+    async def team(self, team_id: uuid.UUID) -> Team:
+        team = await get_team(self.session, team_id)
+        self.organisation(team.organisation_id, team.id)
+        return team
+
+
+def team_management(action: Action) -> Callable[..., Awaitable[TeamManagement]]:
+    guard = require(action)
+    _roles, relation = POLICY[action]
+    if relation != Relation.OWN_ORGANISATION:
+        raise RuntimeError(f"{action} has relation {relation}, not own_organisation")
+
+    async def dependency(
+        session: SessionDep, principal: Annotated[Principal, Depends(guard)]
+    ) -> TeamManagement:
+        return TeamManagement(session, principal, action)
+
+    dependency.__name__ = f"team_for_{str(action).replace('.', '_')}"
+    declare_relation(dependency, action, "path:team_id", relation)
+    declare_relation(dependency, action, "body:organisation_id", relation)
+    return dependency
+
+
+ManagedTeams = Annotated[TeamManagement, Depends(team_management(Action.TEAM_MANAGE))]
+ManagedMemberships = Annotated[TeamManagement, Depends(team_management(Action.TEAM_MEMBER_MANAGE))]

@@ -7,6 +7,8 @@ from fastapi import APIRouter, Response, status
 from app.audit import service as audit
 from app.directory import service
 from app.directory.dependencies import (
+    ManagedMemberships,
+    ManagedTeams,
     MeReader,
     OrganisationManager,
     OrganisationReader,
@@ -196,11 +198,12 @@ async def create_team(
     principal: TeamManager,
     idempotency: Idempotency,
     response: Response,
+    manage: ManagedTeams,
 ) -> TeamRead:
     """Create a team: an Ankkuri team, a Marak group or a HAH team."""
 
     async def create() -> tuple[TeamRead, uuid.UUID]:
-        team = await service.create_team(session, principal, body)
+        team = await service.create_team(session, manage, body)
         response.headers["Location"] = f"/api/v1/teams/{team.id}"
         set_etag(response, team.version)
         return TeamRead.model_validate(team), team.id
@@ -236,9 +239,10 @@ async def update_team(
     principal: TeamManager,
     expected: IfMatch,
     response: Response,
+    manage: ManagedTeams,
 ) -> TeamRead:
     """Rename or deactivate a team. Needs If-Match."""
-    team = await service.get_team(session, team_id)
+    team = await manage.team(team_id)
     team = await service.update_team(session, principal, team, body, expected)
     set_etag(response, team.version)
     return TeamRead.model_validate(team)
@@ -263,9 +267,10 @@ async def add_team_member(
     principal: TeamMemberManager,
     idempotency: Idempotency,
     response: Response,
+    manage: ManagedMemberships,
 ) -> TeamMemberRead:
     """Add a user of the team's organisation to the team."""
-    team = await service.get_team(session, team_id)
+    team = await manage.team(team_id)
 
     async def create() -> tuple[TeamMemberRead, uuid.UUID]:
         membership = await service.add_team_member(session, principal, team, body)
@@ -291,8 +296,9 @@ async def remove_team_member(
     user_id: uuid.UUID,
     session: SessionDep,
     principal: TeamMemberManager,
+    manage: ManagedMemberships,
 ) -> Response:
     """Remove a membership. A membership has no mutable state, so no If-Match is needed."""
-    team = await service.get_team(session, team_id)
+    team = await manage.team(team_id)
     await service.remove_team_member(session, principal, team, user_id)
     return Response(status_code=204)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.auth.policy import relation_exempt
 from app.auth.principal import Principal
 from app.directory.models import Organisation, Team, TeamMembership, User
 from app.directory.schemas import (
@@ -25,11 +24,12 @@ from app.platform.etag import check_version
 from app.platform.pagination import apply_keyset, page_of
 from app.platform.problems import (
     Conflict,
-    DeniedAccess,
-    Forbidden,
     NotFound,
     field_error,
 )
+
+if TYPE_CHECKING:
+    from app.directory.dependencies import TeamManagement
 
 # --- organisations ------------------------------------------------------------
 
@@ -133,22 +133,6 @@ async def update_user(
 # --- teams ---------------------------------------------------------------------
 
 
-def _ensure_may_manage(actor: Principal, action: str, team_org: uuid.UUID, team: Any) -> None:
-    """Coordinators manage only their own organisation's teams; admins any."""
-    if relation_exempt(actor, action) or actor.organisation_id == team_org:
-        return
-    raise Forbidden(
-        "You may manage only your own organisation's teams.",
-        denied=DeniedAccess(
-            action=action,
-            actor=actor,
-            target_type="team",
-            target_id=str(team) if team else None,
-            reason="other organisation",
-        ),
-    )
-
-
 async def get_team(session: AsyncSession, team_id: uuid.UUID) -> Team:
     team = await session.get(Team, team_id)
     if team is None:
@@ -175,9 +159,10 @@ async def list_teams(
     return page_of((await session.scalars(stmt)).all(), limit, "created_at")
 
 
-async def create_team(session: AsyncSession, actor: Principal, data: TeamCreate) -> Team:
+async def create_team(session: AsyncSession, manage: TeamManagement, data: TeamCreate) -> Team:
     await get_organisation(session, data.organisation_id)
-    _ensure_may_manage(actor, "team.manage", data.organisation_id, None)
+    manage.organisation(data.organisation_id)
+    actor = manage.principal
     team = Team(
         name=data.name, kind=data.kind.value, organisation_id=data.organisation_id, area=data.area
     )
@@ -190,7 +175,6 @@ async def create_team(session: AsyncSession, actor: Principal, data: TeamCreate)
 async def update_team(
     session: AsyncSession, actor: Principal, team: Team, data: TeamUpdate, expected_version: int
 ) -> Team:
-    _ensure_may_manage(actor, "team.manage", team.organisation_id, team.id)
     check_version(expected_version, team.version)
     for field, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(team, field, value)
@@ -225,7 +209,6 @@ async def get_team_member(
 async def add_team_member(
     session: AsyncSession, actor: Principal, team: Team, data: TeamMemberAdd
 ) -> TeamMembership:
-    _ensure_may_manage(actor, "team.member.manage", team.organisation_id, team.id)
     user = await session.get(User, data.user_id)
     if user is None:
         raise field_error(
@@ -250,7 +233,6 @@ async def add_team_member(
 async def remove_team_member(
     session: AsyncSession, actor: Principal, team: Team, user_id: uuid.UUID
 ) -> None:
-    _ensure_may_manage(actor, "team.member.manage", team.organisation_id, team.id)
     membership = await session.scalar(
         select(TeamMembership).where(
             TeamMembership.team_id == team.id, TeamMembership.user_id == user_id

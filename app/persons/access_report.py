@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.audit.models import AuditEvent
+from app.auth.policy import Action
 from app.auth.principal import Principal
 from app.directory.models import Organisation
 from app.persons.models import Consent, Person
@@ -88,7 +89,7 @@ async def access_report(
         raise NotFound(
             "No such person.",
             denied=DeniedAccess(
-                action="person.access_report.read",
+                action=Action.PERSON_ACCESS_REPORT,
                 actor=principal,
                 target_type="person",
                 target_id=str(person_id),
@@ -142,7 +143,7 @@ async def access_report(
     audit.record(
         session,
         principal,
-        "person.access_report.read",
+        Action.PERSON_ACCESS_REPORT,
         "person",
         person_id,
         purpose="data protection",

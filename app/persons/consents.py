@@ -23,6 +23,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
+from app.auth.policy import Action
 from app.auth.principal import Principal
 from app.persons.consent_schemas import (
     ConsentCreate,
@@ -177,7 +178,7 @@ async def withdraw_consent(
         raise Forbidden(
             "Emergency access is read-only.",
             denied=DeniedAccess(
-                action="person.consent.write",
+                action=Action.CONSENT_WRITE,
                 actor=access.principal,
                 target_type="person",
                 target_id=str(access.person.id),

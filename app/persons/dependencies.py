@@ -17,9 +17,10 @@ from fastapi import Depends, Path
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import POLICY, Action, Relation, require
+from app.auth.policy import BODY_CASE, POLICY, Action, Relation, declare_relation, require
 from app.auth.principal import Principal
 from app.cases.access import member_case_ids, not_found, readable_cases
+from app.cases.dependencies import CaseLoader, body_case
 from app.cases.models import Case, CaseParticipant, EmergencyGrant
 from app.persons.models import Person
 from app.persons.protected import Reach
@@ -99,9 +100,13 @@ def person_access(
             raise _read_only(action, principal, person_id)
         person = await session.get(Person, person_id)
         assert person is not None  # a participant row references it
-        return PersonAccess(person=person, principal=principal, reach=reach)
+        return PersonAccess(person=person, principal=principal, reach=reach, action=action)
 
     dependency.__name__ = f"person_for_{str(action).replace('.', '_')}"
+    if relation_checked:
+        declare_relation(dependency, action, "path:person_id", relation)
+    if action in BODY_CASE:  # the route narrows with through_case(access, body.case_id)
+        declare_relation(dependency, action, "body:case_id", BODY_CASE[action])
     return dependency
 
 
@@ -118,13 +123,15 @@ def _read_only(action: Action | str, principal: Principal, person_id: uuid.UUID)
     )
 
 
-def through_case(access: PersonAccess, case_id: uuid.UUID, action: Action) -> PersonAccess:
-    """``access`` narrowed to one case: 404 unless the caller reads it and the
-    person takes part in it; 403 for a writing action through emergency access."""
+def through_case(access: PersonAccess, case_id: uuid.UUID) -> PersonAccess:
+    """``access`` narrowed to one case (named in the path or the body): 404 unless
+    the caller reads it and the person takes part in it; then the relation the
+    POLICY row of the access's action names (403 for writing through emergency access)."""
+    action = access.action
     narrowed = access.through(case_id)
     if narrowed is None:
-        raise not_found(str(action), access.principal, "case", case_id)
-    _roles, relation = POLICY[action]
+        raise not_found(action, access.principal, "case", case_id)
+    relation = BODY_CASE.get(action, POLICY[action][1])
     if relation == Relation.CASE_WRITER and not narrowed.reach.writable:
         raise _read_only(action, access.principal, access.person.id)
     return narrowed
@@ -138,13 +145,16 @@ def case_person_access(action: Action) -> Callable[..., Awaitable[PersonAccess]]
     async def dependency(
         case_id: CaseId, access: Annotated[PersonAccess, Depends(inner)]
     ) -> PersonAccess:
-        return through_case(access, case_id, action)
+        return through_case(access, case_id)
 
     dependency.__name__ = f"case_person_for_{str(action).replace('.', '_')}"
+    declare_relation(dependency, action, "path:case_id", POLICY[action][1])
     return dependency
 
 
 PersonCreator = Annotated[Principal, Depends(require(Action.PERSON_CREATE))]
+#: The case a new person is recorded in (the body's ``case_id``).
+NewPersonCase = Annotated[CaseLoader, Depends(body_case(Action.PERSON_CREATE))]
 PersonSearcher = Annotated[Principal, Depends(require(Action.PERSON_SEARCH))]
 AccessReportReader = Annotated[Principal, Depends(require(Action.PERSON_ACCESS_REPORT))]
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
+from app.auth.policy import Action
 from app.auth.principal import Principal
 from app.persons.fact_schemas import (
     AnyFacts,
@@ -166,7 +167,7 @@ async def read_facts(
     audit.record(
         session,
         access.principal,
-        "person.facts.read",
+        Action.PERSON_FACTS_READ,
         "person",
         access.person.id,
         purpose=f"{access.purpose}; case {access.case_id}",
@@ -187,14 +188,14 @@ async def correct_facts(
     check_version(expected_version, facts.version if facts else 0)
     changes = data.changes()
     if not may_see_protected(principal, access.reach):
-        raise _forbid_protected(principal, "person.facts.update", person.id)
+        raise _forbid_protected(principal, Action.PERSON_FACTS_UPDATE, person.id)
     hidden = open_protected(keyring, person).non_disclosure
     if (
         "address" in changes
         and hidden
         and not may_see_non_disclosed_address(principal, access.reach)
     ):
-        raise _forbid_protected(principal, "person.facts.update", person.id)
+        raise _forbid_protected(principal, Action.PERSON_FACTS_UPDATE, person.id)
     values = data.model_dump(mode="json", include=set(changes))
     facts = await write_facts(
         session, keyring, principal, access.case_id, person.id, values, data.reason, facts
@@ -248,7 +249,7 @@ async def facts_history(
     audit.record(
         session,
         principal,
-        "person.facts.history.read",
+        Action.PERSON_FACTS_HISTORY_READ,
         "person",
         person.id,
         purpose=f"{access.purpose}; case {access.case_id}",

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
+from app.auth.policy import Action
 from app.persons.models import PersonVersion
 from app.persons.protected import visibility
 from app.persons.schemas import (
@@ -66,6 +67,6 @@ async def person_history(
             )
         )
     audit.record(
-        session, principal, "person.history.read", "person", person.id, purpose=access.purpose
+        session, principal, Action.PERSON_HISTORY_READ, "person", person.id, purpose=access.purpose
     )
     return PersonHistory(person_id=person.id, versions=versions)

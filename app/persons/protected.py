@@ -1,6 +1,6 @@
 """Sealing and opening a person's protected fields, and who may see them.
 
-The role rules are in app/auth/policy.py (``PROTECTED_FIELD_ROLES``...); this
+The role rules are in app/auth/predicates.py (``may_see_protected``...); this
 module applies them to the facts the caller's cases give (which of them the
 caller is a member of, and which organisations own them).
 """
@@ -11,11 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.auth.policy import (
-    NON_DISCLOSED_ADDRESS_ROLES,
-    OWN_ORGANISATION_PROTECTED_ROLES,
-    PROTECTED_FIELD_ROLES,
-)
+from app.auth import predicates
 from app.auth.principal import Principal
 from app.persons.models import Person, PersonCaseFacts
 from app.persons.schemas import Visibility
@@ -125,20 +121,12 @@ class Reach:
 
 
 def may_see_protected(principal: Principal, reach: Reach) -> bool:
-    """Members whose role needs protected fields (health workers: own organisation's cases)."""
-    if not reach.member_case_owners:
-        return False  # emergency access is read-only and sees the basic record
-    if principal.roles & PROTECTED_FIELD_ROLES:
-        return True
-    return bool(principal.roles & OWN_ORGANISATION_PROTECTED_ROLES) and (
-        principal.organisation_id in reach.member_case_owners
-    )
+    """The one rule (app/auth/predicates.py), over the cases the caller is a member of."""
+    return predicates.may_see_protected(principal, reach.member_case_owners)
 
 
 def may_see_non_disclosed_address(principal: Principal, reach: Reach) -> bool:
-    return may_see_protected(principal, reach) and bool(
-        principal.roles & NON_DISCLOSED_ADDRESS_ROLES
-    )
+    return predicates.may_see_non_disclosed_address(principal, reach.member_case_owners)
 
 
 def visibility(principal: Principal, reach: Reach, non_disclosure: bool) -> Visibility:

@@ -14,14 +14,16 @@ from pydantic import Field, model_validator
 from sqlalchemy import select
 
 from app.audit import service as audit
-from app.auth.policy import Action, Relation
+from app.auth.policy import Action
 from app.cases import participants
-from app.cases.access import enforce_relation, load_case_access, not_found
+from app.cases.access import load_case_access, not_found
+from app.cases.dependencies import CaseLoader
 from app.cases.models import CaseParticipant
 from app.cases.schemas import ParticipantRole
 from app.persons import facts, search, service
 from app.persons.dependencies import (
     CurrentPerson,
+    NewPersonCase,
     PersonCreator,
     PersonHistoryReader,
     PersonSearcher,
@@ -73,6 +75,7 @@ async def create_person(
     body: PersonCreate,
     session: SessionDep,
     principal: PersonCreator,
+    cases: NewPersonCase,
     keyring: KeyRingDep,
     idempotency: Idempotency,
     response: Response,
@@ -89,7 +92,7 @@ async def create_person(
         body,
         response,
         "person",
-        lambda: _create_person(body, session, principal, keyring, response),
+        lambda: _create_person(body, session, cases, keyring, response),
         lambda target_id: _reread_person(body, session, principal, keyring, response, target_id),
     )
 
@@ -97,13 +100,12 @@ async def create_person(
 async def _create_person(
     body: PersonCreate,
     session: SessionDep,
-    principal: PersonCreator,
+    cases: CaseLoader,
     keyring: KeyRingDep,
     response: Response,
 ) -> tuple[PersonCreated, uuid.UUID]:
-    action = str(Action.PERSON_CREATE)
-    access = await load_case_access(session, principal, body.case_id, action)
-    await enforce_relation(session, access, Relation.CASE_WRITER, action)
+    access = await cases(body.case_id)
+    principal = access.principal
     if body.person is not None:
         reach = Reach.member_of(access.case.id, access.case.owner_organisation_id)
         person = await service.create_person(session, keyring, principal, reach, body.person)
@@ -154,7 +156,9 @@ async def _reread_person(
     person = await session.get(Person, person_id) if participant is not None else None
     if participant is None or person is None:
         raise not_found(action, principal, "person", person_id)
-    audit.record(session, principal, "person.read", "person", person_id, purpose=access.purpose)
+    audit.record(
+        session, principal, Action.PERSON_READ, "person", person_id, purpose=access.purpose
+    )
     set_etag(response, person.version)
     return PersonCreated(
         person=service.render_basic(keyring, person),
@@ -177,7 +181,7 @@ async def get_person(
     """The person's identity, as your role may see it; with ``case_id``, also the
     address, phones and safe contact *that case* recorded."""
     if case_id is not None:
-        access = through_case(access, case_id, Action.PERSON_READ)
+        access = through_case(access, case_id)
     set_etag(response, access.person.version)
     return await service.read_person(session, keyring, access, case_id)
 
@@ -193,7 +197,7 @@ async def correct_person(
 ) -> AnyPersonRead:
     """Correct the identity: a new version with you as author, the reason and the
     case (``case_id``) you make it through; its readers see the version."""
-    access = through_case(access, body.case_id, Action.PERSON_UPDATE)
+    access = through_case(access, body.case_id)
     out = await service.correct_person(session, keyring, access, body, expected)
     set_etag(response, access.person.version)
     return out

@@ -53,7 +53,7 @@ async def record_consent(
     principal = access.principal
     # Bound to the case it is given for: 404 unless that case is readable and the
     # person takes part in it.
-    access = through_case(access, body.case_id, Action.CONSENT_WRITE)
+    access = through_case(access, body.case_id)
 
     async def create() -> tuple[ConsentRead, uuid.UUID]:
         service_name = None
@@ -82,7 +82,7 @@ async def record_consent(
             )
         )
         if consent is None:
-            raise not_found("person.consent.read", principal, "consent", target_id)
+            raise not_found(Action.CONSENT_READ, principal, "consent", target_id)
         audit.record(
             session,
             principal,

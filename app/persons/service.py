@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
+from app.auth.policy import Action
 from app.auth.principal import Principal
 from app.persons import identity
 from app.persons.models import Person, PersonCaseFacts, PersonVersion
@@ -67,6 +68,7 @@ class PersonAccess:
     person: Person
     principal: Principal
     reach: Reach
+    action: Action  # the route's declared action (services take it from here)
 
     @property
     def purpose(self) -> str:
@@ -81,7 +83,9 @@ class PersonAccess:
     def through(self, case_id: uuid.UUID) -> PersonAccess | None:
         """The same access narrowed to one case (None if the caller cannot read it)."""
         reach = self.reach.in_case(case_id)
-        return None if reach is None else PersonAccess(self.person, self.principal, reach)
+        return (
+            None if reach is None else PersonAccess(self.person, self.principal, reach, self.action)
+        )
 
 
 # --- rendering ---------------------------------------------------------------------
@@ -212,13 +216,13 @@ async def create_person(
     """
     given = {k for k in data.model_fields_set if k in PROTECTED_FIELDS}
     if given and (reach is None or not may_see_protected(principal, reach)):
-        raise _forbid_protected(principal, "person.create", None)
+        raise _forbid_protected(principal, Action.PERSON_CREATE, None)
     if (
         data.non_disclosure
         and data.address
         and (reach is None or not may_see_non_disclosed_address(principal, reach))
     ):
-        raise _forbid_protected(principal, "person.create", None)
+        raise _forbid_protected(principal, Action.PERSON_CREATE, None)
     index = identity.blind_index(keyring, data.identity_code) if data.identity_code else None
     if index is not None:
         existing = await _index_owner(session, index)
@@ -303,7 +307,7 @@ async def read_person(
         facts = await load_facts(session, case_id, access.person.id)
     purpose = access.purpose if case_id is None else f"{access.purpose}; case {case_id}"
     audit.record(
-        session, access.principal, "person.read", "person", access.person.id, purpose=purpose
+        session, access.principal, Action.PERSON_READ, "person", access.person.id, purpose=purpose
     )
     return render(keyring, access.principal, access.reach, access.person, case_id, facts)
 
@@ -333,7 +337,7 @@ async def correct_person(
     current = open_protected(keyring, person)
     touches_protected = bool(changes.keys() & PROTECTED_FIELDS)
     if touches_protected and not may_see_protected(principal, access.reach):
-        raise _forbid_protected(principal, "person.update", person.id)
+        raise _forbid_protected(principal, Action.PERSON_UPDATE, person.id)
     birth = changes.get("birth_date", person.birth_date)
     code = changes.get("identity_code", current.identity_code)
     try:

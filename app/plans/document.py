@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
+from app.auth.policy import Action
 from app.cases.access import CaseAccess
 from app.cases.exclusions import MustNotReceive, Party, may_receive
 from app.cases.models import CaseParticipant
@@ -98,7 +99,7 @@ async def _recipient(
         raise MustNotReceive(
             "This person is on the case's must-not-receive list; no document is made for them.",
             denied=DeniedAccess(
-                action="case.plan.document",
+                action=Action.CASE_PLAN_DOCUMENT,
                 actor=access.principal,
                 target_type="person",
                 target_id=str(person.id),

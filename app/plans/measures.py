@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
+from app.auth.policy import Action
 from app.auth.principal import Principal
 from app.cases.access import CaseAccess, is_team_coordinator, not_found
 from app.cases.exclusions import MustNotReceive, Party, may_receive
@@ -174,7 +175,7 @@ async def change_status(
         raise Forbidden(
             "Only the responsible organisation or a lead of the case changes this measure.",
             denied=DeniedAccess(
-                action="case.plan.measure.status",
+                action=Action.CASE_MEASURE_STATUS,
                 actor=access.principal,
                 target_type="measure",
                 target_id=str(measure.id),

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.auth.policy import Relation
+from app.auth.policy import Action
 from app.auth.principal import Principal
-from app.cases.access import CaseAccess, enforce_relation, load_case_access, member_case_ids
+from app.cases.access import member_case_ids
+from app.cases.dependencies import CaseLoader
 from app.cases.lifecycle import CaseStatus, Gates, Scheme
 from app.cases.schemas import CaseTransitionCreate
 from app.cases.service import transition
@@ -42,6 +44,9 @@ from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.pagination import apply_keyset, page_of
 from app.platform.problems import Conflict, DeniedAccess, Forbidden, NotFound, Unprocessable
+
+if TYPE_CHECKING:
+    from app.cases.dependencies import CaseLoader
 
 
 class MinutesFrozen(Conflict):
@@ -75,7 +80,7 @@ async def create_meeting(
         raise Forbidden(
             "You can arrange meetings only for a team you belong to.",
             denied=DeniedAccess(
-                action="meeting.manage",
+                action=Action.MEETING_MANAGE,
                 actor=principal,
                 target_type="team",
                 target_id=str(data.team_id),
@@ -169,21 +174,14 @@ def _open(meeting: Meeting) -> None:
         raise MinutesFrozen("The meeting is closed; its agenda and minutes are frozen.")
 
 
-async def _writable_case(
-    session: AsyncSession, principal: Principal, case_id: uuid.UUID, action: str
-) -> CaseAccess:
-    access = await load_case_access(session, principal, case_id, action)
-    await enforce_relation(session, access, Relation.CASE_WRITER, action)
-    return access
-
-
 async def add_to_agenda(
-    session: AsyncSession, gates: Gates, principal: Principal, meeting: Meeting, data: AgendaAdd
+    session: AsyncSession, gates: Gates, case_of: CaseLoader, meeting: Meeting, data: AgendaAdd
 ) -> AgendaItem:
     """Put a referred case (or a repeat) on the agenda; the case moves to ``on_agenda``,
     through the lifecycle and its gates (the victim's consent is checked again)."""
     _open(meeting)
-    access = await _writable_case(session, principal, data.case_id, "meeting.manage")
+    access = await case_of(data.case_id)
+    principal = access.principal
     case = access.case
     if case.team_id != meeting.team_id:
         raise Unprocessable("The case belongs to another team.")
@@ -267,13 +265,14 @@ async def close_meeting(
 async def add_minutes(
     session: AsyncSession,
     keyring: KeyRing,
-    principal: Principal,
+    case_of: CaseLoader,
     meeting: Meeting,
     data: MinutesCreate,
 ) -> MinutesEntry:
     """One line of a case's minutes, by a member of that case. An action becomes a
     measure in the case's draft plan (the plan is started if there is none)."""
-    access = await _writable_case(session, principal, data.case_id, "meeting.minutes.write")
+    access = await case_of(data.case_id)
+    principal = access.principal
     on_agenda = await session.scalar(
         select(AgendaItem.id).where(
             AgendaItem.meeting_id == meeting.id, AgendaItem.case_id == data.case_id
@@ -285,7 +284,7 @@ async def add_minutes(
     measure_id = None
     if data.kind == MinutesKind.ACTION and data.measure is not None:
         try:
-            plan = await plan_service.get_plan(session, access, "meeting.minutes.write")
+            plan = await plan_service.get_plan(session, access, access.action)
         except NotFound:
             plan = await plan_service.create_plan(session, keyring, access, PlanCreate())
         measure = await measure_service.add_measure(session, access, plan, data.measure)
@@ -319,5 +318,5 @@ async def list_minutes(
         stmt = stmt.where(MinutesEntry.case_id == case_id)
     rows = (await session.scalars(stmt.order_by(MinutesEntry.created_at, MinutesEntry.id))).all()
     for seen in sorted({r.case_id for r in rows}):
-        audit.record(session, principal, "meeting.minutes.read", "case", seen, purpose="marak")
+        audit.record(session, principal, Action.MINUTES_READ, "case", seen, purpose="marak")
     return rows

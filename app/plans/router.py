@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter, Query, Response
 
 from app.audit import service as audit
+from app.auth.policy import Action
 from app.cases.access import not_found
 from app.plans import document, service
 from app.plans import measures as measure_service
@@ -46,7 +47,7 @@ async def get_plan(
     session: SessionDep, keyring: KeyRingDep, access: PlanReader, response: Response
 ) -> PlanRead:
     """The case's plan: its newest version (draft or agreed) and its measures."""
-    plan = await service.get_plan(session, access, "case.plan.read")
+    plan = await service.get_plan(session, access, access.action)
     out = await service.plan_read(session, keyring, access, plan)
     audit.record(session, access.principal, "plan.read", "plan", plan.id, purpose=access.purpose)
     set_etag(response, plan.version)
@@ -71,9 +72,9 @@ async def create_plan(
         return await service.plan_read(session, keyring, access, plan), plan.id
 
     async def reread(target_id: str) -> PlanRead:
-        plan = await service.get_plan(session, access, "case.plan.read")
+        plan = await service.get_plan(session, access, Action.CASE_PLAN_READ)
         if str(plan.id) != target_id:
-            raise not_found("case.plan.read", access.principal, "plan", target_id)
+            raise not_found(Action.CASE_PLAN_READ, access.principal, "plan", target_id)
         out = await service.plan_read(session, keyring, access, plan)
         audit.record(
             session, access.principal, "plan.read", "plan", plan.id, purpose=access.purpose
@@ -89,7 +90,7 @@ async def create_plan(
 async def _plan_out(
     session: SessionDep, keyring: KeyRingDep, access: PlanReader, response: Response
 ) -> PlanRead:
-    plan = await service.get_plan(session, access, "case.plan.read")
+    plan = await service.get_plan(session, access, Action.CASE_PLAN_READ)
     await session.refresh(plan)
     set_etag(response, plan.version)
     return await service.plan_read(session, keyring, access, plan)
@@ -105,7 +106,7 @@ async def update_plan(
     response: Response,
 ) -> PlanRead:
     """Edit the draft. An agreed version is frozen (409 ``plan-locked``)."""
-    plan = await service.get_plan(session, access, "case.plan.write")
+    plan = await service.get_plan(session, access, access.action)
     await service.update_plan(session, keyring, access, plan, body, expected)
     return await _plan_out(session, keyring, access, response)
 
@@ -115,7 +116,7 @@ async def list_versions(
     session: SessionDep, keyring: KeyRingDep, access: PlanReader
 ) -> list[PlanVersionRead]:
     """Every version, newest first: what was agreed stays readable as it was."""
-    plan = await service.get_plan(session, access, "case.plan.read")
+    plan = await service.get_plan(session, access, access.action)
     return await service.list_versions(session, keyring, access, plan)
 
 
@@ -129,7 +130,7 @@ async def agree_plan(
     response: Response,
 ) -> PlanRead:
     """Agree (and freeze) the draft: a lead of the case or the team's coordinator."""
-    plan = await service.get_plan(session, access, "case.plan.agree")
+    plan = await service.get_plan(session, access, access.action)
     await service.agree_plan(session, access, plan, body, expected)
     return await _plan_out(session, keyring, access, response)
 
@@ -144,7 +145,7 @@ async def revise_plan(
     response: Response,
 ) -> PlanRead:
     """Start a new draft from the agreed version."""
-    plan = await service.get_plan(session, access, "case.plan.write")
+    plan = await service.get_plan(session, access, access.action)
     await service.revise_plan(session, keyring, access, plan, body, expected)
     return await _plan_out(session, keyring, access, response)
 
@@ -159,7 +160,7 @@ async def review_plan(
     response: Response,
 ) -> PlanRead:
     """Record the follow-up review and set (or clear) the case's next review date."""
-    plan = await service.get_plan(session, access, "case.plan.agree")
+    plan = await service.get_plan(session, access, access.action)
     await service.review_plan(session, access, plan, body, expected)
     return await _plan_out(session, keyring, access, response)
 
@@ -167,7 +168,7 @@ async def review_plan(
 @router.get(BASE + "/measures", response_model=list[MeasureRead])
 async def list_measures(session: SessionDep, access: PlanReader) -> list[MeasureRead]:
     """The measures of the case's safety plan, with their status and due dates."""
-    plan = await service.get_plan(session, access, "case.plan.read")
+    plan = await service.get_plan(session, access, access.action)
     rows = await measure_service.list_measures(session, access, plan)
     return [MeasureRead.model_validate(m) for m in rows]
 
@@ -183,7 +184,7 @@ async def add_measure(
     """Add a measure to the draft, owned by one organisation (and optionally a member)."""
 
     async def create() -> tuple[MeasureRead, uuid.UUID]:
-        plan = await service.get_plan(session, access, "case.plan.write")
+        plan = await service.get_plan(session, access, access.action)
         measure = await measure_service.add_measure(session, access, plan, body)
         set_etag(response, measure.version)
         location = f"/api/v1/cases/{access.case.id}/plan/measures/{measure.id}"
@@ -191,7 +192,7 @@ async def add_measure(
         return MeasureRead.model_validate(measure), measure.id
 
     async def reread(target_id: str) -> MeasureRead:
-        action = "case.plan.read"
+        action = Action.CASE_PLAN_READ
         plan = await service.get_plan(session, access, action)
         measure = await measure_service.get_measure(
             session, access, plan, uuid.UUID(target_id), action
@@ -214,10 +215,8 @@ async def update_measure(
     response: Response,
 ) -> MeasureRead:
     """Change a measure's definition (or drop it) while the plan is a draft."""
-    plan = await service.get_plan(session, access, "case.plan.write")
-    measure = await measure_service.get_measure(
-        session, access, plan, measure_id, "case.plan.write"
-    )
+    plan = await service.get_plan(session, access, access.action)
+    measure = await measure_service.get_measure(session, access, plan, measure_id, access.action)
     await measure_service.update_measure(session, access, plan, measure, body, expected)
     set_etag(response, measure.version)
     return MeasureRead.model_validate(measure)
@@ -233,7 +232,7 @@ async def change_measure_status(
     response: Response,
 ) -> MeasureRead:
     """Move a measure's status; cancelling needs the reason in ``outcome_note``."""
-    action = "case.plan.measure.status"
+    action = access.action
     plan = await service.get_plan(session, access, action)
     measure = await measure_service.get_measure(session, access, plan, measure_id, action)
     await measure_service.change_status(session, access, plan, measure, body, expected)
@@ -268,5 +267,5 @@ async def plan_document(
     nothing else: no internal notes, no agency research, nothing about the
     perpetrator beyond what the plan itself says. A recipient on the case's
     must-not-receive list is refused (409)."""
-    plan = await service.get_plan(session, access, "case.plan.document")
+    plan = await service.get_plan(session, access, access.action)
     return await document.produce(session, keyring, access, plan, format, recipient_person_id, lang)

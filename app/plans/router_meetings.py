@@ -7,10 +7,22 @@ import uuid
 from fastapi import APIRouter, Query, Response
 
 from app.audit import service as audit
+from app.auth.policy import Action
 from app.cases.access import not_found
 from app.cases.lifecycle import GatesDep
 from app.plans import meetings as service
-from app.plans.dependencies import MeetingManager, MeetingReader, MinutesReader, MinutesWriter
+from app.plans.dependencies import (
+    AgendaCase,
+    MeetingManager,
+    MeetingReader,
+    MeetingToManage,
+    MeetingToRead,
+    MinutesCase,
+    MinutesReader,
+    MinutesToRead,
+    MinutesToWrite,
+    MinutesWriter,
+)
 from app.plans.schemas import (
     AgendaAdd,
     AttendanceSet,
@@ -32,7 +44,7 @@ ONE = "/meetings/{meeting_id}"
 async def _out(
     session: SessionDep, principal: MeetingReader, meeting_id: uuid.UUID, response: Response
 ) -> MeetingRead:
-    meeting = await service.get_meeting(session, principal, meeting_id, "meeting.read")
+    meeting = await service.get_meeting(session, principal, meeting_id, Action.MEETING_READ)
     await session.refresh(meeting)
     set_etag(response, meeting.version)
     return await service.meeting_read(session, principal, meeting)
@@ -56,7 +68,7 @@ async def create_meeting(
 
     async def reread(target_id: str) -> MeetingRead:
         out = await _out(session, principal, uuid.UUID(target_id), response)
-        audit.record(session, principal, "meeting.read", "meeting", target_id)
+        audit.record(session, principal, Action.MEETING_READ, "meeting", target_id)
         return out
 
     return await create_once(
@@ -80,11 +92,15 @@ async def list_meetings(
 
 @router.get(ONE, response_model=MeetingRead)
 async def get_meeting(
-    meeting_id: uuid.UUID, session: SessionDep, principal: MeetingReader, response: Response
+    meeting_id: uuid.UUID,
+    session: SessionDep,
+    principal: MeetingReader,
+    response: Response,
+    meeting_of: MeetingToRead,
 ) -> MeetingRead:
     """The meeting; its agenda lists only the cases you may read."""
-    out = await _out(session, principal, meeting_id, response)
-    audit.record(session, principal, "meeting.read", "meeting", meeting_id)
+    out = await _out(session, principal, (await meeting_of(meeting_id)).id, response)
+    audit.record(session, principal, Action.MEETING_READ, "meeting", meeting_id)
     return out
 
 
@@ -96,10 +112,12 @@ async def add_to_agenda(
     principal: MeetingManager,
     response: Response,
     gates: GatesDep,
+    meeting_of: MeetingToManage,
+    case_of: AgendaCase,
 ) -> MeetingRead:
     """Add a referred case (or a repeat); the case moves to ``on_agenda``."""
-    meeting = await service.get_meeting(session, principal, meeting_id, "meeting.manage")
-    await service.add_to_agenda(session, gates, principal, meeting, body)
+    meeting = await meeting_of(meeting_id)
+    await service.add_to_agenda(session, gates, case_of, meeting, body)
     return await _out(session, principal, meeting_id, response)
 
 
@@ -110,9 +128,10 @@ async def set_attendance(
     session: SessionDep,
     principal: MeetingManager,
     response: Response,
+    meeting_of: MeetingToManage,
 ) -> MeetingRead:
     """Record whether an organisation attended."""
-    meeting = await service.get_meeting(session, principal, meeting_id, "meeting.manage")
+    meeting = await meeting_of(meeting_id)
     await service.set_attendance(session, principal, meeting, body)
     return await _out(session, principal, meeting_id, response)
 
@@ -124,9 +143,10 @@ async def close_meeting(
     principal: MeetingManager,
     expected: IfMatch,
     response: Response,
+    meeting_of: MeetingToManage,
 ) -> MeetingRead:
     """Close the meeting: its agenda and minutes are frozen from now on."""
-    meeting = await service.get_meeting(session, principal, meeting_id, "meeting.manage")
+    meeting = await meeting_of(meeting_id)
     await service.close_meeting(session, principal, meeting, expected)
     return await _out(session, principal, meeting_id, response)
 
@@ -136,10 +156,11 @@ async def list_minutes(
     meeting_id: uuid.UUID,
     session: SessionDep,
     principal: MinutesReader,
+    meeting_of: MinutesToRead,
     case_id: uuid.UUID | None = Query(default=None),
 ) -> list[MinutesRead]:
     """Minutes of the cases you are a member of; other cases' minutes do not exist for you."""
-    meeting = await service.get_meeting(session, principal, meeting_id, "meeting.minutes.read")
+    meeting = await meeting_of(meeting_id)
     rows = await service.list_minutes(session, principal, meeting, case_id)
     return [MinutesRead.model_validate(r) for r in rows]
 
@@ -153,17 +174,19 @@ async def add_minutes(
     principal: MinutesWriter,
     idempotency: Idempotency,
     response: Response,
+    meeting_of: MinutesToWrite,
+    case_of: MinutesCase,
 ) -> MinutesRead:
     """Shared information (fact or opinion), what was deliberately not shared and
     why, decisions, and actions (each becomes a measure of the case's plan)."""
 
     async def create() -> tuple[MinutesRead, uuid.UUID]:
-        meeting = await service.get_meeting(session, principal, meeting_id, "meeting.minutes.write")
-        entry = await service.add_minutes(session, keyring, principal, meeting, body)
+        meeting = await meeting_of(meeting_id)
+        entry = await service.add_minutes(session, keyring, case_of, meeting, body)
         return MinutesRead.model_validate(entry), entry.id
 
     async def reread(target_id: str) -> MinutesRead:
-        action = "meeting.minutes.read"
+        action = Action.MINUTES_READ
         meeting = await service.get_meeting(session, principal, meeting_id, action)
         rows = await service.list_minutes(session, principal, meeting, body.case_id)
         entry = next((r for r in rows if str(r.id) == target_id), None)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.auth.policy import OWN_ORGANISATION_PROTECTED_ROLES, PROTECTED_FIELD_ROLES
+from app.auth.predicates import may_see_protected
 from app.cases.access import CaseAccess, not_found
 from app.cases.lifecycle import Scheme
 from app.plans.models import Measure, Meeting, Plan, PlanVersion
@@ -86,15 +86,9 @@ async def live_measures(session: AsyncSession, plan: Plan) -> Sequence[Measure]:
 
 
 def may_see_safe_contact(access: CaseAccess) -> bool:
-    """Same rule as a person's protected fields (app/persons/protected.py)."""
-    principal = access.principal
-    if access.role is None:
-        return False
-    if principal.roles & PROTECTED_FIELD_ROLES:
-        return True
-    return bool(principal.roles & OWN_ORGANISATION_PROTECTED_ROLES) and (
-        principal.organisation_id == access.case.owner_organisation_id
-    )
+    """The protected-field rule (app/auth/predicates.py), through this case."""
+    owners = () if access.role is None else (access.case.owner_organisation_id,)
+    return may_see_protected(access.principal, owners)
 
 
 def seal_safe_contact(
@@ -247,8 +241,12 @@ async def agree_plan(
     version = await current_version(session, plan)
     _require_draft(version)
     if data.meeting_id is not None:
-        meeting = await session.get(Meeting, data.meeting_id)
-        if meeting is None or meeting.team_id != access.case.team_id:
+        meeting = await session.scalar(
+            select(Meeting).where(
+                Meeting.id == data.meeting_id, Meeting.team_id == access.case.team_id
+            )
+        )
+        if meeting is None:
             raise Unprocessable("No such meeting of this case's team.")
         if meeting.closed_at is not None:
             raise Conflict("That meeting is closed; agree the plan in an open meeting.")

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from app.auth.policy import POLICY, Action, Relation, require
+from app.auth.policy import POLICY, Action, Relation, declare_relation, require
 from app.auth.principal import Principal
 from app.cases.access import CaseAccess
 from app.cases.dependencies import case_access
@@ -39,10 +39,11 @@ def referral_access(action: Action) -> Callable[..., Awaitable[ReferralAccess]]:
     ) -> ReferralAccess:
         access = await load_referral(session, principal, referral_id, str(action))
         if relation == Relation.REFERRER:
-            require_referrer(access, str(action))
+            require_referrer(access)
         return access
 
     dependency.__name__ = f"referral_for_{str(action).replace('.', '_')}"
+    declare_relation(dependency, action, "path:referral_id", relation)
     return dependency
 
 

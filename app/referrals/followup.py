@@ -13,13 +13,14 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.predicates import is_provider
 from app.auth.principal import Principal
 from app.cases.access import member_case_ids
 from app.cases.lifecycle import CaseStatus, GateContext
 from app.cases.models import Case
 from app.platform.db import Database
 from app.referrals.models import Referral
-from app.referrals.service import PROVIDER_ROLES, received_by
+from app.referrals.service import received_by
 from app.referrals.states import OPEN, UNANSWERED, ReasonCode, Status
 from app.referrals.transitions import expire_due
 from app.referrals.views import overdue_clause
@@ -102,7 +103,7 @@ async def referrals_to_answer(
     session: AsyncSession, principal: Principal, now: datetime
 ) -> list[TaskRead]:
     """For the receiving service: sent referrals waiting for its answer (never the case)."""
-    if not principal.roles & PROVIDER_ROLES:
+    if not is_provider(principal):
         return []
     rows = (
         await session.scalars(

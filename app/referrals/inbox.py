@@ -14,40 +14,42 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import POLICY, Action
+from app.auth.policy import Action
+from app.auth.predicates import is_case_worker, is_provider
 from app.auth.principal import Principal
-from app.cases.access import member_case_ids, readable_cases
-from app.cases.models import Case, CaseMember
+from app.cases.access import member_case_ids
+from app.cases.models import CaseMember
 from app.platform.clock import clock
 from app.platform.crypto import KeyRing
 from app.platform.pagination import apply_keyset, encode_cursor
 from app.platform.problems import DeniedAccess, Forbidden
 from app.referrals.models import Referral
 from app.referrals.schemas import ProviderReferralRead, ReferralBox, ReferralRead
-from app.referrals.service import PROVIDER_ROLES, audit_person, received_by
+from app.referrals.service import audit_person, received_by, referred_from
 from app.referrals.states import ReferralUrgency, Side, Status
 from app.referrals.views import Context, ContextRow, context_query, overdue_clause, render
 
 
 def default_box(principal: Principal) -> ReferralBox:
-    return ReferralBox.INBOX if principal.roles & PROVIDER_ROLES else ReferralBox.OUTBOX
+    return ReferralBox.INBOX if is_provider(principal) else ReferralBox.OUTBOX
 
 
 def _box_filter(principal: Principal, box: ReferralBox) -> Any:
     if box == ReferralBox.INBOX:
-        if not principal.roles & PROVIDER_ROLES:
+        if not is_provider(principal):
             raise Forbidden(
                 "Only a service's providers have an inbox; use box=outbox.",
-                denied=DeniedAccess(action="referral.list", actor=principal, reason="no inbox"),
+                denied=DeniedAccess(
+                    action=Action.REFERRAL_LIST, actor=principal, reason="no inbox"
+                ),
             )
         return received_by(principal)
-    if not principal.roles & POLICY[Action.CASE_READ][0]:
+    if not is_case_worker(principal):
         raise Forbidden(
             "Only case workers have an outbox; use box=inbox.",
-            denied=DeniedAccess(action="referral.list", actor=principal, reason="no outbox"),
+            denied=DeniedAccess(action=Action.REFERRAL_LIST, actor=principal, reason="no outbox"),
         )
-    readable = readable_cases(principal, clock.now()).with_only_columns(Case.id)
-    return Referral.case_id.in_(readable.scalar_subquery())
+    return referred_from(principal, clock.now())
 
 
 async def _member_cases(

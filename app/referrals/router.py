@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from app.auth.policy import Action
 from app.cases.access import not_found
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
@@ -70,13 +71,15 @@ async def create_referral(
 
     async def create() -> tuple[View, uuid.UUID]:
         referral = await service.create_referral(session, access, body)
-        ref_access = ReferralAccess(referral, access.principal, Side.REFERRER, access)
+        ref_access = ReferralAccess(
+            referral, access.principal, Side.REFERRER, access, access.action
+        )
         out = await _out(session, keyring, ref_access, response)
         response.headers["Location"] = f"/api/v1/referrals/{referral.id}"
         return out, referral.id
 
     async def reread(target_id: str) -> View:
-        action = "referral.read"
+        action = Action.REFERRAL_READ
         found = await service.load_referral(session, access.principal, uuid.UUID(target_id), action)
         if found.side != Side.REFERRER or found.referral.case_id != access.case.id:
             raise not_found(action, access.principal, "referral", target_id)
@@ -160,7 +163,7 @@ async def get_referral(
     minimum for the receiving service."""
     out = await _out(session, keyring, access, response)
     why = "service referral" if access.side == Side.PROVIDER else access.purpose
-    service.audit_person(session, access.principal, "referral.read", access.referral, why)
+    service.audit_person(session, access.principal, access.action, access.referral, why)
     return out
 
 

@@ -21,16 +21,22 @@ from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.auth.policy import POLICY, Action
-from app.auth.principal import Principal, Role
-from app.cases.access import CaseAccess, excluded_case_ids, load_case_access, not_found
+from app.auth.policy import Action
+from app.auth.predicates import is_case_worker, is_provider, may_see_protected
+from app.auth.principal import Principal
+from app.cases.access import (
+    CaseAccess,
+    excluded_case_ids,
+    load_case_access,
+    not_found,
+    readable_cases,
+)
 from app.cases.exclusions import MustNotReceive, Party, may_receive
 from app.cases.lifecycle import CaseStatus
 from app.cases.models import Case, CaseParticipant
 from app.persons.consent_schemas import SharingScope
 from app.persons.consents import is_active
 from app.persons.models import Consent, Person
-from app.persons.protected import Reach, may_see_protected
 from app.plans.models import Measure
 from app.plans.schemas import OPEN_STATUSES
 from app.platform.clock import clock
@@ -39,7 +45,6 @@ from app.platform.problems import (
     Conflict,
     DeniedAccess,
     Forbidden,
-    NotFound,
     field_error,
 )
 from app.referrals.models import Referral, ReferralEvent, ServiceEntry
@@ -50,8 +55,6 @@ from app.referrals.schemas import (
 )
 from app.referrals.states import Side, Status
 
-#: Roles that answer referrals for their organisation.
-PROVIDER_ROLES = frozenset({Role.SERVICE_PROVIDER, Role.INTEGRATION})
 PROTECTED_SHARES = frozenset({SharedField.IDENTITY_CODE, SharedField.PHONE})
 
 
@@ -61,6 +64,7 @@ class ReferralAccess:
     principal: Principal
     side: Side
     case: CaseAccess | None  # the referrer side's case access
+    action: Action  # the route's declared action (services take it from here)
 
     @property
     def writable(self) -> bool:
@@ -75,25 +79,33 @@ class ReferralAccess:
 
 
 async def load_referral(
-    session: AsyncSession, principal: Principal, referral_id: uuid.UUID, action: str
+    session: AsyncSession, principal: Principal, referral_id: uuid.UUID, action: Action | str
 ) -> ReferralAccess:
-    """The referral from the caller's side, or 404 (audited) when they have none."""
-    referral = await session.get(Referral, referral_id)
-    if referral is not None:
-        if principal.roles & POLICY[Action.CASE_READ][0]:
-            try:  # the readable-cases query decides, as for every case-scoped object
-                case = await load_case_access(session, principal, referral.case_id, action)
-            except NotFound:
-                case = None
-            if case is not None:
-                return ReferralAccess(referral, principal, Side.REFERRER, case)
-        if principal.roles & PROVIDER_ROLES:
-            received = await session.scalar(
-                select(Referral.id).where(Referral.id == referral.id, received_by(principal))
-            )
-            if received is not None:
-                return ReferralAccess(referral, principal, Side.PROVIDER, None)
+    """The referral from the caller's side, or 404 (audited) when they have none.
+
+    Loaded *through* each side's readable rule (never fetched and then checked):
+    the referring side's :func:`referred_from`, else the provider's :func:`received_by`.
+    """
+    action = Action(action)
+    one = select(Referral).where(Referral.id == referral_id)
+    if is_case_worker(principal):
+        referral = await session.scalar(one.where(referred_from(principal)))
+        if referral is not None:
+            case = await load_case_access(session, principal, referral.case_id, action)
+            return ReferralAccess(referral, principal, Side.REFERRER, case, action)
+    if is_provider(principal):
+        referral = await session.scalar(one.where(received_by(principal)))
+        if referral is not None:
+            return ReferralAccess(referral, principal, Side.PROVIDER, None, action)
     raise not_found(action, principal, "referral", referral_id)
+
+
+def referred_from(principal: Principal, now: datetime | None = None) -> ColumnElement[bool]:
+    """THE referring side's rule (single reads, the outbox): referrals made in a
+    case the caller can read (app/cases/access.py: membership or an emergency grant,
+    never for an organisation the case excludes)."""
+    readable = readable_cases(principal, now).with_only_columns(Case.id)
+    return Referral.case_id.in_(readable.scalar_subquery())
 
 
 def received_by(principal: Principal) -> ColumnElement[bool]:
@@ -107,13 +119,14 @@ def received_by(principal: Principal) -> ColumnElement[bool]:
     )
 
 
-def require_referrer(access: ReferralAccess, action: str) -> CaseAccess:
-    """The referring side's active member (emergency access is read-only)."""
+def require_referrer(access: ReferralAccess) -> CaseAccess:
+    """The ``referrer`` relation: the referring side's active member (emergency
+    access is read-only), for the action the access was loaded for."""
     if access.side != Side.REFERRER or access.case is None or access.case.role is None:
         raise Forbidden(
             "Only an active member of the referring case may do this.",
             denied=DeniedAccess(
-                action=action,
+                action=access.action,
                 actor=access.principal,
                 target_type="referral",
                 target_id=str(access.referral.id),
@@ -163,9 +176,13 @@ async def check_basis(
 ) -> Consent:
     """A live consent or statutory basis of the subject for referral to this service,
     given in *this* case (a basis given to another case's team authorises nothing here)."""
-    basis = await session.get(Consent, basis_id)
+    basis = await session.scalar(
+        select(Consent).where(
+            Consent.id == basis_id, Consent.person_id == subject_id, Consent.case_id == case_id
+        )
+    )
     problem = None
-    if basis is None or basis.person_id != subject_id or basis.case_id != case_id:
+    if basis is None:
         problem = "No such basis recorded for the subject in this case."
     elif basis.scope != SharingScope.SERVICE_REFERRAL.value:
         problem = "The basis does not cover service referrals."
@@ -212,21 +229,18 @@ async def check_recipients(
 
 
 def check_shares(access: CaseAccess, fields: list[SharedField]) -> None:
-    """Protected values go only from someone who may see them."""
-    reach = Reach(
-        member_case_owners=frozenset({access.case.owner_organisation_id}),
-        emergency_only=False,
-        case_ids=frozenset({access.case.id}),
-    )
-    if set(fields) & PROTECTED_SHARES and not may_see_protected(access.principal, reach):
+    """Protected values go only from someone who may see them (an active member)."""
+    owners = (access.case.owner_organisation_id,)
+    if set(fields) & PROTECTED_SHARES and not may_see_protected(access.principal, owners):
         raise field_error("shared_fields", "You cannot share protected fields you may not see.")
 
 
 async def check_measure(session: AsyncSession, case: Case, measure_id: uuid.UUID) -> None:
-    measure = await session.get(Measure, measure_id)
+    measure = await session.scalar(
+        select(Measure).where(Measure.id == measure_id, Measure.case_id == case.id)
+    )
     if (
         measure is None
-        or measure.case_id != case.id
         or measure.removed_in is not None
         or measure.status not in {s.value for s in OPEN_STATUSES}
     ):
@@ -316,7 +330,7 @@ async def create_referral(
 async def update_draft(
     session: AsyncSession, access: ReferralAccess, data: ReferralUpdate, expected: int
 ) -> Referral:
-    case_access = require_referrer(access, "referral.update")
+    case_access = require_referrer(access)
     referral = access.referral
     check_version(expected, referral.version)
     if referral.status != Status.DRAFT:

@@ -66,7 +66,7 @@ async def transition(
         raise Forbidden(
             "Emergency access is read-only.",
             denied=DeniedAccess(
-                action="referral.transition",
+                action=access.action,
                 actor=principal,
                 target_type="referral",
                 target_id=str(referral.id),
@@ -234,7 +234,7 @@ async def expire_due(session: AsyncSession, now: datetime | None = None, batch: 
 
 
 async def acknowledge_expiry(session: AsyncSession, access: ReferralAccess, expected: int) -> None:
-    service.require_referrer(access, "referral.update")
+    service.require_referrer(access)
     referral = access.referral
     check_version(expected, referral.version)
     if referral.reason_code != ReasonCode.EXPIRED.value or referral.status != Status.FAILED:

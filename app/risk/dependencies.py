@@ -13,7 +13,7 @@ from fastapi import Depends, Header, Path, Query
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import POLICY, Action, require
+from app.auth.policy import POLICY, Action, declare_relation, require
 from app.auth.principal import Principal
 from app.cases.access import (
     CaseAccess,
@@ -137,6 +137,7 @@ def assessment_access(action: Action) -> Callable[..., Awaitable[AssessmentAcces
         return found
 
     dependency.__name__ = f"assessment_for_{str(action).replace('.', '_')}"
+    declare_relation(dependency, action, "path:assessment_id", relation)
     return dependency
 
 

@@ -6,6 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
+from app.auth.policy import Action
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
 from app.platform.idempotency import Idempotency, create_once
@@ -62,7 +63,7 @@ async def create_assessment(
 
     async def reread(target_id: str) -> AssessmentRead:
         found = await load_assessment(
-            session, access.principal, uuid.UUID(target_id), "case.assessment.read"
+            session, access.principal, uuid.UUID(target_id), Action.CASE_ASSESSMENT_READ
         )
         out = await service.to_read(session, found.assessment, language, clock)
         service.audit_read(session, found.case, found.assessment)

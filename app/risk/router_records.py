@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter, Response
 from sqlalchemy import select
 
+from app.auth.policy import Action
 from app.cases.access import not_found
 from app.platform.db import SessionDep
 from app.platform.idempotency import Idempotency, create_once
@@ -53,7 +54,7 @@ async def record_incident(
             )
         )
         if incident is None:
-            raise not_found("case.incident.read", access.principal, "case_incident", target_id)
+            raise not_found(Action.CASE_INCIDENT_READ, access.principal, "case_incident", target_id)
         return IncidentRead.model_validate(incident)
 
     return await create_once(
@@ -98,7 +99,7 @@ async def record_external_assessment(
         )
         if record is None:
             raise not_found(
-                "case.external_assessment.read", access.principal, "external_assessment", target_id
+                Action.CASE_EXTERNAL_READ, access.principal, "external_assessment", target_id
             )
         return ExternalAssessmentRead.model_validate(record)
 

@@ -42,7 +42,7 @@ def build_router(kinds: list[str]) -> APIRouter:
         unfinished draft assessments, my referrals overdue or expired, referrals to my
         service awaiting an answer and, for auditors, emergency grants to review."""
         tasks = await providers.tasks_for(session, principal)
-        audit.record(session, principal, "me.tasks.read", "user", principal.user_id)
+        audit.record(session, principal, Action.TASKS_READ, "user", principal.user_id)
         return tasks
 
     return router

@@ -17,27 +17,18 @@ A case route that is not in ROUTES fails :func:`test_every_case_route_is_in_the_
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import POLICY, Action, Relation
+from app.auth.policy import POLICY
 from app.auth.principal import Role
 from app.cases.models import (
-    Case,
     CaseExclusion,
-    CaseMember,
-    CaseNote,
-    CaseParticipant,
-    EmergencyGrant,
 )
-from app.directory.models import Organisation, Team
-from app.referrals.models import ServiceEntry
-from app.risk.models import Assessment
+from app.directory.models import Organisation
 from tests.cases.factories import (
     Actor,
     add_grant,
@@ -52,326 +43,18 @@ from tests.cases.factories import (
 )
 from tests.conftest import TokenFactory
 from tests.persons.factories import add_consent
-from tests.plans.factories import ensure_plan
-from tests.risk.factories import DRAFT, external_body, incident_body, make_assessment
-from tests.routes import api_routes, declared_actions
+from tests.risk.factories import make_assessment
+from tests.security import matrix
+from tests.security.case_routes import ROUTES, Fixture, RouteSpec
+from tests.security.matrix import CASE_RELATIONS, IN_TEAM, READERS
 
-RELATIONS = ("lead", "member", "emergency", "same_team", "other_org", "no_relation")
-READERS = {"lead", "member", "emergency"}
-IN_TEAM = {"lead", "member", "same_team"}
-
-
-@dataclass
-class Fixture:
-    """Fresh objects for one (route, role, relation) probe."""
-
-    team: Team
-    case: Case
-    other_member: CaseMember
-    newcomer: Actor  # a team member who is not yet in the case
-    participant: CaseParticipant
-    note: CaseNote
-    grant: EmergencyGrant
-    exclusion: CaseExclusion
-    assessment: Assessment  # a complete marak-ric@1 draft
-    extras: dict[str, Any] = field(default_factory=dict)  # arranged per route
-
-
-Body = Callable[[Fixture], dict[str, Any]] | None
-
-
-@dataclass(frozen=True)
-class RouteSpec:
-    method: str
-    path: str
-    action: Action
-    ok: int = 200
-    body: Body = None
-    if_match: Callable[[Fixture], int] | None = None
-    lists_case: bool = False
-    #: Extra objects the route needs in the probed case (e.g. a plan), made on demand.
-    arrange: Callable[[AsyncSession, Fixture], Awaitable[None]] | None = None
-
-
-CASE = "/api/v1/cases/{case_id}"
-ASSESSMENT = "/api/v1/assessments/{assessment_id}"
-
-
-def _av(f: Fixture) -> int:
-    return f.assessment.version
-
-
-def _plan(agreed: bool = False) -> Callable[[AsyncSession, Fixture], Awaitable[None]]:
-    """Arrange the case's plan (with one measure owned by the case's organisation)."""
-
-    async def arrange(db: AsyncSession, f: Fixture) -> None:
-        if "plan" not in f.extras:
-            plan, measure = await ensure_plan(db, f.case, agreed=agreed)
-            await db.commit()
-            f.extras.update(plan=plan, measure=measure)
-
-    return arrange
-
-
-def _pv(f: Fixture) -> int:
-    return int(f.extras["plan"].version)
-
-
-def _mv(f: Fixture) -> int:
-    return int(f.extras["measure"].version)
-
-
-async def _referable(db: AsyncSession, f: Fixture) -> None:
-    """A service and the participant's basis for referring them to it."""
-    if "service" not in f.extras:
-        org = await make_org(db, "ngo")
-        service = ServiceEntry(
-            provider_organisation_id=org.id,
-            service_type="victim_support",
-            name="Victim support (matrix)",
-            areas=["Test"],
-            languages=["fi"],
-            accepts_electronic_referrals=True,
-            response_time_target_days=7,
-        )
-        db.add(service)
-        await db.commit()
-        f.extras["service"] = service
-
-
-def _referral(f: Fixture) -> dict[str, Any]:
-    return {
-        "subject_person_id": str(f.participant.person_id),
-        "service_id": str(f.extras["service"].id),
-        "reason": "Support after the assault.",
-        "shared_fields": ["name"],
-        "basis_id": str(f.extras["basis"].id),
-    }
-
-
-PLAN = CASE + "/plan"
-MEASURE = PLAN + "/measures/{measure_id}"
-ROUTES: list[RouteSpec] = [
-    RouteSpec(
-        "POST", "/api/v1/cases", Action.CASE_CREATE, 201, lambda f: {"team_id": str(f.team.id)}
-    ),
-    RouteSpec("GET", "/api/v1/cases", Action.CASE_LIST, lists_case=True),
-    RouteSpec(
-        "POST",
-        "/api/v1/cases/search",
-        Action.CASE_SEARCH,
-        body=lambda f: {"reference": f.case.reference},
-        lists_case=True,
-    ),
-    RouteSpec("GET", CASE, Action.CASE_READ),
-    RouteSpec(
-        "PATCH",
-        CASE,
-        Action.CASE_UPDATE,
-        body=lambda f: {"summary": "Updated."},
-        if_match=lambda f: f.case.version,
-    ),
-    RouteSpec(
-        "POST",
-        CASE + "/transitions",
-        Action.CASE_TRANSITION,
-        body=lambda f: {"to": "meeting"},
-        if_match=lambda f: f.case.version,
-    ),
-    RouteSpec("GET", CASE + "/transitions", Action.CASE_READ),
-    RouteSpec("GET", CASE + "/members", Action.CASE_MEMBER_READ),
-    RouteSpec(
-        "POST",
-        CASE + "/members",
-        Action.CASE_MEMBER_MANAGE,
-        201,
-        lambda f: {"user_id": str(f.newcomer.id)},
-    ),
-    RouteSpec("GET", CASE + "/members/{member_id}", Action.CASE_MEMBER_READ),
-    RouteSpec(
-        "PATCH",
-        CASE + "/members/{member_id}",
-        Action.CASE_MEMBER_MANAGE,
-        body=lambda f: {"case_role": "support_person"},
-        if_match=lambda f: f.other_member.version,
-    ),
-    RouteSpec(
-        "DELETE",
-        CASE + "/members/{member_id}",
-        Action.CASE_MEMBER_MANAGE,
-        204,
-        if_match=lambda f: f.other_member.version,
-    ),
-    RouteSpec("GET", CASE + "/participants", Action.CASE_PARTICIPANT_READ),
-    RouteSpec(
-        "POST",
-        CASE + "/participants",
-        Action.CASE_PARTICIPANT_WRITE,
-        201,
-        lambda f: {"role": "child", "person": {"given_name": "Aino", "family_name": "Testi"}},
-    ),
-    RouteSpec("GET", CASE + "/participants/{participant_id}", Action.CASE_PARTICIPANT_READ),
-    RouteSpec(
-        "PATCH",
-        CASE + "/participants/{participant_id}",
-        Action.CASE_PARTICIPANT_WRITE,
-        body=lambda f: {"role": "other"},
-        if_match=lambda f: f.participant.version,
-    ),
-    RouteSpec(
-        "DELETE",
-        CASE + "/participants/{participant_id}",
-        Action.CASE_PARTICIPANT_WRITE,
-        204,
-        if_match=lambda f: f.participant.version,
-    ),
-    RouteSpec("GET", CASE + "/notes", Action.CASE_NOTE_READ),
-    RouteSpec(
-        "POST",
-        CASE + "/notes",
-        Action.CASE_NOTE_WRITE,
-        201,
-        lambda f: {"text": "Spoke with the school.", "kind": "fact"},
-    ),
-    RouteSpec("GET", CASE + "/notes/{note_id}", Action.CASE_NOTE_READ),
-    RouteSpec(
-        "POST",
-        CASE + "/emergency-access",
-        Action.CASE_EMERGENCY_ACCESS,
-        201,
-        lambda f: {"reason": "Threat to life reported tonight; need the safety plan."},
-    ),
-    RouteSpec("GET", CASE + "/emergency-access", Action.CASE_EMERGENCY_GRANTS_READ),
-    RouteSpec("GET", CASE + "/must-not-receive", Action.CASE_EXCLUSION_READ),
-    RouteSpec(
-        "POST",
-        CASE + "/must-not-receive",
-        Action.CASE_EXCLUSION_WRITE,
-        201,
-        lambda f: {"person_id": str(f.participant.person_id), "reason": "The perpetrator."},
-    ),
-    RouteSpec(
-        "DELETE",
-        CASE + "/must-not-receive/{exclusion_id}",
-        Action.CASE_EXCLUSION_WRITE,
-        204,
-        if_match=lambda f: f.exclusion.version,
-    ),
-    # risk (app/risk): assessments, the case's risk, incidents, external-tool records
-    RouteSpec("GET", CASE + "/assessments", Action.CASE_ASSESSMENT_READ),
-    RouteSpec("POST", CASE + "/assessments", Action.CASE_ASSESSMENT_WRITE, 201, lambda f: DRAFT),
-    RouteSpec("GET", CASE + "/risk", Action.CASE_ASSESSMENT_READ),
-    RouteSpec("GET", ASSESSMENT, Action.CASE_ASSESSMENT_READ),
-    RouteSpec("PATCH", ASSESSMENT, Action.CASE_ASSESSMENT_WRITE, body=lambda f: {}, if_match=_av),
-    RouteSpec("POST", ASSESSMENT + "/submit", Action.CASE_ASSESSMENT_WRITE, if_match=_av),
-    RouteSpec("GET", CASE + "/incidents", Action.CASE_INCIDENT_READ),
-    RouteSpec("POST", CASE + "/incidents", Action.CASE_INCIDENT_WRITE, 201, incident_body),
-    RouteSpec("GET", CASE + "/external-assessments", Action.CASE_EXTERNAL_READ),
-    RouteSpec(
-        "POST", CASE + "/external-assessments", Action.CASE_EXTERNAL_WRITE, 201, external_body
-    ),
-    # plans (app/plans): versions, measures, the printable document
-    RouteSpec("GET", PLAN, Action.CASE_PLAN_READ, arrange=_plan()),
-    RouteSpec("POST", PLAN, Action.CASE_PLAN_WRITE, 201, lambda f: {}),
-    RouteSpec(
-        "PATCH",
-        PLAN,
-        Action.CASE_PLAN_WRITE,
-        body=lambda f: {"summary": "x"},
-        if_match=_pv,
-        arrange=_plan(),
-    ),
-    RouteSpec("GET", PLAN + "/versions", Action.CASE_PLAN_READ, arrange=_plan()),
-    RouteSpec(
-        "POST",
-        PLAN + "/agree",
-        Action.CASE_PLAN_AGREE,
-        body=lambda f: {},
-        if_match=_pv,
-        arrange=_plan(),
-    ),
-    RouteSpec(
-        "POST",
-        PLAN + "/revisions",
-        Action.CASE_PLAN_WRITE,
-        201,
-        lambda f: {"reason": "New incident."},
-        if_match=_pv,
-        arrange=_plan(agreed=True),
-    ),
-    RouteSpec(
-        "POST",
-        PLAN + "/review",
-        Action.CASE_PLAN_AGREE,
-        body=lambda f: {"note": "Reviewed."},
-        if_match=_pv,
-        arrange=_plan(),
-    ),
-    RouteSpec("GET", PLAN + "/measures", Action.CASE_PLAN_READ, arrange=_plan()),
-    RouteSpec(
-        "POST",
-        PLAN + "/measures",
-        Action.CASE_PLAN_WRITE,
-        201,
-        lambda f: {
-            "category": "shelter",
-            "description": "Shelter place.",
-            "responsible_organisation_id": str(f.case.owner_organisation_id),
-        },
-        arrange=_plan(),
-    ),
-    RouteSpec(
-        "PATCH",
-        MEASURE,
-        Action.CASE_PLAN_WRITE,
-        body=lambda f: {"description": "Changed."},
-        if_match=_mv,
-        arrange=_plan(),
-    ),
-    RouteSpec(
-        "POST",
-        MEASURE + "/status",
-        Action.CASE_MEASURE_STATUS,
-        body=lambda f: {"status": "in_progress"},
-        if_match=_mv,
-        arrange=_plan(),
-    ),
-    RouteSpec("GET", PLAN + "/document", Action.CASE_PLAN_DOCUMENT, arrange=_plan(agreed=True)),
-    # referrals (app/referrals): made in the case by its active members
-    RouteSpec(
-        "POST", CASE + "/referrals", Action.CASE_REFERRAL_CREATE, 201, _referral, arrange=_referable
-    ),
-    RouteSpec("GET", CASE + "/referrals", Action.CASE_REFERRAL_LIST),
-    RouteSpec("GET", "/api/v1/emergency-access", Action.EMERGENCY_ACCESS_READ),
-    RouteSpec("GET", "/api/v1/emergency-access/{grant_id}", Action.EMERGENCY_ACCESS_READ),
-    RouteSpec(
-        "POST",
-        "/api/v1/emergency-access/{grant_id}/review",
-        Action.EMERGENCY_ACCESS_REVIEW,
-        body=lambda f: {"finding": "justified"},
-        if_match=lambda f: f.grant.version,
-    ),
-]
+RELATIONS = CASE_RELATIONS
 
 
 def expected_status(spec: RouteSpec, role: Role, relation: str) -> int:
-    """What POLICY says this role in this relation gets."""
-    roles, rule = POLICY[spec.action]
-    if role not in roles:
-        return 403
-    if rule in (Relation.NONE, Relation.LISTED):
-        return spec.ok
-    if rule == Relation.TEAM_MEMBER:
-        return spec.ok if relation in IN_TEAM else 403
-    if rule == Relation.CASE_MEMBER:
-        return spec.ok if relation in READERS else 404
-    if rule == Relation.CASE_WRITER:
-        return {"lead": spec.ok, "member": spec.ok, "emergency": 403}.get(relation, 404)
-    if rule == Relation.CASE_LEAD:
-        return {"lead": spec.ok, "member": 403, "emergency": 403}.get(relation, 404)
-    if rule == Relation.CASE_OUTSIDER:
-        return 409 if relation in READERS else spec.ok
-    raise AssertionError(f"the matrix does not know relation {rule}; extend expected_status")
+    """What POLICY says this role in this relation gets (tests/security/matrix.py);
+    opening a case names its team in the body, so an outsider gets 403."""
+    return matrix.expected_status(spec.action, role, relation, spec.ok, outsider=403)
 
 
 def _is_case_route(path: str) -> bool:
@@ -382,18 +65,7 @@ def _is_case_route(path: str) -> bool:
 
 def test_every_case_route_is_in_the_matrix(app: Any) -> None:
     """Adding a case route without a matrix row fails here (and so does a stale row)."""
-    in_app = {}
-    for route in api_routes(app):
-        if _is_case_route(route.path):
-            for method in route.methods - {"HEAD", "OPTIONS"}:
-                in_app[(method, route.path)] = set(declared_actions(route.dependant))
-    in_matrix = {(s.method, s.path): s.action for s in ROUTES}
-    assert set(in_app) == set(in_matrix), (
-        f"missing from the matrix: {sorted(set(in_app) - set(in_matrix))}; "
-        f"not in the app: {sorted(set(in_matrix) - set(in_app))}"
-    )
-    for key, action in in_matrix.items():
-        assert in_app[key] == {str(action)}, f"{key} declares {in_app[key]}, matrix says {action}"
+    matrix.assert_matrix_covers(app, _is_case_route, ROUTES)
 
 
 def test_every_case_action_is_probed() -> None:

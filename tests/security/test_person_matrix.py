@@ -24,7 +24,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import POLICY, Action, Relation
+from app.auth.policy import POLICY, Action
 from app.auth.principal import Role
 from app.cases.models import Case, CaseParticipant
 from app.persons import identity
@@ -41,11 +41,10 @@ from tests.cases.factories import (
 )
 from tests.conftest import TokenFactory
 from tests.persons.factories import add_consent, new_code
-from tests.routes import api_routes, declared_actions
+from tests.security import matrix
+from tests.security.matrix import CASE_RELATIONS, IN_TEAM, READERS
 
-RELATIONS = ("lead", "member", "emergency", "same_team", "other_org", "no_relation")
-READERS = {"lead", "member", "emergency"}
-IN_TEAM = {"lead", "member", "same_team"}
+RELATIONS = CASE_RELATIONS
 
 
 @dataclass
@@ -127,28 +126,16 @@ ROUTES = [
 
 
 def expected_status(spec: RouteSpec, role: Role, relation: str) -> int:
-    roles, rule = POLICY[spec.action]
-    if role not in roles:
-        return 403
-    if rule in (Relation.NONE, Relation.LISTED):
-        return spec.ok
-    if rule == Relation.CASE_MEMBER:
-        return spec.ok if relation in READERS else 404
-    if rule == Relation.CASE_WRITER:
-        return {"lead": spec.ok, "member": spec.ok, "emergency": 403}.get(relation, 404)
-    raise AssertionError(f"the matrix does not know relation {rule}; extend expected_status")
+    """What POLICY says this role in this relation gets (tests/security/matrix.py)."""
+    return matrix.expected_status(spec.action, role, relation, spec.ok)
+
+
+def _is_person_route(path: str) -> bool:
+    return path.startswith("/api/v1/persons") or "/persons/{person_id}" in path
 
 
 def test_every_person_route_is_in_the_matrix(app: Any) -> None:
-    in_app = {}
-    for route in api_routes(app):
-        if route.path.startswith("/api/v1/persons") or "/persons/{person_id}" in route.path:
-            for method in route.methods - {"HEAD", "OPTIONS"}:
-                in_app[(method, route.path)] = set(declared_actions(route.dependant))
-    in_matrix = {(s.method, s.path): s.action for s in ROUTES}
-    assert set(in_app) == set(in_matrix)
-    for key, action in in_matrix.items():
-        assert in_app[key] == {str(action)}, f"{key} declares {in_app[key]}, matrix says {action}"
+    matrix.assert_matrix_covers(app, _is_person_route, ROUTES)
 
 
 def test_every_person_action_is_probed() -> None:

@@ -31,7 +31,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import POLICY, Action, Relation
+from app.auth.policy import POLICY, Action
 from app.auth.principal import Role
 from app.cases.models import Case
 from app.persons.models import Consent
@@ -52,16 +52,15 @@ from tests.conftest import TokenFactory
 from tests.persons.factories import add_consent
 from tests.problems import assert_problem
 from tests.referrals.conftest import add_service
-from tests.routes import api_routes, declared_actions
+from tests.security import matrix
+from tests.security.matrix import READERS, WRITERS
 
 API = "/api/v1"
 RELATIONS = ("lead", "member", "emergency", "no_relation", "receiving_org", "other_provider_org")
-READERS = {"lead", "member", "emergency"}
-WRITERS = {"lead", "member"}
 #: Who reads the referral's case (the referring side), and who may answer for the
 #: receiving organisation: referral readers who are not case readers.
-CASE_READER_ROLES = POLICY[Action.CASE_READ][0]
-PROVIDER_ROLES = POLICY[Action.REFERRAL_READ][0] - CASE_READER_ROLES
+CASE_READER_ROLES = matrix.roles_of(Action.CASE_READ)
+PROVIDER_ROLES = matrix.roles_of(Action.REFERRAL_READ) - CASE_READER_ROLES
 REFERRAL_ACTIONS = {a for a in POLICY if str(a).startswith("referral.")}
 PROVIDER_KEYS = {
     "id", "status", "urgency", "service_id", "service_name", "requester_name",
@@ -120,22 +119,15 @@ def sides(role: Role, relation: str, spec: RouteSpec) -> tuple[bool, bool]:
 
 
 def expected_status(spec: RouteSpec, role: Role, relation: str) -> int:
-    roles, rule = POLICY[spec.action]
-    if role not in roles:
-        return 403
-    referrer, provider = sides(role, relation, spec)
-    writer = referrer and relation in WRITERS
-    if rule == Relation.LISTED:
-        return 200
-    if rule == Relation.REFERRAL_PARTY:
-        if referrer:
-            return 200 if writer or spec.method == "GET" else 403
-        return 200 if provider else 404
-    if rule == Relation.REFERRER:
-        if referrer:
-            return 200 if writer else 403
-        return 404
-    raise AssertionError(f"the matrix does not know relation {rule}; extend expected_status")
+    """What POLICY says this role in this relation gets (tests/security/matrix.py)."""
+    return matrix.expected_status(
+        spec.action,
+        role,
+        relation,
+        200,
+        sides=sides(role, relation, spec),
+        reads=spec.method == "GET",
+    )
 
 
 def _is_referral_route(path: str) -> bool:
@@ -146,18 +138,7 @@ def _is_referral_route(path: str) -> bool:
 
 
 def test_every_referral_route_is_in_the_matrix(app: Any) -> None:
-    in_app = {}
-    for route in api_routes(app):
-        if _is_referral_route(route.path):
-            for method in route.methods - {"HEAD", "OPTIONS"}:
-                in_app[(method, route.path)] = set(declared_actions(route.dependant))
-    in_matrix = {(s.method, s.path): s.action for s in ROUTES}
-    assert set(in_app) == set(in_matrix), (
-        f"missing from the matrix: {sorted(set(in_app) - set(in_matrix))}; "
-        f"not in the app: {sorted(set(in_matrix) - set(in_app))}"
-    )
-    for key, action in in_matrix.items():
-        assert in_app[key] == {str(action)}, f"{key} declares {in_app[key]}, matrix says {action}"
+    matrix.assert_matrix_covers(app, _is_referral_route, ROUTES)
 
 
 def test_every_referral_action_is_probed() -> None:
