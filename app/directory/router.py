@@ -36,7 +36,7 @@ from app.directory.schemas import (
 )
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
-from app.platform.idempotency import Idempotency, create_once
+from app.platform.idempotency import Idempotency, create_once, create_versioned
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(prefix="/api/v1", tags=["directory"])
@@ -82,21 +82,14 @@ async def create_organisation(
     response: Response,
 ) -> OrganisationRead:
     """Register an organisation. Admins only."""
-
-    async def create() -> tuple[OrganisationRead, uuid.UUID]:
-        org = await service.create_organisation(session, principal, body)
-        response.headers["Location"] = f"/api/v1/organisations/{org.id}"
-        set_etag(response, org.version)
-        return OrganisationRead.model_validate(org), org.id
-
-    async def reread(target_id: str) -> OrganisationRead:
-        org = await service.get_organisation(session, uuid.UUID(target_id))
-        set_etag(response, org.version)
-        return OrganisationRead.model_validate(org)
-
-    return await create_once(
-        idempotency, session, principal, body, response, "organisation", create, reread
-    )
+    return await create_versioned(
+        idempotency, session, principal, body, response,
+        target_type="organisation",
+        location="/api/v1/organisations/{id}",
+        make=lambda: service.create_organisation(session, principal, body),
+        load=lambda org_id: service.get_organisation(session, org_id),
+        render=OrganisationRead.model_validate,
+    )  # fmt: skip
 
 
 @router.get("/organisations/{org_id}", response_model=OrganisationRead)
@@ -201,21 +194,14 @@ async def create_team(
     manage: ManagedTeams,
 ) -> TeamRead:
     """Create a team: an Ankkuri team, a Marak group or a HAH team."""
-
-    async def create() -> tuple[TeamRead, uuid.UUID]:
-        team = await service.create_team(session, manage, body)
-        response.headers["Location"] = f"/api/v1/teams/{team.id}"
-        set_etag(response, team.version)
-        return TeamRead.model_validate(team), team.id
-
-    async def reread(target_id: str) -> TeamRead:
-        team = await service.get_team(session, uuid.UUID(target_id))
-        set_etag(response, team.version)
-        return TeamRead.model_validate(team)
-
-    return await create_once(
-        idempotency, session, principal, body, response, "team", create, reread
-    )
+    return await create_versioned(
+        idempotency, session, principal, body, response,
+        target_type="team",
+        location="/api/v1/teams/{id}",
+        make=lambda: service.create_team(session, manage, body),
+        load=lambda team_id: service.get_team(session, team_id),
+        render=TeamRead.model_validate,
+    )  # fmt: skip
 
 
 @router.get("/teams/{team_id}", response_model=TeamRead)

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.platform.clock import clock
 from app.platform.db import Base, UUIDPk
+from app.platform.etag import set_etag
 from app.platform.extensions import registries_of
 from app.platform.problems import Conflict, field_error
 
@@ -267,3 +268,48 @@ async def create_once(
             response.headers[name] = value
     response.headers[REPLAYED_HEADER] = "true"
     return out
+
+
+class _Versioned(Protocol):
+    id: Any
+    version: Any
+
+
+V = TypeVar("V", bound=_Versioned)
+
+
+async def create_versioned(
+    idempotency: IdempotencyGuard,
+    session: AsyncSession,
+    actor: Actor,
+    body: BaseModel,
+    response: Response,
+    *,
+    target_type: str,
+    location: str,
+    make: Callable[[], Awaitable[V]],
+    load: Callable[[uuid.UUID], Awaitable[V]],
+    render: Callable[[V], M],
+) -> M:
+    """:func:`create_once` for a versioned object that is read back as it is.
+
+    ``make`` creates it, ``load`` loads it by id for a replay and ``render``
+    turns it into the response; ``Location`` (``location`` with ``{id}``) and
+    ``ETag`` are set here, so the routes of the directory and the service
+    catalogue do not spell them out.
+    """
+
+    async def create() -> tuple[M, uuid.UUID | str]:
+        made = await make()
+        response.headers["Location"] = location.format(id=made.id)
+        set_etag(response, made.version)
+        return render(made), made.id
+
+    async def reread(target_id: str) -> M:
+        loaded = await load(uuid.UUID(target_id))
+        set_etag(response, loaded.version)
+        return render(loaded)
+
+    return await create_once(
+        idempotency, session, actor, body, response, target_type, create, reread
+    )

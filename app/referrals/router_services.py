@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
-from app.platform.idempotency import Idempotency, create_once
+from app.platform.idempotency import Idempotency, create_versioned
 from app.platform.language import SpokenLanguage
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.referrals import catalogue
@@ -53,21 +53,14 @@ async def create_service(
     response: Response,
 ) -> ServiceRead:
     """Add a service that cases can be referred to. Admins only."""
-
-    async def create() -> tuple[ServiceRead, uuid.UUID]:
-        entry = await catalogue.create_service(session, principal, body)
-        response.headers["Location"] = f"/api/v1/services/{entry.id}"
-        set_etag(response, entry.version)
-        return ServiceRead.model_validate(entry), entry.id
-
-    async def reread(target_id: str) -> ServiceRead:
-        entry = await catalogue.get_service(session, uuid.UUID(target_id))
-        set_etag(response, entry.version)
-        return ServiceRead.model_validate(entry)
-
-    return await create_once(
-        idempotency, session, principal, body, response, "service", create, reread
-    )
+    return await create_versioned(
+        idempotency, session, principal, body, response,
+        target_type="service",
+        location="/api/v1/services/{id}",
+        make=lambda: catalogue.create_service(session, principal, body),
+        load=lambda service_id: catalogue.get_service(session, service_id),
+        render=ServiceRead.model_validate,
+    )  # fmt: skip
 
 
 @router.get("/services/{service_id}", response_model=ServiceRead)
