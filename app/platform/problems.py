@@ -27,6 +27,23 @@ PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://casecoord.example/problems/"
 
 
+_STATUS_TITLES = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    409: ("conflict", "Conflict"),
+    412: ("precondition-failed", "Precondition failed"),
+    413: ("payload-too-large", "Payload too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    422: ("validation-error", "Unprocessable content"),
+    428: ("precondition-required", "Precondition required"),
+    429: ("too-many-requests", "Too many requests"),
+    500: ("internal-error", "Internal server error"),
+}
+
+
 @dataclass(frozen=True)
 class DeniedAccess:
     """What a refused request tried, so the denial can be audited after rollback."""
@@ -40,9 +57,18 @@ class DeniedAccess:
 
 
 class DomainError(Exception):
+    """A refusal with its own status; ``class X(DomainError, status=404)`` takes the
+    type and title of that status from the one table above."""
+
     status: ClassVar[int] = 400
     type: ClassVar[str] = "bad-request"
     title: ClassVar[str] = "Bad request"
+
+    def __init_subclass__(cls, *, status: int | None = None, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if status is not None:
+            cls.status = status
+            cls.type, cls.title = _STATUS_TITLES[status]
 
     def __init__(
         self,
@@ -59,10 +85,8 @@ class DomainError(Exception):
         self.denied = denied
 
 
-class Unauthorized(DomainError):
-    status = 401
-    type = "unauthorized"
-    title = "Authentication required"
+class Unauthorized(DomainError, status=401):
+    """No valid bearer token; the answer carries ``WWW-Authenticate``."""
 
     def __init__(self, detail: str = "A valid bearer token is required.", **kw: Any) -> None:
         headers = kw.pop("headers", None) or {}
@@ -70,46 +94,32 @@ class Unauthorized(DomainError):
         super().__init__(detail, headers=headers, **kw)
 
 
-class Forbidden(DomainError):
-    status = 403
-    type = "forbidden"
-    title = "Forbidden"
+class Forbidden(DomainError, status=403):
+    """The caller's role may not do this."""
 
 
-class NotFound(DomainError):
-    status = 404
-    type = "not-found"
-    title = "Not found"
+class NotFound(DomainError, status=404):
+    """No such object, or not one the caller may see."""
 
 
-class Conflict(DomainError):
-    status = 409
-    type = "conflict"
-    title = "Conflict"
+class Conflict(DomainError, status=409):
+    """The request conflicts with the current state."""
 
 
-class PreconditionFailed(DomainError):
-    status = 412
-    type = "precondition-failed"
-    title = "Precondition failed"
+class PreconditionFailed(DomainError, status=412):
+    """If-Match does not match the current version."""
 
 
-class PayloadTooLarge(DomainError):
-    status = 413
-    type = "payload-too-large"
-    title = "Payload too large"
+class PayloadTooLarge(DomainError, status=413):
+    """The body is larger than the server accepts."""
 
 
-class UnsupportedMediaType(DomainError):
-    status = 415
-    type = "unsupported-media-type"
-    title = "Unsupported media type"
+class UnsupportedMediaType(DomainError, status=415):
+    """The body is not JSON."""
 
 
-class Unprocessable(DomainError):
-    status = 422
-    type = "validation-error"
-    title = "Unprocessable content"
+class Unprocessable(DomainError, status=422):
+    """A field or parameter is invalid."""
 
 
 def field_error(
@@ -129,33 +139,12 @@ def field_error(
     return Unprocessable(detail, extra={"errors": [error]}, denied=denied)
 
 
-class PreconditionRequired(DomainError):
-    status = 428
-    type = "precondition-required"
-    title = "Precondition required"
+class PreconditionRequired(DomainError, status=428):
+    """The change needs If-Match."""
 
 
-class TooManyRequests(DomainError):
-    status = 429
-    type = "too-many-requests"
-    title = "Too many requests"
-
-
-_STATUS_TITLES = {
-    400: ("bad-request", "Bad request"),
-    401: ("unauthorized", "Authentication required"),
-    403: ("forbidden", "Forbidden"),
-    404: ("not-found", "Not found"),
-    405: ("method-not-allowed", "Method not allowed"),
-    409: ("conflict", "Conflict"),
-    412: ("precondition-failed", "Precondition failed"),
-    413: ("payload-too-large", "Payload too large"),
-    415: ("unsupported-media-type", "Unsupported media type"),
-    422: ("validation-error", "Unprocessable content"),
-    428: ("precondition-required", "Precondition required"),
-    429: ("too-many-requests", "Too many requests"),
-    500: ("internal-error", "Internal server error"),
-}
+class TooManyRequests(DomainError, status=429):
+    """Too many requests."""
 
 
 def problem_response(
