@@ -90,7 +90,7 @@ class Action(StrEnum):
     MEETING_MANAGE = "meeting.manage"
     MINUTES_READ = "meeting.minutes.read"
     MINUTES_WRITE = "meeting.minutes.write"
-    # what is due for the caller (app/worklist/router.py)
+    # what is due for the caller (app/worklist/)
     TASKS_READ = "me.tasks.read"
     # the service directory (app/referrals)
     SERVICE_READ = "service.read"
