@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
+from app.audit.chain import seal_forever
 from app.audit.router import router as audit_router
 from app.audit.service import record_denial
 from app.auth.ratelimit import AuthGuard
@@ -70,7 +71,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                 sweep_forever(app.state.db, settings.referral_sweep_seconds)
             )
         tally = asyncio.create_task(app.state.auth_guard.flush_forever(app.state.db))
+        sealer = None
+        if settings.audit_seal_seconds > 0:  # chains committed audit rows (app/audit/chain.py)
+            sealer = asyncio.create_task(seal_forever(app.state.db, settings.audit_seal_seconds))
         yield
+        if sealer is not None:
+            sealer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sealer
         tally.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await tally
