@@ -73,7 +73,7 @@ def verifier_key(name: str, public: Ed25519PublicKey) -> str:
 
 def parse_verifier_key(text: str) -> tuple[str, bytes, Ed25519PublicKey]:
     try:
-        name, key_id, encoded = text.strip().rsplit("+", 2)
+        name, key_id, encoded = text.strip().split("+", 2)  # base64 may hold "+"
         raw = base64.b64decode(encoded, validate=True)
     except ValueError as exc:
         raise CheckpointError("malformed verifier key") from exc
