@@ -40,7 +40,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -82,28 +81,33 @@ chain_cols = [table.c[name] for name in CHAIN]
 
 
 def utc_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is C code; "+00:00" becomes "Z" (the form is fixed by chain_version 1)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def period_of(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m")
+    moment = moment.astimezone(UTC)
+    return f"{moment.year:04d}-{moment.month:02d}"
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        return utc_text(value)
-    return value
+_UUIDS = ("id", "actor_id", "emergency_grant_id")
+_PLAIN = tuple(name for name in CONTENT if name not in _UUIDS and name != "occurred_at")
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
 
 
 def canonical(row: Mapping[Any, Any], seq: int, period: str, version: int = CHAIN_VERSION) -> bytes:
     """The bytes that are hashed for one row (canonical form version 1)."""
     if version != CHAIN_VERSION:
         raise ValueError(f"unknown chain_version {version}")
-    doc = {name: _plain(row[name]) for name in CONTENT}
-    doc.update(v=version, seq=seq, period=period)
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    doc = {name: row[name] for name in _PLAIN}
+    for name in _UUIDS:
+        value = row[name]
+        doc[name] = None if value is None else str(value)
+    doc["occurred_at"] = utc_text(row["occurred_at"])
+    doc["v"] = version
+    doc["seq"] = seq
+    doc["period"] = period
+    return _encode(doc).encode()
 
 
 def link(prev_hash: str, data: bytes) -> str:

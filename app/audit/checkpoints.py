@@ -88,6 +88,8 @@ def public_path(key_path: Path) -> Path:
 
 def generate_key(key_path: Path, name: str, *, overwrite: bool = False) -> str:
     """Write a new private key (0600) and its verifier key; return the verifier key."""
+    if not name or "+" in name or any(c.isspace() for c in name):
+        raise CheckpointError("the key name (origin) may hold no '+' and no spaces")
     if key_path.exists() and not overwrite:
         raise CheckpointError(f"{key_path} exists; refusing to replace a signing key")
     key = Ed25519PrivateKey.generate()

@@ -61,8 +61,11 @@ async def _start(session: AsyncSession, since: str | None) -> tuple[int, str]:
     first = await session.scalar(
         select(func.min(table.c.chain_seq)).where(table.c.chain_period >= since)
     )
-    if first is None or first == 1:
-        return first or 1, GENESIS
+    if first is None:  # nothing sealed from that period on: start after the head
+        last = await session.scalar(select(func.max(table.c.chain_seq)))
+        return (last or 0) + 1, GENESIS
+    if first == 1:
+        return 1, GENESIS
     before = await session.scalar(select(table.c.row_hash).where(table.c.chain_seq == first - 1))
     if before is None:  # the earlier period is gone (retention): trust the row's own link
         before = await session.scalar(select(table.c.prev_hash).where(table.c.chain_seq == first))

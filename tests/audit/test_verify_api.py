@@ -35,6 +35,15 @@ class TestVerifyEndpoint:
         )
         assert body["head_hash"] == head
 
+    async def test_an_empty_period_verifies_nothing(
+        self, client: httpx.AsyncClient, make_actor: Any, db: AsyncSession
+    ) -> None:
+        auditor = await make_actor("auditor")
+        await sealed_rows(db, 2)
+        r = await client.post(VERIFY, json={"period": "2999-01"}, headers=auditor.headers)
+        assert r.status_code == 200, r.text
+        assert (r.json()["ok"], r.json()["rows"]) == (True, 0)
+
     async def test_whole_chain_without_a_body(
         self, client: httpx.AsyncClient, make_actor: Any, db: AsyncSession
     ) -> None:
