@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
@@ -18,9 +21,11 @@ from sqlalchemy.engine import make_url
 from app.audit.chain import seal_all, table
 from app.audit.models import AuditEvent
 from app.audit.verify import verify
+from app.main import create_app
 from app.ops.migrate import upgrade
+from app.platform.config import Settings
 from app.platform.db import Database
-from tests.conftest import _in_thread, _pg_admin
+from tests.conftest import TokenFactory, _in_thread, _pg_admin
 
 WRITERS = 50
 ROWS_EACH = 4
@@ -76,3 +81,33 @@ async def test_fifty_writers_and_three_sealers_leave_a_valid_chain(scratch_pg: D
     assert result.ok, result.first_broken
     assert result.rows == total == WRITERS * ROWS_EACH and result.unsealed == 0
     assert list(seqs) == list(range(1, total + 1))
+
+
+async def test_the_app_seals_its_own_rows_within_seconds(
+    tmp_path: Path, settings: Settings, tokens: TokenFactory
+) -> None:
+    """The lifespan starts the sealer: a request's audit row is chained shortly after."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'sealed.db'}"
+    _in_thread(lambda: upgrade(url))
+    app = create_app(settings.model_copy(update={"database_url": url, "audit_seal_seconds": 0.1}))
+    auditor = {"Authorization": f"Bearer {tokens.mint('a-1', ['auditor'], 'org-a')}"}
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                r = await c.get("/api/v1/audit/events", headers=auditor)
+                assert r.status_code == 200
+                request_id = r.headers["x-request-id"]
+                deadline = time.monotonic() + 10
+                seq = None
+                while seq is None and time.monotonic() < deadline:
+                    await asyncio.sleep(0.1)
+                    async with app.state.db.sessionmaker() as session:
+                        seq = await session.scalar(
+                            select(table.c.chain_seq).where(table.c.request_id == request_id)
+                        )
+                assert seq is not None, "the row was not sealed within 10 s"
+                body = (await c.post("/api/v1/audit/verify", headers=auditor)).json()
+                assert body["ok"] is True and body["rows"] >= 1
+    finally:
+        await app.state.db.dispose()
