@@ -84,7 +84,11 @@ def _check(row: Mapping[str, Any], expected_seq: int, prev: Head) -> str | None:
         return f"period {period} goes back from {prev.period}"
     if period < period_of(row["occurred_at"]):
         return f"period {period} is before the row's own month"
-    if link(prev.hash, canonical(row, expected_seq, period)) != row["row_hash"]:
+    try:
+        expected = link(prev.hash, canonical(row, expected_seq, period))
+    except ValueError:  # a prev_hash that is not 64 hex digits
+        return "malformed hash"
+    if expected != row["row_hash"]:
         return "row_hash does not match the row (edited, inserted or moved)"
     return None
 
@@ -122,7 +126,7 @@ async def verify(
         rows: Sequence[Any] = (await session.execute(stmt, {"low": seq})).mappings().all()
         done = len(rows) < batch
         for row in rows:
-            if period is not None and row["chain_period"] > period:
+            if period is not None and (row["chain_period"] or "") > period:
                 done = True
                 break
             reason = _check(row, seq, head)

@@ -313,3 +313,26 @@ class TestTheGuard:
         await db.execute(text("SET LOCAL casecoord.audit_retention_period = '2001-03'"))
         await sql(db, "DELETE FROM audit_events WHERE chain_period = '2001-03'")
         assert await db.scalar(select(func.count()).where(table.c.chain_period == "2001-03")) == 0
+
+
+class TestMalformedChainColumns:
+    @pytest.mark.parametrize(
+        "assignment",
+        [
+            "chain_period = NULL",
+            "chain_version = 2",
+            "prev_hash = 'not hex'",
+            "row_hash = NULL",
+        ],
+    )
+    async def test_is_a_broken_row_not_a_crash(self, db: AsyncSession, assignment: str) -> None:
+        ids = await sealed_rows(db, 3)
+        await drop_guard(db)
+        await sql(
+            db,
+            f"UPDATE audit_events SET {assignment} WHERE id = :i",  # noqa: S608 (fixed list)
+            i=_id_param(db, uuid.UUID(ids[1])),
+        )
+        for period in (None, "2001-03"):
+            broken = (await verify(db, period=period)).first_broken
+            assert broken is not None and broken.id == ids[1], assignment
