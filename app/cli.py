@@ -367,5 +367,10 @@ async def _expire(settings: Settings) -> int:
         await db.dispose()
 
 
+from app.audit.cli import audit  # noqa: E402  (casecoord audit ...)
+
+cli.add_typer(audit, name="audit")
+
+
 def main() -> None:
     cli()

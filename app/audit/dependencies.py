@@ -8,3 +8,4 @@ from app.auth.policy import Action, require
 from app.auth.principal import Principal
 
 AuditReader = Annotated[Principal, Depends(require(Action.AUDIT_READ))]
+AuditVerifier = Annotated[Principal, Depends(require(Action.AUDIT_VERIFY))]

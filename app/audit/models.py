@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Index, String
+from sqlalchemy import JSON, BigInteger, Index, SmallInteger, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.platform.db import Base, utcnow
@@ -17,6 +17,10 @@ class AuditEvent(Base):
     The actor's name, organisation and roles are copied, so the row keeps its
     meaning after the user is renamed or removed. No personal-data payload is
     ever stored here: only what was touched (type and id), never its content.
+
+    The chain columns (``chain_*``, ``prev_hash``, ``row_hash``) are NULL when
+    the row is written and set once by the sealer (app/audit/chain.py); the
+    database trigger allows exactly that update (NULL to value, nothing else).
     """
 
     __tablename__ = "audit_events"
@@ -25,6 +29,14 @@ class AuditEvent(Base):
         Index("ix_audit_events_target", "target_type", "target_id"),
         Index("ix_audit_events_actor_id", "actor_id", "occurred_at"),
         Index("ix_audit_events_action", "action", "occurred_at"),
+        Index("ix_audit_events_chain_seq", "chain_seq", unique=True),
+        Index(
+            "ix_audit_events_unsealed",
+            "occurred_at",
+            "id",
+            postgresql_where=text("row_hash IS NULL"),
+            sqlite_where=text("row_hash IS NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -42,3 +54,9 @@ class AuditEvent(Base):
     emergency_grant_id: Mapped[uuid.UUID | None]
     request_id: Mapped[str | None] = mapped_column(String(64))
     client_ip: Mapped[str | None] = mapped_column(String(64))
+    # The hash chain (app/audit/chain.py): position, period, canonical form, links.
+    chain_seq: Mapped[int | None] = mapped_column(BigInteger)
+    chain_period: Mapped[str | None] = mapped_column(String(7))
+    chain_version: Mapped[int | None] = mapped_column(SmallInteger)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    row_hash: Mapped[str | None] = mapped_column(String(64))

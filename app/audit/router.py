@@ -6,8 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.audit import service
-from app.audit.dependencies import AuditReader
-from app.audit.schemas import AuditEventRead
+from app.audit.dependencies import AuditReader, AuditVerifier
+from app.audit.schemas import AuditEventRead, BrokenRow, VerifyRequest, VerifyResult
+from app.audit.verify import verify
 from app.platform.db import SessionDep
 from app.platform.inputs import UtcDatetime
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
@@ -43,4 +44,41 @@ async def list_audit_events(
     service.record(session, principal, "audit.events.read", "audit_log", None)
     return Page[AuditEventRead](
         items=[AuditEventRead.model_validate(e) for e in items], next_cursor=next_cursor
+    )
+
+
+@router.post("/verify", response_model=VerifyResult)
+async def verify_audit_chain(
+    session: SessionDep, principal: AuditVerifier, body: VerifyRequest | None = None
+) -> VerifyResult:
+    """Verify the access log's hash chain (auditor only), for one period or all of it.
+
+    Names the first row that breaks the chain (edited, deleted, inserted or
+    moved). Rows committed in the last seconds and not yet sealed are counted
+    in ``unsealed``, not verified. Signed checkpoints are checked by
+    ``casecoord audit verify --checkpoints``, where the verifier key lives.
+    """
+    period = body.period if body else None
+    result = await verify(session, period=period)
+    broken = result.first_broken
+    service.record(
+        session,
+        principal,
+        "audit.chain.verified",
+        "audit_log",
+        None,
+        purpose=f"{period or 'all'}: {'ok' if broken is None else 'broken'}, {result.rows} rows",
+    )
+    return VerifyResult(
+        ok=result.ok,
+        period=period,
+        rows=result.rows,
+        unsealed=result.unsealed,
+        first_broken=None
+        if broken is None
+        else BrokenRow(
+            id=uuid.UUID(broken.id) if broken.id else None, seq=broken.seq, reason=broken.reason
+        ),
+        head_seq=result.head.seq,
+        head_hash=result.head.hash,
     )

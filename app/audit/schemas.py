@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class AuditOutcome(StrEnum):
@@ -30,3 +30,27 @@ class AuditEventRead(BaseModel):
     emergency_grant_id: uuid.UUID | None
     request_id: str | None
     client_ip: str | None
+
+
+class VerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: The period (month, UTC) to verify; absent: the whole chain.
+    period: str | None = Field(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class BrokenRow(BaseModel):
+    id: uuid.UUID | None
+    seq: int | None
+    reason: str
+
+
+class VerifyResult(BaseModel):
+    ok: bool
+    period: str | None
+    rows: int
+    #: Committed rows the sealer has not chained yet (seconds old): not a failure.
+    unsealed: int
+    first_broken: BrokenRow | None
+    head_seq: int
+    head_hash: str

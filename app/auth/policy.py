@@ -34,6 +34,7 @@ class Action(StrEnum):
     TEAM_MANAGE = "team.manage"
     TEAM_MEMBER_MANAGE = "team.member.manage"
     AUDIT_READ = "audit.read"
+    AUDIT_VERIFY = "audit.verify"
     # cases (app/cases); the relation column says which object rule applies
     CASE_CREATE = "case.create"
     CASE_LIST = "case.list"
@@ -145,6 +146,7 @@ POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
     Action.TEAM_MANAGE: (frozenset({R.ADMIN, R.COORDINATOR}), Relation.OWN_ORGANISATION),
     Action.TEAM_MEMBER_MANAGE: (frozenset({R.ADMIN, R.COORDINATOR}), Relation.OWN_ORGANISATION),
     Action.AUDIT_READ: (frozenset({R.AUDITOR}), Relation.NONE),
+    Action.AUDIT_VERIFY: (frozenset({R.AUDITOR}), Relation.NONE),
     # Cases: admins, auditors, service providers and integrations never read case
     # content. Visibility itself is the readable-cases query (app/cases/access.py).
     Action.CASE_CREATE: (CASE_WORKERS, Relation.TEAM_MEMBER),

@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     #: Refusals of unauthenticated requests are audited as one row per client
     #: address per window of this many seconds, with the count.
     auth_refusal_window_seconds: int = Field(default=60, ge=1, le=86_400)
+    #: The access log's sealer chains committed rows this often (0 = only by
+    #: ``casecoord audit seal``); see README, "Audit chain".
+    audit_seal_seconds: float = Field(default=2.0, ge=0, le=3600)
+    #: Ed25519 key that signs audit checkpoints; kept outside the database.
+    #: Default: <data_dir>/audit-checkpoint.key (its verifier key beside it, .pub).
+    audit_checkpoint_key: Path | None = None
+    audit_checkpoint_origin: str = "casecoord/audit"
 
     @field_validator("auth_failure_limit_per_address", "auth_failure_limit_per_subject")
     @classmethod
@@ -123,6 +130,10 @@ class Settings(BaseSettings):
     @property
     def dev_private_key_path(self) -> Path:
         return self.data_dir / "dev-signing-key.pem"
+
+    @property
+    def audit_checkpoint_key_path(self) -> Path:
+        return self.audit_checkpoint_key or self.data_dir / "audit-checkpoint.key"
 
     @property
     def dev_field_keys_path(self) -> Path:
