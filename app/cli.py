@@ -291,10 +291,9 @@ def keys_rotate() -> None:
 
 
 async def _rotate(settings: Settings, keyring: KeyRing) -> RotationResult:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     from app.audit import service as audit
     from app.ops.keyrotation import rotate, total_values
+    from app.ops.progress import progress_bar
     from app.platform.db import Database
     from app.platform.registry import Base
 
@@ -302,13 +301,7 @@ async def _rotate(settings: Settings, keyring: KeyRing) -> RotationResult:
     try:
         async with db.sessionmaker() as session:
             total = await total_values(session, Base.metadata)
-        columns = (
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-        )
-        with Progress(*columns, console=console) as progress:
+        with progress_bar(console) as progress:
             task = progress.add_task("Re-encrypting", total=total)
             result = await rotate(
                 db.sessionmaker,
@@ -349,8 +342,7 @@ def referrals_expire() -> None:
 
 
 async def _expire(settings: Settings) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress
-
+    from app.ops.progress import progress_bar
     from app.platform.db import Database
     from app.referrals.followup import sweep_once
     from app.referrals.transitions import count_due
@@ -359,8 +351,7 @@ async def _expire(settings: Settings) -> int:
     try:
         async with db.sessionmaker() as session:
             total = await count_due(session)
-        columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn())
-        with Progress(*columns, console=console) as progress:
+        with progress_bar(console, eta=False) as progress:
             task = progress.add_task("Expiring referrals", total=total)
             return await sweep_once(db, lambda n: progress.advance(task, n))
     finally:

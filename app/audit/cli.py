@@ -134,12 +134,12 @@ def verify_command(
 async def _verify(
     settings: Settings, since: str | None, pins: dict[str, dict[int, str]], seal_first: bool
 ) -> bool:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
     from sqlalchemy import func, select
 
     from app.audit.chain import seal_all, table
     from app.audit.service import record
     from app.audit.verify import verify
+    from app.ops.progress import progress_bar
     from app.platform.db import Database
 
     db = Database.from_url(settings.effective_database_url)
@@ -151,13 +151,7 @@ async def _verify(
             if since:
                 count = count.where(table.c.chain_period >= since)
             total = await session.scalar(count) or 0
-            columns = (
-                "[progress.description]{task.description}",
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-            )
-            with Progress(*columns, console=console) as progress:
+            with progress_bar(console) as progress:
                 task = progress.add_task("Verifying", total=total)
                 result = await verify(
                     session, since=since, expect=pins, progress=lambda n: progress.advance(task, n)

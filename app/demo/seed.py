@@ -16,8 +16,8 @@ from app.cases.models import Case, CaseMember, CaseNote
 from app.demo.persons import add_participants
 from app.demo.referrals import seed_demo_referrals
 from app.demo.risk import seed_assessments
-from app.demo.services import seed_services
-from app.directory.models import Organisation, Team, TeamMembership, User
+from app.demo.services import ensure_organisations, seed_services
+from app.directory.models import Team, TeamMembership, User
 from app.platform.config import Settings
 from app.platform.crypto import KeyRing, load_keyring
 from app.platform.db import Database
@@ -123,16 +123,7 @@ def find_user(username: str) -> DemoUser | None:
 
 
 async def _seed(session: AsyncSession, settings: Settings) -> int:
-    created = 0
-    orgs: dict[str, Organisation] = {}
-    for code, name, kind in ORGANISATIONS:
-        org = await session.scalar(select(Organisation).where(Organisation.code == code))
-        if org is None:
-            org = Organisation(code=code, name=name, kind=kind)
-            session.add(org)
-            created += 1
-        orgs[code] = org
-    await session.flush()
+    orgs, created = await ensure_organisations(session, ORGANISATIONS)
     teams: dict[str, Team] = {}
     for name, kind, org_code, area in TEAMS:
         team = await session.scalar(select(Team).where(Team.name == name))

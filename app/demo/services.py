@@ -11,6 +11,7 @@ in; where unsure, the phone (and web address) is left empty rather than guessed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -138,11 +139,13 @@ SERVICES: tuple[SeedService, ...] = (
 )
 
 
-async def seed_services(session: AsyncSession) -> int:
-    """Create the missing providers and services; return how many rows were created."""
+async def ensure_organisations(
+    session: AsyncSession, specs: Iterable[tuple[str, str, str]]
+) -> tuple[dict[str, Organisation], int]:
+    """The organisations ``(code, name, kind)`` by code, made where missing (and how many)."""
     created = 0
     orgs: dict[str, Organisation] = {}
-    for code, name, kind in PROVIDERS:
+    for code, name, kind in specs:
         org = await session.scalar(select(Organisation).where(Organisation.code == code))
         if org is None:
             org = Organisation(code=code, name=name, kind=kind)
@@ -150,6 +153,12 @@ async def seed_services(session: AsyncSession) -> int:
             created += 1
         orgs[code] = org
     await session.flush()
+    return orgs, created
+
+
+async def seed_services(session: AsyncSession) -> int:
+    """Create the missing providers and services; return how many rows were created."""
+    orgs, created = await ensure_organisations(session, PROVIDERS)
     for spec in SERVICES:
         provider = orgs[spec.provider]
         exists = await session.scalar(
