@@ -207,3 +207,10 @@ async def test_a_read_of_the_feed_is_audited_once(
         )
     ).all()
     assert len(found) == 1
+
+
+async def test_an_integration_client_needs_the_scope(
+    client: httpx.AsyncClient, db: AsyncSession, tokens: TokenFactory
+) -> None:
+    system = await integration_client(db, tokens, scopes="referral.read")
+    assert_problem(await client.get(f"{API}/events", headers=system.headers), 403)

@@ -11,7 +11,9 @@ from app.cases import service as case_service
 from app.cases.models import Case
 from app.events.models import OutboxEvent
 from app.platform.problems import Conflict
-from tests.events.helpers import API, rows
+from tests.events.helpers import API, feed_all, rows
+from tests.plans.factories import agree, api_measure, api_plan, marak_case
+from tests.plans.test_closure_gate import close
 from tests.world import World, open_case, with_etag
 
 #: Everything an event may hold. A new column is a review: never personal data.
@@ -94,3 +96,35 @@ async def test_each_change_emits_its_event(
     ]
     [granted] = await rows(db, case_id=case["id"], type="emergency_access.granted")
     assert granted.actor_organisation_id == world.outsider_police.org_id
+
+
+async def test_plans_measures_meetings_and_closing_emit(
+    client: httpx.AsyncClient, db: AsyncSession, world: World
+) -> None:
+    mc = await marak_case(db, world, status="monitoring")
+    cid = mc.case.id
+    await api_plan(client, world.police, cid)
+    measure = await api_measure(client, world.police, cid, world.org.id)
+    r = await client.post(
+        f"{API}/cases/{cid}/plan/measures/{measure['id']}/status",
+        json={"status": "done", "outcome_note": "Placed."},
+        headers={**world.police.headers, "If-Match": measure["etag"]},
+    )
+    assert r.status_code == 200, r.text
+    assert (await agree(client, world.police, cid)).status_code == 200
+    assert (await close(client, world.police, cid)).status_code == 200
+    types = [e.type for e in await rows(db, case_id=cid)]
+    assert types == ["measure.status_changed", "plan.agreed", "case.transitioned"]
+    r = await client.post(
+        f"{API}/meetings",
+        json={"team_id": str(world.marak.id), "scheduled_at": "2030-01-15T09:00:00Z"},
+        headers=world.coordinator.headers,
+    )
+    assert r.status_code == 201, r.text
+    [scheduled] = await rows(db, target_id=r.json()["id"])
+    assert (scheduled.type, scheduled.case_id) == ("meeting.scheduled", None)
+    # The team's members see the meeting in their feed; others do not.
+    member, _ = await feed_all(client, world.health)
+    assert r.json()["id"] in {i["target_id"] for i in member}
+    other, _ = await feed_all(client, world.hah_police)
+    assert r.json()["id"] not in {i["target_id"] for i in other}
