@@ -16,6 +16,7 @@ from app.auth.tokens import KeySet
 from app.cases import install as cases
 from app.concerns import install as concerns
 from app.directory import install as directory
+from app.events import install as events
 from app.ops import install as ops
 from app.persons import install as persons
 from app.plans import install as plans
@@ -34,7 +35,19 @@ from app.worklist import install as worklist
 #: Every domain's ``install(app)``, in dependency order: a domain extends only
 #: those installed before it, and the worklist builds /me/tasks from every
 #: provider registered before it (app/platform/extensions.py).
-DOMAINS = (ops, audit, directory, cases, persons, concerns, risk, plans, referrals, worklist)
+DOMAINS = (
+    ops,
+    audit,
+    directory,
+    cases,
+    persons,
+    concerns,
+    risk,
+    plans,
+    referrals,
+    events,
+    worklist,
+)
 
 DESCRIPTION = """
 Case coordination for Finland's multiprofessional preventive work: **Ankkuri**

@@ -103,6 +103,8 @@ class Action(StrEnum):
     REFERRAL_READ = "referral.read"
     REFERRAL_UPDATE = "referral.update"
     REFERRAL_TRANSITION = "referral.transition"
+    # the event feed (app/events)
+    EVENTS_READ = "events.read"
 
 
 class Relation(StrEnum):
@@ -233,6 +235,10 @@ POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
     Action.REFERRAL_READ: (RECEIVERS, Relation.REFERRAL_PARTY),
     Action.REFERRAL_UPDATE: (PROFESSIONALS, Relation.REFERRER),
     Action.REFERRAL_TRANSITION: (RECEIVERS, Relation.REFERRAL_PARTY),
+    # The event feed: ids only, each row filtered by the rule of the object it names
+    # (app/events/service.py). Those who hold case work, referrals or concerns read
+    # it; admins and auditors have no objects there (auditors read the audit log).
+    Action.EVENTS_READ: (RECEIVERS, Relation.LISTED),
 }
 
 #: Protected person fields (identity code, address, phones, safe contact): the

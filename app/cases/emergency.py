@@ -27,6 +27,7 @@ from app.cases.access import CaseAccess, excluded_case_ids, not_found
 from app.cases.lifecycle import Scheme
 from app.cases.models import Case, CaseExclusion, CaseMember, EmergencyGrant
 from app.cases.schemas import EmergencyAccessCreate, EmergencyGrantRead, EmergencyReview
+from app.events.outbox import EventType, emit
 from app.platform import context as requestctx
 from app.platform.db import utcnow
 from app.platform.etag import check_version
@@ -119,6 +120,9 @@ async def grant_access(
         "case",
         case.id,
         purpose="emergency access",
+    )
+    emit(
+        session, EventType.EMERGENCY_ACCESS_GRANTED, principal, "emergency_grant", grant.id, case.id
     )
     return grant
 

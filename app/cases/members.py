@@ -24,6 +24,7 @@ from app.cases.lifecycle import Scheme
 from app.cases.models import CaseMember
 from app.cases.schemas import CaseRole, MemberCreate, MemberRead, MemberUpdate
 from app.directory.models import TeamMembership, User
+from app.events.outbox import EventType, emit
 from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.problems import Conflict, DeniedAccess, Forbidden, field_error
@@ -158,6 +159,7 @@ async def add_member(session: AsyncSession, access: CaseAccess, data: MemberCrea
     await session.flush()
     action = "case.member.invited" if invited else "case.member.added"
     audit.record(session, principal, action, "case_member", member.id, purpose=access.purpose)
+    emit(session, EventType.CASE_MEMBER_ADDED, principal, "case_member", member.id, case.id)
     return member
 
 
@@ -215,4 +217,12 @@ async def remove_member(
         "case_member",
         member.id,
         purpose=access.purpose,
+    )
+    emit(
+        session,
+        EventType.CASE_MEMBER_REMOVED,
+        access.principal,
+        "case_member",
+        member.id,
+        member.case_id,
     )

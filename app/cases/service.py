@@ -40,6 +40,7 @@ from app.cases.schemas import (
     RiskLevel,
 )
 from app.directory.models import Team
+from app.events.outbox import EventType, emit
 from app.persons.models import Person
 from app.platform.db import utcnow
 from app.platform.etag import check_version
@@ -140,6 +141,7 @@ async def create_case(session: AsyncSession, principal: Principal, data: CaseCre
     )
     await session.flush()
     audit.record(session, principal, "case.created", "case", case.id, purpose="case work")
+    emit(session, EventType.CASE_CREATED, principal, "case", case.id, case.id)
     return CaseAccess(
         case=case, principal=principal, role=CaseRole.LEAD, grant_id=None, action=Action.CASE_CREATE
     )
@@ -235,6 +237,7 @@ async def transition(
     audit.record(
         session, access.principal, "case.transitioned", "case", case.id, purpose=access.purpose
     )
+    emit(session, EventType.CASE_TRANSITIONED, access.principal, "case", case.id, case.id)
     return to_read(access)
 
 

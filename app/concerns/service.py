@@ -38,6 +38,7 @@ from app.concerns.schemas import (
     ScreeningCreate,
 )
 from app.directory.models import Team
+from app.events.outbox import EventType, emit
 from app.persons import service as persons
 from app.persons.identity import birth_date_of
 from app.persons.models import Person
@@ -140,6 +141,7 @@ async def submit(
     audit.record(
         session, principal, "concern.submitted", "concern", concern.id, purpose=data.legal_basis
     )
+    emit(session, EventType.CONCERN_RECEIVED, principal, "concern", concern.id)
     return concern
 
 
@@ -239,6 +241,7 @@ async def screen(
     audit.record(
         session, principal, f"concern.screened.{data.decision.value}", "concern", concern.id
     )
+    emit(session, EventType.CONCERN_SCREENED, principal, "concern", concern.id, concern.case_id)
     return concern
 
 

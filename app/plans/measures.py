@@ -22,6 +22,7 @@ from app.cases.exclusions import MustNotReceive, Party, may_receive
 from app.cases.models import CaseMember
 from app.cases.schemas import CaseRole
 from app.directory.models import Organisation, User
+from app.events.outbox import EventType, emit
 from app.plans.models import Measure, Plan
 from app.plans.schemas import (
     OPEN_STATUSES,
@@ -214,6 +215,7 @@ async def _set_status(
         measure.id,
         purpose=purpose,
     )
+    emit(session, EventType.MEASURE_STATUS_CHANGED, actor, "measure", measure.id, measure.case_id)
 
 
 async def follow_linked(

@@ -24,6 +24,7 @@ from app.cases.lifecycle import CaseStatus, Gates, Scheme
 from app.cases.schemas import CaseTransitionCreate
 from app.cases.service import transition
 from app.directory.models import Organisation, Team, TeamMembership
+from app.events.outbox import EventType, emit
 from app.plans import measures as measure_service
 from app.plans import service as plan_service
 from app.plans.models import AgendaItem, Attendance, Meeting, MinutesEntry
@@ -106,6 +107,7 @@ async def create_meeting(
     session.add(meeting)
     await session.flush()
     audit.record(session, principal, "meeting.created", "meeting", meeting.id)
+    emit(session, EventType.MEETING_SCHEDULED, principal, "meeting", meeting.id)
     return meeting
 
 

@@ -20,6 +20,7 @@ from app.audit import service as audit
 from app.auth.predicates import may_see_protected
 from app.cases.access import CaseAccess, not_found
 from app.cases.lifecycle import Scheme
+from app.events.outbox import EventType, emit
 from app.plans.models import Measure, Meeting, Plan, PlanVersion
 from app.plans.schemas import (
     PLAN_KIND,
@@ -259,6 +260,7 @@ async def agree_plan(
     _touch(plan)
     await session.flush()
     audit.record(session, access.principal, "plan.agreed", "plan", plan.id, purpose=access.purpose)
+    emit(session, EventType.PLAN_AGREED, access.principal, "plan", plan.id, plan.case_id)
 
 
 async def revise_plan(

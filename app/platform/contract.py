@@ -128,6 +128,7 @@ TAGS = {
     "services": "The directory of services cases can be referred to.",
     "referrals": "Referrals to services, from the referrer's and the provider's side.",
     "fhir": "Referrals as FHIR R4 ServiceRequest and Task resources.",
+    "events": "The event feed: what changed on objects you may see, ids only, to poll.",
 }
 SERVERS = [{"url": "/", "description": "This server"}]
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}

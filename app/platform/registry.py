@@ -12,6 +12,7 @@ from app.cases.models import (
 )
 from app.concerns.models import Concern
 from app.directory.models import Organisation, Team, TeamMembership, User
+from app.events.models import OutboxEvent
 from app.persons.models import Consent, Person, PersonVersion
 from app.plans.models import (
     AgendaItem,
@@ -49,6 +50,7 @@ __all__ = [
     "Meeting",
     "MinutesEntry",
     "Organisation",
+    "OutboxEvent",
     "Person",
     "PersonVersion",
     "Plan",

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.directory.models import Organisation
+from app.events.outbox import EventType, emit
 from app.persons.service import load_facts
 from app.plans.measures import follow_linked
 from app.plans.schemas import MeasureStatus
@@ -136,6 +137,12 @@ async def _record(
 ) -> None:
     await session.flush()
     add_event(session, referral, before.value, side, actor, now)
+    kind = (
+        EventType.REFERRAL_REQUESTED
+        if referral.status == "requested"
+        else EventType.REFERRAL_TRANSITIONED
+    )
+    emit(session, kind, actor, "referral", referral.id, referral.case_id)
     audit_person(
         session,
         actor,

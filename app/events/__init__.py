@@ -1,0 +1,1 @@
+"""Domain events: the transactional outbox and the event feed (docs/ARCHITECTURE.md)."""
