@@ -1,7 +1,7 @@
 """The transactional outbox: domain events, ids only, ordered by ``sequence``.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-06 04:00:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import app.platform.db
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
