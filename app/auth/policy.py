@@ -351,9 +351,14 @@ def require(action: StrEnum) -> Callable[..., Awaitable[Principal]]:
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
         if not is_allowed(principal, key):
+            # A role in the row, yet refused: what is missing is an integration scope.
+            row = POLICY.get(key)  # type: ignore[call-overload]
+            scope = row is not None and bool(principal.roles & row[0])
             raise Forbidden(
-                "Your role does not permit this action.",
-                denied=DeniedAccess(action=key, actor=principal, reason="role"),
+                f"Your {'scopes do' if scope else 'role does'} not permit this action.",
+                denied=DeniedAccess(
+                    action=key, actor=principal, reason="scope" if scope else "role"
+                ),
             )
         return principal
 

@@ -142,7 +142,7 @@ async def test_over_http_the_scope_opens_the_route_and_the_others_get_an_audited
     denials = await db.scalars(
         select(AuditEvent).where(AuditEvent.actor_id == actor.id, AuditEvent.outcome == "denied")
     )
-    assert [e.action for e in denials] == [str(action)]
+    assert [(e.action, e.reason) for e in denials] == [(str(action), "403:scope")]
     _, headers = await _client_with(db, tokens, {str(scope)})
     r = await client.request(method, path, json=body, headers={**headers, "If-Match": '"1"'})
     assert r.status_code != 403, r.text  # past the role gate: 200, 404 or 422 by route
