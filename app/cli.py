@@ -180,6 +180,10 @@ def _print_demo_tokens(settings: Settings, base_url: str) -> None:
 def token(
     user: Annotated[str, typer.Argument(help="Demo user name, e.g. police, auditor, admin.")],
     ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 3600,
+    scope: Annotated[
+        str | None,
+        typer.Option(help='Space-separated scopes, e.g. "referrals:read concerns:write".'),
+    ] = None,
 ) -> None:
     """Print a development token for a demo user (refused in production)."""
     from app.auth.tokens import mint_dev_token
@@ -192,7 +196,10 @@ def token(
             f"[red]Unknown demo user.[/red] Choose one of: {', '.join(u.username for u in USERS)}"
         )
         raise typer.Exit(2)
-    typer.echo(mint_dev_token(settings, claims_for(demo_user), ttl_seconds=ttl))
+    claims = claims_for(demo_user)
+    if scope is not None:
+        claims["scope"] = scope  # replaces the demo user's own scopes
+    typer.echo(mint_dev_token(settings, claims, ttl_seconds=ttl))
 
 
 @cli.command()

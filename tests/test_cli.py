@@ -87,6 +87,19 @@ class TestTokenCommand:
             assert body["roles"] == ["police"]
             assert body["organisation"]["code"] == "helsinki-police"
 
+    def test_scope_option_sets_the_tokens_scope(self, fresh_settings: None, data_dir: Path) -> None:
+        default = run_cli(data_dir, "token", "integration")
+        assert default.exit_code == 0, default.output
+        claims = jwt.decode(default.stdout.strip(), options={"verify_signature": False})
+        assert claims["scope"] == "referrals:read referrals:write concerns:write"
+        result = run_cli(
+            data_dir, "token", "integration", "--scope", "referrals:read concerns:write"
+        )
+        assert result.exit_code == 0, result.output
+        claims = jwt.decode(result.stdout.strip(), options={"verify_signature": False})
+        assert claims["scope"] == "referrals:read concerns:write"
+        assert claims["roles"] == ["integration"]
+
     def test_unknown_demo_user_exits_with_error(self, fresh_settings: None, data_dir: Path) -> None:
         result = run_cli(data_dir, "token", "nobody")
         assert result.exit_code == 2

@@ -107,6 +107,24 @@ class Action(StrEnum):
     EVENTS_READ = "events.read"
 
 
+class Scope(StrEnum):
+    """Coarse OAuth scopes of an integration client's token (its space-separated ``scope``).
+
+    An integration client is allowed an action only if its role is in the action's
+    POLICY row *and* its token carries the action's scope in :data:`INTEGRATION_SCOPES`.
+    Unknown scopes are ignored; scopes on any other principal grant nothing.
+    """
+
+    REFERRALS_READ = "referrals:read"
+    REFERRALS_WRITE = "referrals:write"
+    CONCERNS_WRITE = "concerns:write"
+    #: For the event feed (app/events): add ``Action.EVENTS_READ: Scope.EVENTS_READ``
+    #: to INTEGRATION_SCOPES when INTEGRATION joins that action's roles.
+    EVENTS_READ = "events:read"
+    #: For webhook subscriptions: map each webhook action to it the same way.
+    WEBHOOKS_MANAGE = "webhooks:manage"
+
+
 class Relation(StrEnum):
     """The object-level relation an action needs beyond the role."""
 
@@ -168,8 +186,8 @@ POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
     Action.EMERGENCY_ACCESS_READ: (frozenset({R.AUDITOR}), Relation.NONE),
     Action.EMERGENCY_ACCESS_REVIEW: (frozenset({R.AUDITOR}), Relation.NONE),
     # Instrument definitions are not personal data, but only those who assess (and the
-    # admin who manages instruments) need them; integrations need the scope as well.
-    Action.INSTRUMENT_READ: (PROFESSIONALS | {R.ADMIN, R.INTEGRATION}, Relation.NONE),
+    # admin who manages instruments) need them; no integration scope covers them.
+    Action.INSTRUMENT_READ: (PROFESSIONALS | {R.ADMIN}, Relation.NONE),
     # A new (e.g. licensed) instrument version is configuration, published by an admin.
     Action.INSTRUMENT_PUBLISH: (frozenset({R.ADMIN}), Relation.NONE),
     # Risk records are case content: the case's readers read them (an emergency grant
@@ -222,8 +240,11 @@ POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
     Action.MINUTES_WRITE: (PROFESSIONALS, Relation.CASE_WRITER),
     Action.TASKS_READ: (PROFESSIONALS | {R.AUDITOR, R.SERVICE_PROVIDER}, Relation.LISTED),
     # The service directory holds no personal data: referrers, providers and the
-    # admin who manages it read it; only the admin changes it.
-    Action.SERVICE_READ: (PROFESSIONALS | {R.ADMIN, R.SERVICE_PROVIDER}, Relation.NONE),
+    # admin who manages it read it (a system, to pick a service); only the admin changes it.
+    Action.SERVICE_READ: (
+        PROFESSIONALS | {R.ADMIN, R.SERVICE_PROVIDER, R.INTEGRATION},
+        Relation.NONE,
+    ),
     Action.SERVICE_MANAGE: (frozenset({R.ADMIN}), Relation.NONE),
     # Referrals: case members refer and see everything; the receiving organisation's
     # providers (or its system, with the scope) see only what was shared with them
@@ -239,6 +260,25 @@ POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
     # (app/events/service.py). Those who hold case work, referrals or concerns read
     # it; admins and auditors have no objects there (auditors read the audit log).
     Action.EVENTS_READ: (RECEIVERS, Relation.LISTED),
+}
+
+#: The scope an integration client needs, action by action. Every action whose POLICY
+#: roles include INTEGRATION has exactly one entry here (or is in SCOPE_FREE);
+#: tests/security/test_integration_scopes.py walks the table and fails otherwise.
+INTEGRATION_SCOPES: dict[Action, Scope] = {
+    Action.SERVICE_READ: Scope.REFERRALS_READ,
+    Action.REFERRAL_LIST: Scope.REFERRALS_READ,
+    Action.REFERRAL_READ: Scope.REFERRALS_READ,  # the FHIR view included
+    Action.REFERRAL_TRANSITION: Scope.REFERRALS_WRITE,  # accept, decline, complete...
+    Action.CONCERN_SUBMIT: Scope.CONCERNS_WRITE,
+    # A client reads back only concerns it submitted itself (their screening status):
+    # part of writing them, so the same scope, not a separate read scope.
+    Action.CONCERN_READ: Scope.CONCERNS_WRITE,
+}
+
+#: Integration actions that need no scope, and why. Only the client's own identity.
+SCOPE_FREE: dict[Action, str] = {
+    Action.ME_READ: "/me shows the client itself and the scopes it holds, nothing else",
 }
 
 #: Protected person fields (identity code, address, phones, safe contact): the
@@ -283,7 +323,7 @@ def declare_relation(dependency: Any, action: StrEnum, where: str, relation: Rel
 
 
 def is_allowed(principal: Principal, action: str) -> bool:
-    """Role check. Integration clients additionally need the action in their scopes."""
+    """Role check. A client allowed only as INTEGRATION also needs the action's scope."""
     row = POLICY.get(action)  # type: ignore[call-overload]
     if row is None:
         return False
@@ -292,8 +332,16 @@ def is_allowed(principal: Principal, action: str) -> bool:
     if not granted:
         return False
     if granted == {Role.INTEGRATION}:
-        return action in principal.scopes
+        return scope_grants(principal.scopes, action)
     return True
+
+
+def scope_grants(scopes: frozenset[str], action: str) -> bool:
+    """Whether an integration client holding ``scopes`` may take ``action`` (deny by default)."""
+    if action in SCOPE_FREE:
+        return True
+    needed = INTEGRATION_SCOPES.get(action)  # type: ignore[call-overload]
+    return needed is not None and needed.value in scopes
 
 
 def relation_exempt(principal: Principal, action: str) -> bool:
@@ -311,9 +359,14 @@ def require(action: StrEnum) -> Callable[..., Awaitable[Principal]]:
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
         if not is_allowed(principal, key):
+            # A role in the row, yet refused: what is missing is an integration scope.
+            row = POLICY.get(key)  # type: ignore[call-overload]
+            scope = row is not None and bool(principal.roles & row[0])
             raise Forbidden(
-                "Your role does not permit this action.",
-                denied=DeniedAccess(action=key, actor=principal, reason="role"),
+                f"Your {'scopes do' if scope else 'role does'} not permit this action.",
+                denied=DeniedAccess(
+                    action=key, actor=principal, reason="scope" if scope else "role"
+                ),
             )
         return principal
 

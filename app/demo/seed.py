@@ -101,7 +101,7 @@ USERS = [
         "Municipal integration",
         "municipal-system",
         ("integration",),
-        scope="me.read",
+        scope="referrals:read referrals:write concerns:write",
     ),
 ]
 

@@ -35,12 +35,15 @@ class TestGetMeForEveryRole:
         assert r.status_code == 200
         assert r.json()["roles"] == [role]
 
-    async def test_integration_without_scope_gets_403(
+    async def test_integration_without_scope_reads_only_itself(
         self, client: httpx.AsyncClient, tokens: TokenFactory
     ) -> None:
         token = tokens.mint(uniq("client"), ["integration"], "municipal")
-        r = await client.get(f"{API}/me", headers={"Authorization": f"Bearer {token}"})
-        forbidden(r)
+        headers = {"Authorization": f"Bearer {token}"}
+        r = await client.get(f"{API}/me", headers=headers)
+        assert r.status_code == 200, r.text
+        assert r.json()["scopes"] == []
+        forbidden(await client.get(f"{API}/referrals", headers=headers))
 
     async def test_token_without_known_roles_gets_403(
         self, client: httpx.AsyncClient, tokens: TokenFactory

@@ -293,9 +293,7 @@ class TestRefusals:
             "/api/v1/concerns", json=concern_body(world), headers=system.headers
         )
         assert_problem(no_scope, 403)
-        token = tokens.mint(
-            system.sub, ["integration"], world.social.code, scope="concern.submit concern.read"
-        )
+        token = tokens.mint(system.sub, ["integration"], world.social.code, scope="concerns:write")
         headers = {"Authorization": f"Bearer {token}"}
         r = await client.post("/api/v1/concerns", json=concern_body(world), headers=headers)
         assert r.status_code == 201, r.text

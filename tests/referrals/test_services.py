@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
-from app.auth.policy import Action
+from app.auth.policy import Action, Scope
 from app.auth.principal import Role
 from app.demo.services import PROVIDERS, SERVICES, seed_services
 from app.directory.models import Organisation
@@ -34,8 +34,8 @@ def uniq(prefix: str) -> str:
 
 
 async def actor_as(make_actor: Any, role: str) -> Any:
-    # Integration clients need me.read to register; service scopes must not help them.
-    return await make_actor(role, org=uniq("org"), scope="me.read service.read service.manage")
+    # Every integration scope: referrals:read reads the directory, none manages it.
+    return await make_actor(role, org=uniq("org"), scope=" ".join(Scope))
 
 
 def service_body(provider: uuid.UUID | str, **overrides: Any) -> dict[str, Any]:

@@ -7,8 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.auth.policy import Action
-from app.auth.principal import Role
+from app.auth.policy import Action, Scope
 from app.platform.language import Language
 from app.risk import router as risk_router
 from app.risk.dependencies import negotiate_language
@@ -18,8 +17,7 @@ from tests.world import allowed, denied
 
 LIST = "/api/v1/instruments"
 MARAK = "/api/v1/instruments/marak-ric/1"
-#: Integration clients also need the scope (test_an_integration_needs_the_scope).
-ALLOWED = [role for role in allowed(Action.INSTRUMENT_READ) if role != Role.INTEGRATION]
+ALLOWED = allowed(Action.INSTRUMENT_READ)
 DENIED = denied(Action.INSTRUMENT_READ)
 
 
@@ -86,13 +84,12 @@ class TestListInstruments:
         assert r.status_code == 403
         assert r.headers["content-type"] == "application/problem+json"
 
-    async def test_an_integration_needs_the_scope(
+    async def test_no_scope_opens_instruments_to_an_integration(
         self, client: httpx.AsyncClient, make_actor: Any
     ) -> None:
-        without = await make_actor("integration", scope="me.read")
-        assert (await client.get(LIST, headers=without.headers)).status_code == 403
-        scoped = await make_actor("integration", scope="me.read instrument.read")
-        assert (await client.get(LIST, headers=scoped.headers)).status_code == 200
+        every = " ".join(Scope)
+        scoped = await make_actor("integration", scope=f"{every} instrument.read")
+        assert (await client.get(LIST, headers=scoped.headers)).status_code == 403
 
     async def test_no_token_gets_401(self, client: httpx.AsyncClient) -> None:
         r = await client.get(LIST)

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import POLICY
+from app.auth.policy import POLICY, Scope
 from app.auth.principal import Role
 from app.platform.config import Settings
 from tests.routes import api_routes
@@ -147,7 +147,7 @@ async def test_an_outsider_of_every_role_reaches_nothing_recorded_in_a_case(
     client_actor = outsiders[Role.INTEGRATION] = await make_user(
         db, tokens, outsider_org, "integration"
     )
-    every_scope = " ".join(sorted(str(action) for action in POLICY))
+    every_scope = " ".join([*Scope, *sorted(str(action) for action in POLICY)])
     token = tokens.mint(client_actor.sub, ["integration"], outsider_org.code, scope=every_scope)
     client_actor.headers = {"Authorization": f"Bearer {token}"}
     await db.commit()

@@ -31,7 +31,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import POLICY, Action
+from app.auth.policy import INTEGRATION_SCOPES, POLICY, Action, Scope
 from app.auth.principal import Role
 from app.cases.models import Case
 from app.persons.models import Consent
@@ -62,6 +62,14 @@ RELATIONS = ("lead", "member", "emergency", "no_relation", "receiving_org", "oth
 CASE_READER_ROLES = matrix.roles_of(Action.CASE_READ)
 PROVIDER_ROLES = matrix.roles_of(Action.REFERRAL_READ) - CASE_READER_ROLES
 REFERRAL_ACTIONS = {a for a in POLICY if str(a).startswith("referral.")}
+
+
+def needed_scopes(action: Action) -> set[str]:
+    """The action's integration scope; every scope where none grants it (none helps)."""
+    scope = INTEGRATION_SCOPES.get(action)
+    return {scope} if scope is not None else set(Scope)
+
+
 PROVIDER_KEYS = {
     "id", "status", "urgency", "service_id", "service_name", "requester_name",
     "requester_organisation", "sent_at", "response_due_at", "overdue", "accepted_at",
@@ -184,11 +192,11 @@ class Probe:
                 elif relation == "emergency":
                     await add_grant(db, self.case, actor)
                 if role == Role.INTEGRATION:
-                    actor = self.scoped(actor, {str(spec.action)})
+                    actor = self.scoped(actor, needed_scopes(spec.action))
                 self.actors[(role, relation)] = actor
         # The receiving organisation's system, with every scope but the one needed.
         unscoped = await make_user(db, tokens, self.receiving_org, Role.INTEGRATION.value)
-        self.unscoped = self.scoped(unscoped, {"me.read"} | REFERRAL_ACTIONS - {spec.action})
+        self.unscoped = self.scoped(unscoped, set(Scope) - needed_scopes(spec.action))
         await db.commit()
         self.shared = await self.referral(spec.state)
 

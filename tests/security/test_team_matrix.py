@@ -27,7 +27,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import POLICY, Action, Relation
+from app.auth.policy import INTEGRATION_SCOPES, POLICY, Action, Relation, Scope
 from app.auth.principal import Role
 from app.cases.models import Case
 from app.concerns.models import Concern
@@ -219,10 +219,12 @@ class Probe:
         self.shared = await self.fixture(list(self.actors.values()))
 
     def scoped(self, actor: Actor, action: str) -> Actor:
-        """An integration client holds the action in its token's scope."""
+        """An integration client holds the action's scope (every scope if none grants it)."""
         if Role.INTEGRATION.value not in actor.roles:
             return actor
-        token = self.tokens.mint(actor.sub, actor.roles, actor.org.code, scope=action)
+        needed = INTEGRATION_SCOPES.get(action)  # type: ignore[call-overload]
+        scope = str(needed) if needed is not None else " ".join(Scope)
+        token = self.tokens.mint(actor.sub, actor.roles, actor.org.code, scope=scope)
         return Actor(
             actor.id, actor.sub, actor.org, actor.roles, {"Authorization": f"Bearer {token}"}
         )
