@@ -91,7 +91,7 @@ class TestTokenCommand:
         default = run_cli(data_dir, "token", "integration")
         assert default.exit_code == 0, default.output
         claims = jwt.decode(default.stdout.strip(), options={"verify_signature": False})
-        assert claims["scope"] == "referrals:read referrals:write concerns:write"
+        assert claims["scope"] == "referrals:read referrals:write concerns:write events:read"
         result = run_cli(
             data_dir, "token", "integration", "--scope", "referrals:read concerns:write"
         )

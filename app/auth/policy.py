@@ -118,8 +118,7 @@ class Scope(StrEnum):
     REFERRALS_READ = "referrals:read"
     REFERRALS_WRITE = "referrals:write"
     CONCERNS_WRITE = "concerns:write"
-    #: For the event feed (app/events): add ``Action.EVENTS_READ: Scope.EVENTS_READ``
-    #: to INTEGRATION_SCOPES when INTEGRATION joins that action's roles.
+    #: The event feed (app/events).
     EVENTS_READ = "events:read"
     #: For webhook subscriptions: map each webhook action to it the same way.
     WEBHOOKS_MANAGE = "webhooks:manage"
@@ -274,6 +273,7 @@ INTEGRATION_SCOPES: dict[Action, Scope] = {
     # A client reads back only concerns it submitted itself (their screening status):
     # part of writing them, so the same scope, not a separate read scope.
     Action.CONCERN_READ: Scope.CONCERNS_WRITE,
+    Action.EVENTS_READ: Scope.EVENTS_READ,
 }
 
 #: Integration actions that need no scope, and why. Only the client's own identity.

@@ -101,7 +101,7 @@ USERS = [
         "Municipal integration",
         "municipal-system",
         ("integration",),
-        scope="referrals:read referrals:write concerns:write",
+        scope="referrals:read referrals:write concerns:write events:read",
     ),
 ]
 

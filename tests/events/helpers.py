@@ -41,7 +41,7 @@ async def feed_all(
 
 
 async def integration_client(
-    db: AsyncSession, tokens: TokenFactory, org: Any = None, scopes: str = "events.read"
+    db: AsyncSession, tokens: TokenFactory, org: Any = None, scopes: str = "events:read"
 ) -> Actor:
     """An integration client (a municipal system) of ``org``, with these scopes."""
     org = org or await make_org(db, "ngo")

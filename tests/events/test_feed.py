@@ -48,7 +48,7 @@ async def stranger(db: AsyncSession, tokens: TokenFactory, role: str) -> Actor:
     """A user of ``role`` in an organisation of its own: no team, case or referral."""
     org = await make_org(db, "other")
     if role == "integration":
-        return await integration_client(db, tokens, org, "events.read referral.read")
+        return await integration_client(db, tokens, org, "events:read referrals:read")
     actor = await make_user(db, tokens, org, role)
     await db.commit()
     return actor
@@ -107,7 +107,7 @@ async def test_a_provider_sees_only_its_own_referrals(
     assert ids(mine, "case_id") == set()
     theirs, _ = await feed_all(client, rw.other_provider)
     assert theirs == []
-    system = await integration_client(db, tokens, rw.provider_org, "events.read referral.read")
+    system = await integration_client(db, tokens, rw.provider_org, "events:read referrals:read")
     via_system, _ = await feed_all(client, system)
     assert ids(via_system, "target_id") == {busy["referral"]}
 
@@ -212,5 +212,5 @@ async def test_a_read_of_the_feed_is_audited_once(
 async def test_an_integration_client_needs_the_scope(
     client: httpx.AsyncClient, db: AsyncSession, tokens: TokenFactory
 ) -> None:
-    system = await integration_client(db, tokens, scopes="referral.read")
+    system = await integration_client(db, tokens, scopes="referrals:read events.read")
     assert_problem(await client.get(f"{API}/events", headers=system.headers), 403)
