@@ -35,6 +35,7 @@ from app.cases.schemas import (
     RiskLevel,
     TransitionRead,
 )
+from app.directory.dependencies import CaseTeam
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
 from app.platform.idempotency import Idempotency, create_once
@@ -57,13 +58,15 @@ async def create_case(
     body: CaseCreate,
     session: SessionDep,
     principal: CaseCreator,
+    teams: CaseTeam,
     idempotency: Idempotency,
     response: Response,
 ) -> CaseRead:
     """Open a case in one of your teams. You become its lead."""
 
     async def create() -> tuple[CaseRead, uuid.UUID]:
-        access = await service.create_case(session, principal, body)
+        team = await teams(body.team_id)
+        access = await service.create_case(session, principal, team, body)
         set_etag(response, access.case.version)
         response.headers["Location"] = f"/api/v1/cases/{access.case.id}"
         return service.to_read(access), access.case.id

@@ -45,7 +45,7 @@ from app.persons.models import Person
 from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.pagination import apply_keyset, page_of
-from app.platform.problems import Conflict, DeniedAccess, Forbidden, Unprocessable, field_error
+from app.platform.problems import Conflict, DeniedAccess, Forbidden, Unprocessable
 
 REFERENCE_PREFIX = {Scheme.ANKKURI: "ANK", Scheme.MARAK: "MRK", Scheme.HAH: "HAH"}
 #: Crockford base32 without look-alikes: easy to read out over the phone.
@@ -79,26 +79,11 @@ def to_read(access: CaseAccess) -> CaseRead:
     )
 
 
-async def create_case(session: AsyncSession, principal: Principal, data: CaseCreate) -> CaseAccess:
-    """Open a case in one of the caller's teams; the caller becomes its lead."""
-    team = await session.get(Team, data.team_id)
-    if team is None:
-        raise field_error(
-            "team_id",
-            "No such team.",
-            "not_found",
-        )
-    if team.id not in principal.team_ids:
-        raise Forbidden(
-            "You can open cases only in your own teams.",
-            denied=DeniedAccess(
-                action=Action.CASE_CREATE,
-                actor=principal,
-                target_type="team",
-                target_id=str(team.id),
-                reason="not in team",
-            ),
-        )
+async def create_case(
+    session: AsyncSession, principal: Principal, team: Team, data: CaseCreate
+) -> CaseAccess:
+    """Open a case in ``team`` (loaded by the route's TeamLoader: one of the
+    caller's teams); the caller becomes its lead."""
     scheme = Scheme(team.kind)
     if scheme == Scheme.HAH and not principal.has(Role.POLICE):
         raise Forbidden(

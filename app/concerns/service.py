@@ -37,6 +37,7 @@ from app.concerns.schemas import (
     Decision,
     ScreeningCreate,
 )
+from app.directory.dependencies import TeamLoader
 from app.directory.models import Team
 from app.events.outbox import EventType, emit
 from app.persons import service as persons
@@ -260,9 +261,10 @@ async def _take_action(
     principal = case_of.principal
     assert data.participant_role is not None
     if data.decision == Decision.CREATE_CASE:
-        access = await cases.create_case(
-            session, principal, CaseCreate(team_id=concern.team_id, summary=data.summary)
-        )
+        # The concern was loaded through the caller's teams; the loader checks it again.
+        team = await TeamLoader(session, principal, Action.CONCERN_SCREEN)(concern.team_id)
+        create = CaseCreate(team_id=team.id, summary=data.summary)
+        access = await cases.create_case(session, principal, team, create)
     else:
         assert data.case_id is not None
         access = await case_of(data.case_id)

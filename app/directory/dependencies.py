@@ -15,7 +15,7 @@ from app.auth.principal import Principal
 from app.directory.models import Team
 from app.directory.service import get_team
 from app.platform.db import SessionDep
-from app.platform.problems import DeniedAccess, Forbidden
+from app.platform.problems import DeniedAccess, Forbidden, field_error
 
 MeReader = Annotated[Principal, Depends(require(Action.ME_READ))]
 OrganisationReader = Annotated[Principal, Depends(require(Action.ORGANISATION_READ))]
@@ -78,3 +78,52 @@ def team_management(action: Action) -> Callable[..., Awaitable[TeamManagement]]:
 
 ManagedTeams = Annotated[TeamManagement, Depends(team_management(Action.TEAM_MANAGE))]
 ManagedMemberships = Annotated[TeamManagement, Depends(team_management(Action.TEAM_MEMBER_MANAGE))]
+
+
+@dataclass(frozen=True)
+class TeamLoader:
+    """Loads the team a request body names, for an action whose relation is
+    ``team_member``: the caller must be in it (cases are opened, meetings
+    arranged and concerns screened only in one's own teams)."""
+
+    session: AsyncSession
+    principal: Principal
+    action: Action
+
+    async def __call__(self, team_id: uuid.UUID) -> Team:
+        team = await self.session.get(Team, team_id)
+        if team is None:
+            raise field_error("team_id", "No such team.", "not_found")
+        if team.id not in self.principal.team_ids:
+            raise Forbidden(
+                "You can do this only in a team you belong to.",
+                denied=DeniedAccess(
+                    action=self.action,
+                    actor=self.principal,
+                    target_type="team",
+                    target_id=str(team.id),
+                    reason="not in team",
+                ),
+            )
+        return team
+
+
+def body_team(action: Action) -> Callable[..., Awaitable[TeamLoader]]:
+    """Dependency factory: role check, then a loader for the body's ``team_id``."""
+    guard = require(action)
+    _roles, relation = POLICY[action]
+    if relation != Relation.TEAM_MEMBER:
+        raise RuntimeError(f"{action} has relation {relation}, not team_member")
+
+    async def dependency(
+        session: SessionDep, principal: Annotated[Principal, Depends(guard)]
+    ) -> TeamLoader:
+        return TeamLoader(session, principal, action)
+
+    dependency.__name__ = f"body_team_for_{str(action).replace('.', '_')}"
+    declare_relation(dependency, action, "body:team_id", relation)
+    return dependency
+
+
+CaseTeam = Annotated[TeamLoader, Depends(body_team(Action.CASE_CREATE))]
+MeetingTeam = Annotated[TeamLoader, Depends(body_team(Action.MEETING_MANAGE))]

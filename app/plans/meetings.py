@@ -44,7 +44,7 @@ from app.platform.crypto import KeyRing
 from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.pagination import apply_keyset, page_of
-from app.platform.problems import Conflict, DeniedAccess, Forbidden, NotFound, Unprocessable
+from app.platform.problems import Conflict, DeniedAccess, NotFound, Unprocessable
 
 if TYPE_CHECKING:
     from app.cases.dependencies import CaseLoader
@@ -69,25 +69,9 @@ def my_team_ids(principal: Principal):  # type: ignore[no-untyped-def]
 
 
 async def create_meeting(
-    session: AsyncSession, principal: Principal, data: MeetingCreate
+    session: AsyncSession, principal: Principal, team: Team, data: MeetingCreate
 ) -> Meeting:
-    team = await session.get(Team, data.team_id)
-    membership = await session.scalar(
-        select(TeamMembership.id).where(
-            TeamMembership.team_id == data.team_id, TeamMembership.user_id == principal.user_id
-        )
-    )
-    if team is None or membership is None:
-        raise Forbidden(
-            "You can arrange meetings only for a team you belong to.",
-            denied=DeniedAccess(
-                action=Action.MEETING_MANAGE,
-                actor=principal,
-                target_type="team",
-                target_id=str(data.team_id),
-                reason="not team member",
-            ),
-        )
+    """Arrange a meeting of ``team`` (loaded by the route's TeamLoader: the caller's)."""
     if team.kind != Scheme.MARAK:
         raise Unprocessable("Meetings are held by Marak teams.")
     chair = data.chair_id or principal.user_id

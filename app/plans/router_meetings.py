@@ -10,6 +10,7 @@ from app.audit import service as audit
 from app.auth.policy import Action
 from app.cases.access import not_found
 from app.cases.lifecycle import GatesDep
+from app.directory.dependencies import MeetingTeam
 from app.plans import meetings as service
 from app.plans.dependencies import (
     AgendaCase,
@@ -55,13 +56,15 @@ async def create_meeting(
     body: MeetingCreate,
     session: SessionDep,
     principal: MeetingManager,
+    teams: MeetingTeam,
     idempotency: Idempotency,
     response: Response,
 ) -> MeetingRead:
     """Arrange a monthly meeting, or an emergency meeting between monthly ones."""
 
     async def create() -> tuple[MeetingRead, uuid.UUID]:
-        meeting = await service.create_meeting(session, principal, body)
+        team = await teams(body.team_id)
+        meeting = await service.create_meeting(session, principal, team, body)
         set_etag(response, meeting.version)
         response.headers["Location"] = f"/api/v1/meetings/{meeting.id}"
         return await service.meeting_read(session, principal, meeting), meeting.id

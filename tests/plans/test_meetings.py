@@ -79,6 +79,27 @@ class TestMeetings:
             headers=stranger.headers,
         )
         assert r.status_code == 403
+        denied = await db.scalar(
+            select(AuditEvent).where(
+                AuditEvent.actor_id == stranger.id, AuditEvent.action == "meeting.manage"
+            )
+        )
+        assert denied is not None and denied.outcome == "denied"
+        assert (denied.target_type, denied.target_id) == ("team", str(world.marak.id))
+
+    async def test_an_unknown_team_is_422_as_for_cases(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
+        r = await client.post(
+            "/api/v1/meetings",
+            json={
+                "team_id": "00000000-0000-4000-8000-000000000000",
+                "scheduled_at": "2030-01-15T09:00:00Z",
+            },
+            headers=world.coordinator.headers,
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == "team_id"
 
     async def test_outsider_does_not_see_the_meeting(
         self, client: httpx.AsyncClient, world: World

@@ -60,10 +60,8 @@ UNLOADED = {Relation.NONE, Relation.LISTED}
 #: Routes whose relation is not an object named in the path or a case in the body,
 #: and where it is enforced instead. The list is exact: a stale entry fails too.
 ENFORCED_ELSEWHERE = {
-    ("POST", "/api/v1/cases"): "the body's team: only one's own (cases/service.create_case)",
     ("POST", "/api/v1/cases/{case_id}/emergency-access"): "case_outsider: emergency.request",
     ("GET", "/api/v1/meetings"): "a list: meetings of the caller's teams only",
-    ("POST", "/api/v1/meetings"): "the body's team: only one's own (plans/meetings.create_meeting)",
     ("POST", "/api/v1/concerns/{concern_id}/screening"): "loaded through the caller's teams",
 }
 
