@@ -256,9 +256,11 @@ def _row(r: Any) -> dict[str, float]:
     }
 
 
-async def main_async(args: Any) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="casecoord-bench-"))
-    url = _database_url(args.db, workdir)
+async def prepare(db: str, prefix: str) -> tuple[str, Seeder, dict[str, str], dict[str, str]]:
+    """A migrated scratch database with the base rows, a police token's headers and
+    the environment a server process needs: (url, seeder, headers, env)."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    url = _database_url(db, workdir)
     settings = Settings(data_dir=workdir, database_url=url)
     jwks = ensure_dev_key(settings)
     settings = settings.model_copy(update={"oidc_jwks": str(jwks)})
@@ -271,14 +273,27 @@ async def main_async(args: Any) -> dict[str, Any]:
         settings,
         {"sub": "bench-user", "name": "bench-user", "org": "bench-police", "roles": ["police"]},
     )
-    headers = {"Authorization": f"Bearer {token}"}
     env = {
         **os.environ,
         "CASECOORD_DATA_DIR": str(workdir),
         "CASECOORD_DATABASE_URL": url,
         "CASECOORD_OIDC_JWKS": str(jwks),
         "CASECOORD_LOG_LEVEL": "WARNING",
+        "CASECOORD_REFERRAL_SWEEP_SECONDS": "0",
     }
+    return url, seeder, {"Authorization": f"Bearer {token}"}, env
+
+
+def drop_database(url: str) -> None:
+    """Drop a scratch PostgreSQL database made by :func:`prepare`."""
+    name = url.rsplit("/", 1)[1]
+    drop = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    command = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc", drop]
+    subprocess.run(command, check=False)
+
+
+async def main_async(args: Any) -> dict[str, Any]:
+    url, seeder, headers, env = await prepare(args.db, "casecoord-bench-")
     sizes = [int(s) for s in args.sizes.split(",")]
     report: dict[str, Any] = {
         "db": args.db,
@@ -324,21 +339,7 @@ async def main_async(args: Any) -> dict[str, Any]:
         base.stop()
         await seeder.engine.dispose()
         if args.db == "postgres" and not args.keep:
-            name = url.rsplit("/", 1)[1]
-            subprocess.run(
-                [
-                    "psql",
-                    "-h",
-                    "127.0.0.1",
-                    "-U",
-                    "postgres",
-                    "-d",
-                    "test",
-                    "-qc",
-                    f"DROP DATABASE IF EXISTS {name} WITH (FORCE)",
-                ],
-                check=False,
-            )
+            drop_database(url)
     return report
 
 

@@ -25,9 +25,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
-import tempfile
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,13 +35,10 @@ from rich.table import Table
 from sqlalchemy import text
 
 from app.auth.principal import Principal, Role
-from app.auth.tokens import ensure_dev_key, mint_dev_token
 from app.cases.access import readable_cases
 from app.cases.models import Case
-from app.ops.migrate import upgrade
-from app.platform.config import Settings
 from bench import wrk
-from bench.bench_cases import ROOT, Seeder, Server, _database_url
+from bench.bench_cases import ROOT, Seeder, Server, drop_database, prepare
 
 console = Console()
 NOTE = json.dumps({"text": "Bench note: met the family, situation calm.", "kind": "fact"})
@@ -137,29 +131,7 @@ def _load(
 
 
 async def main_async(args: Any) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="casecoord-hotpath-"))
-    url = _database_url(args.db, workdir)
-    settings = Settings(data_dir=workdir, database_url=url)
-    jwks = ensure_dev_key(settings)
-    settings = settings.model_copy(update={"oidc_jwks": str(jwks)})
-    thread = threading.Thread(target=upgrade, args=(url,))
-    thread.start()
-    thread.join()
-    seeder = Seeder(url, settings)
-    await seeder.base()
-    token = mint_dev_token(
-        settings,
-        {"sub": "bench-user", "name": "bench-user", "org": "bench-police", "roles": ["police"]},
-    )
-    auth = {"Authorization": f"Bearer {token}"}
-    env = {
-        **os.environ,
-        "CASECOORD_DATA_DIR": str(workdir),
-        "CASECOORD_DATABASE_URL": url,
-        "CASECOORD_OIDC_JWKS": str(jwks),
-        "CASECOORD_LOG_LEVEL": "WARNING",
-        "CASECOORD_REFERRAL_SWEEP_SECONDS": "0",
-    }
+    url, seeder, auth, env = await prepare(args.db, "casecoord-hotpath-")
     sizes = [int(s) for s in args.sizes.split(",")]
     load = os.getloadavg()
     report: dict[str, Any] = {
@@ -227,21 +199,7 @@ async def main_async(args: Any) -> dict[str, Any]:
             server.stop()
         await seeder.engine.dispose()
         if args.db == "postgres" and not args.keep:
-            name = url.rsplit("/", 1)[1]
-            subprocess.run(
-                [
-                    "psql",
-                    "-h",
-                    "127.0.0.1",
-                    "-U",
-                    "postgres",
-                    "-d",
-                    "test",
-                    "-qc",
-                    f"DROP DATABASE IF EXISTS {name} WITH (FORCE)",
-                ],
-                check=False,
-            )
+            drop_database(url)
     return report
 
 

@@ -8,6 +8,7 @@ at 127.0.0.1, bounded by ``duration``.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import re
 import shutil
 import subprocess
@@ -120,9 +121,13 @@ def _fallback(
     """bench/loadgen.py, sized to roughly the same duration (GET only)."""
     if method != "GET":
         raise SystemExit("POST measurements need wrk: apt-get install wrk")
-    result = asyncio.run(
-        loadgen.run(label, url, headers=headers, requests=duration * 100, concurrency=connections)
+    load = loadgen.run(
+        label, url, headers=headers, requests=duration * 100, concurrency=connections
     )
+    # Callers run inside an event loop (the benches are async): the generator gets
+    # a loop of its own in a thread, like wrk gets a process of its own.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        result = pool.submit(asyncio.run, load).result()
     return Figures(
         label, result.rps, result.p50, result.p99, result.requests, result.errors, "loadgen"
     )

@@ -90,6 +90,17 @@ def readable_cases(principal: Principal, now: datetime | None = None) -> Select[
     return _readable(principal.user_id, principal.organisation_id, now or utcnow())
 
 
+async def readable_case_ids(
+    session: AsyncSession, principal: Principal, case_ids: set[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of ``case_ids`` the caller may read now (for naming a case only to its
+    readers: a concern's case, an event's case)."""
+    if not case_ids:
+        return set()
+    stmt = readable_cases(principal).with_only_columns(Case.id).where(Case.id.in_(case_ids))
+    return set((await session.scalars(stmt)).all())
+
+
 @dataclass(frozen=True)
 class CaseAccess:
     """A case the caller may read, how they came to read it, and for which action.

@@ -23,8 +23,7 @@ from app.auth.policy import Action
 from app.auth.principal import Principal
 from app.cases import participants
 from app.cases import service as cases
-from app.cases.access import readable_cases
-from app.cases.models import Case
+from app.cases.access import readable_case_ids
 from app.cases.schemas import CaseCreate
 from app.concerns.models import Concern
 from app.concerns.schemas import (
@@ -72,11 +71,9 @@ async def readable_among(
     session: AsyncSession, principal: Principal, concerns: Sequence[Concern]
 ) -> set[uuid.UUID]:
     """Which of these concerns' cases the caller may read (the one readable rule)."""
-    case_ids = {c.case_id for c in concerns if c.case_id is not None}
-    if not case_ids:
-        return set()
-    stmt = readable_cases(principal).with_only_columns(Case.id).where(Case.id.in_(case_ids))
-    return set((await session.scalars(stmt)).all())
+    return await readable_case_ids(
+        session, principal, {c.case_id for c in concerns if c.case_id is not None}
+    )
 
 
 def full(concern: Concern, readable: set[uuid.UUID]) -> ConcernRead:

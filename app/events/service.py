@@ -20,7 +20,6 @@ null, as its referral view has no case.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,12 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.policy import Action, is_allowed
 from app.auth.principal import Principal
-from app.cases.access import readable_cases
+from app.cases.access import readable_case_ids, readable_cases
 from app.cases.models import Case
 from app.concerns.models import Concern
 from app.events.models import OutboxEvent
 from app.events.outbox import EventType as E
 from app.events.schemas import EventPage, EventRead
+from app.plans.meetings import my_team_ids
 from app.plans.models import Meeting
 from app.platform.pagination import apply_keyset, encode_cursor
 from app.referrals.models import Referral
@@ -73,20 +73,10 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
     if is_allowed(principal, Action.CONCERN_READ) and principal.team_ids:
         inbox = select(Concern.id).where(Concern.team_id.in_(principal.team_ids))
         rules.append(_of(CONCERN_EVENTS) & OutboxEvent.target_id.in_(inbox.scalar_subquery()))
-    if is_allowed(principal, Action.MEETING_READ) and principal.team_ids:
-        meetings = select(Meeting.id).where(Meeting.team_id.in_(principal.team_ids))
+    if is_allowed(principal, Action.MEETING_READ):
+        meetings = select(Meeting.id).where(Meeting.team_id.in_(my_team_ids(principal)))
         rules.append(_of(MEETING_EVENTS) & OutboxEvent.target_id.in_(meetings.scalar_subquery()))
     return or_(*rules) if rules else false()
-
-
-async def _readable_among(
-    session: AsyncSession, principal: Principal, events: Sequence[OutboxEvent]
-) -> set[uuid.UUID]:
-    case_ids = {e.case_id for e in events if e.case_id is not None}
-    if not case_ids:
-        return set()
-    stmt = readable_cases(principal).with_only_columns(Case.id).where(Case.id.in_(case_ids))
-    return set((await session.scalars(stmt)).all())
 
 
 async def feed(
@@ -101,7 +91,8 @@ async def feed(
         cursor = encode_cursor(page[-1].sequence, page[-1].id)
     else:
         cursor = after or START
-    readable = await _readable_among(session, principal, page)
+    case_ids = {e.case_id for e in page if e.case_id is not None}
+    readable = await readable_case_ids(session, principal, case_ids)
     items = []
     for event in page:
         item = EventRead.model_validate(event)

@@ -10,27 +10,19 @@ through the generated functions and models, never by hand.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 
-from app.auth.tokens import ensure_dev_key, mint_dev_token
-from app.demo.seed import claims_for, find_user, seed_demo
-from app.main import create_app
-from app.ops.migrate import upgrade
-from app.platform.config import Settings
-from tests.conftest import _in_thread
+from tests.demo_app import demo_app
 
 CLIENT_DIR = os.environ.get("CASECOORD_CLIENT_DIR")
 if not CLIENT_DIR:
@@ -74,23 +66,9 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[str, dict[str, str]]]:
-    data_dir = Path(tempfile.mkdtemp(prefix="casecoord-client-"))
-    url = f"sqlite+aiosqlite:///{data_dir}/client.db"
-    base = Settings(
-        env="development", data_dir=data_dir, database_url=url, referral_sweep_seconds=0
-    )
-    config = base.model_copy(update={"oidc_jwks": str(ensure_dev_key(base))})
-    _in_thread(lambda: upgrade(url))
-    _in_thread(lambda: asyncio.run(seed_demo(config)))
-    tokens = {}
-    for role in ("police", "provider"):
-        user = find_user(role)
-        assert user is not None, role
-        tokens[role] = mint_dev_token(config, claims_for(user), ttl_seconds=3600)
+    app, tokens = demo_app(("police", "provider"))
     port = _free_port()
-    uv = uvicorn.Server(
-        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning")
-    )
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
     base_url = f"http://127.0.0.1:{port}"

@@ -14,11 +14,8 @@ contract declares. Generation is derandomized, so a run is repeatable.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import schemathesis
@@ -30,12 +27,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from app.auth.tokens import ensure_dev_key, mint_dev_token
-from app.demo.seed import claims_for, find_user, seed_demo
-from app.main import create_app
-from app.ops.migrate import upgrade
-from app.platform.config import Settings
-from tests.conftest import _in_thread
+from tests.demo_app import demo_app
 
 ROLES = ("police", "social", "provider", "auditor", "admin")
 EXAMPLES = int(os.environ.get("CASECOORD_FUZZ_EXAMPLES", "5"))
@@ -48,21 +40,8 @@ CHECKS = [
 
 
 def _build() -> tuple[Any, dict[str, dict[str, str]]]:
-    data_dir = Path(tempfile.mkdtemp(prefix="casecoord-fuzz-"))
-    url = os.environ.get("CASECOORD_FUZZ_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir}/fuzz.db"
-    base = Settings(
-        env="development", data_dir=data_dir, database_url=url, referral_sweep_seconds=0
-    )
-    config = base.model_copy(update={"oidc_jwks": str(ensure_dev_key(base))})
-    _in_thread(lambda: upgrade(url))
-    _in_thread(lambda: asyncio.run(seed_demo(config)))
-    headers = {}
-    for role in ROLES:
-        user = find_user(role)
-        assert user is not None, role
-        token = mint_dev_token(config, claims_for(user), ttl_seconds=3600)
-        headers[role] = {"Authorization": f"Bearer {token}"}
-    return create_app(config), headers
+    app, tokens = demo_app(ROLES, url_env="CASECOORD_FUZZ_DATABASE_URL")
+    return app, {role: {"Authorization": f"Bearer {token}"} for role, token in tokens.items()}
 
 
 APP, HEADERS = _build()
