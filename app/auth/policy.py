@@ -87,6 +87,7 @@ class Action(StrEnum):
     CASE_PLAN_DOCUMENT = "case.plan.document"
     CASE_MEASURE_STATUS = "case.plan.measure.status"
     # Marak meetings (app/plans/meetings.py)
+    MEETING_LIST = "meeting.list"
     MEETING_READ = "meeting.read"
     MEETING_MANAGE = "meeting.manage"
     MINUTES_READ = "meeting.minutes.read"
@@ -233,6 +234,7 @@ POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
     Action.CASE_MEASURE_STATUS: (PROFESSIONALS, Relation.CASE_WRITER),
     # Meetings belong to a Marak team; the coordinator runs them. Minutes are rows
     # of cases: each is listed to, and written by, members of its own case only.
+    Action.MEETING_LIST: (PROFESSIONALS, Relation.LISTED),
     Action.MEETING_READ: (PROFESSIONALS, Relation.TEAM_MEMBER),
     Action.MEETING_MANAGE: (frozenset({R.COORDINATOR}), Relation.TEAM_MEMBER),
     Action.MINUTES_READ: (PROFESSIONALS, Relation.LISTED),

@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.policy import BODY_CASE, POLICY, Action, Relation, declare_relation, require
 from app.auth.principal import Principal
 from app.cases.access import CaseAccess, enforce_relation, load_case_access
+from app.cases.emergency import load_outsider_case
+from app.cases.models import Case
 from app.platform.db import SessionDep
 
 #: The relations a case-scoped route may carry (see access.enforce_relation).
@@ -87,10 +89,43 @@ def body_case(action: Action) -> Callable[..., Awaitable[CaseLoader]]:
     return dependency
 
 
+@dataclass(frozen=True)
+class OutsiderLoader:
+    """Loads the path's case for breaking the glass, with the ``case_outsider``
+    relation (``emergency.load_outsider_case``). A loader rather than the case
+    itself: an idempotent replay must answer before "you already hold a grant"."""
+
+    session: AsyncSession
+    principal: Principal
+    action: Action
+
+    async def __call__(self, case_id: uuid.UUID) -> Case:
+        return await load_outsider_case(self.session, self.principal, case_id, str(self.action))
+
+
+def outsider_case(action: Action) -> Callable[..., Awaitable[OutsiderLoader]]:
+    """Dependency factory: role check, then the loader of the path's case for an
+    action whose POLICY relation is ``case_outsider``."""
+    guard = require(action)
+    _roles, relation = POLICY[action]
+    if relation != Relation.CASE_OUTSIDER:
+        raise RuntimeError(f"{action} has relation {relation}, not case_outsider")
+
+    async def dependency(
+        session: SessionDep, principal: Annotated[Principal, Depends(guard)]
+    ) -> OutsiderLoader:
+        return OutsiderLoader(session, principal, action)
+
+    dependency.__name__ = f"outsider_for_{str(action).replace('.', '_')}"
+    declare_relation(dependency, action, "path:case_id", relation)
+    return dependency
+
+
 CaseCreator = Annotated[Principal, Depends(require(Action.CASE_CREATE))]
 CaseLister = Annotated[Principal, Depends(require(Action.CASE_LIST))]
 CaseSearcher = Annotated[Principal, Depends(require(Action.CASE_SEARCH))]
-EmergencyRequester = Annotated[Principal, Depends(require(Action.CASE_EMERGENCY_ACCESS))]
+#: Breaking the glass: the path's case, for a caller who is not in it.
+EmergencyRequester = Annotated[OutsiderLoader, Depends(outsider_case(Action.CASE_EMERGENCY_ACCESS))]
 EmergencyAccessReader = Annotated[Principal, Depends(require(Action.EMERGENCY_ACCESS_READ))]
 EmergencyAccessReviewer = Annotated[Principal, Depends(require(Action.EMERGENCY_ACCESS_REVIEW))]
 

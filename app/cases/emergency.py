@@ -54,14 +54,12 @@ def to_read(grant: EmergencyGrant) -> EmergencyGrantRead:
     )
 
 
-async def grant_access(
-    session: AsyncSession,
-    principal: Principal,
-    case_id: uuid.UUID,
-    data: EmergencyAccessCreate,
-    minutes: int = GRANT_MINUTES,
-) -> EmergencyGrant:
-    action = Action.CASE_EMERGENCY_ACCESS
+async def load_outsider_case(
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID, action: str
+) -> Case:
+    """The ``case_outsider`` relation (app/auth/policy.py): the case exists for this
+    caller (``eligible_cases``), their organisation is not on its must-not-receive
+    list, and they are neither a member nor holding an active grant."""
     case = await session.scalar(eligible_cases(principal).where(Case.id == case_id))
     if case is None:
         raise not_found(action, principal, "case", case_id)
@@ -88,12 +86,11 @@ async def grant_access(
     )
     if is_member is not None:
         raise Conflict("You are a member of this case; emergency access is not needed.")
-    now = utcnow()
     active = await session.scalar(
         select(EmergencyGrant).where(
             EmergencyGrant.case_id == case.id,
             EmergencyGrant.user_id == principal.user_id,
-            EmergencyGrant.expires_at > now,
+            EmergencyGrant.expires_at > utcnow(),
         )
     )
     if active is not None:
@@ -101,6 +98,18 @@ async def grant_access(
             "You already hold an active emergency grant for this case.",
             extra={"grant_id": str(active.id), "expires_at": active.expires_at.isoformat()},
         )
+    return case
+
+
+async def grant_access(
+    session: AsyncSession,
+    principal: Principal,
+    case: Case,
+    data: EmergencyAccessCreate,
+    minutes: int = GRANT_MINUTES,
+) -> EmergencyGrant:
+    """A grant to ``case``, which the route's ``case_outsider`` loader returned."""
+    now = utcnow()
     role = sorted(principal.roles & EMERGENCY_ROLES)[0]
     grant = EmergencyGrant(
         case_id=case.id,

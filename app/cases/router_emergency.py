@@ -30,7 +30,7 @@ async def request_emergency_access(
     case_id: CaseId,
     body: EmergencyAccessCreate,
     session: SessionDep,
-    principal: EmergencyRequester,
+    outsider: EmergencyRequester,
     idempotency: Idempotency,
     response: Response,
 ) -> EmergencyGrantRead:
@@ -40,8 +40,10 @@ async def request_emergency_access(
     with its id; the case's leads see it; an auditor reviews it.
     """
 
+    principal = outsider.principal
+
     async def create() -> tuple[EmergencyGrantRead, uuid.UUID]:
-        grant = await service.grant_access(session, principal, case_id, body)
+        grant = await service.grant_access(session, principal, await outsider(case_id), body)
         set_etag(response, grant.version)
         response.headers["Location"] = f"/api/v1/emergency-access/{grant.id}"
         return service.to_read(grant), grant.id

@@ -1,17 +1,45 @@
 """Permission-carrying dependencies for the concern routes."""
 
-from __future__ import annotations
+# No "from __future__ import annotations": FastAPI must see the real Annotated objects.
 
+import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends
 
-from app.auth.policy import Action, require
+from app.auth.policy import POLICY, Action, Relation, declare_relation, require
 from app.auth.principal import Principal
 from app.cases.dependencies import CaseLoader, body_case
+from app.concerns.models import Concern
+from app.concerns.service import load_for_team
+from app.platform.db import SessionDep
 
 ConcernSubmitter = Annotated[Principal, Depends(require(Action.CONCERN_SUBMIT))]
 ConcernReader = Annotated[Principal, Depends(require(Action.CONCERN_READ))]
-ConcernScreener = Annotated[Principal, Depends(require(Action.CONCERN_SCREEN))]
 #: The case a screening decision attaches the concern to (the body's ``case_id``).
 ScreeningCase = Annotated[CaseLoader, Depends(body_case(Action.CONCERN_SCREEN))]
+
+
+def team_concern(action: Action) -> Callable[..., Awaitable[Concern]]:
+    """Dependency factory: role check, then the path's concern loaded through the
+    caller's teams (the ``team_member`` relation the POLICY row declares)."""
+    guard = require(action)
+    _roles, relation = POLICY[action]
+    if relation != Relation.TEAM_MEMBER:
+        raise RuntimeError(f"{action} has relation {relation}, not team_member")
+
+    async def dependency(
+        concern_id: uuid.UUID,
+        session: SessionDep,
+        principal: Annotated[Principal, Depends(guard)],
+    ) -> Concern:
+        return await load_for_team(session, principal, concern_id, action)
+
+    dependency.__name__ = f"concern_for_{str(action).replace('.', '_')}"
+    declare_relation(dependency, action, "path:concern_id", relation)
+    return dependency
+
+
+#: The concern to screen: one sent to a team of the caller's.
+ScreenedConcern = Annotated[Concern, Depends(team_concern(Action.CONCERN_SCREEN))]

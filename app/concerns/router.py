@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query, Response
 from app.concerns import service
 from app.concerns.dependencies import (
     ConcernReader,
-    ConcernScreener,
     ConcernSubmitter,
+    ScreenedConcern,
     ScreeningCase,
 )
 from app.concerns.schemas import (
@@ -92,12 +92,13 @@ async def screen_concern(
     concern_id: uuid.UUID,
     body: ScreeningCreate,
     session: SessionDep,
-    principal: ConcernScreener,
+    concern: ScreenedConcern,
+    case_of: ScreeningCase,
     expected: IfMatch,
     response: Response,
-    case_of: ScreeningCase,
 ) -> ConcernRead:
     """Decide: under consideration, open a case, attach to a case, or dismiss with a reason."""
-    concern = await service.screen(session, case_of, concern_id, body, expected)
+    principal = case_of.principal
+    concern = await service.screen(session, case_of, concern, body, expected)
     set_etag(response, concern.version)
     return service.full(concern, await service.readable_among(session, principal, [concern]))

@@ -53,7 +53,6 @@ if TYPE_CHECKING:
     from app.cases.dependencies import CaseLoader
 
 OPEN = {ConcernStatus.RECEIVED.value, ConcernStatus.UNDER_CONSIDERATION.value}
-SCREEN_ACTION = Action.CONCERN_SCREEN
 
 
 def feedback(concern: Concern) -> ConcernFeedback:
@@ -203,23 +202,32 @@ async def list_concerns(
     return [feedback(c) for c in rows], nxt
 
 
+async def load_for_team(
+    session: AsyncSession, principal: Principal, concern_id: uuid.UUID, action: str
+) -> Concern:
+    """The concern, if it was sent to one of the caller's teams (the ``team_member``
+    relation of screening); otherwise a 404 that the audit records as a denial."""
+    concern = await session.scalar(
+        select(Concern).where(Concern.id == concern_id, Concern.team_id.in_(principal.team_ids))
+    )
+    if concern is None:
+        raise _not_found(principal, concern_id, action)
+    return concern
+
+
 async def screen(
     session: AsyncSession,
     case_of: CaseLoader,
-    concern_id: uuid.UUID,
+    concern: Concern,
     data: ScreeningCreate,
     expected_version: int,
 ) -> Concern:
     """The receiving team decides: consider, open a case, attach to one, or dismiss.
 
-    ``case_of`` loads the case a decision attaches to, with the relation the policy
-    declares for screening into a case (app/auth/policy.py ``BODY_CASE``)."""
+    ``concern`` was loaded through the caller's teams (``load_for_team``, by the
+    route's dependency); ``case_of`` loads the case a decision attaches to, with the
+    relation the policy declares for screening into a case (``BODY_CASE``)."""
     principal = case_of.principal
-    concern = await session.scalar(
-        select(Concern).where(Concern.id == concern_id, Concern.team_id.in_(principal.team_ids))
-    )
-    if concern is None:
-        raise _not_found(principal, concern_id, SCREEN_ACTION)
     check_version(expected_version, concern.version)
     if concern.status not in OPEN:
         raise Conflict("This concern has already been screened.")

@@ -25,6 +25,8 @@ PlanDocumenter = Annotated[CaseAccess, Depends(case_access(Action.CASE_PLAN_DOCU
 MeasureStatusChanger = Annotated[CaseAccess, Depends(case_access(Action.CASE_MEASURE_STATUS))]
 
 MeetingReader = Annotated[Principal, Depends(require(Action.MEETING_READ))]
+#: The list of meetings: the role decides; the query keeps the caller's teams' only.
+MeetingLister = Annotated[Principal, Depends(require(Action.MEETING_LIST))]
 MeetingManager = Annotated[Principal, Depends(require(Action.MEETING_MANAGE))]
 MinutesReader = Annotated[Principal, Depends(require(Action.MINUTES_READ))]
 MinutesWriter = Annotated[Principal, Depends(require(Action.MINUTES_WRITE))]

@@ -14,6 +14,7 @@ from app.directory.dependencies import MeetingTeam
 from app.plans import meetings as service
 from app.plans.dependencies import (
     AgendaCase,
+    MeetingLister,
     MeetingManager,
     MeetingReader,
     MeetingToManage,
@@ -82,7 +83,7 @@ async def create_meeting(
 @router.get("/meetings", response_model=Page[MeetingRead])
 async def list_meetings(
     session: SessionDep,
-    principal: MeetingReader,
+    principal: MeetingLister,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[MeetingRead]:

@@ -162,7 +162,7 @@ ROUTES = [
     ),
     # meetings of the probed team
     RouteSpec("POST", API + "/meetings", Action.MEETING_MANAGE, 201, _meeting, outsider=403),
-    RouteSpec("GET", API + "/meetings", Action.MEETING_READ, outsider=200),
+    RouteSpec("GET", API + "/meetings", Action.MEETING_LIST, outsider=200),
     RouteSpec("GET", M, Action.MEETING_READ),
     RouteSpec(
         "POST",
