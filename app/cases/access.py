@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import BindParameter, Select, bindparam, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import service as audit
 from app.auth.policy import Action, Relation
 from app.auth.principal import Principal
 from app.cases.models import Case, CaseExclusion, CaseMember, EmergencyGrant
@@ -122,6 +123,19 @@ class CaseAccess:
     @property
     def purpose(self) -> str:
         return "case work" if self.role is not None else "emergency access"
+
+    def audit(
+        self,
+        session: AsyncSession,
+        action: str,
+        target_type: str = "case",
+        target_id: uuid.UUID | str | None = None,
+    ) -> None:
+        """Record an access made through this case: the caller, the purpose (case work
+        or emergency access) and, unless another target is named, the case itself."""
+        if target_id is None and target_type == "case":
+            target_id = self.case.id
+        audit.record(session, self.principal, action, target_type, target_id, purpose=self.purpose)
 
 
 def not_found(

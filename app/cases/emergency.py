@@ -162,14 +162,7 @@ async def grants_of_case(session: AsyncSession, access: CaseAccess) -> list[Emer
             .order_by(EmergencyGrant.created_at.desc(), EmergencyGrant.id.desc())
         )
     ).all()
-    audit.record(
-        session,
-        access.principal,
-        "case.emergency_access.listed",
-        "case",
-        access.case.id,
-        purpose=access.purpose,
-    )
+    access.audit(session, "case.emergency_access.listed")
     return list(rows)
 
 

@@ -80,14 +80,7 @@ async def list_exclusions(session: AsyncSession, access: CaseAccess) -> Sequence
             .order_by(CaseExclusion.created_at, CaseExclusion.id)
         )
     ).all()
-    audit.record(
-        session,
-        access.principal,
-        "case.exclusion.listed",
-        "case",
-        access.case.id,
-        purpose=access.purpose,
-    )
+    access.audit(session, "case.exclusion.listed")
     return rows
 
 
@@ -180,11 +173,4 @@ async def remove_exclusion(
     entry.removed_at = utcnow()
     entry.removed_by = access.principal.user_id
     await session.flush()
-    audit.record(
-        session,
-        access.principal,
-        "case.exclusion.removed",
-        "case_exclusion",
-        entry.id,
-        purpose=access.purpose,
-    )
+    access.audit(session, "case.exclusion.removed", "case_exclusion", entry.id)

@@ -59,14 +59,7 @@ async def list_members(session: AsyncSession, access: CaseAccess) -> Sequence[Ca
             .order_by(CaseMember.created_at, CaseMember.id)
         )
     ).all()
-    audit.record(
-        session,
-        access.principal,
-        "case.member.listed",
-        "case",
-        access.case.id,
-        purpose=access.purpose,
-    )
+    access.audit(session, "case.member.listed")
     return rows
 
 
@@ -85,14 +78,7 @@ async def get_member(
 
 
 def read_member(session: AsyncSession, access: CaseAccess, member: CaseMember) -> MemberRead:
-    audit.record(
-        session,
-        access.principal,
-        Action.CASE_MEMBER_READ,
-        "case_member",
-        member.id,
-        purpose=access.purpose,
-    )
+    access.audit(session, Action.CASE_MEMBER_READ, "case_member", member.id)
     return to_read(member)
 
 
@@ -190,14 +176,7 @@ async def update_member(
     member.case_role = data.case_role.value
     member.updated_at = utcnow()
     await session.flush()
-    audit.record(
-        session,
-        access.principal,
-        "case.member.updated",
-        "case_member",
-        member.id,
-        purpose=access.purpose,
-    )
+    access.audit(session, "case.member.updated", "case_member", member.id)
     return member
 
 
@@ -210,14 +189,7 @@ async def remove_member(
     member.removed_at = utcnow()
     member.removed_by = access.principal.user_id
     await session.flush()
-    audit.record(
-        session,
-        access.principal,
-        "case.member.removed",
-        "case_member",
-        member.id,
-        purpose=access.purpose,
-    )
+    access.audit(session, "case.member.removed", "case_member", member.id)
     emit(
         session,
         EventType.CASE_MEMBER_REMOVED,

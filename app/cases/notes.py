@@ -83,14 +83,7 @@ async def list_notes(
         descending=False,
     )
     notes, nxt = page_of((await session.scalars(stmt)).all(), limit, "created_at")
-    audit.record(
-        session,
-        access.principal,
-        "case.note.listed",
-        "case",
-        access.case.id,
-        purpose=access.purpose,
-    )
+    access.audit(session, "case.note.listed")
     return await _with_corrections(session, access, notes), nxt
 
 
@@ -106,14 +99,7 @@ async def get_note(
 
 
 async def read_note(session: AsyncSession, access: CaseAccess, note: CaseNote) -> NoteRead:
-    audit.record(
-        session,
-        access.principal,
-        Action.CASE_NOTE_READ,
-        "case_note",
-        note.id,
-        purpose=access.purpose,
-    )
+    access.audit(session, Action.CASE_NOTE_READ, "case_note", note.id)
     return (await _with_corrections(session, access, [note]))[0]
 
 

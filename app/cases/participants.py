@@ -72,14 +72,7 @@ async def list_participants(session: AsyncSession, access: CaseAccess) -> Sequen
             .order_by(CaseParticipant.created_at, CaseParticipant.id)
         )
     ).all()
-    audit.record(
-        session,
-        access.principal,
-        "case.participant.listed",
-        "case",
-        access.case.id,
-        purpose=access.purpose,
-    )
+    access.audit(session, "case.participant.listed")
     return rows
 
 
@@ -99,14 +92,7 @@ async def get_participant(
 def read_participant(
     session: AsyncSession, access: CaseAccess, participant: CaseParticipant, keyring: KeyRing
 ) -> ParticipantRead:
-    audit.record(
-        session,
-        access.principal,
-        Action.CASE_PARTICIPANT_READ,
-        "case_participant",
-        participant.id,
-        purpose=access.purpose,
-    )
+    access.audit(session, Action.CASE_PARTICIPANT_READ, "case_participant", participant.id)
     return to_read(participant, keyring)
 
 
@@ -211,14 +197,7 @@ async def update_participant(
     participant.role = data.role.value
     participant.updated_at = utcnow()
     await session.flush()
-    audit.record(
-        session,
-        access.principal,
-        "case.participant.updated",
-        "case_participant",
-        participant.id,
-        purpose=access.purpose,
-    )
+    access.audit(session, "case.participant.updated", "case_participant", participant.id)
     return participant
 
 
@@ -229,11 +208,4 @@ async def remove_participant(
     participant.removed_at = utcnow()
     participant.removed_by = access.principal.user_id
     await session.flush()
-    audit.record(
-        session,
-        access.principal,
-        "case.participant.removed",
-        "case_participant",
-        participant.id,
-        purpose=access.purpose,
-    )
+    access.audit(session, "case.participant.removed", "case_participant", participant.id)

@@ -133,9 +133,7 @@ async def create_case(
 
 
 def read_case(session: AsyncSession, access: CaseAccess) -> CaseRead:
-    audit.record(
-        session, access.principal, Action.CASE_READ, "case", access.case.id, purpose=access.purpose
-    )
+    access.audit(session, Action.CASE_READ)
     return to_read(access)
 
 
@@ -148,7 +146,7 @@ async def update_case(
         setattr(case, field, value)
     case.updated_at = utcnow()  # a PATCH always bumps the version, even with no change
     await session.flush()
-    audit.record(session, access.principal, "case.updated", "case", case.id, purpose=access.purpose)
+    access.audit(session, "case.updated", "case", case.id)
     return to_read(access)
 
 
@@ -219,9 +217,7 @@ async def transition(
         case.closure_outcome = data.outcome.value if data.outcome else None
         case.closure_reason = data.reason
     await session.flush()
-    audit.record(
-        session, access.principal, "case.transitioned", "case", case.id, purpose=access.purpose
-    )
+    access.audit(session, "case.transitioned", "case", case.id)
     emit(session, EventType.CASE_TRANSITIONED, access.principal, "case", case.id, case.id)
     return to_read(access)
 
@@ -234,14 +230,7 @@ async def list_transitions(session: AsyncSession, access: CaseAccess) -> Sequenc
             .order_by(CaseTransition.occurred_at, CaseTransition.id)
         )
     ).all()
-    audit.record(
-        session,
-        access.principal,
-        "case.transitions.listed",
-        "case",
-        access.case.id,
-        purpose=access.purpose,
-    )
+    access.audit(session, "case.transitions.listed")
     return rows
 
 

@@ -68,9 +68,7 @@ async def _check_responsible(
 
 async def list_measures(session: AsyncSession, access: CaseAccess, plan: Plan) -> Sequence[Measure]:
     rows = await live_measures(session, plan)
-    audit.record(
-        session, access.principal, "plan.measures.read", "plan", plan.id, purpose=access.purpose
-    )
+    access.audit(session, "plan.measures.read", "plan", plan.id)
     return rows
 
 
@@ -110,14 +108,7 @@ async def add_measure(
     session.add(measure)
     _touch(plan)
     await session.flush()
-    audit.record(
-        session,
-        access.principal,
-        "plan.measure.added",
-        "measure",
-        measure.id,
-        purpose=access.purpose,
-    )
+    access.audit(session, "plan.measure.added", "measure", measure.id)
     return measure
 
 
@@ -145,13 +136,11 @@ async def update_measure(
         measure.removed_in = version.number
     _touch(plan)
     await session.flush()
-    audit.record(
+    access.audit(
         session,
-        access.principal,
         "plan.measure.removed" if data.remove else "plan.measure.updated",
         "measure",
         measure.id,
-        purpose=access.purpose,
     )
 
 

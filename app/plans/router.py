@@ -6,7 +6,6 @@ import uuid
 
 from fastapi import APIRouter, Query, Response
 
-from app.audit import service as audit
 from app.auth.policy import Action
 from app.cases.access import not_found
 from app.plans import document, service
@@ -49,7 +48,7 @@ async def get_plan(
     """The case's plan: its newest version (draft or agreed) and its measures."""
     plan = await service.get_plan(session, access, access.action)
     out = await service.plan_read(session, keyring, access, plan)
-    audit.record(session, access.principal, "plan.read", "plan", plan.id, purpose=access.purpose)
+    access.audit(session, "plan.read", "plan", plan.id)
     set_etag(response, plan.version)
     return out
 
@@ -76,9 +75,7 @@ async def create_plan(
         if str(plan.id) != target_id:
             raise not_found(Action.CASE_PLAN_READ, access.principal, "plan", target_id)
         out = await service.plan_read(session, keyring, access, plan)
-        audit.record(
-            session, access.principal, "plan.read", "plan", plan.id, purpose=access.purpose
-        )
+        access.audit(session, "plan.read", "plan", plan.id)
         set_etag(response, plan.version)
         return out
 

@@ -177,7 +177,7 @@ async def create_plan(
     seal_safe_contact(keyring, version, data.safe_contact)
     session.add(version)
     await session.flush()
-    audit.record(session, access.principal, "plan.created", "plan", plan.id, purpose=access.purpose)
+    access.audit(session, "plan.created", "plan", plan.id)
     return plan
 
 
@@ -217,7 +217,7 @@ async def update_plan(
         seal_safe_contact(keyring, version, data.safe_contact)
     _touch(plan)
     await session.flush()
-    audit.record(session, access.principal, "plan.updated", "plan", plan.id, purpose=access.purpose)
+    access.audit(session, "plan.updated", "plan", plan.id)
 
 
 def snapshot(measures: Sequence[Measure]) -> list[dict[str, Any]]:
@@ -259,7 +259,7 @@ async def agree_plan(
         access.case.next_review_at = data.next_review_at
     _touch(plan)
     await session.flush()
-    audit.record(session, access.principal, "plan.agreed", "plan", plan.id, purpose=access.purpose)
+    access.audit(session, "plan.agreed", "plan", plan.id)
     emit(session, EventType.PLAN_AGREED, access.principal, "plan", plan.id, plan.case_id)
 
 
@@ -308,9 +308,7 @@ async def review_plan(
     access.case.next_review_at = data.next_review_at
     _touch(plan)
     await session.flush()
-    audit.record(
-        session, access.principal, "plan.reviewed", "plan", plan.id, purpose=access.purpose
-    )
+    access.audit(session, "plan.reviewed", "plan", plan.id)
 
 
 async def list_versions(
@@ -323,7 +321,5 @@ async def list_versions(
             .order_by(PlanVersion.number.desc())
         )
     ).all()
-    audit.record(
-        session, access.principal, "plan.versions.read", "plan", plan.id, purpose=access.purpose
-    )
+    access.audit(session, "plan.versions.read", "plan", plan.id)
     return [version_read(keyring, access, v) for v in rows]

@@ -77,10 +77,7 @@ async def list_incidents(
         descending=False,
     )
     rows, nxt = page_of((await session.scalars(stmt)).all(), limit, "created_at")
-    audit.record(
-        session, access.principal, "case.incident.listed", "case", access.case.id,
-        purpose=access.purpose,
-    )  # fmt: skip
+    access.audit(session, "case.incident.listed")
     return [IncidentRead.model_validate(r) for r in rows], nxt
 
 
@@ -122,8 +119,5 @@ async def list_external(
         descending=False,
     )
     rows, nxt = page_of((await session.scalars(stmt)).all(), limit, "created_at")
-    audit.record(
-        session, access.principal, "external_assessment.listed", "case", access.case.id,
-        purpose=access.purpose,
-    )  # fmt: skip
+    access.audit(session, "external_assessment.listed")
     return [ExternalAssessmentRead.model_validate(r) for r in rows], nxt

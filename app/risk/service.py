@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import service as audit
 from app.cases.access import CaseAccess
 from app.cases.lifecycle import Scheme
 from app.platform.clock import Clock
@@ -73,9 +72,7 @@ def _stored(answer_set: AnswerSet) -> tuple[list[dict[str, Any]], dict[str, Any]
 
 
 def _audit(session: AsyncSession, access: CaseAccess, action: str, assessment: Assessment) -> None:
-    audit.record(
-        session, access.principal, action, "assessment", assessment.id, purpose=access.purpose
-    )
+    access.audit(session, action, "assessment", assessment.id)
 
 
 async def _finish(
@@ -289,12 +286,5 @@ async def list_for_case(
         stmt = stmt.where(Assessment.status == status.value)
     stmt = apply_keyset(stmt, Assessment.created_at, Assessment.id, cursor, limit, descending=False)
     rows, nxt = page_of((await session.scalars(stmt)).all(), limit, "created_at")
-    audit.record(
-        session,
-        access.principal,
-        "assessment.listed",
-        "case",
-        access.case.id,
-        purpose=access.purpose,
-    )
+    access.audit(session, "assessment.listed")
     return [AssessmentListItem.model_validate(r) for r in rows], nxt

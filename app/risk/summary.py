@@ -10,7 +10,6 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import service as audit
 from app.cases.access import CaseAccess
 from app.cases.lifecycle import Scheme
 from app.platform.clock import Clock
@@ -71,7 +70,5 @@ async def risk_summary(
             for a in await _latest_per_instrument(session, access)
         ],
     )
-    audit.record(
-        session, access.principal, "case.risk.read", "case", case.id, purpose=access.purpose
-    )
+    access.audit(session, "case.risk.read", "case", case.id)
     return summary
