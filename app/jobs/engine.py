@@ -32,6 +32,7 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -165,6 +166,7 @@ class Engine:
                 wait = min(wait, self._queue_due.get(job.name, mono) - mono)
         if self._wake_at is not None:
             wait = min(wait, (self._wake_at - clock.now()).total_seconds())
+        self._wake_at = None
         return max(wait, MIN_WAIT)
 
     # -- singleton jobs --------------------------------------------------------
@@ -226,7 +228,16 @@ class Engine:
         return now, run_id
 
     async def run_singleton(self, job: Job, every: float) -> RunReport:
-        claimed = await self.claim(job.name)
+        # The bookkeeping (claim, finish) completes even when the engine is
+        # cancelled meanwhile: a lease is never left behind by a clean shutdown.
+        claiming = asyncio.ensure_future(self.claim(job.name))
+        try:
+            claimed = await asyncio.shield(claiming)
+        except asyncio.CancelledError:
+            claimed = await claiming
+            if claimed is not None:
+                await _complete(self._finish(job, *claimed, None, 0, "cancelled", None))
+            raise
         if claimed is None:
             return RunReport(job.name, "held")
         started, run_id = claimed
@@ -236,7 +247,7 @@ class Engine:
             handled = int(await job.run(self.context))
         except asyncio.CancelledError:
             renewer.cancel()
-            await self._finish(job, run_id, started, None, 0, "cancelled", None)
+            await _complete(self._finish(job, started, run_id, None, 0, "cancelled", None))
             raise
         except Exception as exc:
             error = type(exc).__name__
@@ -247,7 +258,7 @@ class Engine:
             log.info("job %s handled %d", job.name, handled)
         next_due = started + timedelta(seconds=every)
         outcome = "failed" if error else "ok"
-        await self._finish(job, run_id, started, next_due, handled, outcome, error)
+        await _complete(self._finish(job, started, run_id, next_due, handled, outcome, error))
         return RunReport(job.name, "failed" if error else "ran", handled, error, next_due)
 
     async def _renew(self, name: str) -> None:
@@ -271,8 +282,8 @@ class Engine:
     async def _finish(
         self,
         job: Job,
-        run_id: int,
         started: datetime,
+        run_id: int,
         next_due: datetime | None,
         handled: int,
         outcome: str,
@@ -352,6 +363,16 @@ class _Due:
 
     def get_status(self, name: str) -> str:
         return "held" if name in self.held else "not due"
+
+
+async def _complete(work: Coroutine[Any, Any, None]) -> None:
+    """Await ``work`` to its end even if the caller is cancelled meanwhile (then re-raise)."""
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
 
 
 async def _ensure_rows(session: AsyncSession, names: set[str]) -> None:
