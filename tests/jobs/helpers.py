@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -83,3 +84,36 @@ def wait_for(log: Path, text: str, timeout: float = 60.0) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"{text!r} not in {log.name} within {timeout} s:\n{log.read_text()}")
+
+
+def read_history(url: str, job: str | None = None) -> list[Run]:
+    """The run history, from a test that is not a coroutine (its own loop and engine)."""
+    from tests.conftest import _in_thread
+
+    found: list[Run] = []
+
+    async def read() -> None:
+        db = Database.from_url(url)
+        try:
+            found.extend(await history(db, job))
+        finally:
+            await db.dispose()
+
+    _in_thread(lambda: asyncio.run(read()))
+    return found
+
+
+def read_lease(url: str, job: str) -> JobLease | None:
+    from tests.conftest import _in_thread
+
+    found: list[JobLease | None] = []
+
+    async def read() -> None:
+        db = Database.from_url(url)
+        try:
+            found.append(await lease(db, job))
+        finally:
+            await db.dispose()
+
+    _in_thread(lambda: asyncio.run(read()))
+    return found[0]
