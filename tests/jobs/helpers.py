@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import subprocess
 import sys
@@ -51,7 +52,7 @@ async def lease(db: Database, job: str) -> JobLease | None:
 def assert_no_overlap(runs: list[Run]) -> None:
     """Each run started after the one before it had finished."""
     ordered = sorted(runs, key=lambda r: r.started_at)
-    for before, after in zip(ordered, ordered[1:], strict=False):
+    for before, after in itertools.pairwise(ordered):
         assert before.finished_at is not None, before
         assert after.started_at >= before.finished_at, (before, after)
 

@@ -7,6 +7,7 @@ their own connections race for the same due job and exactly one wins.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 from app.jobs.engine import Engine
@@ -67,7 +68,7 @@ async def test_two_running_engines_run_a_singleton_once_per_period(
     assert 3 <= len(runs) <= 2.5 / 0.3 + 2, len(runs)  # one per period, not one per engine
     assert_no_overlap(done)
     starts = sorted(r.started_at for r in runs)
-    assert all((b - a).total_seconds() >= 0.3 for a, b in zip(starts, starts[1:], strict=False))
+    assert all((b - a).total_seconds() >= 0.3 for a, b in itertools.pairwise(starts))
 
 
 async def test_a_failing_job_does_not_stop_the_others(
@@ -114,9 +115,7 @@ async def test_an_expired_lease_passes_to_another_engine(
     ]
 
 
-async def test_a_long_run_keeps_its_lease_alive(
-    jobs_db: Database, jobs_settings: Settings
-) -> None:
+async def test_a_long_run_keeps_its_lease_alive(jobs_db: Database, jobs_settings: Settings) -> None:
     async def long(ctx: JobContext) -> int:
         await asyncio.sleep(jobs_settings.jobs_lease_seconds * 2.5)
         return 1

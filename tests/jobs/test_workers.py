@@ -5,6 +5,7 @@ Slow by nature (each process imports the app): about 10-20 s in all.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -90,7 +91,7 @@ def test_two_workers_run_a_singleton_once_per_period(
     assert 2 <= len(runs) <= window / period + 2, runs
     assert_no_overlap(runs)
     starts = [r.started_at for r in runs]
-    gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(starts)]
     assert min(gaps) >= period, gaps
 
 
