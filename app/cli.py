@@ -1,4 +1,4 @@
-"""The ``casecoord`` command: serve, migrate, token, openapi, keys, referrals."""
+"""The ``casecoord`` command: serve, migrate, token, openapi, keys, referrals, audit, worker."""
 
 from __future__ import annotations
 
@@ -368,6 +368,10 @@ async def _expire(settings: Settings) -> int:
 from app.audit.cli import audit  # noqa: E402  (casecoord audit ...)
 
 cli.add_typer(audit, name="audit")
+
+from app.jobs.cli import worker  # noqa: E402  (casecoord worker)
+
+cli.command()(worker)
 
 
 def main() -> None:

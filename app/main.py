@@ -17,6 +17,7 @@ from app.cases import install as cases
 from app.concerns import install as concerns
 from app.directory import install as directory
 from app.events import install as events
+from app.jobs import install as jobs
 from app.ops import install as ops
 from app.persons import install as persons
 from app.plans import install as plans
@@ -47,6 +48,7 @@ DOMAINS = (
     referrals,
     events,
     worklist,
+    jobs,
 )
 
 DESCRIPTION = """

@@ -5,8 +5,8 @@ their audit row with the chain columns NULL, exactly as before, so the request
 path never waits for a chain lock. A *sealer* then chains committed rows in its
 own order, once across all processes:
 
-- every ``audit_seal_seconds`` (default 2 s) in each app process (started in
-  the lifespan, app/main.py), and on demand by ``casecoord audit seal``;
+- every ``audit_seal_seconds`` (default 2 s) by the ``audit.seal`` job, once per
+  period across all processes (app/jobs/), and on demand by ``casecoord audit seal``;
 - under a transaction-scoped advisory lock on PostgreSQL (SQLite has a single
   writer: BEGIN IMMEDIATE), so two sealers never fork the chain; the unique
   index on ``chain_seq`` refuses a fork even if the lock were bypassed.
@@ -36,7 +36,6 @@ previous period's head, so a whole old period can later be replaced by a stub
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -198,13 +197,3 @@ async def seal_all(db: Any, *, limit: int = 5000, wait: bool = True) -> int:
         total += sealed
         if sealed < limit:
             return total
-
-
-async def seal_forever(db: Any, interval: float) -> None:
-    """The in-process sealer (app lifespan). Never waits behind another sealer."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await seal_all(db, wait=False)
-        except Exception:  # keep sealing on the next tick; the rows stay unsealed meanwhile
-            log.exception("audit sealer failed")

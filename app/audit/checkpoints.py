@@ -25,6 +25,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -32,7 +33,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.chain import table
+from app.audit.chain import seal_all, table
+
+if TYPE_CHECKING:
+    from app.jobs.registry import JobContext
+    from app.platform.db import Database
 
 ED25519 = b"\x01"
 SUFFIX = ".checkpoint"
@@ -188,3 +193,36 @@ def read_all(directory: Path, vkey: str) -> dict[str, dict[int, str]]:
             raise CheckpointError(f"{path.name}: {exc}") from exc
         pins.setdefault(checkpoint.period, {})[checkpoint.rows] = checkpoint.head_hash
     return pins
+
+
+async def seal_and_write(
+    db: Database, origin: str, out: Path, key: Ed25519PrivateKey
+) -> list[Path]:
+    """Seal, then write (and audit) each period's checkpoint not yet in ``out``."""
+    from app.audit.service import record
+
+    await seal_all(db)
+    async with db.sessionmaker() as session:
+        found = await current(session, origin)
+    written = write(out, found, key)
+    async with db.sessionmaker.begin() as session:
+        for path in written:
+            record(session, None, "audit.checkpoint.written", "audit_log", None, purpose=path.name)
+    return written
+
+
+async def checkpoint_job(ctx: JobContext) -> int:
+    """The periodic checkpoint (singleton, ``audit_checkpoint_seconds``).
+
+    Never creates the signing key: run ``casecoord audit keygen`` first, so that
+    every process signs with the one key (until then each run fails with
+    CheckpointError, logged, and tries again at the next period).
+    """
+    settings = ctx.settings
+    key = load_key(
+        settings.audit_checkpoint_key_path, settings.audit_checkpoint_origin, create=False
+    )
+    written = await seal_and_write(
+        ctx.db, settings.audit_checkpoint_origin, settings.audit_checkpoint_out, key
+    )
+    return len(written)

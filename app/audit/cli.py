@@ -20,7 +20,7 @@ PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
 def _checkpoint_dir(settings: Settings, given: Path | None) -> Path:
-    return given or settings.data_dir / "audit-checkpoints"
+    return given or settings.audit_checkpoint_out
 
 
 @audit.command("keygen")
@@ -63,7 +63,12 @@ async def _seal(settings: Settings) -> int:
 def checkpoint_command(
     out: Annotated[
         Path | None,
-        typer.Option(help="Directory for the signed notes (default <data_dir>/audit-checkpoints)."),
+        typer.Option(
+            help=(
+                "Directory for the signed notes (default CASECOORD_AUDIT_CHECKPOINT_DIR, "
+                "else <data_dir>/audit-checkpoints)."
+            )
+        ),
     ] = None,
 ) -> None:
     """Seal, then write a signed checkpoint (period, rows, head hash) for each period."""
@@ -78,22 +83,12 @@ def checkpoint_command(
 
 
 async def _checkpoint(settings: Settings, out: Path, key: object) -> list[Path]:
-    from app.audit import checkpoints
-    from app.audit.chain import seal_all
-    from app.audit.service import record
+    from app.audit.checkpoints import seal_and_write
     from app.platform.db import Database
 
     db = Database.from_url(settings.effective_database_url)
     try:
-        await seal_all(db)
-        async with db.sessionmaker() as session:
-            current = await checkpoints.current(session, settings.audit_checkpoint_origin)
-        written = checkpoints.write(out, current, key)  # type: ignore[arg-type]
-        async with db.sessionmaker.begin() as session:
-            for path in written:
-                action = "audit.checkpoint.written"
-                record(session, None, action, "audit_log", None, purpose=path.name)
-        return written
+        return await seal_and_write(db, settings.audit_checkpoint_origin, out, key)  # type: ignore[arg-type]
     finally:
         await db.dispose()
 

@@ -87,6 +87,25 @@ class Settings(BaseSettings):
     audit_checkpoint_key: Path | None = None
     audit_checkpoint_origin: str = "casecoord/audit"
 
+    #: Background jobs (app/jobs/, README "Background jobs"): "embedded" runs them
+    #: in each server process, "external" only in ``casecoord worker`` processes,
+    #: "off" nowhere (cron runs ``casecoord worker --once`` instead).
+    jobs: Literal["embedded", "external", "off"] = "embedded"
+    #: How long a singleton job's lease lasts without renewal: after a kill -9,
+    #: another process runs the job at most this long after the last renewal.
+    jobs_lease_seconds: float = Field(default=60.0, ge=0.5, le=3600)
+    #: The longest sleep between two looks at the job table.
+    jobs_poll_seconds: float = Field(default=1.0, gt=0, le=300)
+    #: Runs kept per job in ``job_runs``.
+    jobs_history_keep: int = Field(default=200, ge=1, le=100_000)
+    #: Where the periodic checkpoint job writes signed checkpoints (unset: the
+    #: job is off unless audit_checkpoint_seconds is set; then
+    #: <data_dir>/audit-checkpoints, like ``casecoord audit checkpoint``).
+    audit_checkpoint_dir: Path | None = None
+    #: How often to write audit checkpoints (0: never; unset: hourly when
+    #: audit_checkpoint_dir is set, else never).
+    audit_checkpoint_seconds: float | None = Field(default=None, ge=0, le=31 * 86_400)
+
     @field_validator("auth_failure_limit_per_address", "auth_failure_limit_per_subject")
     @classmethod
     def _limit_notation(cls, value: str) -> str:
@@ -138,6 +157,16 @@ class Settings(BaseSettings):
     @property
     def dev_field_keys_path(self) -> Path:
         return self.data_dir / "dev-field-keys.json"
+
+    @property
+    def audit_checkpoint_every(self) -> float:
+        if self.audit_checkpoint_seconds is not None:
+            return self.audit_checkpoint_seconds
+        return 3600.0 if self.audit_checkpoint_dir is not None else 0.0
+
+    @property
+    def audit_checkpoint_out(self) -> Path:
+        return self.audit_checkpoint_dir or self.data_dir / "audit-checkpoints"
 
 
 @lru_cache

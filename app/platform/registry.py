@@ -13,6 +13,7 @@ from app.cases.models import (
 from app.concerns.models import Concern
 from app.directory.models import Organisation, Team, TeamMembership, User
 from app.events.models import OutboxEvent
+from app.jobs.models import JobLease, JobRun
 from app.persons.models import Consent, Person, PersonVersion
 from app.plans.models import (
     AgendaItem,
@@ -46,6 +47,8 @@ __all__ = [
     "ExternalAssessment",
     "IdempotencyRecord",
     "Incident",
+    "JobLease",
+    "JobRun",
     "Measure",
     "Meeting",
     "MinutesEntry",

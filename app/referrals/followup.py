@@ -5,7 +5,6 @@ app/referrals/install.py registers the gate and the providers into the app's reg
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -141,17 +140,3 @@ async def sweep_once(db: Database, progress: Callable[[int], None] | None = None
             progress(done)
         if done == 0:
             return total
-
-
-async def sweep_forever(db: Database, interval: float) -> None:
-    """The running server's expiry loop (``referral_sweep_seconds``); never raises."""
-    while True:
-        try:
-            expired = await sweep_once(db)
-            if expired:
-                log.info("expired %d unanswered referral(s)", expired)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("referral expiry sweep failed; retrying at the next interval")
-        await asyncio.sleep(interval)

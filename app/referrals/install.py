@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from app.cases.lifecycle import CaseStatus, Gates
+from app.jobs.registry import Job, JobContext, Jobs
 from app.platform.extensions import registries_of
 from app.referrals import followup
 from app.referrals.router import fhir_router, router
@@ -17,18 +13,9 @@ from app.referrals.router_services import router as services_router
 from app.worklist.registry import TaskProviders
 
 
-@asynccontextmanager
-async def expiry_sweep(app: FastAPI) -> AsyncIterator[None]:
-    """While the app runs: expire unanswered referrals every ``referral_sweep_seconds``."""
-    seconds = app.state.settings.referral_sweep_seconds
-    sweeper = (
-        asyncio.create_task(followup.sweep_forever(app.state.db, seconds)) if seconds else None
-    )
-    yield
-    if sweeper is not None:
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+async def expire_referrals(ctx: JobContext) -> int:
+    """Expire unanswered referrals past their expiry (singleton, ``referral_sweep_seconds``)."""
+    return await followup.sweep_once(ctx.db)
 
 
 def install(app: FastAPI) -> None:
@@ -47,4 +34,6 @@ def install(app: FastAPI) -> None:
     )
     for each in (services_router, router, fhir_router):
         app.include_router(each)
-    app.include_router(APIRouter(lifespan=expiry_sweep))
+    registries.of(Jobs).register(
+        Job("referrals.expiry", expire_referrals, lambda s: s.referral_sweep_seconds)
+    )
