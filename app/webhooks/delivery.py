@@ -189,6 +189,9 @@ async def claim(session: AsyncSession, worker: str, settings: Settings) -> list[
         D.next_attempt_at <= now,
         or_(D.lease_until.is_(None), D.lease_until < now),
     )
+    # Lock the rows first (PostgreSQL: skipping those another worker holds), then
+    # take them; one statement with the locking SELECT as an IN subquery is not
+    # safe (the planner may run it again per row, and the LIMIT stops holding).
     due = (
         select(D.id)
         .where(*free)
@@ -196,12 +199,14 @@ async def claim(session: AsyncSession, worker: str, settings: Settings) -> list[
         .limit(settings.webhook_batch)
         .with_for_update(skip_locked=True)
     )
+    ids = list((await session.scalars(due)).all())
+    if not ids:
+        return []
+    lease = now + timedelta(seconds=settings.webhook_lease_seconds)
     stmt = (
         update(D)
-        .where(D.id.in_(due.scalar_subquery()), *free)
-        .values(
-            claimed_by=worker, lease_until=now + timedelta(seconds=settings.webhook_lease_seconds)
-        )
+        .where(D.id.in_(ids), *free)
+        .values(claimed_by=worker, lease_until=lease)
         .returning(D.id)
         .execution_options(synchronize_session=False)
     )

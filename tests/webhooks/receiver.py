@@ -68,6 +68,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 return None
 
+        ThreadingHTTPServer.request_queue_size = 128
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
