@@ -31,6 +31,7 @@ from app.platform.middleware import EdgeMiddleware, Metrics
 from app.platform.problems import install_handlers
 from app.referrals import install as referrals
 from app.risk import install as risk
+from app.webhooks import install as webhooks
 from app.worklist import install as worklist
 
 #: Every domain's ``install(app)``, in dependency order: a domain extends only
@@ -47,6 +48,7 @@ DOMAINS = (
     plans,
     referrals,
     events,
+    webhooks,
     worklist,
     jobs,
 )

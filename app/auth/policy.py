@@ -106,6 +106,12 @@ class Action(StrEnum):
     REFERRAL_TRANSITION = "referral.transition"
     # the event feed (app/events)
     EVENTS_READ = "events.read"
+    # webhook subscriptions and their delivery log (app/webhooks)
+    WEBHOOK_LIST = "webhook.list"
+    WEBHOOK_CREATE = "webhook.create"
+    WEBHOOK_MANAGE = "webhook.manage"
+    WEBHOOK_DELIVERY_LIST = "webhook.delivery.list"
+    WEBHOOK_REDELIVER = "webhook.delivery.redeliver"
 
 
 class Scope(StrEnum):
@@ -261,6 +267,13 @@ POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
     # (app/events/service.py). Those who hold case work, referrals or concerns read
     # it; admins and auditors have no objects there (auditors read the audit log).
     Action.EVENTS_READ: (RECEIVERS, Relation.LISTED),
+    # Webhooks (app/webhooks): an organisation's subscriptions, managed by its admin
+    # or its system; another organisation's endpoint or delivery is a 404.
+    Action.WEBHOOK_LIST: (frozenset({R.ADMIN, R.INTEGRATION}), Relation.LISTED),
+    Action.WEBHOOK_CREATE: (frozenset({R.ADMIN, R.INTEGRATION}), Relation.NONE),
+    Action.WEBHOOK_MANAGE: (frozenset({R.ADMIN, R.INTEGRATION}), Relation.OWN_ORGANISATION),
+    Action.WEBHOOK_DELIVERY_LIST: (frozenset({R.ADMIN, R.INTEGRATION}), Relation.LISTED),
+    Action.WEBHOOK_REDELIVER: (frozenset({R.ADMIN, R.INTEGRATION}), Relation.OWN_ORGANISATION),
 }
 
 #: The scope an integration client needs, action by action. Every action whose POLICY
@@ -276,6 +289,11 @@ INTEGRATION_SCOPES: dict[Action, Scope] = {
     # part of writing them, so the same scope, not a separate read scope.
     Action.CONCERN_READ: Scope.CONCERNS_WRITE,
     Action.EVENTS_READ: Scope.EVENTS_READ,
+    Action.WEBHOOK_LIST: Scope.WEBHOOKS_MANAGE,
+    Action.WEBHOOK_CREATE: Scope.WEBHOOKS_MANAGE,
+    Action.WEBHOOK_MANAGE: Scope.WEBHOOKS_MANAGE,
+    Action.WEBHOOK_DELIVERY_LIST: Scope.WEBHOOKS_MANAGE,
+    Action.WEBHOOK_REDELIVER: Scope.WEBHOOKS_MANAGE,
 }
 
 #: Integration actions that need no scope, and why. Only the client's own identity.

@@ -23,7 +23,7 @@ from app.auth.policy import Action, Relation
 from app.auth.principal import Principal
 from app.cases.models import Case, CaseExclusion, CaseMember, EmergencyGrant
 from app.cases.schemas import AccessKind, CaseRole
-from app.directory.models import TeamMembership
+from app.directory.models import TeamMembership, User
 from app.platform import context as requestctx
 from app.platform.db import utcnow
 from app.platform.problems import DeniedAccess, Forbidden, NotFound
@@ -73,6 +73,23 @@ def excluded_case_ids(principal: Principal) -> Select[uuid.UUID]:
     an emergency grant does not open the case either.
     """
     return _excluded(principal.organisation_id)
+
+
+def organisation_excluded_case_ids(organisation_id: uuid.UUID) -> Select[uuid.UUID]:
+    """Cases whose must-not-receive list names this organisation (for rules about
+    an organisation rather than a caller: a provider's inbox, webhooks)."""
+    return _excluded(organisation_id)
+
+
+def organisation_case_ids(organisation_id: uuid.UUID) -> Select[uuid.UUID]:
+    """Cases an organisation takes part in: an active member of its own, and the
+    case does not exclude it. Emergency grants are a person's, never the
+    organisation's. The organisation-level rule of webhooks (app/events/service.py)."""
+    return select(CaseMember.case_id).where(
+        CaseMember.removed_at.is_(None),
+        CaseMember.user_id.in_(select(User.id).where(User.organisation_id == organisation_id)),
+        CaseMember.case_id.not_in(_excluded(organisation_id)),
+    )
 
 
 def member_case_ids(principal: Principal) -> Select[uuid.UUID]:

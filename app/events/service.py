@@ -15,6 +15,15 @@ A caller who loses access (removed, excluded, a grant expired) stops seeing the
 events of that object, the old ones included. A case is named in an event only
 to those who may read it: a provider sees its referral's events with ``case_id``
 null, as its referral view has no case.
+
+Webhooks push to an *organisation*, so they follow the same families at the
+organisation's level (:func:`visible_to_organisation`), built from the same
+predicates: case events to an organisation with an active member on the case
+that the case does not exclude (never through a person's emergency grant);
+referral events to the referring side (such a member of the referral's case) and
+the receiving organisation (``received_by``); concern and meeting events to the
+organisation of the team. The fan-out applies it when it creates a delivery and
+the sender again just before each attempt (app/webhooks/delivery.py).
 """
 
 from __future__ import annotations
@@ -27,9 +36,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.policy import Action, is_allowed
 from app.auth.principal import Principal
-from app.cases.access import readable_case_ids, readable_cases
+from app.cases.access import organisation_case_ids, readable_case_ids, readable_cases
 from app.cases.models import Case
 from app.concerns.models import Concern
+from app.directory.models import Team
 from app.events.models import OutboxEvent
 from app.events.outbox import EventType as E
 from app.events.schemas import EventPage, EventRead
@@ -37,7 +47,7 @@ from app.plans.meetings import my_team_ids
 from app.plans.models import Meeting
 from app.platform.pagination import apply_keyset, encode_cursor
 from app.referrals.models import Referral
-from app.referrals.service import received_by, referred_from
+from app.referrals.service import received_by, received_by_organisation, referred_from
 
 CASE_EVENTS = frozenset(
     {
@@ -77,6 +87,29 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
         meetings = select(Meeting.id).where(Meeting.team_id.in_(my_team_ids(principal)))
         rules.append(_of(MEETING_EVENTS) & OutboxEvent.target_id.in_(meetings.scalar_subquery()))
     return or_(*rules) if rules else false()
+
+
+def visible_to_organisation(organisation_id: uuid.UUID) -> ColumnElement[bool]:
+    """The events on objects an organisation may see now (its webhooks), each family
+    by the organisation-level form of the feed's rule above."""
+    cases = organisation_case_ids(organisation_id)
+    referrals = select(Referral.id).where(
+        or_(Referral.case_id.in_(cases), received_by_organisation(organisation_id))
+    )
+    teams = select(Team.id).where(Team.organisation_id == organisation_id)
+    concerns = select(Concern.id).where(Concern.team_id.in_(teams))
+    meetings = select(Meeting.id).where(Meeting.team_id.in_(teams))
+    return or_(
+        _of(CASE_EVENTS) & OutboxEvent.case_id.in_(cases),
+        _of(REFERRAL_EVENTS) & OutboxEvent.target_id.in_(referrals),
+        _of(CONCERN_EVENTS) & OutboxEvent.target_id.in_(concerns),
+        _of(MEETING_EVENTS) & OutboxEvent.target_id.in_(meetings),
+    )
+
+
+def names_case_to_organisation(organisation_id: uuid.UUID) -> ColumnElement[bool]:
+    """Whether an event's case may be named to the organisation (it takes part in it)."""
+    return OutboxEvent.case_id.in_(organisation_case_ids(organisation_id))
 
 
 async def feed(

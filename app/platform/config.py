@@ -105,6 +105,23 @@ class Settings(BaseSettings):
     #: How often to write audit checkpoints (0: never; unset: hourly when
     #: audit_checkpoint_dir is set, else never).
     audit_checkpoint_seconds: float | None = Field(default=None, ge=0, le=31 * 86_400)
+    #: Webhooks (app/webhooks). Development only: allow http:// endpoint URLs, and
+    #: endpoints on private, loopback or link-local addresses. Refused in production.
+    webhook_allow_insecure: bool = False
+    webhook_allow_private: bool = False
+    #: After a secret rotation the old secret also signs for this many seconds.
+    webhook_secret_overlap_seconds: int = Field(default=86_400, ge=0, le=30 * 86_400)
+    #: A delivery attempt's HTTP timeout, and how long a worker's claim on a delivery
+    #: lasts (a worker killed mid-delivery leaves a claim that expires after this).
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+    #: The longest Retry-After (429, 502, 504) honoured, in seconds.
+    webhook_retry_after_cap_seconds: int = Field(default=86_400, ge=0, le=7 * 86_400)
+    #: How often the fan-out and delivery jobs run, in seconds (0: off).
+    webhook_fanout_seconds: float = Field(default=1.0, ge=0, le=3600)
+    webhook_delivery_seconds: float = Field(default=1.0, ge=0, le=3600)
+    #: Deliveries one worker claims per run.
+    webhook_batch: int = Field(default=20, ge=1, le=500)
 
     @field_validator("auth_failure_limit_per_address", "auth_failure_limit_per_subject")
     @classmethod
@@ -134,6 +151,8 @@ class Settings(BaseSettings):
                 raise ValueError("CASECOORD_OIDC_JWKS is required in production")
             if self.oidc_jwks.startswith("http://"):
                 raise ValueError("CASECOORD_OIDC_JWKS must use https in production")
+            if self.webhook_allow_insecure or self.webhook_allow_private:
+                raise ValueError("CASECOORD_WEBHOOK_ALLOW_* are for development only")
         return self
 
     @property

@@ -28,6 +28,7 @@ from app.platform.db import Base
 from app.platform.idempotency import IdempotencyRecord
 from app.referrals.models import Referral, ReferralEvent, ServiceEntry
 from app.risk.models import Assessment, ExternalAssessment, Incident, StoredInstrument
+from app.webhooks.models import WebhookAttempt, WebhookCursor, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AgendaItem",
@@ -65,4 +66,8 @@ __all__ = [
     "Team",
     "TeamMembership",
     "User",
+    "WebhookAttempt",
+    "WebhookCursor",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

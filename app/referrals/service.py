@@ -26,9 +26,9 @@ from app.auth.predicates import is_case_worker, is_provider, may_see_protected
 from app.auth.principal import Principal
 from app.cases.access import (
     CaseAccess,
-    excluded_case_ids,
     load_case_access,
     not_found,
+    organisation_excluded_case_ids,
     readable_cases,
 )
 from app.cases.exclusions import MustNotReceive, Party, may_receive
@@ -112,10 +112,15 @@ def received_by(principal: Principal) -> ColumnElement[bool]:
     """THE provider side's rule (single reads, the inbox, /me/tasks): referrals sent
     to the caller's organisation (a draft cancelled unsent never was), from a case
     whose must-not-receive list does not name that organisation."""
+    return received_by_organisation(principal.organisation_id)
+
+
+def received_by_organisation(organisation_id: uuid.UUID) -> ColumnElement[bool]:
+    """:func:`received_by` for an organisation (its webhooks, app/events/service.py)."""
     return and_(
-        Referral.provider_organisation_id == principal.organisation_id,
+        Referral.provider_organisation_id == organisation_id,
         Referral.requested_at.is_not(None),
-        Referral.case_id.not_in(excluded_case_ids(principal)),
+        Referral.case_id.not_in(organisation_excluded_case_ids(organisation_id)),
     )
 
 

@@ -1,0 +1,1 @@
+"""Webhooks per Standard Webhooks: subscriptions, fan-out and signed delivery."""
