@@ -1,7 +1,7 @@
 """Webhooks: endpoints (sealed secrets), deliveries, attempts and the fan-out cursor.
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-06 18:13:34.203428
 """
 
