@@ -372,3 +372,8 @@ cli.add_typer(audit, name="audit")
 
 def main() -> None:
     cli()
+
+
+from app.retention.cli import retention  # noqa: E402  (casecoord retention ...)
+
+cli.add_typer(retention, name="retention")

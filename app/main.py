@@ -29,6 +29,7 @@ from app.platform.inputs import InputPolicyMiddleware
 from app.platform.middleware import EdgeMiddleware, Metrics
 from app.platform.problems import install_handlers
 from app.referrals import install as referrals
+from app.retention import install as retention
 from app.risk import install as risk
 from app.worklist import install as worklist
 
@@ -46,6 +47,7 @@ DOMAINS = (
     plans,
     referrals,
     events,
+    retention,
     worklist,
 )
 

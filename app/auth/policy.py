@@ -105,6 +105,10 @@ class Action(StrEnum):
     REFERRAL_TRANSITION = "referral.transition"
     # the event feed (app/events)
     EVENTS_READ = "events.read"
+    # legal holds on retention (app/retention): the data-protection auditor's
+    LEGAL_HOLD_PLACE = "legal_hold.place"
+    LEGAL_HOLD_READ = "legal_hold.read"
+    LEGAL_HOLD_LIFT = "legal_hold.lift"
 
 
 class Scope(StrEnum):
@@ -259,6 +263,12 @@ POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
     # (app/events/service.py). Those who hold case work, referrals or concerns read
     # it; admins and auditors have no objects there (auditors read the audit log).
     Action.EVENTS_READ: (RECEIVERS, Relation.LISTED),
+    # Legal holds (app/retention): the data-protection officer (auditor) acts across
+    # cases, as in reviewing emergency access, and sees ids and the hold's ground,
+    # never case content; no case relation applies (a missing target is a 404).
+    Action.LEGAL_HOLD_PLACE: (frozenset({R.AUDITOR}), Relation.NONE),
+    Action.LEGAL_HOLD_READ: (frozenset({R.AUDITOR}), Relation.NONE),
+    Action.LEGAL_HOLD_LIFT: (frozenset({R.AUDITOR}), Relation.NONE),
 }
 
 #: The scope an integration client needs, action by action. Every action whose POLICY

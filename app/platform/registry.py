@@ -1,6 +1,6 @@
 """Imports every domain's models so that Base.metadata is complete (Alembic, tests)."""
 
-from app.audit.models import AuditEvent
+from app.audit.models import AuditEvent, AuditPeriodStub
 from app.cases.models import (
     Case,
     CaseExclusion,
@@ -26,6 +26,7 @@ from app.plans.models import (
 from app.platform.db import Base
 from app.platform.idempotency import IdempotencyRecord
 from app.referrals.models import Referral, ReferralEvent, ServiceEntry
+from app.retention.models import LegalHold
 from app.risk.models import Assessment, ExternalAssessment, Incident, StoredInstrument
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "Assessment",
     "Attendance",
     "AuditEvent",
+    "AuditPeriodStub",
     "Base",
     "Case",
     "CaseExclusion",
@@ -46,6 +48,7 @@ __all__ = [
     "ExternalAssessment",
     "IdempotencyRecord",
     "Incident",
+    "LegalHold",
     "Measure",
     "Meeting",
     "MinutesEntry",
