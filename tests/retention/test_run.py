@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -278,3 +279,39 @@ async def test_a_hook_is_called_in_the_purge_and_a_failing_one_keeps_the_case(
     assert report.cases == [first.id]
     assert report.failed == [f"case {second.id}"]
     assert await exists(db, Case, second.id) and await rows_of_case(db, second.id)
+
+
+async def test_the_whole_demo_goes_when_closed_and_nothing_of_it_is_left(
+    db: AsyncSession, connection: AsyncConnection, settings: Any
+) -> None:
+    """Every domain's demo rows (referrals, meetings and minutes, assessments, facts...)."""
+    from sqlalchemy import func, update
+
+    from app.demo.seed import _seed
+    from app.platform.db import Base
+
+    await _seed(db, settings)
+    await db.execute(update(Case).values(status="closed", closed_at=utcnow()))
+    await db.commit()
+    names = {
+        n
+        for row in (await db.execute(select(Person.given_name, Person.family_name))).all()
+        for n in row
+    }
+    case_ids = set(await db.scalars(select(Case.id)))
+
+    report = await retain(connection)
+
+    assert set(report.cases) == case_ids and not report.failed
+    for table in Base.metadata.sorted_tables:
+        if "case_id" in table.c:
+            left = await db.scalar(
+                select(func.count()).select_from(table).where(table.c.case_id.in_(case_ids))
+            )
+            assert left == 0, table.name
+    assert await db.scalar(select(func.count()).select_from(Person)) == 0
+    rows = (
+        await db.scalars(select(AuditEvent).where(AuditEvent.action.startswith("retention.")))
+    ).all()
+    text = " ".join(f"{r.purpose} {r.target_id}" for r in rows)
+    assert not [n for n in names if n and n in text]
