@@ -376,3 +376,8 @@ cli.command()(worker)
 
 def main() -> None:
     cli()
+
+
+from app.retention.cli import retention  # noqa: E402  (casecoord retention ...)
+
+cli.add_typer(retention, name="retention")

@@ -30,6 +30,7 @@ from app.platform.inputs import InputPolicyMiddleware
 from app.platform.middleware import EdgeMiddleware, Metrics
 from app.platform.problems import install_handlers
 from app.referrals import install as referrals
+from app.retention import install as retention
 from app.risk import install as risk
 from app.webhooks import install as webhooks
 from app.worklist import install as worklist
@@ -49,6 +50,7 @@ DOMAINS = (
     referrals,
     events,
     webhooks,
+    retention,
     worklist,
     jobs,
 )

@@ -60,3 +60,23 @@ class AuditEvent(Base):
     chain_version: Mapped[int | None] = mapped_column(SmallInteger)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     row_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditPeriodStub(Base):
+    """What is left of a whole period that retention removed (issue 15 section 4).
+
+    The period's row count, the positions it held in the chain, the hash its
+    first row linked to and its head hash: enough for ``audit verify`` to step
+    over the gap and check that the next period still links to it. Written once
+    by app/audit/periods.py, in the transaction that deletes the period's rows.
+    """
+
+    __tablename__ = "audit_period_stubs"
+
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    first_seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    head_hash: Mapped[str] = mapped_column(String(64))
+    removed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -112,6 +112,10 @@ class Action(StrEnum):
     WEBHOOK_MANAGE = "webhook.manage"
     WEBHOOK_DELIVERY_LIST = "webhook.delivery.list"
     WEBHOOK_REDELIVER = "webhook.delivery.redeliver"
+    # legal holds on retention (app/retention): the data-protection auditor's
+    LEGAL_HOLD_PLACE = "legal_hold.place"
+    LEGAL_HOLD_READ = "legal_hold.read"
+    LEGAL_HOLD_LIFT = "legal_hold.lift"
 
 
 class Scope(StrEnum):
@@ -274,6 +278,12 @@ POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
     Action.WEBHOOK_MANAGE: (frozenset({R.ADMIN, R.INTEGRATION}), Relation.OWN_ORGANISATION),
     Action.WEBHOOK_DELIVERY_LIST: (frozenset({R.ADMIN, R.INTEGRATION}), Relation.LISTED),
     Action.WEBHOOK_REDELIVER: (frozenset({R.ADMIN, R.INTEGRATION}), Relation.OWN_ORGANISATION),
+    # Legal holds (app/retention): the data-protection officer (auditor) acts across
+    # cases, as in reviewing emergency access, and sees ids and the hold's ground,
+    # never case content; no case relation applies (a missing target is a 404).
+    Action.LEGAL_HOLD_PLACE: (frozenset({R.AUDITOR}), Relation.NONE),
+    Action.LEGAL_HOLD_READ: (frozenset({R.AUDITOR}), Relation.NONE),
+    Action.LEGAL_HOLD_LIFT: (frozenset({R.AUDITOR}), Relation.NONE),
 }
 
 #: The scope an integration client needs, action by action. Every action whose POLICY

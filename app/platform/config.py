@@ -122,6 +122,15 @@ class Settings(BaseSettings):
     webhook_delivery_seconds: float = Field(default=1.0, ge=0, le=3600)
     #: Deliveries one worker claims per run.
     webhook_batch: int = Field(default=20, ge=1, le=500)
+    #: Retention (issue 15 section 4; README "Retention"): a JSON file of
+    #: {record type: {organisation kind or "*": days}} overriding the documented
+    #: defaults of app/retention/classes.py.
+    retention_classes: Path | None = None
+    #: How often the ``retention.run`` job runs, in seconds. 0 (the default) switches
+    #: it off: the default periods are not confirmed, and deletion cannot be undone,
+    #: so a deployment turns it on (86400, daily) once its controller has confirmed
+    #: them; ``casecoord retention run --dry-run`` shows what would go.
+    retention_seconds: int = Field(default=0, ge=0, le=31 * 86_400)
 
     @field_validator("auth_failure_limit_per_address", "auth_failure_limit_per_subject")
     @classmethod

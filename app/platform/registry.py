@@ -1,6 +1,6 @@
 """Imports every domain's models so that Base.metadata is complete (Alembic, tests)."""
 
-from app.audit.models import AuditEvent
+from app.audit.models import AuditEvent, AuditPeriodStub
 from app.cases.models import (
     Case,
     CaseExclusion,
@@ -27,6 +27,7 @@ from app.plans.models import (
 from app.platform.db import Base
 from app.platform.idempotency import IdempotencyRecord
 from app.referrals.models import Referral, ReferralEvent, ServiceEntry
+from app.retention.models import LegalHold
 from app.risk.models import Assessment, ExternalAssessment, Incident, StoredInstrument
 from app.webhooks.models import WebhookAttempt, WebhookCursor, WebhookDelivery, WebhookEndpoint
 
@@ -35,6 +36,7 @@ __all__ = [
     "Assessment",
     "Attendance",
     "AuditEvent",
+    "AuditPeriodStub",
     "Base",
     "Case",
     "CaseExclusion",
@@ -50,6 +52,7 @@ __all__ = [
     "Incident",
     "JobLease",
     "JobRun",
+    "LegalHold",
     "Measure",
     "Meeting",
     "MinutesEntry",

@@ -1,0 +1,110 @@
+"""Placing, listing and lifting legal holds; a hold blocks retention until lifted."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from app.audit.models import AuditEvent
+from app.cases.models import Case
+from app.persons.models import Person
+from tests.problems import assert_problem
+from tests.retention.helpers import closed_case, exists, person_in, retain
+from tests.world import World, with_etag
+
+API = "/api/v1/legal-holds"
+GROUND = "Litigation GROUND-MARKER 4/2026"
+
+
+async def test_a_hold_placed_over_http_blocks_retention_until_lifted(
+    client: httpx.AsyncClient, db: AsyncSession, connection: AsyncConnection, world: World
+) -> None:
+    case = await closed_case(db, world.ankkuri, world.police)
+    person = await person_in(db, case, world.police)
+    await db.commit()
+    auditor = world.auditor
+    body = {"target_type": "case", "target_id": str(case.id), "ground": GROUND}
+    headers = {**auditor.headers, "Idempotency-Key": "hold-1"}
+    placed = await client.post(API, json=body, headers=headers)
+    assert placed.status_code == 201, placed.text
+    hold = placed.json()
+    assert hold["active"] is True and hold["placed_by"] == str(auditor.id)
+    assert placed.headers["location"] == f"{API}/{hold['id']}"
+    again = await client.post(API, json=body, headers=headers)
+    assert again.headers["idempotent-replayed"] == "true" and again.json()["id"] == hold["id"]
+
+    listed = await client.get(
+        API, params={"target_id": str(case.id), "active": "true"}, headers=auditor.headers
+    )
+    assert [h["id"] for h in listed.json()["items"]] == [hold["id"]]
+    assert (await client.get(API, params={"active": "false"}, headers=auditor.headers)).json()[
+        "items"
+    ] == []
+
+    blocked = await retain(connection)
+    assert case.id not in blocked.cases and await exists(db, Case, case.id)
+    assert await exists(db, Person, person.id)  # still in a (held) case
+
+    url = f"{API}/{hold['id']}/lift"
+    assert_problem(await client.post(url, json={"ground": "Done"}, headers=auditor.headers), 428)
+    stale = with_etag(auditor, '"99"')
+    assert_problem(await client.post(url, json={"ground": "Done"}, headers=stale), 412)
+    etag = (await client.get(f"{API}/{hold['id']}", headers=auditor.headers)).headers["etag"]
+    lifted = await client.post(
+        url, json={"ground": "Matter closed"}, headers=with_etag(auditor, etag)
+    )
+    assert lifted.status_code == 200, lifted.text
+    assert lifted.json()["active"] is False and lifted.json()["lift_ground"] == "Matter closed"
+    again_etag = lifted.headers["etag"]
+    assert_problem(
+        await client.post(url, json={"ground": "Again"}, headers=with_etag(auditor, again_etag)),
+        409,
+    )
+
+    report = await retain(connection)
+    assert case.id in report.cases and person.id in report.persons
+
+    rows = (
+        await db.scalars(select(AuditEvent).where(AuditEvent.action.startswith("legal_hold.")))
+    ).all()
+    assert {r.action for r in rows} >= {
+        "legal_hold.placed",
+        "legal_hold.listed",
+        "legal_hold.read",
+        "legal_hold.lifted",
+    }
+    for row in rows:
+        assert "MARKER" not in f"{row.purpose} {row.reason}"
+        if row.action in ("legal_hold.placed", "legal_hold.lifted"):
+            assert row.target_id == hold["id"] and row.purpose == f"case {case.id}"
+
+
+async def test_a_hold_on_a_person_keeps_the_person_and_their_cases(
+    client: httpx.AsyncClient, db: AsyncSession, connection: AsyncConnection, world: World
+) -> None:
+    case = await closed_case(db, world.ankkuri, world.police)
+    person = await person_in(db, case, world.police)
+    await db.commit()
+    body = {"target_type": "person", "target_id": str(person.id), "ground": GROUND}
+    placed = await client.post(API, json=body, headers=world.auditor.headers)
+    assert placed.status_code == 201, placed.text
+
+    report = await retain(connection)
+
+    assert report.cases == [] and report.persons == []
+    assert await exists(db, Case, case.id) and await exists(db, Person, person.id)
+
+
+async def test_bad_input_is_a_problem_and_writes_nothing(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    for body in (
+        {"target_type": "team", "target_id": str(world.marak.id), "ground": GROUND},
+        {"target_type": "case", "target_id": "nope", "ground": GROUND},
+        {"target_type": "case", "target_id": str(world.marak.id), "ground": "x" * 301},
+        {"target_type": "case", "target_id": str(world.marak.id)},
+    ):
+        assert_problem(await client.post(API, json=body, headers=world.auditor.headers), 422)
+    listed = await client.get(API, headers=world.auditor.headers)
+    assert listed.json()["items"] == []
