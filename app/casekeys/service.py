@@ -26,6 +26,7 @@ from app.platform.crypto import (
     KEY_BYTES,
     CaseCipher,
     EncryptedText,
+    FieldContext,
     KeyRing,
     Sealed,
     tombstone,
@@ -225,3 +226,20 @@ async def _bury_legacy_values(session: AsyncSession, case_id: uuid.UUID) -> int:
                 )
             buried += len(ids)
     return buried
+
+
+async def open_stored(
+    session: AsyncSession, keyring: KeyRing, sealed: Sealed, ctx: FieldContext
+) -> str:
+    """Open one stored value of either format straight from the key rows (no cache).
+
+    For checks over the whole database (tests, tooling): a value under a
+    destroyed key raises :class:`~app.platform.crypto.CaseDataShredded`.
+    """
+    case_id = sealed.case_id
+    if case_id is None:
+        return keyring.open(sealed, ctx)
+    row = await session.scalar(
+        select(CaseKey).where(CaseKey.case_id == case_id).execution_options(populate_existing=True)
+    )
+    return _cipher(keyring, case_id, row).open(sealed, ctx)
