@@ -18,14 +18,19 @@ new key.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import sqlite3
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from typer.testing import CliRunner
 
 from app.audit.models import AuditEvent
 from app.casekeys.models import CaseKey
@@ -37,9 +42,12 @@ from app.casekeys.service import (
     open_stored,
     shred_case_key,
 )
+from app.cli import cli
+from app.demo.seed import seed_demo
 from app.ops.keyrotation import count_values, protected_columns, rotate
+from app.ops.migrate import upgrade
 from app.persons.models import Person, PersonCaseFacts
-from app.platform.config import Settings
+from app.platform.config import Settings, get_settings
 from app.platform.crypto import (
     CaseDataShredded,
     DecryptionError,
@@ -52,6 +60,7 @@ from app.platform.crypto import (
 from app.platform.db import Database
 from app.platform.registry import Base
 from tests.cases.factories import add_participant
+from tests.conftest import _in_thread
 from tests.persons.factories import new_code, record_person
 from tests.plans.factories import MarakCase
 from tests.problems import assert_problem
@@ -296,3 +305,48 @@ async def test_shredding_overwrites_values_still_in_the_old_format(
     assert raw != old.token and raw.startswith("c1.")
     with pytest.raises(CaseDataShredded):
         await open_stored(db, keyring, Sealed(raw), FieldContext.of(facts, "address_enc"))
+
+
+@pytest.fixture
+def fresh_settings() -> Iterator[None]:
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_cli_shreds_a_case_only_when_confirmed(fresh_settings: None, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
+    settings = Settings(data_dir=data_dir, database_url=url)
+    _in_thread(lambda: upgrade(url))
+    _in_thread(lambda: asyncio.run(seed_demo(settings)))
+    env = {"CASECOORD_DATA_DIR": str(data_dir), "CASECOORD_DATABASE_URL": url}
+    runner = CliRunner()
+    with sqlite3.connect(tmp_path / "demo.db") as conn:
+        (case_hex,) = conn.execute(
+            "SELECT case_id FROM person_case_facts ORDER BY case_id LIMIT 1"
+        ).fetchone()
+    case_id = str(uuid.UUID(hex=case_hex))
+
+    refused = runner.invoke(cli, ["keys", "shred-case", case_id], env=env)
+    assert refused.exit_code == 2 and "--yes" in refused.output
+    assert runner.invoke(cli, ["keys", "shred-case", "nope", "--yes"], env=env).exit_code == 2
+    unknown = runner.invoke(cli, ["keys", "shred-case", str(uuid.uuid4()), "--yes"], env=env)
+    assert unknown.exit_code == 1 and "No such case" in unknown.output
+
+    done = runner.invoke(cli, ["keys", "shred-case", case_id, "--yes"], env=env)
+    assert done.exit_code == 0, done.output
+    assert "data key destroyed" in done.output
+    with sqlite3.connect(tmp_path / "demo.db") as conn:
+        row = conn.execute(
+            "SELECT wrapped_key, destroyed_at FROM case_keys WHERE case_id = ?", (case_hex,)
+        ).fetchone()
+        assert row[0] is None and row[1] is not None
+        assert conn.execute(
+            "SELECT count(*) FROM audit_events WHERE action = 'case.key_shredded'"
+        ).fetchone() == (1,)
+    status = runner.invoke(cli, ["keys", "status"], env=env)
+    assert status.exit_code == 0 and "shredded" in status.output, status.output
+    rotated = runner.invoke(cli, ["keys", "rotate"], env=env)
+    assert rotated.exit_code == 0, rotated.output
+    assert "No value is under an older key" in rotated.output
