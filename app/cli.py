@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -251,7 +252,10 @@ def keys_status() -> None:
     table.add_column("values", justify="right")
     table.add_column("configured")
     for kid in sorted(set(counts) | set(keyring.kids)):
-        table.add_row(kid, str(counts.get(kid, 0)), "yes" if kid in keyring.kids else "NO")
+        configured = "yes" if kid in keyring.kids else "NO"
+        if kid == "shredded":  # values of shredded cases: no key opens them, by design
+            configured = "-"
+        table.add_row(kid, str(counts.get(kid, 0)), configured)
     console.print(table)
 
 
@@ -288,9 +292,11 @@ def keys_rotate() -> None:
     result = asyncio.run(_rotate(settings, keyring))
     console.print(
         f"[green]Re-encrypted {result.resealed} values under {result.primary_kid}[/green] "
-        f"({result.current} already were; {result.skipped_changed} changed meanwhile)."
+        f"({result.current} already were; {result.skipped_changed} changed meanwhile); "
+        f"{result.rewrapped} case keys rewrapped."
     )
-    left = {k: n for k, n in asyncio.run(_key_counts(settings)).items() if k != keyring.primary_kid}
+    counts = asyncio.run(_key_counts(settings))
+    left = {k: n for k, n in counts.items() if k not in (keyring.primary_kid, "shredded")}
     if left:
         console.print(f"[yellow]Still under other keys:[/yellow] {left}; run rotate again.")
     else:
@@ -326,6 +332,56 @@ async def _rotate(settings: Settings, keyring: KeyRing) -> RotationResult:
                 purpose=f"{result.resealed} values re-encrypted",
             )
         return result
+    finally:
+        await db.dispose()
+
+
+@keys.command("shred-case")
+def keys_shred_case(
+    case_id: Annotated[str, typer.Argument(help="The case whose data key is destroyed.")],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Confirm: the case's protected values are lost for good.")
+    ] = False,
+) -> None:
+    """Destroy a case's data key: its protected values can never be read again.
+
+    Irreversible. Backups taken afterwards hold no key for the case; for older
+    backups see docs/ARCHITECTURE.md ("Case keys and crypto-shredding").
+    """
+    try:
+        parsed = uuid.UUID(case_id)
+    except ValueError as exc:
+        console.print("[red]CASE_ID must be a case id (UUID).[/red]")
+        raise typer.Exit(2) from exc
+    if not yes:
+        console.print("[red]Refused without --yes: shredding cannot be undone.[/red]")
+        raise typer.Exit(2)
+    settings = get_settings()
+    outcome = asyncio.run(_shred(settings, parsed))
+    if outcome is None:
+        console.print("[red]No such case.[/red]")
+        raise typer.Exit(1)
+    destroyed, legacy = outcome
+    state = "destroyed" if destroyed else "was already destroyed"
+    console.print(
+        f"[green]Case {parsed}: data key {state}[/green] ({legacy} older values overwritten)."
+    )
+
+
+async def _shred(settings: Settings, case_id: uuid.UUID) -> tuple[bool, int] | None:
+    from app.casekeys.service import shred_case_key
+    from app.cases.models import Case
+    from app.platform.db import Database
+
+    db = Database.from_url(settings.effective_database_url)
+    try:
+        async with db.sessionmaker.begin() as session:
+            if await session.get(Case, case_id) is None:
+                return None
+            result = await shred_case_key(
+                session, case_id, purpose="operator: casecoord keys shred-case"
+            )
+            return result.destroyed, result.legacy_values
     finally:
         await db.dispose()
 

@@ -11,6 +11,14 @@ Each value is written back with ``WHERE id = :id AND column = :old``, so a
 value the application changed meanwhile (it seals with the primary key
 already) is left alone. ``updated_at`` is kept and ``version`` is not bumped:
 re-encryption changes no content, so no ETag held by a client goes stale.
+
+Case keys (app/casekeys): the data keys in ``case_keys`` are rewrapped under
+the primary first (cheap: one small value per case). The values of a
+case-sealed table (``CASE_SEALED``) that are still in format v1, straight
+under a field key (sealed before case keys existed), are re-sealed under
+their case's data key, which is made if the case has none yet; a value of a
+shredded case still in v1 is overwritten with a tombstone. Values already
+under a case key are left as they are: rewrapping their key was enough.
 """
 
 from __future__ import annotations
@@ -24,11 +32,22 @@ from typing import Any
 from sqlalchemy import Column, MetaData, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.platform.crypto import EncryptedText, FieldContext, KeyRing, Sealed
+from app.casekeys.models import CaseKey
+from app.casekeys.service import CASE_SEALED, case_cipher, case_of_rows
+from app.platform.crypto import (
+    CASE_KID,
+    EncryptedText,
+    FieldContext,
+    KeyRing,
+    Sealed,
+    tombstone,
+)
 
 BATCH = 200
 SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 Progress = Callable[[int], None]
+#: ``keys status``: values of shredded cases (no key opens them, none is needed).
+SHREDDED = "shredded"
 
 
 @dataclass
@@ -38,6 +57,8 @@ class RotationResult:
     current: int = 0
     skipped_changed: int = 0
     per_table: dict[str, int] = field(default_factory=dict)
+    #: Case data keys rewrapped under the primary field key.
+    rewrapped: int = 0
 
 
 def protected_columns(metadata: MetaData) -> dict[Table, list[Column[Any]]]:
@@ -53,13 +74,23 @@ def protected_columns(metadata: MetaData) -> dict[Table, list[Column[Any]]]:
 
 
 async def count_values(session: AsyncSession, metadata: MetaData) -> dict[str, int]:
-    """How many sealed values each key id holds (for ``keys status`` and the progress bar)."""
+    """How many sealed values each key id holds (for ``keys status`` and the progress bar).
+
+    A value under a case key counts for the field key that wraps its case key
+    (``shredded`` when that key was destroyed).
+    """
+    wrapping = {
+        case_id: kid or SHREDDED
+        for case_id, kid in await session.execute(select(CaseKey.case_id, CaseKey.key_version))
+    }
     counts: dict[str, int] = {}
     for table, columns in protected_columns(metadata).items():
         for column in columns:
             stmt = select(column).select_from(table).where(column.is_not(None))
             for (value,) in await session.execute(stmt):
                 kid = value.kid if isinstance(value, Sealed) else "?"
+                if kid == CASE_KID:
+                    kid = wrapping.get(value.case_id, SHREDDED)
                 counts[kid] = counts.get(kid, 0) + 1
     return counts
 
@@ -81,7 +112,11 @@ async def rotate(
 ) -> RotationResult:
     """Re-seal every value not under ``keyring.primary_kid``. Idempotent."""
     result = RotationResult(keyring.primary_kid)
+    result.rewrapped = await rewrap_case_keys(sessions, keyring)
     for table, columns in protected_columns(metadata).items():
+        if table.name in CASE_SEALED:
+            await _rotate_case_table(sessions, metadata, table, keyring, result, progress)
+            continue
         after: uuid.UUID | None = None
         while True:
             async with sessions() as session:
@@ -132,3 +167,104 @@ async def _reseal_row(
                 result.skipped_changed += 1
         if progress is not None:
             progress(1)
+
+
+async def rewrap_case_keys(sessions: SessionFactory, keyring: KeyRing) -> int:
+    """Rewrap every live case data key not under the primary field key."""
+    done = 0
+    after: uuid.UUID | None = None
+    while True:
+        async with sessions() as session:
+            stmt = (
+                select(CaseKey.case_id, CaseKey.wrapped_key)
+                .where(CaseKey.destroyed_at.is_(None), CaseKey.wrapped_key.is_not(None))
+                .where((CaseKey.key_version != keyring.primary_kid) | CaseKey.key_version.is_(None))
+                .order_by(CaseKey.case_id)
+                .limit(BATCH)
+            )
+            if after is not None:
+                stmt = stmt.where(CaseKey.case_id > after)
+            rows = (await session.execute(stmt)).all()
+            if not rows:
+                return done
+            for case_id, wrapped in rows:
+                assert wrapped is not None
+                key = keyring.unwrap_data_key(case_id, Sealed(wrapped))
+                moved = await session.execute(
+                    update(CaseKey)
+                    .where(CaseKey.case_id == case_id, CaseKey.wrapped_key == wrapped)
+                    .values(
+                        wrapped_key=keyring.wrap_data_key(case_id, key).token,
+                        key_version=keyring.primary_kid,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                done += getattr(moved, "rowcount", 1)
+            await session.commit()
+            after = rows[-1][0]
+
+
+async def _rotate_case_table(
+    sessions: SessionFactory,
+    metadata: MetaData,
+    table: Table,
+    keyring: KeyRing,
+    result: RotationResult,
+    progress: Progress | None,
+) -> None:
+    """Move a case-sealed table's v1 values under their case keys."""
+    columns = [c for c in table.columns if isinstance(c.type, EncryptedText)]
+    after: uuid.UUID | None = None
+    while True:
+        async with sessions() as session:
+            stmt = case_of_rows(metadata, table).order_by(table.c.id).limit(BATCH)
+            if after is not None:
+                stmt = stmt.where(table.c.id > after)
+            rows = (await session.execute(stmt)).all()
+            if not rows:
+                return
+            for row in rows:
+                row_id, case_id = row[0], row[1]
+                for column, sealed in zip(columns, row[2:], strict=True):
+                    if sealed is None:
+                        continue
+                    if sealed.case_id is not None:
+                        result.current += 1
+                    else:
+                        cipher = await case_cipher(session, keyring, case_id, create=True)
+                        ctx = FieldContext(table.name, row_id, column.name)
+                        fresh = (
+                            tombstone(case_id)
+                            if cipher.shredded
+                            else cipher.seal(keyring.open(sealed, ctx), ctx)
+                        )
+                        await _write_back(session, table, column, row_id, sealed, fresh, result)
+                    if progress is not None:
+                        progress(1)
+            await session.commit()
+            after = rows[-1][0]
+
+
+async def _write_back(
+    session: AsyncSession,
+    table: Table,
+    column: Column[Any],
+    row_id: uuid.UUID,
+    old: Sealed,
+    fresh: Sealed,
+    result: RotationResult,
+) -> None:
+    values: dict[str, Any] = {column.name: fresh}
+    if "updated_at" in table.c:
+        values["updated_at"] = table.c.updated_at  # re-encryption is not an edit
+    done = await session.execute(
+        update(table)
+        .where(table.c.id == row_id, column == old)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(done, "rowcount", 1) == 1:
+        result.resealed += 1
+        result.per_table[table.name] = result.per_table.get(table.name, 0) + 1
+    else:
+        result.skipped_changed += 1

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.policy import Action
 from app.auth.principal import Principal
+from app.casekeys.service import case_cipher
 from app.persons.fact_schemas import (
     AnyFacts,
     FactsAddressWithheld,
@@ -43,7 +44,7 @@ from app.persons.protected import (
 )
 from app.persons.schemas import FACT_FIELDS, PersonFields, Visibility
 from app.persons.service import PersonAccess, _forbid_protected, load_facts
-from app.platform.crypto import FieldContext, KeyRing
+from app.platform.crypto import CaseCipher, FieldContext, KeyRing
 from app.platform.db import utcnow
 from app.platform.etag import check_version
 
@@ -64,10 +65,10 @@ SNAPSHOTS: dict[
 }
 
 
-def _state(keyring: KeyRing, facts: PersonCaseFacts) -> dict[str, Any]:
+def _state(case: CaseCipher, facts: PersonCaseFacts) -> dict[str, Any]:
     def opened(column: str) -> Any:
         sealed = getattr(facts, column)
-        return None if sealed is None else keyring.open_json(sealed, FieldContext.of(facts, column))
+        return None if sealed is None else case.open_json(sealed, FieldContext.of(facts, column))
 
     return {
         "address": opened("address_enc"),
@@ -86,11 +87,13 @@ async def write_facts(
     reason: str,
     facts: PersonCaseFacts | None = None,
 ) -> PersonCaseFacts:
-    """Seal ``values`` (JSON-ready) as the case's facts and write a version."""
+    """Seal ``values`` (JSON-ready) as the case's facts, under the case's key, and
+    write a version."""
+    case = await case_cipher(session, keyring, case_id, create=True)
     if facts is None:
         facts = PersonCaseFacts(id=uuid.uuid4(), case_id=case_id, person_id=person_id)
         for name, value in values.items():
-            seal_field(keyring, facts, name, value)
+            seal_field(keyring, facts, name, value, case)
         try:
             async with session.begin_nested():
                 session.add(facts)
@@ -102,7 +105,7 @@ async def write_facts(
     else:
         facts.updated_at = utcnow()  # always a new version, even if nothing differs
         for name, value in values.items():
-            seal_field(keyring, facts, name, value)
+            seal_field(keyring, facts, name, value, case)
         await session.flush()
     row = PersonCaseFactsVersion(
         id=uuid.uuid4(),
@@ -114,9 +117,7 @@ async def write_facts(
         reason=reason,
         changed_fields=sorted(values),
     )
-    row.snapshot_enc = keyring.seal_json(
-        _state(keyring, facts), FieldContext.of(row, "snapshot_enc")
-    )
+    row.snapshot_enc = case.seal_json(_state(case, facts), FieldContext.of(row, "snapshot_enc"))
     session.add(row)
     return facts
 
@@ -137,7 +138,9 @@ async def record_initial(
     await write_facts(session, keyring, principal, case_id, person_id, values, "recorded")
 
 
-def render_facts(keyring: KeyRing, access: PersonAccess, facts: PersonCaseFacts | None) -> AnyFacts:
+def render_facts(
+    keyring: KeyRing, access: PersonAccess, facts: PersonCaseFacts | None, case: CaseCipher
+) -> AnyFacts:
     person, principal = access.person, access.principal
     hidden = non_disclosed(keyring, person)
     core = {
@@ -150,9 +153,7 @@ def render_facts(keyring: KeyRing, access: PersonAccess, facts: PersonCaseFacts 
     seen = visibility(principal, access.reach, hidden)
     if seen in (Visibility.BASIC, Visibility.IDENTITY):
         return FactsBasic.model_validate(core)
-    state = (
-        _state(keyring, facts) if facts else {"address": None, "phones": [], "safe_contact": None}
-    )
+    state = _state(case, facts) if facts else {"address": None, "phones": [], "safe_contact": None}
     if seen == Visibility.ADDRESS_WITHHELD:
         return FactsAddressWithheld.model_validate(
             {**core, "phones": state["phones"], "safe_contact": state["safe_contact"]}
@@ -164,6 +165,7 @@ async def read_facts(
     session: AsyncSession, keyring: KeyRing, access: PersonAccess
 ) -> tuple[AnyFacts, int]:
     facts = await load_facts(session, access.case_id, access.person.id)
+    case = await case_cipher(session, keyring, access.case_id)
     audit.record(
         session,
         access.principal,
@@ -172,7 +174,7 @@ async def read_facts(
         access.person.id,
         purpose=f"{access.purpose}; case {access.case_id}",
     )
-    return render_facts(keyring, access, facts), facts.version if facts else 0
+    return render_facts(keyring, access, facts, case), facts.version if facts else 0
 
 
 async def correct_facts(
@@ -208,7 +210,8 @@ async def correct_facts(
         person.id,
         purpose=f"{access.purpose}; case {access.case_id}",
     )
-    return render_facts(keyring, access, facts), facts.version
+    case = await case_cipher(session, keyring, access.case_id)
+    return render_facts(keyring, access, facts, case), facts.version
 
 
 async def facts_history(
@@ -229,9 +232,10 @@ async def facts_history(
     ).all()
     seen = visibility(principal, access.reach, non_disclosed(keyring, person))
     shown = SHOWN[seen]
+    case = await case_cipher(session, keyring, access.case_id)
     versions = []
     for row in rows:
-        state = keyring.open_json(row.snapshot_enc, FieldContext.of(row, "snapshot_enc"))
+        state = case.open_json(row.snapshot_enc, FieldContext.of(row, "snapshot_enc"))
         versions.append(
             FactsVersionRead(
                 version=row.version,

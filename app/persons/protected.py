@@ -15,7 +15,7 @@ from app.auth import predicates
 from app.auth.principal import Principal
 from app.persons.models import Person, PersonCaseFacts
 from app.persons.schemas import Visibility
-from app.platform.crypto import FieldContext, KeyRing
+from app.platform.crypto import CaseCipher, CryptoError, FieldContext, KeyRing
 
 #: Identity fields sealed on the person (shared by every case of the person).
 IDENTITY_COLUMNS = {
@@ -44,23 +44,34 @@ class Protected:
     non_disclosure: bool = False
 
 
-def _opened(keyring: KeyRing, row: Person | PersonCaseFacts, column: str) -> Any:
+def _opened(keys: KeyRing | CaseCipher, row: Person | PersonCaseFacts, column: str) -> Any:
     sealed = getattr(row, column)
-    return None if sealed is None else keyring.open_json(sealed, FieldContext.of(row, column))
+    return None if sealed is None else keys.open_json(sealed, FieldContext.of(row, column))
+
+
+def _case_cipher(row: PersonCaseFacts, case: CaseCipher | None) -> CaseCipher:
+    if case is None or case.case_id != row.case_id:
+        raise CryptoError("a case's facts are sealed under that case's key")
+    return case
 
 
 def open_protected(
-    keyring: KeyRing, person: Person, facts: PersonCaseFacts | None = None
+    keyring: KeyRing,
+    person: Person,
+    facts: PersonCaseFacts | None = None,
+    case: CaseCipher | None = None,
 ) -> Protected:
-    """The identity's sealed fields, and ``facts`` (one case's) if given."""
+    """The identity's sealed fields (field key), and ``facts`` (one case's, under
+    ``case``, that case's cipher: app/casekeys/service.py) if given."""
     out = Protected(
         identity_code=_opened(keyring, person, "identity_code_enc"),
         non_disclosure=bool(_opened(keyring, person, "non_disclosure_enc")),
     )
     if facts is not None:
-        out.address = _opened(keyring, facts, "address_enc")
-        out.phones = _opened(keyring, facts, "phones_enc") or []
-        out.safe_contact = _opened(keyring, facts, "safe_contact_enc")
+        cipher = _case_cipher(facts, case)
+        out.address = _opened(cipher, facts, "address_enc")
+        out.phones = _opened(cipher, facts, "phones_enc") or []
+        out.safe_contact = _opened(cipher, facts, "safe_contact_enc")
     return out
 
 
@@ -69,18 +80,28 @@ def non_disclosed(keyring: KeyRing, person: Person) -> bool:
     return bool(_opened(keyring, person, "non_disclosure_enc"))
 
 
-def seal_field(keyring: KeyRing, row: Person | PersonCaseFacts, name: str, value: Any) -> None:
+def seal_field(
+    keyring: KeyRing,
+    row: Person | PersonCaseFacts,
+    name: str,
+    value: Any,
+    case: CaseCipher | None = None,
+) -> None:
     """Seal one protected field onto its row (``None`` clears it, except the flag).
 
-    Identity fields go on a :class:`Person`, facts on a :class:`PersonCaseFacts`.
+    Identity fields go on a :class:`Person` (field key), facts on a
+    :class:`PersonCaseFacts` (under ``case``, the case's cipher).
     """
-    columns = IDENTITY_COLUMNS if isinstance(row, Person) else FACT_COLUMNS
-    column = columns[name]
+    keys: KeyRing | CaseCipher = keyring
+    if isinstance(row, Person):
+        column = IDENTITY_COLUMNS[name]
+    else:
+        column, keys = FACT_COLUMNS[name], _case_cipher(row, case)
     if name == "non_disclosure":
         value = bool(value)
     elif name == "phones":
         value = value or None
-    sealed = None if value is None else keyring.seal_json(value, FieldContext.of(row, column))
+    sealed = None if value is None else keys.seal_json(value, FieldContext.of(row, column))
     setattr(row, column, sealed)
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.policy import Action
 from app.auth.principal import Principal
+from app.casekeys.service import case_cipher
 from app.persons import identity
 from app.persons.models import Person, PersonCaseFacts, PersonVersion
 from app.persons.protected import (
@@ -50,7 +51,7 @@ from app.persons.schemas import (
     check_birth_date,
 )
 from app.persons.search import issue_match_handle
-from app.platform.crypto import FieldContext, KeyRing
+from app.platform.crypto import CaseCipher, FieldContext, KeyRing
 from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.problems import Conflict, DeniedAccess, Forbidden, field_error
@@ -114,13 +115,14 @@ def render(
     person: Person,
     case_id: uuid.UUID | None = None,
     facts: PersonCaseFacts | None = None,
+    case: CaseCipher | None = None,
 ) -> AnyPersonRead:
     """The schema this caller's visibility allows: absent fields, never nulled ones.
 
     Without ``case_id``: the identity only. With it (``reach`` then being the
     reach through that case): the identity and that case's ``facts``.
     """
-    protected = open_protected(keyring, person, facts)
+    protected = open_protected(keyring, person, facts, case)
     core = _core(person, protected)
     seen = visibility(principal, reach, protected.non_disclosure)
     if seen == Visibility.BASIC:
@@ -302,14 +304,15 @@ async def read_person(
     session: AsyncSession, keyring: KeyRing, access: PersonAccess, case_id: uuid.UUID | None
 ) -> AnyPersonRead:
     """The identity; with ``case_id`` (``access`` narrowed to it) also that case's facts."""
-    facts = None
+    facts = case = None
     if case_id is not None:
         facts = await load_facts(session, case_id, access.person.id)
+        case = await case_cipher(session, keyring, case_id)
     purpose = access.purpose if case_id is None else f"{access.purpose}; case {case_id}"
     audit.record(
         session, access.principal, Action.PERSON_READ, "person", access.person.id, purpose=purpose
     )
-    return render(keyring, access.principal, access.reach, access.person, case_id, facts)
+    return render(keyring, access.principal, access.reach, access.person, case_id, facts, case)
 
 
 async def load_facts(
@@ -375,4 +378,5 @@ async def correct_person(
         purpose=f"{access.purpose}; case {case_id}",
     )
     facts = await load_facts(session, case_id, person.id)
-    return render(keyring, principal, access.reach, person, case_id, facts)
+    case = await case_cipher(session, keyring, case_id)
+    return render(keyring, principal, access.reach, person, case_id, facts, case)

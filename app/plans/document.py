@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.policy import Action
+from app.casekeys.service import case_cipher
 from app.cases.access import CaseAccess
 from app.cases.exclusions import MustNotReceive, Party, may_receive
 from app.cases.models import CaseParticipant
@@ -163,7 +164,7 @@ async def gather(
         measures=measures,
         contacts=[(c["label"], c.get("phone")) for c in version.contacts or []],
     )
-    safe = open_safe_contact(keyring, version)
+    safe = open_safe_contact(await case_cipher(session, keyring, plan.case_id), version)
     if safe is not None:
         # The feared persons stay with the professionals: the form is theirs.
         if safe.number_is_safe is not None:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.predicates import may_see_protected
+from app.casekeys.service import case_cipher
 from app.cases.access import CaseAccess, not_found
 from app.cases.lifecycle import Scheme
 from app.events.outbox import EventType, emit
@@ -36,7 +37,7 @@ from app.plans.schemas import (
     PlanUpdate,
     PlanVersionRead,
 )
-from app.platform.crypto import FieldContext, KeyRing
+from app.platform.crypto import CaseCipher, FieldContext, KeyRing
 from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.problems import Conflict, Unprocessable
@@ -93,25 +94,26 @@ def may_see_safe_contact(access: CaseAccess) -> bool:
 
 
 def seal_safe_contact(
-    keyring: KeyRing, version: PlanVersion, value: PlanSafeContact | None
+    case: CaseCipher, version: PlanVersion, value: PlanSafeContact | None
 ) -> None:
+    """Seal under the case's data key (``case``: app/casekeys/service.py)."""
     version.safe_contact_enc = (
         None
         if value is None
-        else keyring.seal_json(
+        else case.seal_json(
             value.model_dump(mode="json"), FieldContext.of(version, "safe_contact_enc")
         )
     )
 
 
-def open_safe_contact(keyring: KeyRing, version: PlanVersion) -> PlanSafeContact | None:
+def open_safe_contact(case: CaseCipher, version: PlanVersion) -> PlanSafeContact | None:
     if version.safe_contact_enc is None:
         return None
-    raw = keyring.open_json(version.safe_contact_enc, FieldContext.of(version, "safe_contact_enc"))
+    raw = case.open_json(version.safe_contact_enc, FieldContext.of(version, "safe_contact_enc"))
     return PlanSafeContact.model_validate(raw)
 
 
-def version_read(keyring: KeyRing, access: CaseAccess, version: PlanVersion) -> PlanVersionRead:
+def version_read(case: CaseCipher, access: CaseAccess, version: PlanVersion) -> PlanVersionRead:
     visible = may_see_safe_contact(access)
     return PlanVersionRead(
         number=version.number,
@@ -119,7 +121,7 @@ def version_read(keyring: KeyRing, access: CaseAccess, version: PlanVersion) -> 
         summary=version.summary,
         contacts=[Contact.model_validate(c) for c in version.contacts or []],
         internal_note=version.internal_note,
-        safe_contact=open_safe_contact(keyring, version) if visible else None,
+        safe_contact=open_safe_contact(case, version) if visible else None,
         safe_contact_withheld=version.safe_contact_enc is not None and not visible,
         based_on_number=version.based_on_number,
         created_at=version.created_at,
@@ -136,12 +138,13 @@ async def plan_read(
 ) -> PlanRead:
     version = await current_version(session, plan)
     measures = await live_measures(session, plan)
+    case = await case_cipher(session, keyring, plan.case_id)
     return PlanRead(
         id=plan.id,
         case_id=plan.case_id,
         kind=PlanKind(plan.kind),
         version=plan.version,
-        current=version_read(keyring, access, version),
+        current=version_read(case, access, version),
         measures=[MeasureRead.model_validate(m) for m in measures],
         last_reviewed_at=plan.last_reviewed_at,
         last_review_note=plan.last_review_note,
@@ -174,7 +177,8 @@ async def create_plan(
         internal_note=data.internal_note,
         created_by=access.principal.user_id,
     )
-    seal_safe_contact(keyring, version, data.safe_contact)
+    case = await case_cipher(session, keyring, access.case.id, create=True)
+    seal_safe_contact(case, version, data.safe_contact)
     session.add(version)
     await session.flush()
     access.audit(session, "plan.created", "plan", plan.id)
@@ -214,7 +218,8 @@ async def update_plan(
     if data.contacts is not None:
         version.contacts = [c.model_dump(mode="json") for c in data.contacts]
     if "safe_contact" in values:
-        seal_safe_contact(keyring, version, data.safe_contact)
+        case = await case_cipher(session, keyring, access.case.id, create=True)
+        seal_safe_contact(case, version, data.safe_contact)
     _touch(plan)
     await session.flush()
     access.audit(session, "plan.updated", "plan", plan.id)
@@ -287,7 +292,8 @@ async def revise_plan(
         created_by=access.principal.user_id,
     )
     # The envelope is bound to its row, so the copy is opened and sealed anew.
-    seal_safe_contact(keyring, draft, open_safe_contact(keyring, agreed))
+    case = await case_cipher(session, keyring, access.case.id, create=True)
+    seal_safe_contact(case, draft, open_safe_contact(case, agreed))
     session.add(draft)
     plan.current_number = draft.number
     _touch(plan)
@@ -322,4 +328,5 @@ async def list_versions(
         )
     ).all()
     access.audit(session, "plan.versions.read", "plan", plan.id)
-    return [version_read(keyring, access, v) for v in rows]
+    case = await case_cipher(session, keyring, plan.case_id)
+    return [version_read(case, access, v) for v in rows]

@@ -55,6 +55,11 @@ NONCE_BYTES = 12
 DEV_KID_PREFIX = "dev-"
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _TOKEN = re.compile(r"^v1\.([A-Za-z0-9_-]{1,32})\.([A-Za-z0-9_-]{38,})$")
+#: A value sealed under a case's data key: ``c1.<case id hex>.<base64url(nonce||ct||tag)>``.
+CASE_FORMAT_VERSION = "c1"
+_CASE_TOKEN = re.compile(r"^c1\.([0-9a-f]{32})\.([A-Za-z0-9_-]{38,})$")
+#: What ``Sealed.kid`` says of a value under a case key (its case key names the field key).
+CASE_KID = "case"
 
 
 class CryptoError(Exception):
@@ -82,12 +87,22 @@ class Sealed:
     token: str
 
     def __post_init__(self) -> None:
-        if not _TOKEN.match(self.token):
+        if not (_TOKEN.match(self.token) or _CASE_TOKEN.match(self.token)):
             raise DecryptionError("not a sealed value of a known format")
 
     @property
     def kid(self) -> str:
+        """The field key that sealed it (``"case"`` for a value under a case key)."""
+        if self.token.startswith(CASE_FORMAT_VERSION + "."):
+            return CASE_KID
         return self.token.split(".", 2)[1]
+
+    @property
+    def case_id(self) -> uuid.UUID | None:
+        """The case whose data key sealed it (None: sealed under a field key)."""
+        if self.token.startswith(CASE_FORMAT_VERSION + "."):
+            return uuid.UUID(hex=self.token.split(".", 2)[1])
+        return None
 
     def __repr__(self) -> str:
         return f"Sealed(kid={self.kid!r})"
@@ -104,6 +119,11 @@ class FieldContext:
     def aad(self, kid: str) -> bytes:
         parts = ("casecoord", FORMAT_VERSION, kid, self.table, str(self.row_id), self.field)
         return "\x1f".join(parts).encode()
+
+    def case_aad(self, case_id: uuid.UUID) -> bytes:
+        """The associated data of a value under a case's data key (format c1)."""
+        parts = ("casecoord", CASE_FORMAT_VERSION, case_id.hex, self.table, str(self.row_id))
+        return "\x1f".join((*parts, self.field)).encode()
 
     @classmethod
     def of(cls, obj: Any, attr: str) -> FieldContext:
@@ -160,6 +180,8 @@ class KeyRing:
         return Sealed(f"{FORMAT_VERSION}.{self.primary_kid}.{payload}")
 
     def open(self, sealed: Sealed, ctx: FieldContext) -> str:
+        if sealed.case_id is not None:
+            raise DecryptionError("the value is sealed under a case key, not a field key")
         kid = sealed.kid
         cipher = self._ciphers.get(kid)
         if cipher is None:
@@ -183,6 +205,13 @@ class KeyRing:
             return None
         return self.seal(self.open(sealed, ctx), ctx)
 
+    def wrap_data_key(self, case_id: uuid.UUID, key: bytes) -> Sealed:
+        """A case's data key sealed under the primary field key (bound to its case)."""
+        return self.seal(base64.b64encode(key).decode(), _wrap_context(case_id))
+
+    def unwrap_data_key(self, case_id: uuid.UUID, wrapped: Sealed) -> bytes:
+        return base64.b64decode(self.open(wrapped, _wrap_context(case_id)))
+
     def blind_index(self, purpose: str, value: str) -> str:
         """A keyed HMAC of a normalised value, for equality lookups without plaintext.
 
@@ -192,6 +221,96 @@ class KeyRing:
         normalised = unicodedata.normalize("NFKC", value).strip()
         message = "\x1f".join(("casecoord-bi", FORMAT_VERSION, purpose, normalised)).encode()
         return hmac.new(self._index_key, message, hashlib.sha256).hexdigest()
+
+
+def _wrap_context(case_id: uuid.UUID) -> FieldContext:
+    return FieldContext("case_keys", case_id, "wrapped_key")
+
+
+class CaseDataShredded(DomainError):
+    """The case's data key was destroyed: its protected values are gone for good."""
+
+    status = 410
+    type = "case-data-shredded"
+    title = "Case data destroyed"
+
+
+def tombstone(case_id: uuid.UUID) -> Sealed:
+    """A well-formed ``c1`` value of the case that no key opens (random bytes).
+
+    Shredding overwrites a case's values still under a field key (format v1)
+    with these, so they go with the case key; reading one answers
+    :class:`CaseDataShredded` like every other value of the shredded case.
+    """
+    payload = base64.urlsafe_b64encode(secrets.token_bytes(NONCE_BYTES + 32)).decode()
+    return Sealed(f"{CASE_FORMAT_VERSION}.{case_id.hex}.{payload.rstrip('=')}")
+
+
+class CaseCipher:
+    """One case's data key (unwrapped, in memory for one request at most).
+
+    It seals new values of the case in format ``c1`` and opens both ``c1``
+    values and the older ``v1`` values sealed straight under a field key (not
+    yet moved by ``casecoord keys rotate``). ``key`` is None with ``shredded``
+    False while the case has no data key yet: it then opens only ``v1`` values.
+    After the key is destroyed (``shredded``) every value of the case answers
+    :class:`CaseDataShredded`: a clear state, never garbage.
+    """
+
+    __slots__ = ("_aead", "case_id", "keyring", "shredded")
+
+    def __init__(
+        self, case_id: uuid.UUID, keyring: KeyRing, key: bytes | None, shredded: bool = False
+    ) -> None:
+        self.case_id = case_id
+        self.keyring = keyring
+        self.shredded = shredded
+        self._aead = None if key is None else AESGCM(key)
+
+    def __repr__(self) -> str:
+        return f"CaseCipher(case={self.case_id}, shredded={self.shredded})"
+
+    @property
+    def can_seal(self) -> bool:
+        return self._aead is not None
+
+    def _gone(self) -> CaseDataShredded:
+        return CaseDataShredded("This case's protected data has been destroyed.")
+
+    def seal(self, plaintext: str, ctx: FieldContext) -> Sealed:
+        if self.shredded:
+            raise self._gone()
+        if self._aead is None:
+            raise CryptoError("the case has no data key yet; create it before sealing")
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        body = self._aead.encrypt(nonce, plaintext.encode("utf-8"), ctx.case_aad(self.case_id))
+        payload = base64.urlsafe_b64encode(nonce + body).decode().rstrip("=")
+        return Sealed(f"{CASE_FORMAT_VERSION}.{self.case_id.hex}.{payload}")
+
+    def open(self, sealed: Sealed, ctx: FieldContext) -> str:
+        if self.shredded:
+            raise self._gone()
+        owner = sealed.case_id
+        if owner is None:
+            return self.keyring.open(sealed, ctx)  # sealed before case keys (format v1)
+        if owner != self.case_id:
+            raise DecryptionError("the value belongs to another case")
+        if self._aead is None:  # a c1 value whose key row is gone: as good as shredded
+            raise self._gone()
+        try:
+            raw = _b64decode(sealed.token.split(".", 2)[2])
+            plain = self._aead.decrypt(
+                raw[:NONCE_BYTES], raw[NONCE_BYTES:], ctx.case_aad(self.case_id)
+            )
+            return plain.decode("utf-8")
+        except (InvalidTag, ValueError, binascii.Error) as exc:
+            raise DecryptionError("the value does not decrypt for this row and field") from exc
+
+    def seal_json(self, value: Any, ctx: FieldContext) -> Sealed:
+        return self.seal(json.dumps(value, separators=(",", ":"), sort_keys=True), ctx)
+
+    def open_json(self, sealed: Sealed, ctx: FieldContext) -> Any:
+        return json.loads(self.open(sealed, ctx))
 
 
 class EncryptedText(TypeDecorator[Sealed]):

@@ -1,6 +1,7 @@
 """Imports every domain's models so that Base.metadata is complete (Alembic, tests)."""
 
 from app.audit.models import AuditEvent, AuditPeriodStub
+from app.casekeys.models import CaseKey
 from app.cases.models import (
     Case,
     CaseExclusion,
@@ -40,6 +41,7 @@ __all__ = [
     "Base",
     "Case",
     "CaseExclusion",
+    "CaseKey",
     "CaseMember",
     "CaseNote",
     "CaseParticipant",

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.policy import Action
 from app.auth.predicates import is_case_worker, is_provider
 from app.auth.principal import Principal
+from app.casekeys.service import case_ciphers
 from app.cases.access import member_case_ids
 from app.cases.models import CaseMember
 from app.platform.clock import clock
@@ -93,12 +94,13 @@ async def list_referrals(
     page = rows[:limit]
     # Moves are offered to providers and to active members (not emergency readers).
     writable = await _member_cases(session, principal, {row[0].case_id for row in page})
+    ciphers = await case_ciphers(session, keyring, {row[0].case_id for row in page})
     items = []
     for row in page:
         referral = row[0]
         ctx = Context(*row[1:])
         may_move = side == Side.PROVIDER or referral.case_id in writable
-        items.append(render(keyring, referral, ctx, side, may_move))
+        items.append(render(ciphers[referral.case_id], referral, ctx, side, may_move))
         why = "service referral (inbox)" if side == Side.PROVIDER else "case work (outbox)"
         audit_person(session, principal, "referral.listed", referral, why)
     nxt = None

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.auth.policy import Action
+from app.casekeys.service import case_cipher
 from app.cases.access import not_found
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
@@ -222,7 +223,8 @@ async def _fhir_parts(
     referral = access.referral
     ctx = await views.context_of(session, referral)
     # Only the minimum, whoever asks: render the provider's view.
-    view = views.render(keyring, referral, ctx, Side.PROVIDER, False)
+    case = await case_cipher(session, keyring, referral.case_id)
+    view = views.render(case, referral, ctx, Side.PROVIDER, False)
     assert isinstance(view, ProviderReferralRead)
     why = "service referral (FHIR)" if access.side == Side.PROVIDER else access.purpose
     service.audit_person(session, access.principal, "referral.read.fhir", referral, why)

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
+from app.casekeys.service import case_cipher
 from app.directory.models import Organisation
 from app.events.outbox import EventType, emit
 from app.persons.service import load_facts
@@ -187,8 +188,9 @@ async def _send(
     )
     # Phones come from the facts *this* case recorded, never from another case's.
     facts = await load_facts(session, case.id, person.id)
-    values = views.shared_values(keyring, person, case, referral, facts)
-    views.seal_shared(keyring, referral, values)
+    cipher = await case_cipher(session, keyring, case.id, create=True)
+    values = views.shared_values(keyring, person, case, referral, facts, cipher)
+    views.seal_shared(cipher, referral, values)
     target_days = entry.response_time_target_days
     if target_days is None:
         target_days = settings.referral_default_response_days

@@ -16,13 +16,14 @@ from sqlalchemy import ColumnElement, Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.casekeys.service import case_cipher
 from app.cases.lifecycle import CaseStatus
 from app.cases.models import Case
 from app.directory.models import Organisation, User
 from app.persons.models import Consent, Person, PersonCaseFacts
 from app.persons.protected import open_protected
 from app.platform.clock import clock
-from app.platform.crypto import FieldContext, KeyRing
+from app.platform.crypto import CaseCipher, FieldContext, KeyRing
 from app.referrals.models import Referral, ReferralEvent, ServiceEntry
 from app.referrals.schemas import (
     ProviderReferralRead,
@@ -44,10 +45,11 @@ def shared_values(
     case: Case,
     referral: Referral,
     facts: PersonCaseFacts | None,
+    cipher: CaseCipher | None = None,
 ) -> dict[str, Any]:
     """The chosen fields' values now, for sealing into the referral when it is sent
-    (the phones from ``facts``: what the referring case recorded)."""
-    protected = open_protected(keyring, person, facts)
+    (the phones from ``facts``: what the referring case recorded, under ``cipher``)."""
+    protected = open_protected(keyring, person, facts, cipher)
     values: dict[str, Any] = {}
     for name in referral.shared_fields:
         field = SharedField(name)
@@ -74,14 +76,16 @@ def shared_values(
     return values
 
 
-def seal_shared(keyring: KeyRing, referral: Referral, values: dict[str, Any]) -> None:
-    referral.shared_enc = keyring.seal_json(values, FieldContext.of(referral, "shared_enc"))
+def seal_shared(case: CaseCipher, referral: Referral, values: dict[str, Any]) -> None:
+    """Sealed under the referring case's data key: shredding the case takes it too."""
+    referral.shared_enc = case.seal_json(values, FieldContext.of(referral, "shared_enc"))
 
 
-def open_shared(keyring: KeyRing, referral: Referral) -> SharedInfo | None:
-    if referral.shared_enc is None:
+def open_shared(case: CaseCipher, referral: Referral) -> SharedInfo | None:
+    """What was shared; None also once the case's key is destroyed (shredded)."""
+    if referral.shared_enc is None or case.shredded:
         return None
-    values = keyring.open_json(referral.shared_enc, FieldContext.of(referral, "shared_enc"))
+    values = case.open_json(referral.shared_enc, FieldContext.of(referral, "shared_enc"))
     return SharedInfo.model_validate(values)
 
 
@@ -164,7 +168,7 @@ def _moves(access_side: Side, writable: bool, referral: Referral) -> list[Status
 
 
 def provider_view(
-    keyring: KeyRing, referral: Referral, ctx: Context, side: Side, writable: bool
+    case: CaseCipher, referral: Referral, ctx: Context, side: Side, writable: bool
 ) -> dict[str, Any]:
     now = clock.now()
     withdrawn = ctx.basis_withdrawn_at is not None and ctx.basis_withdrawn_at <= now
@@ -186,7 +190,7 @@ def provider_view(
         "ended_at": referral.ended_at,
         "shared_fields": referral.shared_fields,
         "sharing_withdrawn": withdrawn,
-        "shared": None if hidden else open_shared(keyring, referral),
+        "shared": None if hidden else open_shared(case, referral),
         "note_to_provider": None if hidden else referral.note_to_provider,
         "reason_code": referral.reason_code,
         "reason_text": referral.reason_text,
@@ -198,9 +202,9 @@ def provider_view(
 
 
 def render(
-    keyring: KeyRing, referral: Referral, ctx: Context, side: Side, writable: bool
+    case: CaseCipher, referral: Referral, ctx: Context, side: Side, writable: bool
 ) -> ReferralRead | ProviderReferralRead:
-    base = provider_view(keyring, referral, ctx, side, writable)
+    base = provider_view(case, referral, ctx, side, writable)
     if side == Side.PROVIDER:
         return ProviderReferralRead.model_validate(base)
     full = {
@@ -232,7 +236,8 @@ async def detail(
 ) -> ReferralDetail | ProviderReferralRead:
     referral = access.referral
     ctx = await context_of(session, referral)
-    view = render(keyring, referral, ctx, access.side, access.writable)
+    case = await case_cipher(session, keyring, referral.case_id)
+    view = render(case, referral, ctx, access.side, access.writable)
     if access.side == Side.PROVIDER:
         return view
     events = (

@@ -3,13 +3,18 @@
 Routes for legal holds; the ``retention.run`` job (a singleton: once per period
 across all processes, every ``CASECOORD_RETENTION_SECONDS``, off by default
 because the default periods are not confirmed, see app/platform/config.py); and
-the empty ``PurgeHooks`` registry that crypto-shredding registers into.
+the ``PurgeHooks`` registry, into which crypto-shredding (app/casekeys)
+registers the destruction of the case's data key.
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import uuid
 
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.casekeys.service import shred_case_key
 from app.jobs.registry import Job, JobContext, Jobs
 from app.platform.config import Settings
 from app.platform.extensions import registries_of
@@ -26,6 +31,12 @@ async def retention_job(ctx: JobContext) -> int:
     return report.total
 
 
+async def shred_before_purge(session: AsyncSession, case_id: uuid.UUID) -> None:
+    """Crypto-shredding: the case's data key is destroyed (and audited) before its
+    rows go, so no copy of its sealed values (a backup, a replica) opens again."""
+    await shred_case_key(session, case_id, purpose="retention")
+
+
 def _every(settings: Settings) -> float:
     return float(settings.retention_seconds)
 
@@ -37,6 +48,6 @@ def install(app: FastAPI) -> None:
     # A malformed CASECOORD_RETENTION_CLASSES file stops the start, not a later run.
     load_schedule(app.state.settings.retention_classes)
     registries = registries_of(app)
-    registries.of(PurgeHooks)
+    registries.of(PurgeHooks).register(shred_before_purge)
     registries.of(Jobs).register(JOB)
     app.include_router(router)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.casekeys.service import case_ciphers
 from app.cases.models import Case, CaseExclusion, CaseParticipant
 from app.demo.seed import seed_demo
 from app.ops.migrate import upgrade
@@ -36,8 +37,14 @@ def test_demo_people(tmp_path: Path) -> None:
             async with db.sessionmaker() as session:
                 people = (await session.scalars(select(Person))).all()
                 facts = {f.person_id: f for f in await session.scalars(select(PersonCaseFacts))}
+                ciphers = await case_ciphers(session, keyring, {f.case_id for f in facts.values()})
                 opened = {
-                    (p.given_name, p.family_name): open_protected(keyring, p, facts.get(p.id))
+                    (p.given_name, p.family_name): open_protected(
+                        keyring,
+                        p,
+                        facts.get(p.id),
+                        ciphers[facts[p.id].case_id] if p.id in facts else None,
+                    )
                     for p in people
                 }
                 indexes = {(p.given_name, p.family_name): p.identity_code_index for p in people}

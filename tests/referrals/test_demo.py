@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.casekeys.service import case_cipher
 from app.demo.referrals import DEMO_PROVIDER_ORG, DEMO_SERVICE
 from app.demo.seed import USERS, seed_demo
 from app.directory.models import Organisation, User
@@ -47,7 +48,8 @@ def test_demo_referral_is_sent_to_the_demo_providers_service(tmp_path: Path) -> 
                     )
                 ).all()
                 assert referral.shared_enc is not None
-                shared = keyring.open_json(
+                cipher = await case_cipher(session, keyring, referral.case_id)
+                shared = cipher.open_json(
                     referral.shared_enc, FieldContext.of(referral, "shared_enc")
                 )
                 return {

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from typer.testing import CliRunner
 
 from app.audit.models import AuditEvent
+from app.casekeys.service import open_stored
 from app.cli import cli
 from app.demo.seed import seed_demo
 from app.main import create_app
@@ -41,7 +42,8 @@ async def open_everything(session: AsyncSession, keyring: KeyRing) -> int:
             for column, value in zip(columns, row[1:], strict=True):
                 if value is not None:
                     assert isinstance(value, Sealed)
-                    keyring.open(value, FieldContext(table.name, row[0], column.name))
+                    ctx = FieldContext(table.name, row[0], column.name)
+                    await open_stored(session, keyring, value, ctx)  # field or case key
                     opened += 1
     return opened
 

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.casekeys.service import case_cipher
 from app.main import create_app
 from app.ops.migrate import upgrade
 from app.persons.models import PersonCaseFacts
@@ -187,10 +188,11 @@ async def test_ciphertext_moved_to_another_row_or_column_fails(
     }
     moved = rows[other]
     assert moved.address_enc == rows[victim].address_enc  # the same envelope ...
-    assert keyring.open_json(rows[victim].address_enc, FieldContext.of(rows[victim], "address_enc"))
+    cipher = await case_cipher(db, keyring, rows[victim].case_id)  # the case's data key
+    assert cipher.open_json(rows[victim].address_enc, FieldContext.of(rows[victim], "address_enc"))
     for column in ("address_enc", "phones_enc"):  # ... opens only where it was sealed
         with pytest.raises(DecryptionError):
-            keyring.open(getattr(moved, column), FieldContext.of(moved, column))
+            cipher.open(getattr(moved, column), FieldContext.of(moved, column))
     # The API fails closed: no address of anyone, just an error with a request id.
     r = await client.get(
         f"/api/v1/persons/{other}?case_id={case['id']}", headers=world.police.headers
