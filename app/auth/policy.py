@@ -105,6 +105,12 @@ class Action(StrEnum):
     REFERRAL_TRANSITION = "referral.transition"
     # the event feed (app/events)
     EVENTS_READ = "events.read"
+    # a person's access request, GDPR art. 15 (app/access_requests): the data-protection
+    # officer (the auditor role, docs/DOMAIN.md section 5) records, decides and exports
+    ACCESS_REQUEST_CREATE = "access_request.create"
+    ACCESS_REQUEST_READ = "access_request.read"
+    ACCESS_REQUEST_DECIDE = "access_request.decide"
+    ACCESS_REQUEST_EXPORT = "access_request.export"
 
 
 class Scope(StrEnum):
@@ -259,6 +265,13 @@ POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
     # (app/events/service.py). Those who hold case work, referrals or concerns read
     # it; admins and auditors have no objects there (auditors read the audit log).
     Action.EVENTS_READ: (RECEIVERS, Relation.LISTED),
+    # Access requests (GDPR art. 15): the data-protection officer's work, which docs/DOMAIN.md
+    # section 5 gives the auditor role. Deciding takes a second auditor (four eyes, in the
+    # service); the export is the one place an auditor sees case content, once approved.
+    Action.ACCESS_REQUEST_CREATE: (frozenset({R.AUDITOR}), Relation.NONE),
+    Action.ACCESS_REQUEST_READ: (frozenset({R.AUDITOR}), Relation.NONE),
+    Action.ACCESS_REQUEST_DECIDE: (frozenset({R.AUDITOR}), Relation.NONE),
+    Action.ACCESS_REQUEST_EXPORT: (frozenset({R.AUDITOR}), Relation.NONE),
 }
 
 #: The scope an integration client needs, action by action. Every action whose POLICY

@@ -1,5 +1,6 @@
 """Imports every domain's models so that Base.metadata is complete (Alembic, tests)."""
 
+from app.access_requests.models import AccessRequest
 from app.audit.models import AuditEvent
 from app.cases.models import (
     Case,
@@ -29,6 +30,7 @@ from app.referrals.models import Referral, ReferralEvent, ServiceEntry
 from app.risk.models import Assessment, ExternalAssessment, Incident, StoredInstrument
 
 __all__ = [
+    "AccessRequest",
     "AgendaItem",
     "Assessment",
     "Attendance",
