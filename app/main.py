@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from app.access_requests import install as access_requests
 from app.audit import install as audit
 from app.auth.ratelimit import AuthGuard
 from app.auth.tokens import KeySet
@@ -51,6 +52,7 @@ DOMAINS = (
     events,
     webhooks,
     retention,
+    access_requests,
     worklist,
     jobs,
 )

@@ -116,6 +116,12 @@ class Action(StrEnum):
     LEGAL_HOLD_PLACE = "legal_hold.place"
     LEGAL_HOLD_READ = "legal_hold.read"
     LEGAL_HOLD_LIFT = "legal_hold.lift"
+    # a person's access request, GDPR art. 15 (app/access_requests): the data-protection
+    # officer (the auditor role, docs/DOMAIN.md section 5) records, decides and exports
+    ACCESS_REQUEST_CREATE = "access_request.create"
+    ACCESS_REQUEST_READ = "access_request.read"
+    ACCESS_REQUEST_DECIDE = "access_request.decide"
+    ACCESS_REQUEST_EXPORT = "access_request.export"
 
 
 class Scope(StrEnum):
@@ -284,6 +290,13 @@ POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
     Action.LEGAL_HOLD_PLACE: (frozenset({R.AUDITOR}), Relation.NONE),
     Action.LEGAL_HOLD_READ: (frozenset({R.AUDITOR}), Relation.NONE),
     Action.LEGAL_HOLD_LIFT: (frozenset({R.AUDITOR}), Relation.NONE),
+    # Access requests (GDPR art. 15): the data-protection officer's work, which docs/DOMAIN.md
+    # section 5 gives the auditor role. Deciding takes a second auditor (four eyes, in the
+    # service); the export is the one place an auditor sees case content, once approved.
+    Action.ACCESS_REQUEST_CREATE: (frozenset({R.AUDITOR}), Relation.NONE),
+    Action.ACCESS_REQUEST_READ: (frozenset({R.AUDITOR}), Relation.NONE),
+    Action.ACCESS_REQUEST_DECIDE: (frozenset({R.AUDITOR}), Relation.NONE),
+    Action.ACCESS_REQUEST_EXPORT: (frozenset({R.AUDITOR}), Relation.NONE),
 }
 
 #: The scope an integration client needs, action by action. Every action whose POLICY

@@ -1,5 +1,6 @@
 """Imports every domain's models so that Base.metadata is complete (Alembic, tests)."""
 
+from app.access_requests.models import AccessRequest
 from app.audit.models import AuditEvent, AuditPeriodStub
 from app.casekeys.models import CaseKey
 from app.cases.models import (
@@ -33,6 +34,7 @@ from app.risk.models import Assessment, ExternalAssessment, Incident, StoredInst
 from app.webhooks.models import WebhookAttempt, WebhookCursor, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "AccessRequest",
     "AgendaItem",
     "Assessment",
     "Attendance",
