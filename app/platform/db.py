@@ -153,7 +153,11 @@ def make_engine(url: str, echo: bool = False) -> AsyncEngine:
 
 
 def _configure_sqlite_reader(engine: AsyncEngine) -> None:
-    """Read connections: WAL readers that can never write (``query_only``)."""
+    """Read connections: WAL readers that can never write (``query_only``).
+
+    No BEGIN: each SELECT reads the latest committed state on its own (like
+    PostgreSQL's READ COMMITTED), takes no lock, and costs no extra round trip.
+    """
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -167,11 +171,6 @@ def _configure_sqlite_reader(engine: AsyncEngine) -> None:
         ):
             cursor.execute(pragma)
         cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        # A deferred BEGIN: under WAL the reads share one snapshot and take no lock.
-        conn.exec_driver_sql("BEGIN")
 
 
 READ_CONNECTIONS = 4
@@ -192,6 +191,8 @@ def make_read_engine(url: str, echo: bool = False) -> AsyncEngine | None:
         pool_size=READ_CONNECTIONS,
         max_overflow=0,
         pool_timeout=30,
+        # Autocommit and query_only: nothing to roll back when a connection returns.
+        pool_reset_on_return=None,
     )
     _configure_sqlite_reader(engine)
     return engine
@@ -214,9 +215,10 @@ class ReadFirstSession(Session):
     not a plain SELECT. From then on *everything*, reads included, goes to the
     writer (``BEGIN IMMEDIATE``), so the rest of the request sees its own
     writes. The commit still happens before the response is sent, so a read's
-    audit row is as durable as before. Reads before the first write see one
-    snapshot and may be older than the write transaction, as under
-    PostgreSQL's READ COMMITTED; only safe methods (no read-modify-write) use it.
+    audit row is as durable as before. Each read before the first write sees
+    the latest committed state, as under PostgreSQL's READ COMMITTED (the
+    isolation the code already runs with there); only safe methods (no
+    read-modify-write) use it.
     """
 
     reader: Engine  # set on the subclass made per Database

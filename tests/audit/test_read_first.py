@@ -109,8 +109,7 @@ async def test_reads_run_on_the_read_pool_and_only_the_audit_row_on_the_writer(
 
     assert r.status_code == 200
     assert scratch.statements["writer"] == ["BEGIN", "INSERT", "COMMIT"]
-    assert scratch.statements["reader"][0] == "BEGIN"
-    assert set(scratch.statements["reader"][1:]) == {"SELECT", "COMMIT"}
+    assert set(scratch.statements["reader"]) == {"SELECT", "COMMIT"}
     assert _case_reads(scratch.path, case["id"]) == [(str(world.police.id), "allowed")]
 
 
