@@ -173,14 +173,10 @@ async def main_async(args: Any) -> dict[str, Any]:
     servers = {"baseline": Server("baseline", env), "app": Server("app", env)}
     if args.db == "postgres":
         servers["app2"] = Server("app-workers-2", env)
-    elif args.ab:
-        servers["app_w"] = Server("app-writer-only", env)
     try:
         target = seeder.mine[0]
         case_url = f"/api/v1/cases/{target}"
-        rounds: dict[str, list[wrk.Figures]] = {
-            k: [] for k in ("baseline", "get", "note", "get2", "get_w", "note_w")
-        }
+        rounds: dict[str, list[wrk.Figures]] = {k: [] for k in ("baseline", "get", "note", "get2")}
         for _ in range(args.rounds):
             rounds["baseline"].append(
                 _load(
@@ -212,35 +208,12 @@ async def main_async(args: Any) -> dict[str, Any]:
                         args, "get2", servers["app2"].base + case_url, auth, server=servers["app2"]
                     )
                 )
-            if "app_w" in servers:
-                base_w = servers["app_w"].base
-                rounds["get_w"].append(
-                    _load(args, "get_w", base_w + case_url, auth, server=servers["app_w"])
-                )
-                rounds["note_w"].append(
-                    _load(
-                        args,
-                        "note_w",
-                        f"{base_w}{case_url}/notes",
-                        auth,
-                        method="POST",
-                        body=NOTE,
-                        server=servers["app_w"],
-                    )
-                )
         detail = {k: _best(v) for k, v in rounds.items() if v}
         detail["ratios"] = {"get_vs_baseline": _ratio(detail["get"], detail["baseline"])}
         if "note" in detail:
             detail["ratios"]["note_vs_baseline"] = _ratio(detail["note"], detail["baseline"])
         if "get2" in detail:
             detail["ratios"]["two_workers_vs_one"] = _ratio(detail["get2"], detail["get"])
-        if "get_w" in detail:
-            detail["ratios"]["get_writer_only_vs_baseline"] = _ratio(
-                detail["get_w"], detail["baseline"]
-            )
-            detail["ratios"]["note_writer_only_vs_baseline"] = _ratio(
-                detail["note_w"], detail["baseline"]
-            )
         detail["rss_mb"] = {k: _rss_mb(s) for k, s in servers.items() if k != "baseline"}
         report["detail"] = detail
         for size in sizes:
@@ -281,8 +254,6 @@ def _print(report: dict[str, Any]) -> None:
         "get": "GET case (1 worker)",
         "note": "POST note",
         "get2": "GET case (2 workers)",
-        "get_w": "GET case (SQLite, writer only)",
-        "note_w": "POST note (SQLite, writer only)",
     }
     for key, name in names.items():
         if key in d:
@@ -338,11 +309,6 @@ def main() -> None:
     parser.add_argument("--mine", type=int, default=50, help="the caller's own cases")
     parser.add_argument("--quick", action="store_true", help="two short rounds, two small sizes")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
-    parser.add_argument(
-        "--ab",
-        action="store_true",
-        help="SQLite: also the app with every request on the writer (no read connections)",
-    )
     args = parser.parse_args()
     if args.quick:
         args.duration, args.rounds = 5, args.rounds or 2

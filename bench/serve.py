@@ -52,13 +52,10 @@ def main() -> None:
             access_log=False,
         )
         return
-    if kind in ("app", "app-writer-only"):
+    if kind == "app":
         from app.main import create_app
 
         app = create_app(settings)
-        if kind == "app-writer-only":
-            # The A/B of the SQLite read connections: every request on the writer.
-            app.state.db.read_first = None
     else:
         app = baseline_app(settings.effective_database_url)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Integer, MetaData, event, func
-from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -23,8 +23,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column
-from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from app.platform.clock import clock
@@ -152,127 +151,17 @@ def make_engine(url: str, echo: bool = False) -> AsyncEngine:
     return engine
 
 
-def _configure_sqlite_reader(engine: AsyncEngine) -> None:
-    """Read connections: WAL readers that can never write (``query_only``).
-
-    No BEGIN: each SELECT reads the latest committed state on its own (like
-    PostgreSQL's READ COMMITTED), takes no lock, and costs no extra round trip.
-    """
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        for pragma in (
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=10000",
-            # A write routed here by mistake fails loudly instead of taking the lock.
-            "PRAGMA query_only=ON",
-        ):
-            cursor.execute(pragma)
-        cursor.close()
-
-
-READ_CONNECTIONS = 4
-
-
-def make_read_engine(url: str, echo: bool = False) -> AsyncEngine | None:
-    """A pool of read-only connections to a SQLite file (None for anything else).
-
-    Used by :func:`get_session` for safe requests (GET, HEAD): see
-    :class:`ReadFirstSession`. PostgreSQL needs none: its reads take no lock.
-    """
-    if not url.startswith("sqlite") or ":memory:" in url or url.rstrip("/").endswith(":"):
-        return None
-    engine = create_async_engine(
-        url,
-        echo=echo,
-        hide_parameters=True,
-        pool_size=READ_CONNECTIONS,
-        max_overflow=0,
-        pool_timeout=30,
-        # Autocommit and query_only: nothing to roll back when a connection returns.
-        pool_reset_on_return=None,
-    )
-    _configure_sqlite_reader(engine)
-    return engine
-
-
-def _is_plain_read(clause: ClauseElement | None) -> bool:
-    if clause is None or not getattr(clause, "is_select", False):
-        return False  # DML, text(), session.connection(): the writer
-    return getattr(clause, "_for_update_arg", None) is None
-
-
-class ReadFirstSession(Session):
-    """SQLite: a safe request's reads on a read connection, its writes late and short.
-
-    Every request writes at least its audit row, and SQLite has one writer, so
-    a request that took the write lock at BEGIN held it across all its reads
-    (7 round trips for an authorised read). This session sends SELECTs to
-    ``reader`` (a WAL read connection: no lock) until the first write: a flush
-    (the audit row, a just-in-time registration), any DML or anything that is
-    not a plain SELECT. From then on *everything*, reads included, goes to the
-    writer (``BEGIN IMMEDIATE``), so the rest of the request sees its own
-    writes. The commit still happens before the response is sent, so a read's
-    audit row is as durable as before. Each read before the first write sees
-    the latest committed state, as under PostgreSQL's READ COMMITTED (the
-    isolation the code already runs with there); only safe methods (no
-    read-modify-write) use it.
-    """
-
-    reader: Engine  # set on the subclass made per Database
-
-    _writing = False
-
-    def get_bind(
-        self,
-        mapper: Any = None,
-        *,
-        clause: ClauseElement | None = None,
-        bind: Any = None,
-        **kw: Any,
-    ) -> Engine | Connection:
-        if bind is None and not self._writing:
-            if not self._flushing and _is_plain_read(clause):
-                return self.reader
-            self._writing = True
-        return super().get_bind(mapper, clause=clause, bind=bind, **kw)
-
-
 class Database:
-    """Holds the engine and the session factory the app uses.
+    """Holds the engine and the session factory the app uses."""
 
-    ``read_first`` (SQLite files only) makes the sessions of safe requests:
-    see :class:`ReadFirstSession`. Everything else uses ``sessionmaker``.
-    """
-
-    def __init__(
-        self,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        engine: AsyncEngine | None,
-        read_engine: AsyncEngine | None = None,
-    ):
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], engine: AsyncEngine | None):
         self.sessionmaker = sessionmaker
         self.engine = engine
-        self.read_engine = read_engine
-        self.read_first: async_sessionmaker[AsyncSession] | None = None
-        if engine is not None and read_engine is not None:
-            session_class = type(
-                "ReadFirstSession", (ReadFirstSession,), {"reader": read_engine.sync_engine}
-            )
-            self.read_first = async_sessionmaker(
-                engine, expire_on_commit=False, sync_session_class=session_class
-            )
 
     @classmethod
     def from_url(cls, url: str, echo: bool = False) -> Database:
         engine = make_engine(url, echo=echo)
-        return cls(
-            async_sessionmaker(engine, expire_on_commit=False),
-            engine,
-            make_read_engine(url, echo=echo),
-        )
+        return cls(async_sessionmaker(engine, expire_on_commit=False), engine)
 
     @classmethod
     def bound_to(cls, connection: AsyncConnection) -> Database:
@@ -285,19 +174,11 @@ class Database:
     async def dispose(self) -> None:
         if self.engine is not None:
             await self.engine.dispose()
-        if self.read_engine is not None:
-            await self.read_engine.dispose()
-
-
-SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     db: Database = request.app.state.db
-    maker = db.sessionmaker
-    if db.read_first is not None and request.method in SAFE_METHODS:
-        maker = db.read_first
-    async with maker() as session:
+    async with db.sessionmaker() as session:
         try:
             yield session
             await session.commit()
