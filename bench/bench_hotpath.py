@@ -60,6 +60,21 @@ def _rss_mb(server: Server) -> float:
     return round(peak, 1)
 
 
+def _cpu_seconds(server: Server) -> float:
+    """User + system CPU time of the server process and its children so far."""
+    pids = [server.proc.pid]
+    children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    ticks = 0
+    for pid in pids:
+        stat = Path(f"/proc/{pid}/stat")
+        if stat.exists():
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _row(f: wrk.Figures) -> dict[str, Any]:
     return {
         "rps": round(f.rps, 1),
@@ -80,7 +95,12 @@ def _ratio(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
 
 
 def _best(rounds: list[wrk.Figures]) -> dict[str, Any]:
-    return _row(max(rounds, key=lambda f: f.rps))
+    best = _row(max(rounds, key=lambda f: f.rps))
+    # CPU per request is steadier than req/s on a shared machine: the mean over rounds.
+    cpu = [f.cpu_ms for f in rounds if getattr(f, "cpu_ms", None) is not None]
+    if cpu:
+        best["cpu_ms_per_request"] = round(sum(cpu) / len(cpu), 3)
+    return best
 
 
 async def _explain(seeder: Seeder, db: str) -> str:
@@ -108,6 +128,7 @@ def _load(
     headers: dict[str, str] | None,
     method: str = "GET",
     body: str | None = None,
+    server: Server | None = None,
 ) -> wrk.Figures:
     # A short warm-up first (discarded), then the measured run.
     wrk.run(
@@ -119,7 +140,8 @@ def _load(
         duration=2,
         connections=args.connections,
     )
-    return wrk.run(
+    before = _cpu_seconds(server) if server is not None else 0.0
+    figures = wrk.run(
         label,
         url,
         headers=headers,
@@ -128,6 +150,9 @@ def _load(
         duration=args.duration,
         connections=args.connections,
     )
+    if server is not None and figures.requests:
+        figures.cpu_ms = (_cpu_seconds(server) - before) * 1000 / figures.requests
+    return figures
 
 
 async def main_async(args: Any) -> dict[str, Any]:
@@ -154,9 +179,17 @@ async def main_async(args: Any) -> dict[str, Any]:
         rounds: dict[str, list[wrk.Figures]] = {k: [] for k in ("baseline", "get", "note", "get2")}
         for _ in range(args.rounds):
             rounds["baseline"].append(
-                _load(args, "baseline", f"{servers['baseline'].base}/cases/{target}", None)
+                _load(
+                    args,
+                    "baseline",
+                    f"{servers['baseline'].base}/cases/{target}",
+                    None,
+                    server=servers["baseline"],
+                )
             )
-            rounds["get"].append(_load(args, "get", servers["app"].base + case_url, auth))
+            rounds["get"].append(
+                _load(args, "get", servers["app"].base + case_url, auth, server=servers["app"])
+            )
             if wrk.available():
                 rounds["note"].append(
                     _load(
@@ -166,10 +199,15 @@ async def main_async(args: Any) -> dict[str, Any]:
                         auth,
                         method="POST",
                         body=NOTE,
+                        server=servers["app"],
                     )
                 )
             if "app2" in servers:
-                rounds["get2"].append(_load(args, "get2", servers["app2"].base + case_url, auth))
+                rounds["get2"].append(
+                    _load(
+                        args, "get2", servers["app2"].base + case_url, auth, server=servers["app2"]
+                    )
+                )
         detail = {k: _best(v) for k, v in rounds.items() if v}
         detail["ratios"] = {"get_vs_baseline": _ratio(detail["get"], detail["baseline"])}
         if "note" in detail:
@@ -209,7 +247,7 @@ def _print(report: dict[str, Any]) -> None:
         title=f"Hot path on {report['db']} ({report['tool']}, "
         f"{report['connections']} connections, best of {report['rounds']})"
     )
-    for col in ("measurement", "req/s", "p50 ms", "p99 ms", "errors"):
+    for col in ("measurement", "req/s", "p50 ms", "p99 ms", "CPU ms/req", "errors"):
         table.add_column(col)
     names = {
         "baseline": "bare read (baseline)",
@@ -220,7 +258,14 @@ def _print(report: dict[str, Any]) -> None:
     for key, name in names.items():
         if key in d:
             r = d[key]
-            table.add_row(name, str(r["rps"]), str(r["p50_ms"]), str(r["p99_ms"]), str(r["errors"]))
+            table.add_row(
+                name,
+                str(r["rps"]),
+                str(r["p50_ms"]),
+                str(r["p99_ms"]),
+                str(r.get("cpu_ms_per_request", "-")),
+                str(r["errors"]),
+            )
     console.print(table)
     ratios = Table(title="Ratios (same run)")
     for col in ("", "req/s", "p50", "p99"):
@@ -260,14 +305,15 @@ def main() -> None:
     )
     parser.add_argument("--duration", type=int, default=15, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=None, help="default 3 (--quick: 2)")
     parser.add_argument("--mine", type=int, default=50, help="the caller's own cases")
-    parser.add_argument("--quick", action="store_true", help="one short round, two small sizes")
+    parser.add_argument("--quick", action="store_true", help="two short rounds, two small sizes")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
     args = parser.parse_args()
     if args.quick:
-        args.duration, args.rounds = 5, 1
+        args.duration, args.rounds = 5, args.rounds or 2
         args.sizes = args.sizes or "10000,30000"
+    args.rounds = args.rounds or 3
     args.sizes = args.sizes or ("10000,100000" if args.db == "sqlite" else "10000,100000,1000000")
     report = asyncio.run(main_async(args))
     _print(report)

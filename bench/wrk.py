@@ -30,6 +30,7 @@ class Figures:
     requests: int
     errors: int  # non-2xx/3xx responses and socket errors
     tool: str
+    cpu_ms: float | None = None  # the server's CPU time per request, when measured
 
 
 def available() -> bool:

@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import jwt
+import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from app.auth.tokens import KeySet
+from app.auth.tokens import KeySet, TokenError, verify
 from app.platform.config import Settings
+from tests.world import AUDIENCE, ISSUER, KID, TokenFactory
 
 #: A second key, as an identity provider would rotate in (or an attacker would name).
 _NEXT_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -81,3 +83,46 @@ class TestKeySetRefresh:
         assert keyset.get("k2") is None
         clock.now += KeySet.REFRESH_INTERVAL
         assert keyset.get("k2") is not None
+
+
+class TestPreparedKeys:
+    """The parsed key is built once per JWK, and never outlives its JWK."""
+
+    def test_a_key_is_parsed_once_and_again_when_its_jwk_changes(
+        self, tmp_path: Path, signing_key: rsa.RSAPrivateKey, tokens: TokenFactory
+    ) -> None:
+        path, clock = tmp_path / "jwks.json", FakeClock()
+        _write_jwks(path, (KID, signing_key))
+        settings = Settings(
+            oidc_jwks=str(path),
+            oidc_issuer=ISSUER,
+            oidc_audience=AUDIENCE,
+            oidc_jwks_cache_seconds=60,
+        )
+        keyset = KeySet(settings, str(path), clock=clock)
+        first = keyset.prepared(KID, "RS256")
+        assert first is not None and keyset.prepared(KID, "RS256") is first
+        token = tokens.mint("prepared-key-user", ["police"], "org-a")
+        assert verify(token, keyset, settings).subject == "prepared-key-user"
+
+        # The identity provider replaces the key behind the same kid.
+        _write_jwks(path, (KID, _NEXT_KEY))
+        clock.now += 61
+        replaced = keyset.prepared(KID, "RS256")
+        assert replaced is not None and replaced is not first
+        with pytest.raises(TokenError):
+            verify(token, keyset, settings)  # signed by the withdrawn key
+
+    def test_a_withdrawn_kid_has_no_prepared_key(
+        self, tmp_path: Path, signing_key: rsa.RSAPrivateKey
+    ) -> None:
+        path, clock = tmp_path / "jwks.json", FakeClock()
+        _write_jwks(path, ("k1", signing_key), ("k2", _NEXT_KEY))
+        keyset = KeySet(
+            Settings(oidc_jwks=str(path), oidc_jwks_cache_seconds=60), str(path), clock=clock
+        )
+        assert keyset.prepared("k2", "RS256") is not None
+        _write_jwks(path, ("k1", signing_key))
+        clock.now += 61
+        assert keyset.get("k1") is not None  # the reload
+        assert keyset.prepared("k2", "RS256") is None
