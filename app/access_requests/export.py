@@ -54,6 +54,7 @@ from app.access_requests.schemas import (
     legal_reference,
 )
 from app.auth.principal import Principal
+from app.casekeys.service import case_cipher
 from app.cases.models import Case, CaseParticipant
 from app.concerns.models import Concern
 from app.directory.models import Organisation
@@ -61,7 +62,7 @@ from app.persons.access_report import AccessReport, access_report
 from app.persons.models import Consent, Person, PersonCaseFacts
 from app.persons.protected import open_protected
 from app.plans.models import Measure, Plan, PlanVersion
-from app.platform.crypto import KeyRing
+from app.platform.crypto import CaseCipher, KeyRing
 from app.platform.db import utcnow
 from app.referrals.models import Referral, ServiceEntry
 from app.risk.models import Assessment, Incident
@@ -78,10 +79,14 @@ NOTES = [
 ]
 
 
-def _facts(keyring: KeyRing, person: Person, row: PersonCaseFacts | None) -> ExportFacts | None:
-    if row is None:
+def _facts(
+    keyring: KeyRing, person: Person, row: PersonCaseFacts | None, case: CaseCipher
+) -> ExportFacts | None:
+    """The person's facts in one case, opened with that case's key (app/casekeys);
+    none once the case's key has been destroyed (crypto-shredding)."""
+    if row is None or case.shredded:
         return None
-    opened = open_protected(keyring, person, row)
+    opened = open_protected(keyring, person, row, case)
     safe = opened.safe_contact
     if safe is not None:
         safe = {k: v for k, v in safe.items() if k not in THIRD_PARTY_SAFE_CONTACT}
@@ -213,7 +218,7 @@ async def build_export(
                 opened_at=case.created_at,
                 closed_at=case.closed_at,
                 other_participant_roles=sorted(others),
-                facts=_facts(keyring, person, facts),
+                facts=_facts(keyring, person, facts, await case_cipher(session, keyring, case.id)),
                 consents=[ExportConsent.model_validate(c, from_attributes=True) for c in consents],
                 assessments=[
                     ExportAssessment.model_validate(

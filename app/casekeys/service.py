@@ -47,8 +47,9 @@ CASE_SEALED: dict[str, tuple[str, ...]] = {
     "referrals": ("case_id",),
 }
 #: Sealed tables that stay under the field key: a person's identity is shared by
-#: every case of the person, so no single case may destroy it.
-FIELD_SEALED = frozenset({"persons", "person_versions"})
+#: every case of the person, so no single case may destroy it; a webhook secret
+#: belongs to an organisation, not a case.
+FIELD_SEALED = frozenset({"persons", "person_versions", "webhook_endpoints"})
 
 
 def _cache(session: AsyncSession) -> dict[uuid.UUID, CaseCipher]:

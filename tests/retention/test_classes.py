@@ -24,6 +24,7 @@ from app.retention.classes import (
     load_schedule,
 )
 from app.retention.hooks import PurgeHooks
+from app.retention.install import shred_before_purge
 from tests.retention.helpers import closed_case
 from tests.world import World
 
@@ -90,7 +91,7 @@ async def test_the_job_is_registered_off_by_default_and_runs(
     assert job.singleton
     assert job.every(settings) == 0  # off until the deployment confirms its periods
     assert job.every(settings.model_copy(update={"retention_seconds": 86_400})) == 86_400
-    assert registries_of(app).of(PurgeHooks).hooks == []
+    assert registries_of(app).of(PurgeHooks).hooks == [shred_before_purge]  # crypto-shredding
     await closed_case(db, world.ankkuri, world.police)
     await db.commit()
     ctx = JobContext(Database.bound_to(connection), settings, registries_of(app))
