@@ -32,10 +32,13 @@ class PlanError(RuntimeError):
 
 @dataclass(frozen=True)
 class Edge:
-    """``table.column`` points at ``parent``'s primary key."""
+    """``table.column`` points at ``parent``'s ``referred`` column: its primary key,
+    or another unique column (a webhook delivery names its event by ``id``, while
+    the outbox's primary key is its ``sequence``)."""
 
     column: str
     parent: str
+    referred: str = "id"
 
 
 @dataclass
@@ -66,6 +69,9 @@ class CasePlan:
     def names(self) -> list[str]:
         return [o.name for o in self.owned]
 
+    def table(self, name: str) -> OwnedTable:
+        return next(o for o in self.owned if o.name == name)
+
 
 def _is_owning(table: Table, column: str, ondelete: str | None) -> bool:
     return (ondelete or "").upper() == "CASCADE" or (table.name, column) in OWNED_BY_REFERENCE
@@ -85,7 +91,7 @@ def build_plan(metadata: MetaData) -> CasePlan:
                 parent = fk.column.table.name
                 if parent in owned and parent != table.name:
                     if _is_owning(table, fk.parent.name, fk.ondelete):
-                        edges.append(Edge(fk.parent.name, parent))
+                        edges.append(Edge(fk.parent.name, parent, fk.column.name))
             if "case_id" in table.c and not table.c.case_id.foreign_keys:
                 edges.append(Edge("case_id", ROOT))
             known = owned.get(table.name)

@@ -51,7 +51,18 @@ async def case_rows(
         keys: list[Any] = []
         for edge in item.edges:
             column = item.table.c[edge.column]
-            for chunk in _chunks(found.get(edge.parent, [])):
+            parents = found.get(edge.parent, [])
+            parent = plan.table(edge.parent)
+            if parents and edge.referred != parent.key.name:
+                referred = parent.table.c[edge.referred]
+                parents = [
+                    value
+                    for chunk in _chunks(parents)
+                    for value in await session.scalars(
+                        select(referred).where(parent.key.in_(chunk))
+                    )
+                ]
+            for chunk in _chunks(parents):
                 rows = await session.scalars(select(item.key).where(column.in_(chunk)))
                 keys.extend(rows)
         found[item.name] = list(dict.fromkeys(keys))
