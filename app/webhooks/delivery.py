@@ -3,9 +3,9 @@
 **Fan-out** (a singleton job): reads the outbox after its stored cursor and
 creates one delivery per (event, subscribed endpoint) whose organisation may see
 the event's object (app/events/service.py, ``visible_to_organisation``). It also
-looks again at the last :data:`RESCAN` of events, so an event whose transaction
-committed after a later one (PostgreSQL sequences are taken at insert, not at
-commit) is not skipped; the (endpoint, event) unique key keeps that idempotent.
+looks again at the last :data:`RESCAN` of events, a safety net: events commit in
+sequence order (app/events/outbox.py), so none should commit behind the cursor;
+the (endpoint, event) unique key keeps the rescan idempotent.
 
 **Sender** (a queue job, every worker): claims due deliveries with a lease
 (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serialises writers), commits
