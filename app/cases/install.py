@@ -22,5 +22,8 @@ def install(app: FastAPI) -> None:
     providers.register(
         "cases.emergency_grants", tasks.grants_to_review, [tasks.EMERGENCY_ACCESS_REVIEW]
     )
+    providers.register(
+        "cases.emergency_notices", tasks.grants_on_my_teams, [tasks.EMERGENCY_ACCESS_NOTICE]
+    )
     for router in routers:
         app.include_router(router)

@@ -1,4 +1,5 @@
-"""The cases domain's tasks in /me/tasks: reviews that fell due, emergency grants to review.
+"""The cases domain's tasks in /me/tasks: reviews that fell due, emergency grants to
+review (auditors), and notice of emergency grants on a team's cases (its coordinators).
 
 Registered by app/cases/install.py into the app's task providers, each with the
 kinds of task it produces.
@@ -6,19 +7,23 @@ kinds of task it produces.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, Role
-from app.cases.access import member_case_ids
+from app.cases.access import excluded_case_ids, member_case_ids
 from app.cases.lifecycle import CaseStatus
 from app.cases.models import Case, EmergencyGrant
+from app.directory.models import TeamMembership
 from app.worklist.registry import TaskRead
 
 CASE_REVIEW = "case_review"
 EMERGENCY_ACCESS_REVIEW = "emergency_access_review"
+EMERGENCY_ACCESS_NOTICE = "emergency_access_notice"
+#: How long a coordinator sees an unreviewed grant on their team's case.
+NOTICE_DAYS = 7
 _RISK_PRIORITY = {"high": 0, "moderate": 1, "low": 2}
 
 
@@ -77,6 +82,45 @@ async def grants_to_review(
             title="Emergency access awaiting review",
             due_at=grant.created_at,
             overdue=grant.expires_at <= now,
+            priority=1,
+            case_id=grant.case_id,
+            target_type="emergency_grant",
+            target_id=grant.id,
+        )
+        for grant in rows
+    ]
+
+
+async def grants_on_my_teams(
+    session: AsyncSession, principal: Principal, now: datetime
+) -> list[TaskRead]:
+    """For a team's coordinators (docs/DOMAIN.md, emergency access): somebody broke
+    the glass into a case of your team. Shown until an auditor has reviewed the
+    grant, for at most ``NOTICE_DAYS``; never on a case your organisation must not
+    receive, never your own grant, and with no case content (not even the
+    reference: a coordinator need not be a member of the case)."""
+    rows = (
+        await session.scalars(
+            select(EmergencyGrant)
+            .join(Case, Case.id == EmergencyGrant.case_id)
+            .join(TeamMembership, TeamMembership.team_id == Case.team_id)
+            .where(
+                TeamMembership.user_id == principal.user_id,
+                TeamMembership.team_role == "coordinator",
+                EmergencyGrant.user_id != principal.user_id,
+                EmergencyGrant.reviewed_at.is_(None),
+                EmergencyGrant.created_at > now - timedelta(days=NOTICE_DAYS),
+                Case.status != CaseStatus.CLOSED.value,
+                Case.id.not_in(excluded_case_ids(principal)),
+            )
+        )
+    ).all()
+    return [
+        TaskRead(
+            kind=EMERGENCY_ACCESS_NOTICE,
+            title=f"Emergency access to a case of your team ({grant.role})",
+            due_at=grant.created_at,
+            overdue=False,
             priority=1,
             case_id=grant.case_id,
             target_type="emergency_grant",
