@@ -229,6 +229,23 @@ async def load_case_access(
     return access
 
 
+def grants_on_coordinated_teams(principal: Principal) -> Select[EmergencyGrant]:
+    """Others' emergency grants on cases of the teams the caller coordinates, except
+    cases the caller's organisation must not receive: what a coordinator is told of
+    (app/cases/tasks.py), without any case content."""
+    return (
+        select(EmergencyGrant)
+        .join(Case, Case.id == EmergencyGrant.case_id)
+        .join(TeamMembership, TeamMembership.team_id == Case.team_id)
+        .where(
+            TeamMembership.user_id == principal.user_id,
+            TeamMembership.team_role == "coordinator",
+            EmergencyGrant.user_id != principal.user_id,
+            Case.id.not_in(excluded_case_ids(principal)),
+        )
+    )
+
+
 async def is_team_coordinator(
     session: AsyncSession, principal: Principal, team_id: uuid.UUID
 ) -> bool:

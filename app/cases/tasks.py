@@ -13,10 +13,9 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, Role
-from app.cases.access import excluded_case_ids, member_case_ids
+from app.cases.access import grants_on_coordinated_teams, member_case_ids
 from app.cases.lifecycle import CaseStatus
 from app.cases.models import Case, EmergencyGrant
-from app.directory.models import TeamMembership
 from app.worklist.registry import TaskRead
 
 CASE_REVIEW = "case_review"
@@ -101,17 +100,10 @@ async def grants_on_my_teams(
     reference: a coordinator need not be a member of the case)."""
     rows = (
         await session.scalars(
-            select(EmergencyGrant)
-            .join(Case, Case.id == EmergencyGrant.case_id)
-            .join(TeamMembership, TeamMembership.team_id == Case.team_id)
-            .where(
-                TeamMembership.user_id == principal.user_id,
-                TeamMembership.team_role == "coordinator",
-                EmergencyGrant.user_id != principal.user_id,
+            grants_on_coordinated_teams(principal).where(
                 EmergencyGrant.reviewed_at.is_(None),
                 EmergencyGrant.created_at > now - timedelta(days=NOTICE_DAYS),
                 Case.status != CaseStatus.CLOSED.value,
-                Case.id.not_in(excluded_case_ids(principal)),
             )
         )
     ).all()
