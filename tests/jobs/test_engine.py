@@ -86,14 +86,17 @@ async def test_a_failing_job_does_not_stop_the_others(
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert len(calls) >= 3
-    failed = await history(jobs_db, "bad")
+    failed = [r for r in await history(jobs_db, "bad") if r.outcome != "cancelled"]
     assert len(failed) >= 3 and {r.outcome for r in failed} == {"failed"}
     assert {r.error_class for r in failed} == {"RuntimeError"}
     row = await lease(jobs_db, "bad")
     assert row is not None and row.failures == len(failed)
     assert row.last_error_class == "RuntimeError" and row.lease_owner is None
     assert row.next_due_at is not None  # retried at the next period
-    assert {r.outcome for r in await history(jobs_db, "good")} == {"ok"}
+    # Every run of the good job succeeded; the cancel may land in its last run.
+    good_runs = sorted(await history(jobs_db, "good"), key=lambda r: r.started_at)
+    assert {r.outcome for r in good_runs[:-1]} == {"ok"}
+    assert good_runs[-1].outcome in {"ok", "cancelled"}
 
 
 async def test_an_expired_lease_passes_to_another_engine(
