@@ -295,8 +295,11 @@ class Engine:
             "lease_owner": None,
             "lease_until": None,
             "last_finished_at": now,
-            "last_error_class": error,
         }
+        if outcome != "cancelled":
+            # A run cut short by a shutdown says nothing about the job's health:
+            # it leaves the previous run's error (or its absence) in place.
+            values["last_error_class"] = error
         if next_due is not None:
             values["next_due_at"] = next_due
         if outcome == "failed":

@@ -148,6 +148,33 @@ async def test_cancelling_the_engine_releases_the_lease(
     assert [r.outcome for r in await history(jobs_db, "forever")] == ["cancelled"]
 
 
+async def test_a_cancelled_run_keeps_the_previous_error(
+    jobs_db: Database, jobs_settings: Settings
+) -> None:
+    """A shutdown says nothing about the job's health: the last failure stays on record."""
+    attempts: list[int] = []
+
+    async def fails_then_hangs(ctx: JobContext) -> int:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("first run fails")
+        await asyncio.sleep(3600)
+        return 0
+
+    running = engine(jobs_db, jobs_settings, Job("flaky", fails_then_hangs, lambda s: 0.01))
+    assert [r.status for r in await running.tick()] == ["failed"]
+    await asyncio.sleep(0.05)  # due again
+    task = asyncio.create_task(running.tick())
+    while len(attempts) < 2:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    row = await lease(jobs_db, "flaky")
+    assert row is not None and row.lease_owner is None
+    assert row.last_error_class == "RuntimeError" and row.failures == 1
+    assert [r.outcome for r in await history(jobs_db, "flaky")] == ["failed", "cancelled"]
+
+
 async def test_queue_jobs_run_in_every_engine(jobs_db: Database, jobs_settings: Settings) -> None:
     job, calls = counting("queue", 0.1, singleton=False)
     engines = [engine(jobs_db, jobs_settings, job) for _ in range(2)]
