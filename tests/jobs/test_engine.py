@@ -153,11 +153,13 @@ async def test_a_cancelled_run_keeps_the_previous_error(
 ) -> None:
     """A shutdown says nothing about the job's health: the last failure stays on record."""
     attempts: list[int] = []
+    hanging = asyncio.Event()
 
     async def fails_then_hangs(ctx: JobContext) -> int:
         attempts.append(1)
         if len(attempts) == 1:
             raise RuntimeError("first run fails")
+        hanging.set()
         await asyncio.sleep(3600)
         return 0
 
@@ -165,8 +167,7 @@ async def test_a_cancelled_run_keeps_the_previous_error(
     assert [r.status for r in await running.tick()] == ["failed"]
     await asyncio.sleep(0.05)  # due again
     task = asyncio.create_task(running.tick())
-    while len(attempts) < 2:
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(hanging.wait(), 10)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     row = await lease(jobs_db, "flaky")
