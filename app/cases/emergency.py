@@ -14,6 +14,7 @@ are police-only here too, so to anyone else a HAH case still does not exist.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -23,12 +24,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.policy import EMERGENCY_ROLES, Action
 from app.auth.principal import Principal, Role
+from app.casekeys.service import (
+    SHREDDED_TEXT,
+    case_cipher,
+    case_ciphers,
+    open_text,
+    seal_text,
+)
 from app.cases.access import CaseAccess, excluded_case_ids, not_found
 from app.cases.lifecycle import Scheme
 from app.cases.models import Case, CaseExclusion, CaseMember, EmergencyGrant
 from app.cases.schemas import EmergencyAccessCreate, EmergencyGrantRead, EmergencyReview
 from app.events.outbox import EventType, emit
 from app.platform import context as requestctx
+from app.platform.crypto import CaseCipher, KeyRing
 from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.pagination import apply_keyset, page_of
@@ -45,13 +54,32 @@ def eligible_cases(principal: Principal) -> Select[Case]:
     return stmt
 
 
-def to_read(grant: EmergencyGrant) -> EmergencyGrantRead:
-    return EmergencyGrantRead.model_validate(
-        {
-            **{c.key: getattr(grant, c.key) for c in EmergencyGrant.__table__.columns},
-            "active": grant.expires_at > utcnow(),
-        }
-    )
+#: The auditors' queue spans cases: a shredded case's grant reads SHREDDED_TEXT.
+_SEALED = ("reason", "review_note")
+
+
+def _read(cipher: CaseCipher, grant: EmergencyGrant) -> EmergencyGrantRead:
+    values = {
+        key: getattr(grant, key)
+        for key in EmergencyGrant.__mapper__.columns.keys()
+        if not key.endswith(("_enc", "_plain"))
+    }
+    for name in _SEALED:
+        values[name] = open_text(cipher, grant, name, shredded_as=SHREDDED_TEXT)
+    return EmergencyGrantRead.model_validate({**values, "active": grant.expires_at > utcnow()})
+
+
+async def to_read(
+    session: AsyncSession, keyring: KeyRing, grant: EmergencyGrant
+) -> EmergencyGrantRead:
+    return _read(await case_cipher(session, keyring, grant.case_id), grant)
+
+
+async def to_reads(
+    session: AsyncSession, keyring: KeyRing, grants: Sequence[EmergencyGrant]
+) -> list[EmergencyGrantRead]:
+    ciphers = await case_ciphers(session, keyring, {g.case_id for g in grants})
+    return [_read(ciphers[g.case_id], g) for g in grants]
 
 
 async def load_outsider_case(
@@ -103,6 +131,7 @@ async def load_outsider_case(
 
 async def grant_access(
     session: AsyncSession,
+    keyring: KeyRing,
     principal: Principal,
     case: Case,
     data: EmergencyAccessCreate,
@@ -112,12 +141,15 @@ async def grant_access(
     now = utcnow()
     role = sorted(principal.roles & EMERGENCY_ROLES)[0]
     grant = EmergencyGrant(
+        id=uuid.uuid4(),
         case_id=case.id,
         user_id=principal.user_id,
         organisation_id=principal.organisation_id,
         role=role.value,
-        reason=data.reason,
         expires_at=now + timedelta(minutes=minutes),
+    )
+    seal_text(
+        await case_cipher(session, keyring, case.id, create=True), grant, "reason", data.reason
     )
     session.add(grant)
     await session.flush()
@@ -200,15 +232,16 @@ async def get_grant(
     return grant
 
 
-def read_grant(
-    session: AsyncSession, principal: Principal, grant: EmergencyGrant
+async def read_grant(
+    session: AsyncSession, keyring: KeyRing, principal: Principal, grant: EmergencyGrant
 ) -> EmergencyGrantRead:
     audit.record(session, principal, Action.EMERGENCY_ACCESS_READ, "emergency_grant", grant.id)
-    return to_read(grant)
+    return await to_read(session, keyring, grant)
 
 
 async def review_grant(
     session: AsyncSession,
+    keyring: KeyRing,
     principal: Principal,
     grant: EmergencyGrant,
     data: EmergencyReview,
@@ -220,7 +253,8 @@ async def review_grant(
     grant.reviewed_at = utcnow()
     grant.reviewed_by = principal.user_id
     grant.review_finding = data.finding.value
-    grant.review_note = data.note
+    cipher = await case_cipher(session, keyring, grant.case_id, create=True)
+    seal_text(cipher, grant, "review_note", data.note)
     await session.flush()
     audit.record(session, principal, "emergency_access.reviewed", "emergency_grant", grant.id)
     return grant

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.directory.models import User
 from app.persons.models import Person
+from app.platform.crypto import EncryptedText, Sealed
 from app.platform.db import Base, Timestamps, UUIDPk, Versioned, utcnow
 
 
@@ -133,11 +134,15 @@ class CaseNote(UUIDPk, Timestamps, Versioned, Base):
     visibility: Mapped[str] = mapped_column(String(20))
     #: fact | opinion: the Marak research rule keeps facts apart from opinions.
     kind: Mapped[str] = mapped_column(String(10))
-    text: Mapped[str] = mapped_column(Text)
+    #: Sealed under the case's data key (app/casekeys/service.py ``seal_text``).
+    text_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    #: Plain text written before 0021; emptied by ``keys rotate`` (LEGACY_PLAINTEXT).
+    text_plain: Mapped[str | None] = mapped_column("text", Text)
     corrects_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("case_notes.id", ondelete="RESTRICT")
     )
-    correction_reason: Mapped[str | None] = mapped_column(Text)
+    correction_reason_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    correction_reason_plain: Mapped[str | None] = mapped_column("correction_reason", Text)
 
 
 class EmergencyGrant(UUIDPk, Timestamps, Versioned, Base):
@@ -157,14 +162,17 @@ class EmergencyGrant(UUIDPk, Timestamps, Versioned, Base):
     )
     #: The role that entitled the caller (police, social_worker or health_worker).
     role: Mapped[str] = mapped_column(String(20))
-    reason: Mapped[str] = mapped_column(Text)
+    #: Sealed under the case's data key; ``reason_plain``: before 0021 (LEGACY_PLAINTEXT).
+    reason_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    reason_plain: Mapped[str | None] = mapped_column("reason", Text)
     expires_at: Mapped[datetime]
     reviewed_at: Mapped[datetime | None]
     reviewed_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="RESTRICT")
     )
     review_finding: Mapped[str | None] = mapped_column(String(20))
-    review_note: Mapped[str | None] = mapped_column(Text)
+    review_note_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    review_note_plain: Mapped[str | None] = mapped_column("review_note", Text)
 
 
 class CaseExclusion(UUIDPk, Timestamps, Versioned, Base):

@@ -19,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.policy import PROFESSIONALS, Action
 from app.auth.principal import Principal, Role
+from app.casekeys.service import case_cipher, open_text, seal_text
 from app.cases.access import CaseAccess, not_found
 from app.cases.models import CaseNote
 from app.cases.schemas import NoteCreate, NoteRead, NoteVisibility
+from app.platform.crypto import CaseCipher, KeyRing
 from app.platform.pagination import apply_keyset, page_of
 from app.platform.problems import DeniedAccess, Forbidden, field_error
 
@@ -45,11 +47,31 @@ def visible_notes(case_id: uuid.UUID, principal: Principal) -> Select[CaseNote]:
     )
 
 
+def _note_read(cipher: CaseCipher, note: CaseNote) -> NoteRead:
+    """The note as the API shows it; its text opens under the case key (410 once shredded)."""
+    return NoteRead(
+        id=note.id,
+        case_id=note.case_id,
+        author_id=note.author_id,
+        author_name=note.author_name,
+        author_organisation_id=note.author_organisation_id,
+        author_role=Role(note.author_role),
+        visibility=NoteVisibility(note.visibility),
+        kind=note.kind,
+        text=open_text(cipher, note, "text") or "",
+        corrects_id=note.corrects_id,
+        correction_reason=open_text(cipher, note, "correction_reason"),
+        created_at=note.created_at,
+        version=note.version,
+    )
+
+
 async def _with_corrections(
-    session: AsyncSession, access: CaseAccess, notes: Sequence[CaseNote]
+    session: AsyncSession, keyring: KeyRing, access: CaseAccess, notes: Sequence[CaseNote]
 ) -> list[NoteRead]:
     if not notes:
         return []
+    cipher = await case_cipher(session, keyring, access.case.id)
     ids = [n.id for n in notes]
     rows = (
         await session.execute(
@@ -65,14 +87,14 @@ async def _with_corrections(
         superseded.setdefault(corrected, []).append(correction)
     out = []
     for note in notes:
-        read = NoteRead.model_validate(note)
+        read = _note_read(cipher, note)
         read.superseded_by = superseded.get(note.id, [])
         out.append(read)
     return out
 
 
 async def list_notes(
-    session: AsyncSession, access: CaseAccess, cursor: str | None, limit: int
+    session: AsyncSession, keyring: KeyRing, access: CaseAccess, cursor: str | None, limit: int
 ) -> tuple[list[NoteRead], str | None]:
     stmt = apply_keyset(
         visible_notes(access.case.id, access.principal),
@@ -84,7 +106,7 @@ async def list_notes(
     )
     notes, nxt = page_of((await session.scalars(stmt)).all(), limit, "created_at")
     access.audit(session, "case.note.listed")
-    return await _with_corrections(session, access, notes), nxt
+    return await _with_corrections(session, keyring, access, notes), nxt
 
 
 async def get_note(
@@ -98,9 +120,11 @@ async def get_note(
     return note
 
 
-async def read_note(session: AsyncSession, access: CaseAccess, note: CaseNote) -> NoteRead:
+async def read_note(
+    session: AsyncSession, keyring: KeyRing, access: CaseAccess, note: CaseNote
+) -> NoteRead:
     access.audit(session, Action.CASE_NOTE_READ, "case_note", note.id)
-    return (await _with_corrections(session, access, [note]))[0]
+    return (await _with_corrections(session, keyring, access, [note]))[0]
 
 
 def _author_role(principal: Principal, data: NoteCreate) -> Role:
@@ -124,7 +148,9 @@ def _author_role(principal: Principal, data: NoteCreate) -> Role:
     return mine[0]
 
 
-async def add_note(session: AsyncSession, access: CaseAccess, data: NoteCreate) -> NoteRead:
+async def add_note(
+    session: AsyncSession, keyring: KeyRing, access: CaseAccess, data: NoteCreate
+) -> NoteRead:
     principal = access.principal
     visibility = data.visibility
     author_role = _author_role(principal, data)
@@ -167,6 +193,7 @@ async def add_note(session: AsyncSession, access: CaseAccess, data: NoteCreate) 
         if visibility == NoteVisibility.PROFESSION:
             author_role = Role(original.author_role)
     note = CaseNote(
+        id=uuid.uuid4(),
         case_id=access.case.id,
         author_id=principal.user_id,
         author_name=principal.name[:200],
@@ -174,12 +201,13 @@ async def add_note(session: AsyncSession, access: CaseAccess, data: NoteCreate) 
         author_role=author_role.value,
         visibility=visibility.value,
         kind=data.kind.value,
-        text=data.text,
         corrects_id=data.corrects_id,
-        correction_reason=data.correction_reason,
     )
+    cipher = await case_cipher(session, keyring, access.case.id, create=True)
+    seal_text(cipher, note, "text", data.text)
+    seal_text(cipher, note, "correction_reason", data.correction_reason)
     session.add(note)
     await session.flush()
     action = "case.note.corrected" if data.corrects_id else "case.note.created"
     audit.record(session, principal, action, "case_note", note.id, purpose=access.purpose)
-    return NoteRead.model_validate(note)
+    return _note_read(cipher, note)

@@ -15,6 +15,7 @@ from app.cases.dependencies import (
     EmergencyRequester,
 )
 from app.cases.schemas import EmergencyAccessCreate, EmergencyGrantRead, EmergencyReview
+from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
 from app.platform.idempotency import Idempotency, create_once
@@ -30,6 +31,7 @@ async def request_emergency_access(
     case_id: CaseId,
     body: EmergencyAccessCreate,
     session: SessionDep,
+    keyring: KeyRingDep,
     outsider: EmergencyRequester,
     idempotency: Idempotency,
     response: Response,
@@ -43,15 +45,17 @@ async def request_emergency_access(
     principal = outsider.principal
 
     async def create() -> tuple[EmergencyGrantRead, uuid.UUID]:
-        grant = await service.grant_access(session, principal, await outsider(case_id), body)
+        grant = await service.grant_access(
+            session, keyring, principal, await outsider(case_id), body
+        )
         set_etag(response, grant.version)
         response.headers["Location"] = f"/api/v1/emergency-access/{grant.id}"
-        return service.to_read(grant), grant.id
+        return await service.to_read(session, keyring, grant), grant.id
 
     async def reread(target_id: str) -> EmergencyGrantRead:
         grant = await service.own_grant(session, principal, case_id, uuid.UUID(target_id))
         set_etag(response, grant.version)
-        return service.read_grant(session, principal, grant)
+        return await service.read_grant(session, keyring, principal, grant)
 
     return await create_once(
         idempotency, session, principal, body, response, "emergency_grant", create, reread
@@ -60,15 +64,16 @@ async def request_emergency_access(
 
 @router.get("/cases/{case_id}/emergency-access", response_model=list[EmergencyGrantRead])
 async def list_case_emergency_access(
-    session: SessionDep, access: CaseGrantReader
+    session: SessionDep, keyring: KeyRingDep, access: CaseGrantReader
 ) -> list[EmergencyGrantRead]:
     """Emergency grants on this case (its leads and team coordinator)."""
-    return [service.to_read(g) for g in await service.grants_of_case(session, access)]
+    return await service.to_reads(session, keyring, await service.grants_of_case(session, access))
 
 
 @router.get("/emergency-access", response_model=Page[EmergencyGrantRead])
 async def list_emergency_access(
     session: SessionDep,
+    keyring: KeyRingDep,
     principal: EmergencyAccessReader,
     reviewed: bool | None = None,
     case_id: uuid.UUID | None = None,
@@ -79,17 +84,22 @@ async def list_emergency_access(
     items, nxt = await service.list_grants(
         session, principal, reviewed=reviewed, case_id=case_id, cursor=cursor, limit=limit
     )
-    return Page[EmergencyGrantRead](items=[service.to_read(g) for g in items], next_cursor=nxt)
+    reads = await service.to_reads(session, keyring, items)
+    return Page[EmergencyGrantRead](items=reads, next_cursor=nxt)
 
 
 @router.get("/emergency-access/{grant_id}", response_model=EmergencyGrantRead)
 async def get_emergency_access(
-    grant_id: uuid.UUID, session: SessionDep, principal: EmergencyAccessReader, response: Response
+    grant_id: uuid.UUID,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    principal: EmergencyAccessReader,
+    response: Response,
 ) -> EmergencyGrantRead:
     """One emergency access grant: who, which case, why and until when."""
     grant = await service.get_grant(session, principal, grant_id)
     set_etag(response, grant.version)
-    return service.read_grant(session, principal, grant)
+    return await service.read_grant(session, keyring, principal, grant)
 
 
 @router.post("/emergency-access/{grant_id}/review", response_model=EmergencyGrantRead)
@@ -97,12 +107,13 @@ async def review_emergency_access(
     grant_id: uuid.UUID,
     body: EmergencyReview,
     session: SessionDep,
+    keyring: KeyRingDep,
     principal: EmergencyAccessReviewer,
     expected: IfMatch,
     response: Response,
 ) -> EmergencyGrantRead:
     """Mark a grant reviewed, with a finding (If-Match: the grant's ETag)."""
     grant = await service.get_grant(session, principal, grant_id)
-    grant = await service.review_grant(session, principal, grant, body, expected)
+    grant = await service.review_grant(session, keyring, principal, grant, body, expected)
     set_etag(response, grant.version)
-    return service.to_read(grant)
+    return await service.to_read(session, keyring, grant)

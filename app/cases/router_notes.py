@@ -10,6 +10,7 @@ from app.auth.policy import Action
 from app.cases import notes as service
 from app.cases.dependencies import CaseNoteReader, CaseNoteWriter
 from app.cases.schemas import NoteCreate, NoteRead
+from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
 from app.platform.etag import set_etag
 from app.platform.idempotency import Idempotency, create_once
@@ -22,12 +23,13 @@ BASE = "/cases/{case_id}/notes"
 @router.get(BASE, response_model=Page[NoteRead])
 async def list_notes(
     session: SessionDep,
+    keyring: KeyRingDep,
     access: CaseNoteReader,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[NoteRead]:
     """The notes you may see, oldest first."""
-    items, nxt = await service.list_notes(session, access, cursor, limit)
+    items, nxt = await service.list_notes(session, keyring, access, cursor, limit)
     return Page[NoteRead](items=items, next_cursor=nxt)
 
 
@@ -35,6 +37,7 @@ async def list_notes(
 async def add_note(
     body: NoteCreate,
     session: SessionDep,
+    keyring: KeyRingDep,
     access: CaseNoteWriter,
     idempotency: Idempotency,
     response: Response,
@@ -42,7 +45,7 @@ async def add_note(
     """Write a note, or correct one with ``corrects_id`` and ``correction_reason``."""
 
     async def create() -> tuple[NoteRead, uuid.UUID]:
-        out = await service.add_note(session, access, body)
+        out = await service.add_note(session, keyring, access, body)
         set_etag(response, out.version)
         response.headers["Location"] = f"/api/v1/cases/{access.case.id}/notes/{out.id}"
         return out, out.id
@@ -50,7 +53,7 @@ async def add_note(
     async def reread(target_id: str) -> NoteRead:
         note = await service.get_note(session, access, uuid.UUID(target_id), Action.CASE_NOTE_READ)
         set_etag(response, note.version)
-        return await service.read_note(session, access, note)
+        return await service.read_note(session, keyring, access, note)
 
     return await create_once(
         idempotency, session, access.principal, body, response, "case_note", create, reread
@@ -59,9 +62,13 @@ async def add_note(
 
 @router.get(BASE + "/{note_id}", response_model=NoteRead)
 async def get_note(
-    note_id: uuid.UUID, session: SessionDep, access: CaseNoteReader, response: Response
+    note_id: uuid.UUID,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    access: CaseNoteReader,
+    response: Response,
 ) -> NoteRead:
     """One note, if its visibility lets you read it."""
     note = await service.get_note(session, access, note_id, access.action)
     set_etag(response, note.version)
-    return await service.read_note(session, access, note)
+    return await service.read_note(session, keyring, access, note)

@@ -6,12 +6,14 @@ and subject the dev tokens carry, so the first request finds them.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
+from app.casekeys.service import case_cipher, seal_text
 from app.cases.models import Case, CaseMember, CaseNote
 from app.demo.persons import add_participants
 from app.demo.referrals import seed_demo_referrals
@@ -265,20 +267,21 @@ async def _seed_cases(
                 )
             )
         await add_participants(session, keyring, lead, case, demo.participants)
+        cipher = await case_cipher(session, keyring, case.id, create=True)
         for username, visibility, kind, text in demo.notes:
             author = users[username]
-            session.add(
-                CaseNote(
-                    case_id=case.id,
-                    author_id=author.id,
-                    author_name=author.name,
-                    author_organisation_id=author.organisation_id,
-                    author_role=sorted(author.roles)[0],
-                    visibility=visibility,
-                    kind=kind,
-                    text=text,
-                )
+            note = CaseNote(
+                id=uuid.uuid4(),
+                case_id=case.id,
+                author_id=author.id,
+                author_name=author.name,
+                author_organisation_id=author.organisation_id,
+                author_role=sorted(author.roles)[0],
+                visibility=visibility,
+                kind=kind,
             )
+            seal_text(cipher, note, "text", text)
+            session.add(note)
         await session.flush()
         audit.record(session, None, "case.created", "case", case.id, purpose="demo seed")
         created += 1

@@ -59,6 +59,8 @@ def keys_status() -> None:
         configured = "yes" if kid in keyring.kids else "NO"
         if kid == "shredded":  # values of shredded cases: no key opens them, by design
             configured = "-"
+        if kid == "plaintext":  # free text from before 0021: `keys rotate` seals it
+            configured = "-"
         table.add_row(kid, str(counts.get(kid, 0)), configured)
     console.print(table)
 
@@ -97,7 +99,8 @@ def keys_rotate() -> None:
     console.print(
         f"[green]Re-encrypted {result.resealed} values under {result.primary_kid}[/green] "
         f"({result.current} already were; {result.skipped_changed} changed meanwhile); "
-        f"{result.rewrapped} case keys rewrapped."
+        f"{result.rewrapped} case keys rewrapped; "
+        f"{result.plaintext_sealed} plaintext values sealed."
     )
     counts = asyncio.run(_key_counts(settings))
     left = {k: n for k, n in counts.items() if k not in (keyring.primary_kid, "shredded")}

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.policy import Action
 from app.auth.principal import Principal
+from app.casekeys.service import SHREDDED_TEXT, case_cipher, case_ciphers, open_text, seal_text
 from app.cases.access import member_case_ids
 from app.cases.dependencies import CaseLoader
 from app.cases.lifecycle import CaseStatus, Gates, Scheme
@@ -38,6 +39,7 @@ from app.plans.schemas import (
     MeetingRead,
     MinutesCreate,
     MinutesKind,
+    MinutesRead,
     PlanCreate,
 )
 from app.platform.crypto import KeyRing
@@ -276,16 +278,18 @@ async def add_minutes(
         measure = await measure_service.add_measure(session, access, plan, data.measure)
         measure_id = measure.id
     entry = MinutesEntry(
+        id=uuid.uuid4(),
         meeting_id=meeting.id,
         case_id=data.case_id,
         kind=data.kind.value,
         organisation_id=principal.organisation_id,
         information_kind=data.information_kind.value if data.information_kind else None,
-        text=data.text,
-        reason=data.reason,
         measure_id=measure_id,
         author_id=principal.user_id,
     )
+    cipher = await case_cipher(session, keyring, data.case_id, create=True)
+    seal_text(cipher, entry, "text", data.text)
+    seal_text(cipher, entry, "reason", data.reason)
     session.add(entry)
     await session.flush()
     audit.record(session, principal, "meeting.minutes.added", "case", data.case_id, purpose="marak")
@@ -306,3 +310,30 @@ async def list_minutes(
     for seen in sorted({r.case_id for r in rows}):
         audit.record(session, principal, Action.MINUTES_READ, "case", seen, purpose="marak")
     return rows
+
+
+async def minutes_reads(
+    session: AsyncSession, keyring: KeyRing, rows: Sequence[MinutesEntry]
+) -> list[MinutesRead]:
+    """Entries as the API shows them, their text opened under each case's key
+    (a meeting spans cases: a shredded case's lines read SHREDDED_TEXT)."""
+    ciphers = await case_ciphers(session, keyring, {r.case_id for r in rows})
+    out = []
+    for row in rows:
+        cipher = ciphers[row.case_id]
+        out.append(
+            MinutesRead(
+                id=row.id,
+                meeting_id=row.meeting_id,
+                case_id=row.case_id,
+                kind=MinutesKind(row.kind),
+                organisation_id=row.organisation_id,
+                information_kind=row.information_kind,
+                text=open_text(cipher, row, "text", shredded_as=SHREDDED_TEXT) or "",
+                reason=open_text(cipher, row, "reason", shredded_as=SHREDDED_TEXT),
+                measure_id=row.measure_id,
+                author_id=row.author_id,
+                created_at=row.created_at,
+            )
+        )
+    return out

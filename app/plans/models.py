@@ -165,9 +165,13 @@ class MinutesEntry(UUIDPk, Timestamps, Base):
     )
     #: fact | opinion (shared information only)
     information_kind: Mapped[str | None] = mapped_column(String(10))
-    text: Mapped[str] = mapped_column(Text)
+    #: Sealed under the case's data key (app/casekeys/service.py ``seal_text``);
+    #: ``*_plain``: written before 0021, emptied by ``keys rotate`` (LEGACY_PLAINTEXT).
+    text_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    text_plain: Mapped[str | None] = mapped_column("text", Text)
     #: Why an agency deliberately did not share (not_shared only).
-    reason: Mapped[str | None] = mapped_column(Text)
+    reason_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    reason_plain: Mapped[str | None] = mapped_column("reason", Text)
     measure_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("plan_measures.id", ondelete="RESTRICT")
     )

@@ -159,6 +159,7 @@ async def close_meeting(
 async def list_minutes(
     meeting_id: uuid.UUID,
     session: SessionDep,
+    keyring: KeyRingDep,
     principal: MinutesReader,
     meeting_of: MinutesToRead,
     case_id: uuid.UUID | None = Query(default=None),
@@ -166,7 +167,7 @@ async def list_minutes(
     """Minutes of the cases you are a member of; other cases' minutes do not exist for you."""
     meeting = await meeting_of(meeting_id)
     rows = await service.list_minutes(session, principal, meeting, case_id)
-    return [MinutesRead.model_validate(r) for r in rows]
+    return await service.minutes_reads(session, keyring, rows)
 
 
 @router.post(ONE + "/minutes", response_model=MinutesRead, status_code=201)
@@ -187,7 +188,7 @@ async def add_minutes(
     async def create() -> tuple[MinutesRead, uuid.UUID]:
         meeting = await meeting_of(meeting_id)
         entry = await service.add_minutes(session, keyring, case_of, meeting, body)
-        return MinutesRead.model_validate(entry), entry.id
+        return (await service.minutes_reads(session, keyring, [entry]))[0], entry.id
 
     async def reread(target_id: str) -> MinutesRead:
         action = Action.MINUTES_READ
@@ -196,7 +197,7 @@ async def add_minutes(
         entry = next((r for r in rows if str(r.id) == target_id), None)
         if entry is None:
             raise not_found(action, principal, "minutes", target_id)
-        return MinutesRead.model_validate(entry)
+        return (await service.minutes_reads(session, keyring, [entry]))[0]
 
     return await create_once(
         idempotency, session, principal, body, response, "minutes", create, reread

@@ -7,15 +7,18 @@ names are re-exported here for the generated matrices in tests/security).
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.casekeys.service import case_cipher, seal_text
 from app.cases.lifecycle import lifecycle
 from app.cases.models import Case, CaseMember, CaseNote, CaseParticipant, EmergencyGrant
 from app.directory.models import Team
 from app.persons.models import Person
+from app.platform.crypto import KeyRing
 from app.platform.db import utcnow
 from tests.world import Actor, join_team, make_org, make_team, make_user, short
 
@@ -75,7 +78,9 @@ async def add_grant(
         user_id=actor.id,
         organisation_id=actor.org_id,
         role=role,
-        reason="Imminent danger reported by the night shift, need contacts.",
+        # As written before 0021 (plain text, read until ``keys rotate`` seals it);
+        # grants made through the API are sealed (tests/security/test_data_at_rest.py).
+        reason_plain="Imminent danger reported by the night shift, need contacts.",
         expires_at=utcnow() + timedelta(minutes=minutes),
     )
     db.add(grant)
@@ -112,7 +117,10 @@ async def add_note(
     visibility: str = "case",
     role: str | None = None,
     text: str = "Met the family; situation calm.",
+    keyring: KeyRing | None = None,
 ) -> CaseNote:
+    """A note; sealed under the case key with ``keyring``, else in plain text as
+    written before 0021 (the application reads both; ``keys rotate`` seals it)."""
     note = CaseNote(
         case_id=case.id,
         author_id=author.id,
@@ -121,8 +129,12 @@ async def add_note(
         author_role=role or author.roles[0],
         visibility=visibility,
         kind="fact",
-        text=text,
     )
+    if keyring is None:
+        note.text_plain = text
+    else:
+        note.id = uuid.uuid4()
+        seal_text(await case_cipher(db, keyring, case.id, create=True), note, "text", text)
     db.add(note)
     await db.flush()
     return note
