@@ -93,7 +93,7 @@ class TestCorrections:
         assert r.json()["visibility"] == "organisation"
         assert r.json()["corrects_id"] == str(original.id)
         old = await client.get(url(case, original.id), headers=world.police.headers)
-        assert old.json()["text"] == original.text  # the original is untouched
+        assert old.json()["text"] == original.text_plain  # the original is untouched
         assert old.json()["superseded_by"] == [r.json()["id"]]
 
     async def test_correction_needs_a_reason_and_keeps_visibility(
