@@ -45,6 +45,18 @@ def scratch_url(tmp_path: Path) -> Iterator[str]:
         _in_thread(lambda: asyncio.run(_pg_admin(configured, drop)))
 
 
+#: The columns 0019 moved under case keys. Later ones (0021: notes, minutes...)
+#: go back to plain text on a downgrade past 0021, so they are not counted here.
+OF_0019 = {
+    "person_case_facts.address_enc",
+    "person_case_facts.phones_enc",
+    "person_case_facts.safe_contact_enc",
+    "person_case_fact_versions.snapshot_enc",
+    "plan_versions.safe_contact_enc",
+    "referrals.shared_enc",
+}
+
+
 def _async(fn: Any) -> Any:
     out: list[Any] = []
     _in_thread(lambda: out.append(asyncio.run(fn())))
@@ -62,7 +74,7 @@ async def _case_values(url: str, ring: KeyRing) -> list[tuple[Any, Sealed]]:
                     continue
                 for row in (await session.execute(case_of_rows(Base.metadata, table))).all():
                     for column, value in zip(columns, row[2:], strict=True):
-                        if value is not None:
+                        if value is not None and f"{table.name}.{column.name}" in OF_0019:
                             ctx = FieldContext(table.name, row[0], column.name)
                             await open_stored(session, ring, value, ctx)
                             found.append((row[1], value))

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, MetaData, String, Text
 
-from app.casekeys.service import CASE_SEALED, FIELD_SEALED, LEGACY_PLAINTEXT
+from app.casekeys.freetext import LEGACY_PLAINTEXT
+from app.casekeys.service import CASE_SEALED, FIELD_SEALED
 from app.platform.crypto import EncryptedText
 
 GAP = "NOT YET SEALED (gap): "
@@ -149,8 +150,10 @@ PLAIN: dict[str, str] = {
     "assessments.instrument_hash": _HASH,
     "assessments.scheme": _CODE,
     "assessments.status": _CODE,
-    "assessments.answers": GAP + "answers with free-text notes per item (JSON)",
-    "assessments.judgement": "professional-judgement codes per criterion (JSON)",
+    # Free text (source, evidence, note) sealed in answer_text_enc (LEGACY_JSON_TEXT).
+    "assessments.answers": "item and answer codes per item (JSON)",
+    "assessments.judgement": GAP + "judgement codes and text fields: Marak judgement_reasons, "
+    "HAH formulation, Ankkuri summary_need (JSON; scoring re-reads it without a key)",
     "assessments.result": "the evaluated outcome: criterion codes and fixed reasons (JSON)",
     "assessments.risk_level": _CODE,
     "assessments.assessor_name": _AUTHOR,
@@ -162,10 +165,8 @@ PLAIN: dict[str, str] = {
     "external_assessments.reference": GAP + "a reference to an outside assessment",
     # --- plans and meetings ---
     "plans.kind": _CODE,
-    "plans.last_review_note": GAP + "the plan's last review note (free text)",
     "plan_versions.summary": GAP + "the safety plan's summary (free text)",
     "plan_versions.contacts": GAP + "the plan's contact list (JSON)",
-    "plan_versions.internal_note": GAP + "the plan's internal note (free text)",
     "plan_versions.measures_snapshot": GAP + "the measures as agreed (JSON, free text)",
     "plan_measures.category": _CODE,
     "plan_measures.description": GAP + "what a measure is (free text)",

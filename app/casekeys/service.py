@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, MetaData, Select, Table, Text, or_, select, type_coerce, update
+from sqlalchemy import Column, MetaData, Select, Table, Text, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +25,6 @@ from app.casekeys.models import CaseKey
 from app.platform.crypto import (
     KEY_BYTES,
     CaseCipher,
-    CaseDataShredded,
     EncryptedText,
     FieldContext,
     KeyRing,
@@ -49,18 +48,8 @@ CASE_SEALED: dict[str, tuple[str, ...]] = {
     "case_notes": ("case_id",),
     "meeting_minutes": ("case_id",),
     "emergency_grants": ("case_id",),
-}
-#: Free text of a case that was stored in plain text before revision 0021:
-#: table -> {legacy plaintext column: its sealed column}. The domain writes the
-#: sealed column only (:func:`seal_text`) and empties the plaintext; ``casecoord
-#: keys rotate`` seals the values still in plain text and empties them
-#: (app/ops/keyrotation.py); shredding a case empties its plaintext. The model
-#: maps the plaintext column as ``<name>_plain`` and the sealed one as
-#: ``<name>_enc``. Every such table has a ``case_id`` of its own.
-LEGACY_PLAINTEXT: dict[str, dict[str, str]] = {
-    "case_notes": {"text": "text_enc", "correction_reason": "correction_reason_enc"},
-    "meeting_minutes": {"text": "text_enc", "reason": "reason_enc"},
-    "emergency_grants": {"reason": "reason_enc", "review_note": "review_note_enc"},
+    "assessments": ("case_id",),
+    "plans": ("case_id",),
 }
 #: Sealed tables that stay under the field key: a person's identity is shared by
 #: every case of the person, so no single case may destroy it; a webhook secret
@@ -194,45 +183,6 @@ async def shred_case_key(
     return ShredResult(case_id, destroyed, legacy)
 
 
-# --- sealed free text (LEGACY_PLAINTEXT) ---------------------------------------------
-
-#: What sealed free text reads as, in a list that spans cases, once its case was
-#: shredded: one destroyed case must not make the whole list answer 410.
-SHREDDED_TEXT = "[destroyed with the case's data key]"
-
-
-def seal_text(cipher: CaseCipher, row: Any, name: str, value: str | None) -> None:
-    """Seal ``value`` into the row's ``<name>_enc`` under the case key; no plaintext stays.
-
-    The row needs its id (the associated data binds it): assign ``id=uuid4()``.
-    """
-    attr = f"{name}_enc"
-    sealed = None if value is None else cipher.seal(value, FieldContext.of(row, attr))
-    setattr(row, attr, sealed)
-    setattr(row, f"{name}_plain", None)
-
-
-def open_text(
-    cipher: CaseCipher, row: Any, name: str, *, shredded_as: str | None = None
-) -> str | None:
-    """The row's ``<name>``: its sealed value, else a value still in plain text
-    (written before 0021, not yet moved by ``keys rotate``).
-
-    A shredded case answers :class:`CaseDataShredded` (its plaintext was
-    emptied), or ``shredded_as`` when given (lists that span cases).
-    """
-    attr = f"{name}_enc"
-    sealed = getattr(row, attr)
-    if cipher.shredded and shredded_as is not None:
-        return None if sealed is None and getattr(row, f"{name}_plain") is None else shredded_as
-    if sealed is not None:
-        return cipher.open(sealed, FieldContext.of(row, attr))
-    legacy: str | None = getattr(row, f"{name}_plain")
-    if legacy is not None and cipher.shredded:
-        raise CaseDataShredded("This case's protected data has been destroyed.")
-    return legacy
-
-
 # --- which rows belong to which case (rotation, shredding, tests) ---------------------
 
 
@@ -281,37 +231,9 @@ async def _bury_legacy_values(session: AsyncSession, case_id: uuid.UUID) -> int:
                     .execution_options(synchronize_session=False)
                 )
             buried += len(ids)
-    for name, pairs in LEGACY_PLAINTEXT.items():
-        buried += await _bury_plaintext(session, Base.metadata.tables[name], pairs, case_id)
-    return buried
+    from app.casekeys.freetext import bury_case_text
 
-
-async def _bury_plaintext(
-    session: AsyncSession, table: Table, pairs: dict[str, str], case_id: uuid.UUID
-) -> int:
-    """Empty the case's free text still in plain text; its sealed column gets a
-    tombstone, so reading it answers "shredded" like every other value."""
-    plain = [table.c[p] for p in pairs]
-    rows = (
-        await session.execute(
-            select(table.c.id, *plain).where(
-                table.c.case_id == case_id, or_(*(c.is_not(None) for c in plain))
-            )
-        )
-    ).all()
-    for row in rows:
-        values: dict[str, Any] = {}
-        for (name, enc), value in zip(pairs.items(), row[1:], strict=True):
-            if value is not None:
-                values[name] = None
-                values[enc] = tombstone(case_id)
-        await session.execute(
-            update(table)
-            .where(table.c.id == row[0])
-            .values(values)
-            .execution_options(synchronize_session=False)
-        )
-    return len(rows)
+    return buried + await bury_case_text(session, Base.metadata, case_id)
 
 
 async def open_stored(

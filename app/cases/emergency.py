@@ -24,13 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.policy import EMERGENCY_ROLES, Action
 from app.auth.principal import Principal, Role
-from app.casekeys.service import (
-    SHREDDED_TEXT,
-    case_cipher,
-    case_ciphers,
-    open_text,
-    seal_text,
-)
+from app.casekeys.freetext import SHREDDED_TEXT, open_text, seal_text
+from app.casekeys.service import case_cipher, case_ciphers
 from app.cases.access import CaseAccess, excluded_case_ids, not_found
 from app.cases.lifecycle import Scheme
 from app.cases.models import Case, CaseExclusion, CaseMember, EmergencyGrant

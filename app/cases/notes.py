@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.policy import PROFESSIONALS, Action
 from app.auth.principal import Principal, Role
-from app.casekeys.service import case_cipher, open_text, seal_text
+from app.casekeys.freetext import open_text, seal_text
+from app.casekeys.service import case_cipher
 from app.cases.access import CaseAccess, not_found
 from app.cases.models import CaseNote
 from app.cases.schemas import NoteCreate, NoteRead, NoteVisibility

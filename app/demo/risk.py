@@ -7,6 +7,7 @@ date, the Ankkuri summary) and the case's risk level follows from it.
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -14,15 +15,20 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
+from app.casekeys.freetext import LEGACY_JSON_TEXT, split_free_text
+from app.casekeys.service import case_cipher
 from app.cases.lifecycle import Scheme
 from app.cases.models import Case
 from app.directory.models import User
 from app.platform.clock import clock
+from app.platform.crypto import FieldContext, KeyRing
 from app.risk import config as risk_config
 from app.risk.evaluation import apply_to_case, evaluate
 from app.risk.instruments import default_registry
 from app.risk.models import Assessment, ExternalAssessment, Incident
 from app.risk.validation import validate_answers
+
+TEXT_FIELDS = LEGACY_JSON_TEXT["assessments"][3]
 
 MARAK_YES = {
     "injury", "very_frightened", "what_is_feared", "isolation", "separation_past_year",
@@ -129,7 +135,7 @@ async def _extras(session: AsyncSession, case: Case, author: User) -> None:
     await session.flush()
 
 
-async def seed_assessments(session: AsyncSession, users: dict[str, User]) -> int:
+async def seed_assessments(session: AsyncSession, keyring: KeyRing, users: dict[str, User]) -> int:
     """One submitted assessment per demo case (idempotent: skipped once one exists)."""
     created = 0
     config = risk_config.current()
@@ -145,14 +151,16 @@ async def seed_assessments(session: AsyncSession, users: dict[str, User]) -> int
         payload = {"instrument_code": code, "instrument_version": 1, **build()}
         answers = validate_answers(entry.definition, payload)
         outcome = await evaluate(session, case, answers, clock.today(), config)
+        answers_kept, texts = split_free_text(payload["answers"], "item", TEXT_FIELDS)
         assessment = Assessment(
+            id=uuid.uuid4(),
             case_id=case.id,
             instrument_code=code,
             instrument_version=1,
             instrument_hash=entry.content_hash,
             scheme=entry.definition.scheme.value,
             status="submitted",
-            answers=payload["answers"],
+            answers=answers_kept,
             judgement=payload["judgement"],
             score=outcome.score,
             result=outcome.result,
@@ -166,6 +174,9 @@ async def seed_assessments(session: AsyncSession, users: dict[str, User]) -> int
             submitted_at=clock.now(),
             submitted_by=author.id,
         )
+        cipher = await case_cipher(session, keyring, case.id, create=True)
+        ctx = FieldContext.of(assessment, "answer_text_enc")
+        assessment.answer_text_enc = cipher.seal_json(texts, ctx)
         session.add(assessment)
         apply_to_case(session, None, case, outcome, entry.definition.scheme)
         await session.flush()

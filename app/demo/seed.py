@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.casekeys.service import case_cipher, seal_text
+from app.casekeys.freetext import seal_text
+from app.casekeys.service import case_cipher
 from app.cases.models import Case, CaseMember, CaseNote
 from app.demo.persons import add_participants
 from app.demo.referrals import seed_demo_referrals
@@ -167,7 +168,7 @@ async def _seed(session: AsyncSession, settings: Settings) -> int:
                 session.add(TeamMembership(team_id=team.id, user_id=user.id, team_role=team_role))
     await session.flush()
     created += await _seed_cases(session, load_keyring(settings), users, teams)
-    created += await seed_assessments(session, users)
+    created += await seed_assessments(session, load_keyring(settings), users)
     created += await seed_services(session)
     created += await seed_demo_referrals(session, load_keyring(settings), settings, users)
     return created

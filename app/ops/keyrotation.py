@@ -20,9 +20,9 @@ their case's data key, which is made if the case has none yet; a value of a
 shredded case still in v1 is overwritten with a tombstone. Values already
 under a case key are left as they are: rewrapping their key was enough.
 
-Free text written in plain text before revision 0021 (``LEGACY_PLAINTEXT``)
-is sealed under its case's data key the same way, and the plaintext column
-is emptied in the same UPDATE (a shredded case's gets a tombstone instead).
+Free text written in plain text before revision 0021 is sealed under its
+case's data key first, and the plaintext emptied in the same UPDATE (a
+shredded case's gets a tombstone instead): app/casekeys/freetext.py.
 ``keys status`` counts what is left as ``plaintext``.
 """
 
@@ -34,11 +34,12 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Column, MetaData, Table, func, or_, select, update
+from sqlalchemy import Column, MetaData, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.casekeys.freetext import plaintext_left, seal_legacy_text
 from app.casekeys.models import CaseKey
-from app.casekeys.service import CASE_SEALED, LEGACY_PLAINTEXT, case_cipher, case_of_rows
+from app.casekeys.service import CASE_SEALED, case_cipher, case_of_rows
 from app.platform.crypto import (
     CASE_KID,
     EncryptedText,
@@ -101,20 +102,10 @@ async def count_values(session: AsyncSession, metadata: MetaData) -> dict[str, i
                 if kid == CASE_KID:
                     kid = wrapping.get(value.case_id, SHREDDED)
                 counts[kid] = counts.get(kid, 0) + 1
-    left = await _plaintext_left(session, metadata)
+    left = await plaintext_left(session, metadata)
     if left:
         counts[PLAINTEXT] = left
     return counts
-
-
-async def _plaintext_left(session: AsyncSession, metadata: MetaData) -> int:
-    left = 0
-    for name, pairs in LEGACY_PLAINTEXT.items():
-        table = metadata.tables[name]
-        for column in pairs:
-            stmt = select(func.count()).select_from(table).where(table.c[column].is_not(None))
-            left += int(await session.scalar(stmt) or 0)
-    return left
 
 
 async def total_values(session: AsyncSession, metadata: MetaData) -> int:
@@ -123,7 +114,7 @@ async def total_values(session: AsyncSession, metadata: MetaData) -> int:
         for column in columns:
             stmt = select(func.count()).select_from(table).where(column.is_not(None))
             total += int(await session.scalar(stmt) or 0)
-    return total + await _plaintext_left(session, metadata)
+    return total + await plaintext_left(session, metadata)
 
 
 async def rotate(
@@ -135,8 +126,11 @@ async def rotate(
     """Re-seal every value not under ``keyring.primary_kid``. Idempotent."""
     result = RotationResult(keyring.primary_kid)
     result.rewrapped = await rewrap_case_keys(sessions, keyring)
-    for name, pairs in LEGACY_PLAINTEXT.items():
-        await _seal_plaintext(sessions, metadata.tables[name], pairs, keyring, result, progress)
+    sealed, skipped = await seal_legacy_text(sessions, metadata, keyring, progress)
+    result.plaintext_sealed = sum(sealed.values())
+    result.skipped_changed += skipped
+    for name, count in sealed.items():
+        result.per_table[name] = result.per_table.get(name, 0) + count
     for table, columns in protected_columns(metadata).items():
         if table.name in CASE_SEALED:
             await _rotate_case_table(sessions, metadata, table, keyring, result, progress)
@@ -292,60 +286,3 @@ async def _write_back(
         result.per_table[table.name] = result.per_table.get(table.name, 0) + 1
     else:
         result.skipped_changed += 1
-
-
-async def _seal_plaintext(
-    sessions: SessionFactory,
-    table: Table,
-    pairs: dict[str, str],
-    keyring: KeyRing,
-    result: RotationResult,
-    progress: Progress | None,
-) -> None:
-    """Seal a table's plaintext free text under its case keys and empty the plaintext.
-
-    Each value is moved with ``WHERE id = :id AND <plaintext> = :old``: the
-    application empties the plaintext whenever it writes the sealed column,
-    so a row it changed meanwhile is left alone.
-    """
-    plain = [table.c[name] for name in pairs]
-    after: uuid.UUID | None = None
-    while True:
-        async with sessions() as session:
-            stmt = (
-                select(table.c.id, table.c.case_id, *plain)
-                .where(or_(*(c.is_not(None) for c in plain)))
-                .order_by(table.c.id)
-                .limit(BATCH)
-            )
-            if after is not None:
-                stmt = stmt.where(table.c.id > after)
-            rows = (await session.execute(stmt)).all()
-            if not rows:
-                return
-            for row in rows:
-                row_id, case_id = row[0], row[1]
-                cipher = await case_cipher(session, keyring, case_id, create=True)
-                for (name, enc), value in zip(pairs.items(), row[2:], strict=True):
-                    if value is None:
-                        continue
-                    ctx = FieldContext(table.name, row_id, enc)
-                    fresh = tombstone(case_id) if cipher.shredded else cipher.seal(value, ctx)
-                    values: dict[str, Any] = {name: None, enc: fresh}
-                    if "updated_at" in table.c:
-                        values["updated_at"] = table.c.updated_at  # sealing is not an edit
-                    done = await session.execute(
-                        update(table)
-                        .where(table.c.id == row_id, table.c[name] == value)
-                        .values(values)
-                        .execution_options(synchronize_session=False)
-                    )
-                    if getattr(done, "rowcount", 1) == 1:
-                        result.plaintext_sealed += 1
-                        result.per_table[table.name] = result.per_table.get(table.name, 0) + 1
-                    else:
-                        result.skipped_changed += 1
-                    if progress is not None:
-                        progress(1)
-            await session.commit()
-            after = rows[-1][0]

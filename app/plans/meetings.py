@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.policy import Action
 from app.auth.principal import Principal
-from app.casekeys.service import SHREDDED_TEXT, case_cipher, case_ciphers, open_text, seal_text
+from app.casekeys.freetext import SHREDDED_TEXT, open_text, seal_text
+from app.casekeys.service import case_cipher, case_ciphers
 from app.cases.access import member_case_ids
 from app.cases.dependencies import CaseLoader
 from app.cases.lifecycle import CaseStatus, Gates, Scheme

@@ -36,7 +36,9 @@ class Plan(UUIDPk, Timestamps, Versioned, Base):
     last_reviewed_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="RESTRICT")
     )
-    last_review_note: Mapped[str | None] = mapped_column(Text)
+    #: Sealed under the case's data key; ``*_plain``: before 0021 (app/casekeys/freetext.py).
+    last_review_note_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    last_review_note_plain: Mapped[str | None] = mapped_column("last_review_note", Text)
 
 
 class PlanVersion(UUIDPk, Timestamps, Base):
@@ -51,8 +53,10 @@ class PlanVersion(UUIDPk, Timestamps, Base):
     summary: Mapped[str | None] = mapped_column(Text)
     #: Contacts for the person (support person, helplines): label + phone, no case data.
     contacts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    #: For the professionals only; never printed.
-    internal_note: Mapped[str | None] = mapped_column(Text)
+    #: For the professionals only; never printed. Sealed under the case's data key;
+    #: ``internal_note_plain``: written before 0021 (app/casekeys/freetext.py).
+    internal_note_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    internal_note_plain: Mapped[str | None] = mapped_column("internal_note", Text)
     #: Marak safe contact (how and when to contact, who is and is not safe), sealed.
     safe_contact_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
     #: The measures' definitions when the version was agreed.

@@ -158,7 +158,7 @@ async def review_plan(
 ) -> PlanRead:
     """Record the follow-up review and set (or clear) the case's next review date."""
     plan = await service.get_plan(session, access, access.action)
-    await service.review_plan(session, access, plan, body, expected)
+    await service.review_plan(session, keyring, access, plan, body, expected)
     return await _plan_out(session, keyring, access, response)
 
 

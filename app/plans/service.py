@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.predicates import may_see_protected
+from app.casekeys.freetext import open_text, seal_text
 from app.casekeys.service import case_cipher
 from app.cases.access import CaseAccess, not_found
 from app.cases.lifecycle import Scheme
@@ -120,7 +121,7 @@ def version_read(case: CaseCipher, access: CaseAccess, version: PlanVersion) -> 
         status="agreed" if version.agreed_at else "draft",
         summary=version.summary,
         contacts=[Contact.model_validate(c) for c in version.contacts or []],
-        internal_note=version.internal_note,
+        internal_note=open_text(case, version, "internal_note"),
         safe_contact=open_safe_contact(case, version) if visible else None,
         safe_contact_withheld=version.safe_contact_enc is not None and not visible,
         based_on_number=version.based_on_number,
@@ -147,7 +148,7 @@ async def plan_read(
         current=version_read(case, access, version),
         measures=[MeasureRead.model_validate(m) for m in measures],
         last_reviewed_at=plan.last_reviewed_at,
-        last_review_note=plan.last_review_note,
+        last_review_note=open_text(case, plan, "last_review_note"),
     )
 
 
@@ -174,10 +175,10 @@ async def create_plan(
         number=1,
         summary=data.summary,
         contacts=[c.model_dump(mode="json") for c in data.contacts],
-        internal_note=data.internal_note,
         created_by=access.principal.user_id,
     )
     case = await case_cipher(session, keyring, access.case.id, create=True)
+    seal_text(case, version, "internal_note", data.internal_note)
     seal_safe_contact(case, version, data.safe_contact)
     session.add(version)
     await session.flush()
@@ -214,7 +215,8 @@ async def update_plan(
     if "summary" in values:
         version.summary = data.summary
     if "internal_note" in values:
-        version.internal_note = data.internal_note
+        case = await case_cipher(session, keyring, access.case.id, create=True)
+        seal_text(case, version, "internal_note", data.internal_note)
     if data.contacts is not None:
         version.contacts = [c.model_dump(mode="json") for c in data.contacts]
     if "safe_contact" in values:
@@ -287,13 +289,13 @@ async def revise_plan(
         number=agreed.number + 1,
         summary=agreed.summary,
         contacts=list(agreed.contacts or []),
-        internal_note=agreed.internal_note,
         based_on_number=agreed.number,
         created_by=access.principal.user_id,
     )
     # The envelope is bound to its row, so the copy is opened and sealed anew.
     case = await case_cipher(session, keyring, access.case.id, create=True)
     seal_safe_contact(case, draft, open_safe_contact(case, agreed))
+    seal_text(case, draft, "internal_note", open_text(case, agreed, "internal_note"))
     session.add(draft)
     plan.current_number = draft.number
     _touch(plan)
@@ -304,13 +306,19 @@ async def revise_plan(
 
 
 async def review_plan(
-    session: AsyncSession, access: CaseAccess, plan: Plan, data: PlanReview, expected: int
+    session: AsyncSession,
+    keyring: KeyRing,
+    access: CaseAccess,
+    plan: Plan,
+    data: PlanReview,
+    expected: int,
 ) -> None:
     """The group's follow-up: what was found, and when to look again."""
     check_version(expected, plan.version)
     plan.last_reviewed_at = utcnow()
     plan.last_reviewed_by = access.principal.user_id
-    plan.last_review_note = data.note
+    case = await case_cipher(session, keyring, access.case.id, create=True)
+    seal_text(case, plan, "last_review_note", data.note)
     access.case.next_review_at = data.next_review_at
     _touch(plan)
     await session.flush()

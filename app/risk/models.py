@@ -21,6 +21,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstrain
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
+from app.platform.crypto import EncryptedText, Sealed
 from app.platform.db import Base, Timestamps, UUIDPk, Versioned, utcnow
 
 
@@ -41,8 +42,12 @@ class Assessment(UUIDPk, Timestamps, Versioned, Base):
     scheme: Mapped[str] = mapped_column(String(10))
     #: draft | submitted
     status: Mapped[str] = mapped_column(String(10))
-    #: The answers as given (validated against the pinned version), in item order.
+    #: The answers as given (validated against the pinned version), in item order:
+    #: item and value. Their free text (source, evidence, note) is sealed under
+    #: the case's data key in ``answer_text_enc`` as ``{item: {field: text}}``;
+    #: rows from before 0021 hold it inline until ``keys rotate`` (LEGACY_JSON_TEXT).
     answers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    answer_text_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
     judgement: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: Server-computed; never taken from a client.
     score: Mapped[int | None] = mapped_column(Integer)

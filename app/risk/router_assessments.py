@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter, Response
 
 from app.auth.policy import Action
+from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
 from app.platform.idempotency import Idempotency, create_once
@@ -41,6 +42,7 @@ ONE = "/assessments/{assessment_id}"
 async def create_assessment(
     body: AssessmentCreate,
     session: SessionDep,
+    keyring: KeyRingDep,
     access: AssessmentWriter,
     idempotency: Idempotency,
     language: PreferredLanguage,
@@ -56,16 +58,16 @@ async def create_assessment(
     """
 
     async def create() -> tuple[AssessmentRead, uuid.UUID]:
-        assessment = await service.create(session, access, body, clock, config)
+        assessment = await service.create(session, keyring, access, body, clock, config)
         set_etag(response, assessment.version)
         response.headers["Location"] = f"/api/v1/assessments/{assessment.id}"
-        return await service.to_read(session, assessment, language, clock), assessment.id
+        return await service.to_read(session, keyring, assessment, language, clock), assessment.id
 
     async def reread(target_id: str) -> AssessmentRead:
         found = await load_assessment(
             session, access.principal, uuid.UUID(target_id), Action.CASE_ASSESSMENT_READ
         )
-        out = await service.to_read(session, found.assessment, language, clock)
+        out = await service.to_read(session, keyring, found.assessment, language, clock)
         service.audit_read(session, found.case, found.assessment)
         set_etag(response, found.assessment.version)
         return out
@@ -103,13 +105,14 @@ async def get_case_risk(
 @router.get(ONE, response_model=AssessmentRead)
 async def get_assessment(
     session: SessionDep,
+    keyring: KeyRingDep,
     current: CurrentAssessment,
     language: PreferredLanguage,
     clock: ClockDep,
     response: Response,
 ) -> AssessmentRead:
     """One assessment, labelled from the instrument version it pinned."""
-    out = await service.to_read(session, current.assessment, language, clock)
+    out = await service.to_read(session, keyring, current.assessment, language, clock)
     service.audit_read(session, current.case, current.assessment)
     set_etag(response, current.assessment.version)
     return out
@@ -119,6 +122,7 @@ async def get_assessment(
 async def update_assessment(
     body: AssessmentUpdate,
     session: SessionDep,
+    keyring: KeyRingDep,
     current: WritableAssessment,
     expected: IfMatch,
     language: PreferredLanguage,
@@ -127,15 +131,16 @@ async def update_assessment(
 ) -> AssessmentRead:
     """Save more of a draft (409 once it is submitted: re-assess with a new one)."""
     assessment = await service.update_draft(
-        session, current.case, current.assessment, body, expected, clock
+        session, keyring, current.case, current.assessment, body, expected, clock
     )
     set_etag(response, assessment.version)
-    return await service.to_read(session, assessment, language, clock)
+    return await service.to_read(session, keyring, assessment, language, clock)
 
 
 @router.post(ONE + "/submit", response_model=AssessmentRead)
 async def submit_assessment(
     session: SessionDep,
+    keyring: KeyRingDep,
     current: WritableAssessment,
     expected: IfMatch,
     language: PreferredLanguage,
@@ -148,4 +153,4 @@ async def submit_assessment(
         session, current.case, current.assessment, expected, clock, config
     )
     set_etag(response, assessment.version)
-    return await service.to_read(session, assessment, language, clock)
+    return await service.to_read(session, keyring, assessment, language, clock)

@@ -7,14 +7,18 @@ risk was judged, each pinned to the instrument version it was made with.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.casekeys.freetext import LEGACY_JSON_TEXT, split_free_text
+from app.casekeys.service import case_cipher
 from app.cases.access import CaseAccess
 from app.cases.lifecycle import Scheme
 from app.platform.clock import Clock
+from app.platform.crypto import CaseCipher, CaseDataShredded, FieldContext, KeyRing
 from app.platform.etag import check_version
 from app.platform.language import Language
 from app.platform.pagination import apply_keyset, page_of
@@ -66,9 +70,34 @@ def _draft_checks(answers: ValidatedAnswers, clock: Clock) -> int | None:
     return compute_score(answers)
 
 
-def _stored(answer_set: AnswerSet) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+_ITEM, _TEXT_FIELDS = LEGACY_JSON_TEXT["assessments"][2:]
+
+
+def _store(cipher: CaseCipher, assessment: Assessment, answer_set: AnswerSet) -> None:
+    """Answers (item, value) in plain JSON; their free text sealed under the case key."""
     answers = [a.model_dump(exclude_none=True) for a in answer_set.answers]
-    return answers, dict(answer_set.judgement)
+    assessment.answers, texts = split_free_text(answers, _ITEM, _TEXT_FIELDS)
+    assessment.answer_text_enc = cipher.seal_json(
+        texts, FieldContext.of(assessment, "answer_text_enc")
+    )
+    assessment.judgement = dict(answer_set.judgement)
+
+
+def _answer_texts(cipher: CaseCipher, assessment: Assessment) -> dict[str, dict[str, str]]:
+    """The sealed free text by item ({} for a row from before 0021: it is inline)."""
+    if assessment.answer_text_enc is None:
+        if cipher.shredded:
+            raise CaseDataShredded("This case's protected data has been destroyed.")
+        return {}
+    texts: dict[str, dict[str, str]] = cipher.open_json(
+        assessment.answer_text_enc, FieldContext.of(assessment, "answer_text_enc")
+    )
+    return texts
+
+
+def _with_texts(payload: dict[str, Any], texts: dict[str, dict[str, str]]) -> dict[str, Any]:
+    answers = [{**a, **texts.get(str(a.get(_ITEM)), {})} for a in payload.get("answers", [])]
+    return {**payload, "answers": answers}
 
 
 def _audit(session: AsyncSession, access: CaseAccess, action: str, assessment: Assessment) -> None:
@@ -104,6 +133,7 @@ def _refuse_on_closed(access: CaseAccess) -> None:
 
 async def create(
     session: AsyncSession,
+    keyring: KeyRing,
     access: CaseAccess,
     body: AssessmentCreate,
     clock: Clock,
@@ -125,22 +155,21 @@ async def create(
         )
     answer_set = AnswerSet.model_validate(body.model_dump(exclude={"submit"}))
     validated = validate_answers(definition, answer_set, complete=body.submit)
-    answers, judgement = _stored(answer_set)
     principal = access.principal
     assessment = Assessment(
+        id=uuid.uuid4(),
         case_id=access.case.id,
         instrument_code=definition.code,
         instrument_version=definition.version,
         instrument_hash=entry.content_hash,
         scheme=definition.scheme.value,
         status=AssessmentStatus.DRAFT.value,
-        answers=answers,
-        judgement=judgement,
         score=_draft_checks(validated, clock),
         assessor_id=principal.user_id,
         assessor_name=principal.name[:200],
         assessor_organisation_id=principal.organisation_id,
     )
+    _store(await case_cipher(session, keyring, access.case.id, create=True), assessment, answer_set)
     session.add(assessment)
     if body.submit:  # evaluated before the INSERT: one row, written once
         await _finish(session, access, assessment, validated, clock, config)
@@ -160,6 +189,7 @@ def _must_be_draft(assessment: Assessment) -> None:
 
 async def update_draft(
     session: AsyncSession,
+    keyring: KeyRing,
     access: CaseAccess,
     assessment: Assessment,
     body: AssessmentUpdate,
@@ -169,7 +199,8 @@ async def update_draft(
     check_version(expected_version, assessment.version)
     _must_be_draft(assessment)
     _refuse_on_closed(access)
-    payload = stored_payload(assessment)
+    cipher = await case_cipher(session, keyring, access.case.id, create=True)
+    payload = _with_texts(stored_payload(assessment), _answer_texts(cipher, assessment))
     if body.answers is not None:
         payload["answers"] = [a.model_dump(exclude_none=True) for a in body.answers]
     if body.judgement is not None:
@@ -177,7 +208,7 @@ async def update_draft(
     entry = await _pinned(session, assessment.instrument_code, assessment.instrument_version)
     answer_set = AnswerSet.model_validate(payload)
     validated = validate_answers(entry.definition, answer_set, complete=False)
-    assessment.answers, assessment.judgement = _stored(answer_set)
+    _store(cipher, assessment, answer_set)
     assessment.score = _draft_checks(validated, clock)
     assessment.updated_at = clock.now()  # a PATCH always bumps the version
     await session.flush()
@@ -218,13 +249,16 @@ def _repeat_flag(result: dict[str, Any] | None, clock: Clock) -> RepeatFlag | No
     return None
 
 
-def _answers_read(answers: ValidatedAnswers, language: Language) -> list[AnswerRead]:
+def _answers_read(
+    answers: ValidatedAnswers, texts: dict[str, dict[str, str]], language: Language
+) -> list[AnswerRead]:
     definition = answers.definition
     labels = {o.code: o.label.in_language(language) for o in definition.answer_scale.options}
     out = []
     for code, answer in answers.answers.items():
         item = definition.item(code)
         assert item is not None  # validated against this definition
+        text = texts.get(code, {})
         out.append(
             AnswerRead(
                 item=code,
@@ -232,18 +266,25 @@ def _answers_read(answers: ValidatedAnswers, language: Language) -> list[AnswerR
                 label=item.label.in_language(language),
                 value=answer.value,
                 value_label=labels[answer.value],
-                source=answer.source,
-                evidence=answer.evidence,
-                note=answer.note,
+                source=text.get("source", answer.source),
+                evidence=text.get("evidence", answer.evidence),
+                note=text.get("note", answer.note),
             )
         )
     return out
 
 
 async def to_read(
-    session: AsyncSession, assessment: Assessment, language: Language, clock: Clock
+    session: AsyncSession,
+    keyring: KeyRing,
+    assessment: Assessment,
+    language: Language,
+    clock: Clock,
 ) -> AssessmentRead:
-    """The assessment as its pinned version displays it, re-validated on the way out."""
+    """The assessment as its pinned version displays it, re-validated on the way out.
+
+    Its free text opens under the case key (410 once the case was shredded)."""
+    texts = _answer_texts(await case_cipher(session, keyring, assessment.case_id), assessment)
     answers = await revalidate(session, assessment)
     definition = answers.definition
     result = assessment.result or {}
@@ -258,7 +299,7 @@ async def to_read(
             title=definition.title.in_language(language),
         ),
         language=language,
-        answers=_answers_read(answers, language),
+        answers=_answers_read(answers, texts, language),
         judgement=assessment.judgement,
         threshold=definition.scoring.threshold,
         criteria=result.get("criteria") if scheme == Scheme.MARAK and result else None,

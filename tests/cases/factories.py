@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.casekeys.service import case_cipher, seal_text
+from app.casekeys.freetext import seal_text
+from app.casekeys.service import case_cipher
 from app.cases.lifecycle import lifecycle
 from app.cases.models import Case, CaseMember, CaseNote, CaseParticipant, EmergencyGrant
 from app.directory.models import Team

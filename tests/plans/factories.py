@@ -48,7 +48,7 @@ async def ensure_plan(
         number=1,
         summary="Staying safe at home and at work.",
         contacts=[{"label": "Support person", "phone": "040 123 4567"}],
-        internal_note="INTERNAL: police research shows prior calls.",
+        internal_note_plain="INTERNAL: police research shows prior calls.",  # as before 0021
         created_by=by_id,
     )
     db.add(version)

@@ -1,0 +1,235 @@
+"""Case free text sealed under the case's data key, and the plain text of before 0021.
+
+Notes, minutes, emergency grants, the assessments' answer texts (issue 15) are
+written sealed only. Rows written before revision 0021 still hold plain text:
+the application reads it until ``casecoord keys rotate`` seals it under the
+case key and empties the plaintext (:func:`seal_legacy_text`); shredding a
+case empties it at once (:func:`bury_case_text`). ``keys status`` counts what
+is left as ``plaintext`` (:func:`plaintext_left`).
+
+Every table here is on CASE_SEALED (app/casekeys/service.py), which says how a
+row finds its case.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from sqlalchemy import ColumnElement, MetaData, Select, Table, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.casekeys.service import CASE_SEALED, case_cipher
+from app.platform.crypto import (
+    CaseCipher,
+    CaseDataShredded,
+    FieldContext,
+    KeyRing,
+    tombstone,
+)
+
+#: Free text that was stored in plain text before revision 0021: table ->
+#: {legacy plaintext column: its sealed column}. The model maps the plaintext
+#: column as ``<name>_plain`` and the sealed one as ``<name>_enc``; the domain
+#: writes the sealed one only (:func:`seal_text`), which empties the plaintext.
+LEGACY_PLAINTEXT: dict[str, dict[str, str]] = {
+    "case_notes": {"text": "text_enc", "correction_reason": "correction_reason_enc"},
+    "meeting_minutes": {"text": "text_enc", "reason": "reason_enc"},
+    "emergency_grants": {"reason": "reason_enc", "review_note": "review_note_enc"},
+    "plans": {"last_review_note": "last_review_note_enc"},
+    "plan_versions": {"internal_note": "internal_note_enc"},
+}
+#: JSON lists whose items held free text before 0021: table -> (JSON column,
+#: sealed column, the item's key, the free-text keys). The domain keeps the rest
+#: of each item in the JSON column and seals ``{key: {field: text}}`` (always,
+#: ``{}`` too, so a NULL sealed column marks a row from before 0021).
+LEGACY_JSON_TEXT: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
+    "assessments": ("answers", "answer_text_enc", "item", ("source", "evidence", "note")),
+}
+#: What sealed free text reads as, in a list that spans cases, once its case was
+#: shredded: one destroyed case must not make the whole list answer 410.
+SHREDDED_TEXT = "[destroyed with the case's data key]"
+
+SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+Progress = Callable[[int], None]
+BATCH = 200
+
+
+def seal_text(cipher: CaseCipher, row: Any, name: str, value: str | None) -> None:
+    """Seal ``value`` into the row's ``<name>_enc`` under the case key; no plaintext stays.
+
+    The row needs its id (the associated data binds it): assign ``id=uuid4()``.
+    """
+    attr = f"{name}_enc"
+    sealed = None if value is None else cipher.seal(value, FieldContext.of(row, attr))
+    setattr(row, attr, sealed)
+    setattr(row, f"{name}_plain", None)
+
+
+def open_text(
+    cipher: CaseCipher, row: Any, name: str, *, shredded_as: str | None = None
+) -> str | None:
+    """The row's ``<name>``: its sealed value, else a value still in plain text
+    (written before 0021, not yet moved by ``keys rotate``).
+
+    A shredded case answers :class:`CaseDataShredded` (its plaintext was
+    emptied), or ``shredded_as`` when given (lists that span cases).
+    """
+    attr = f"{name}_enc"
+    sealed = getattr(row, attr)
+    if cipher.shredded and shredded_as is not None:
+        return None if sealed is None and getattr(row, f"{name}_plain") is None else shredded_as
+    if sealed is not None:
+        return cipher.open(sealed, FieldContext.of(row, attr))
+    legacy: str | None = getattr(row, f"{name}_plain")
+    if legacy is not None and cipher.shredded:
+        raise CaseDataShredded("This case's protected data has been destroyed.")
+    return legacy
+
+
+def split_free_text(
+    items: list[dict[str, Any]] | None, key: str, fields: tuple[str, ...]
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """``items`` without their free-text ``fields``, and those texts by item key."""
+    kept, texts = [], {}
+    for item in items or []:
+        kept.append({k: v for k, v in item.items() if k not in fields})
+        found = {k: item[k] for k in fields if item.get(k) is not None}
+        if found:
+            texts[str(item[key])] = found
+    return kept, texts
+
+
+# --- rows, their case, and the legacy values ----------------------------------------------
+
+
+def _with_case(metadata: MetaData, table: Table, *columns: Any) -> Select[Any]:
+    """``SELECT id, case_id, *columns`` of a case-sealed table (joining its parent)."""
+    path = CASE_SEALED[table.name]
+    if len(path) == 1:
+        return select(table.c.id, table.c[path[0]].label("case_id"), *columns)
+    parent = metadata.tables[path[1]]
+    return select(table.c.id, parent.c.case_id.label("case_id"), *columns).join(
+        parent, parent.c.id == table.c[path[0]]
+    )
+
+
+def _legacy(metadata: MetaData) -> list[tuple[Table, ColumnElement[bool]]]:
+    """Each legacy table and the condition of its rows still holding plain text."""
+    out: list[tuple[Table, ColumnElement[bool]]] = []
+    for name, pairs in LEGACY_PLAINTEXT.items():
+        table = metadata.tables[name]
+        out.append((table, or_(*(table.c[p].is_not(None) for p in pairs))))
+    for name, (_, enc, _, _) in LEGACY_JSON_TEXT.items():
+        table = metadata.tables[name]
+        out.append((table, table.c[enc].is_(None)))
+    return out
+
+
+def _moved(
+    table: Table, row: Any, cipher: CaseCipher | None
+) -> list[tuple[dict[str, Any], ColumnElement[bool]]]:
+    """The UPDATEs that move one row's plain text under its case key, or drop it
+    (a tombstone instead) when the case was shredded (``cipher`` None or shredded);
+    each with the guard that the value is still plain."""
+    row_id, case_id = row[0], row[1]
+    live = None if cipher is None or cipher.shredded else cipher
+    moves: list[tuple[dict[str, Any], ColumnElement[bool]]] = []
+    if table.name in LEGACY_PLAINTEXT:
+        for (name, enc), value in zip(LEGACY_PLAINTEXT[table.name].items(), row[2:], strict=True):
+            if value is None:
+                continue
+            ctx = FieldContext(table.name, row_id, enc)
+            fresh = tombstone(case_id) if live is None else live.seal(value, ctx)
+            moves.append(({name: None, enc: fresh}, table.c[name].is_not(None)))
+        return moves
+    column, enc, key, fields = LEGACY_JSON_TEXT[table.name]
+    kept, texts = split_free_text(row[2], key, fields)
+    ctx = FieldContext(table.name, row_id, enc)
+    fresh = tombstone(case_id) if live is None else live.seal_json(texts, ctx)
+    return [({column: kept, enc: fresh}, table.c[enc].is_(None))]
+
+
+def _columns(table: Table) -> list[Any]:
+    if table.name in LEGACY_PLAINTEXT:
+        return [table.c[p] for p in LEGACY_PLAINTEXT[table.name]]
+    return [table.c[LEGACY_JSON_TEXT[table.name][0]]]
+
+
+async def _write(session: AsyncSession, table: Table, row_id: Any, move: Any) -> bool:
+    values, guard = move
+    if "updated_at" in table.c:
+        values = {**values, "updated_at": table.c.updated_at}  # sealing is not an edit
+    done = await session.execute(
+        update(table)
+        .where(table.c.id == row_id, guard)
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(done, "rowcount", 1) == 1)
+
+
+async def bury_case_text(session: AsyncSession, metadata: MetaData, case_id: uuid.UUID) -> int:
+    """Shredding: drop the case's free text still in plain text (its sealed column
+    gets a tombstone, so reading it answers "shredded" like every other value).
+
+    Call after the case key was destroyed. Returns how many rows changed.
+    """
+    buried = 0
+    for table, still_plain in _legacy(metadata):
+        found = _with_case(metadata, table, *_columns(table)).where(still_plain).subquery()
+        rows = (await session.execute(select(found).where(found.c.case_id == case_id))).all()
+        for row in rows:
+            for move in _moved(table, row, None):
+                await _write(session, table, row[0], move)
+        buried += len(rows)
+    return buried
+
+
+async def plaintext_left(session: AsyncSession, metadata: MetaData) -> int:
+    """Rows still holding free text in plain text (``keys status``)."""
+    left = 0
+    for table, still_plain in _legacy(metadata):
+        stmt = select(func.count()).select_from(table).where(still_plain)
+        left += int(await session.scalar(stmt) or 0)
+    return left
+
+
+async def seal_legacy_text(
+    sessions: SessionFactory,
+    metadata: MetaData,
+    keyring: KeyRing,
+    progress: Progress | None = None,
+) -> tuple[dict[str, int], int]:
+    """``keys rotate``: seal the plain text left under each row's case key and
+    empty it, in batches that commit on their own. Each UPDATE requires the value
+    to be still plain, so a row the application rewrote meanwhile is left alone.
+
+    Returns (values sealed per table, values skipped as changed meanwhile).
+    """
+    sealed: dict[str, int] = {}
+    skipped = 0
+    for table, still_plain in _legacy(metadata):
+        after: uuid.UUID | None = None
+        while True:
+            async with sessions() as session:
+                stmt = _with_case(metadata, table, *_columns(table)).where(still_plain)
+                if after is not None:
+                    stmt = stmt.where(table.c.id > after)
+                rows = (await session.execute(stmt.order_by(table.c.id).limit(BATCH))).all()
+                if not rows:
+                    break
+                for row in rows:
+                    cipher = await case_cipher(session, keyring, row[1], create=True)
+                    for move in _moved(table, row, cipher):
+                        if await _write(session, table, row[0], move):
+                            sealed[table.name] = sealed.get(table.name, 0) + 1
+                        else:
+                            skipped += 1
+                        if progress is not None:
+                            progress(1)
+                await session.commit()
+                after = rows[-1][0]
+    return sealed, skipped

@@ -1,0 +1,99 @@
+"""Migration 0021 (case free text sealed), on the demo data, both databases.
+
+The demo is seeded at head: its notes, the assessments' answer texts and the
+plan's internal note sealed under case keys. The downgrade writes them back in
+plain text (what the older code reads); after the upgrade they are plain text
+the application still reads, ``keys rotate`` seals them again and empties the
+plaintext, and once a case is shredded the downgrade refuses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from app.casekeys.service import shred_case_key
+from app.cases.models import CaseNote
+from app.demo.seed import seed_demo
+from app.ops.keyrotation import PLAINTEXT, count_values, rotate
+from app.ops.migrate import downgrade, upgrade
+from app.platform.config import Settings
+from app.platform.crypto import load_keyring
+from app.platform.db import Database
+from app.platform.registry import Base
+from tests.conftest import _in_thread
+from tests.test_migration_0019 import scratch_url  # noqa: F401  (the fixture)
+
+
+def _async(fn: Any) -> Any:
+    out: list[Any] = []
+    _in_thread(lambda: out.append(asyncio.run(fn())))
+    return out[0]
+
+
+def _query(url: str, sql: str) -> list[Any]:
+    async def run() -> list[Any]:
+        db = Database.from_url(url)
+        try:
+            async with db.sessionmaker() as session:
+                return list((await session.execute(text(sql))).all())
+        finally:
+            await db.dispose()
+
+    return list(_async(run))
+
+
+def test_downgrade_writes_plain_text_back_and_rotate_seals_it_again(
+    scratch_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", database_url=scratch_url)
+    _in_thread(lambda: upgrade(scratch_url))
+    _in_thread(lambda: asyncio.run(seed_demo(settings)))
+    ring = load_keyring(settings)
+    notes = _query(scratch_url, "SELECT text, text_enc FROM case_notes")
+    assert notes and all(plain is None and enc.startswith("c1.") for plain, enc in notes)
+
+    _in_thread(lambda: downgrade(scratch_url, "0020", keyring=ring))
+    plain = _query(scratch_url, "SELECT text FROM case_notes")
+    assert len(plain) == len(notes) and all(t for (t,) in plain)
+    answers = _query(scratch_url, "SELECT answers FROM assessments")
+    assert any('"source"' in str(a) or '"note"' in str(a) for (a,) in answers)  # back inline
+
+    _in_thread(lambda: upgrade(scratch_url))
+
+    async def rotate_then_shred() -> tuple[Any, dict[str, int], dict[str, int]]:
+        db = Database.from_url(scratch_url)
+        try:
+            async with db.sessionmaker() as session:
+                before = await count_values(session, Base.metadata)
+            result = await rotate(db.sessionmaker, Base.metadata, ring)
+            async with db.sessionmaker() as session:
+                after = await count_values(session, Base.metadata)
+            case_id = await _first_case(db)
+            async with db.sessionmaker.begin() as session:
+                await shred_case_key(session, case_id)
+            return result, before, after
+        finally:
+            await db.dispose()
+
+    result, before, after = _async(rotate_then_shred)
+    assert before[PLAINTEXT] >= len(notes)
+    assert PLAINTEXT not in after
+    assert result.plaintext_sealed >= len(notes)
+    sealed = _query(scratch_url, "SELECT text, text_enc FROM case_notes")
+    assert all(p is None and e.startswith("c1.") for p, e in sealed)
+    answers = _query(scratch_url, "SELECT answers FROM assessments")
+    assert not any('"source"' in str(a) or '"note"' in str(a) for (a,) in answers)
+
+    with pytest.raises(RuntimeError, match="shredded"):
+        _in_thread(lambda: downgrade(scratch_url, "0020", keyring=ring))
+
+
+async def _first_case(db: Database) -> Any:
+    async with db.sessionmaker() as session:
+        return await session.scalar(select(CaseNote.case_id).limit(1))
