@@ -9,8 +9,9 @@ committed connections (what the rolled-back test transaction cannot show).
    in between the re-check and the delete. SQLite has one writer (BEGIN IMMEDIATE),
    so a second transaction cannot start writing there at all.
 
-Nothing is cleaned up afterwards: every id is fresh, and the case is closed far in
-the past only as seen from the run's explicit ``now``.
+What these tests commit is removed afterwards (holds, the case, its person), so
+the other retention tests, which run retention over the whole database, do not
+meet it.
 """
 
 from __future__ import annotations
@@ -20,26 +21,38 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, Role
 from app.cases.models import Case
+from app.persons.models import Person
 from app.platform.db import Database
 from app.retention import holds, purge
 from app.retention.classes import Schedule
 from app.retention.due import due_cases_query, ids
 from app.retention.hooks import PurgeHooks
+from app.retention.models import LegalHold
 from app.retention.schemas import HoldGround, HoldTarget, LegalHoldCreate
 from tests.retention.helpers import PLAN, closed_case, future, person_in
 from tests.world import TokenFactory, World, build_world
+
+#: (case id, person id) committed by the running test, removed by the fixture.
+CREATED: list[tuple[uuid.UUID, uuid.UUID]] = []
 
 
 @pytest.fixture
 async def live(database_url: str) -> AsyncIterator[Database]:
     db = Database.from_url(database_url)
     yield db
+    async with db.sessionmaker.begin() as session:
+        for case_id, person_id in CREATED:
+            targets = [case_id, person_id]
+            await session.execute(delete(LegalHold).where(LegalHold.target_id.in_(targets)))
+            await purge.purge_case(session, PLAN, Schedule(), PurgeHooks(), case_id, future())
+            await session.execute(delete(Person).where(Person.id == person_id))
+    CREATED.clear()
     await db.dispose()
 
 
@@ -60,6 +73,7 @@ async def closed_with_person(live: Database, tokens: TokenFactory) -> tuple[Worl
         case = await closed_case(session, world.hah, world.police)
         person = await person_in(session, case, world.police)
         await session.commit()
+        CREATED.append((case.id, person.id))
         return world, case, person.id
 
 
