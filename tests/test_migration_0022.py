@@ -9,6 +9,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,11 @@ def _id(url: str) -> Any:
     return value.hex if url.startswith("sqlite") else value
 
 
+def _when(url: str) -> Any:
+    at = datetime(2026, 6, 1, 10, tzinfo=UTC)
+    return at.strftime("%Y-%m-%d %H:%M:%S.%f") if url.startswith("sqlite") else at
+
+
 NARRATIVE = "Litigation: Virtanen v. the city about the 2025 custody matter, see email"
 
 
@@ -88,7 +94,7 @@ def test_holds_and_requests_are_carried_over(scratch_url: str, tmp_path: Path) -
     )
     base = {"target": person_id, "user": user_id}
     none = {"lifted_at": None, "lifted_by": None, "lift": None}
-    lifted = {"lifted_at": "2026-06-01 10:00:00", "lifted_by": user_id, "lift": "Matter closed"}
+    lifted = {"lifted_at": _when(url), "lifted_by": user_id, "lift": "Matter closed"}
     _run(
         url,
         [
