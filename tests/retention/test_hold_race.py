@@ -9,50 +9,63 @@ committed connections (what the rolled-back test transaction cannot show).
    in between the re-check and the delete. SQLite has one writer (BEGIN IMMEDIATE),
    so a second transaction cannot start writing there at all.
 
-What these tests commit is removed afterwards (holds, the case, its person), so
-the other retention tests, which run retention over the whole database, do not
-meet it.
+They run on a scratch database of their own (migrated to head), so what they
+commit, audit rows included, never meets the other retention tests, which run
+retention over the whole test database.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 
 import pytest
-from sqlalchemy import delete, select, text
+from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, Role
 from app.cases.models import Case
-from app.persons.models import Person
+from app.ops.migrate import upgrade
 from app.platform.db import Database
 from app.retention import holds, purge
 from app.retention.classes import Schedule
 from app.retention.due import due_cases_query, ids
 from app.retention.hooks import PurgeHooks
-from app.retention.models import LegalHold
 from app.retention.schemas import HoldGround, HoldTarget, LegalHoldCreate
+from tests.conftest import _in_thread, _pg_admin, _recreate_pg_database
 from tests.retention.helpers import PLAN, closed_case, future, person_in
 from tests.world import TokenFactory, World, build_world
 
-#: (case id, person id) committed by the running test, removed by the fixture.
-CREATED: list[tuple[uuid.UUID, uuid.UUID]] = []
+
+@pytest.fixture(scope="module")
+def scratch_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    configured = os.environ.get("CASECOORD_TEST_DATABASE_URL")
+    if not configured:
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('race') / 'race.db'}"
+        _in_thread(lambda: upgrade(url))
+        yield url
+        return
+    base = make_url(configured)
+    name = f"{base.database}_race_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    _in_thread(lambda: asyncio.run(_recreate_pg_database(configured, name)))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        _in_thread(lambda: upgrade(url))
+        yield url
+    finally:
+        drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        _in_thread(lambda: asyncio.run(_pg_admin(configured, drop)))
 
 
 @pytest.fixture
-async def live(database_url: str) -> AsyncIterator[Database]:
-    db = Database.from_url(database_url)
+async def live(scratch_url: str) -> AsyncIterator[Database]:
+    db = Database.from_url(scratch_url)
     yield db
-    async with db.sessionmaker.begin() as session:
-        for case_id, person_id in CREATED:
-            targets = [case_id, person_id]
-            await session.execute(delete(LegalHold).where(LegalHold.target_id.in_(targets)))
-            await purge.purge_case(session, PLAN, Schedule(), PurgeHooks(), case_id, future())
-            await session.execute(delete(Person).where(Person.id == person_id))
-    CREATED.clear()
     await db.dispose()
 
 
@@ -73,7 +86,6 @@ async def closed_with_person(live: Database, tokens: TokenFactory) -> tuple[Worl
         case = await closed_case(session, world.hah, world.police)
         person = await person_in(session, case, world.police)
         await session.commit()
-        CREATED.append((case.id, person.id))
         return world, case, person.id
 
 
