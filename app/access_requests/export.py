@@ -15,10 +15,13 @@ never stored. It holds the person's data and nobody else's:
   consents. A name the service never recorded cannot be recognised: the
   second person who approves the request reads the export before it leaves.
 
+Case notes and meeting minutes are included for the cases about the person
+(app/access_requests/case_records.py), scrubbed the same way.
+
 Police operational data may be withheld on a ground chosen at approval
 (``withholding_ground``): then everything recorded by a police organisation
-(cases it owns, assessments, incidents, referrals and concerns it recorded,
-and its officers' entries in the access report) is left out, and the export
+(cases it owns, assessments, incidents, notes, minutes lines, referrals and
+concerns it recorded, and its officers' entries in the access report) is left out, and the export
 says only that police data was withheld and on what ground.
 """
 
@@ -29,6 +32,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access_requests.case_records import CaseRecords, case_records
 from app.access_requests.models import AccessRequest
 from app.access_requests.redaction import (
     REDACTED,
@@ -75,7 +79,8 @@ NOTES = [
     "Parts of the safe-contact form that name other people are not shown (GDPR art. 15(4)).",
     f"Names of other people in text written by professionals are replaced by '{REDACTED}'.",
     "Risk assessments and plans are shown for the cases in which they are about you.",
-    "Case notes and meeting minutes are not part of this export.",
+    "Case notes and meeting minutes are shown for the cases in which they are about you; "
+    "their authors appear by organisation and profession.",
 ]
 
 
@@ -136,7 +141,8 @@ async def _plans(
 
 async def build_export(
     session: AsyncSession, keyring: KeyRing, principal: Principal, request: AccessRequest
-) -> AccessExport:
+) -> tuple[AccessExport, int]:
+    """The export, and how many police-authored notes and minutes lines it withheld."""
     person = await session.get(Person, request.person_id)
     assert person is not None  # the foreign key cascades
     organisations = (await session.scalars(select(Organisation))).all()
@@ -158,6 +164,7 @@ async def build_export(
     scrub = Scrubber(await other_people(session, keyring, person.id, [c.id for _p, c in rows]))
 
     cases = []
+    withheld_entries = 0
     for participation, case in kept:
         others = (
             await session.scalars(
@@ -182,7 +189,10 @@ async def build_export(
         assessments: list[Assessment] = []
         incidents: list[Incident] = []
         plans: list[ExportPlan] = []
+        records = CaseRecords()
         if is_subject:
+            records = await case_records(session, case.id, orgs, police, scrub)
+            withheld_entries += records.withheld
             assessments = [
                 a
                 for a in (
@@ -241,6 +251,8 @@ async def build_export(
                     for i in incidents
                 ],
                 plans=plans,
+                notes=records.notes,
+                meeting_minutes=records.minutes,
             )
         )
 
@@ -278,7 +290,7 @@ async def build_export(
         )
     )
     identity = open_protected(keyring, person)
-    return AccessExport(
+    export = AccessExport(
         request_id=request.id,
         person_id=person.id,
         generated_at=utcnow(),
@@ -331,6 +343,7 @@ async def build_export(
         withheld=withheld,
         notes=NOTES,
     )
+    return export, withheld_entries
 
 
 async def _access_report(

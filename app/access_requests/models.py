@@ -23,6 +23,7 @@ class AccessRequest(UUIDPk, Timestamps, Versioned, Base):
     __table_args__ = (
         Index("ix_access_requests_status_due", "status", "due_on"),
         Index("ix_access_requests_person_id", "person_id"),
+        Index("ix_access_requests_organisation_created", "organisation_id", "created_at", "id"),
     )
 
     #: The person the request is about (the data subject). The request goes with
@@ -50,3 +51,40 @@ class AccessRequest(UUIDPk, Timestamps, Versioned, Base):
     withholding_ground: Mapped[str | None] = mapped_column(String(40))
     first_exported_at: Mapped[datetime | None]
     export_count: Mapped[int] = mapped_column(default=0)
+    #: The controller organisation handling the request: the recording auditor's.
+    #: Only its auditors list, read, decide, extend and export it (others: 404).
+    organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT")
+    )
+    #: A pending deadline extension (four eyes): its ExtensionReason code, who
+    #: proposed it and when. Another auditor of the organisation confirms it.
+    extension_proposed_reason: Mapped[str | None] = mapped_column(String(30))
+    extension_proposed_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT")
+    )
+    extension_proposed_at: Mapped[datetime | None]
+    extended_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT")
+    )
+
+
+class AccessRequestDelivery(UUIDPk, Base):
+    """One export handed out: the SHA-256 of the exact bytes delivered, never the bytes.
+
+    With the hash a controller can later show which export a person received
+    (they hold the file, the service holds its digest) without keeping a copy.
+    """
+
+    __tablename__ = "access_request_deliveries"
+    __table_args__ = (Index("ix_access_request_deliveries_request", "request_id", "delivered_at"),)
+
+    request_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("access_requests.id", ondelete="CASCADE")
+    )
+    #: json | pdf
+    kind: Mapped[str] = mapped_column(String(10))
+    #: Lower-case hex SHA-256 of the response body as sent.
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    delivered_at: Mapped[datetime]
+    delivered_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))

@@ -96,6 +96,8 @@ def render_pdf(export: AccessExport) -> bytes:
             ("Risk assessments", case.assessments),
             ("Incidents", case.incidents),
             ("Plans", case.plans),
+            ("Case notes", case.notes),
+            ("Meeting minutes", case.meeting_minutes),
         )
         for title, items in sections:
             if items:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
-from app.access_requests import service
+from app.access_requests import extension, service
 from app.access_requests.dependencies import (
-    RequestDecider,
-    RequestExporter,
-    RequestReader,
+    ControlledRequest,
+    RequestDecision,
+    RequestExport,
+    RequestLister,
+    RequestRead,
     RequestRecorder,
 )
 from app.access_requests.export import build_export
+from app.access_requests.models import AccessRequest
 from app.access_requests.pdf import render_pdf
 from app.access_requests.schemas import (
     AccessExport,
@@ -26,7 +29,6 @@ from app.access_requests.schemas import (
     AccessRequestRefusal,
     RequestStatus,
 )
-from app.auth.policy import Action
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
@@ -35,7 +37,6 @@ from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit
 
 router = APIRouter(prefix="/api/v1", tags=["access-requests"])
 BASE = "/access-requests"
-RequestId = Annotated[uuid.UUID, Path(description="The access request id.")]
 
 
 def _located(response: Response, request_id: uuid.UUID, version: int) -> None:
@@ -57,12 +58,14 @@ async def record_access_request(
     async def create() -> tuple[AccessRequestRead, uuid.UUID]:
         request = await service.record_request(session, principal, body)
         _located(response, request.id, request.version)
-        return service.to_read(request), request.id
+        return await service.to_read(session, request), request.id
 
     async def reread(target_id: str) -> AccessRequestRead:
-        request = await service.read_request(session, principal, uuid.UUID(target_id))
+        request = await session.get(AccessRequest, uuid.UUID(target_id))
+        assert request is not None  # the replay names what this caller created
+        service.read_request(session, principal, request)
         set_etag(response, request.version)
-        return service.to_read(request)
+        return await service.to_read(session, request)
 
     return await create_once(
         idempotency, session, principal, body, response, service.TARGET, create, reread
@@ -72,7 +75,7 @@ async def record_access_request(
 @router.get(BASE, response_model=AccessRequestPage)
 async def list_access_requests(
     session: SessionDep,
-    principal: RequestReader,
+    principal: RequestLister,
     status: Annotated[RequestStatus | None, Query(description="Only this status.")] = None,
     overdue: Annotated[
         bool | None, Query(description="Only those past (or not past) their deadline.")
@@ -80,100 +83,99 @@ async def list_access_requests(
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> AccessRequestPage:
-    """Access requests, newest first, by status and whether they are overdue."""
+    """The caller's organisation's access requests, newest first, by status and
+    whether they are overdue."""
     items, nxt = await service.list_requests(session, principal, status, overdue, cursor, limit)
-    return AccessRequestPage(items=[service.to_read(r) for r in items], next_cursor=nxt)
+    return AccessRequestPage(items=await service.to_reads(session, items), next_cursor=nxt)
 
 
 @router.get(BASE + "/{request_id}", response_model=AccessRequestRead)
 async def get_access_request(
-    request_id: RequestId, session: SessionDep, principal: RequestReader, response: Response
+    loaded: RequestRead, session: SessionDep, response: Response
 ) -> AccessRequestRead:
-    """One access request: its deadline, decision and exports."""
-    request = await service.read_request(session, principal, request_id)
-    set_etag(response, request.version)
-    return service.to_read(request)
+    """One access request of the caller's organisation (another's is a 404): its
+    deadline, a pending extension, the decision and every delivered export's hash."""
+    service.read_request(session, loaded.principal, loaded.request)
+    return await _answer(session, loaded, response)
+
+
+async def _answer(
+    session: SessionDep, loaded: ControlledRequest, response: Response
+) -> AccessRequestRead:
+    set_etag(response, loaded.request.version)
+    return await service.to_read(session, loaded.request)
 
 
 @router.post(BASE + "/{request_id}/approval", response_model=AccessRequestRead)
 async def approve_access_request(
-    request_id: RequestId,
     body: AccessRequestApproval,
+    loaded: RequestDecision,
     session: SessionDep,
-    principal: RequestDecider,
     expected: IfMatch,
     response: Response,
 ) -> AccessRequestRead:
     """Approve: by another person than the recorder (403 otherwise); final. Police
     operational data may be withheld on a ground, which is recorded."""
-    request = await service.load_request(
-        session, principal, request_id, Action.ACCESS_REQUEST_DECIDE
-    )
-    await service.approve(session, principal, request, body, expected)
-    set_etag(response, request.version)
-    return service.to_read(request)
+    await service.approve(session, loaded.principal, loaded.request, body, expected)
+    return await _answer(session, loaded, response)
 
 
 @router.post(BASE + "/{request_id}/refusal", response_model=AccessRequestRead)
 async def refuse_access_request(
-    request_id: RequestId,
     body: AccessRequestRefusal,
+    loaded: RequestDecision,
     session: SessionDep,
-    principal: RequestDecider,
     expected: IfMatch,
     response: Response,
 ) -> AccessRequestRead:
     """Refuse on a ground: by another person than the recorder; final, never exported."""
-    request = await service.load_request(
-        session, principal, request_id, Action.ACCESS_REQUEST_DECIDE
-    )
-    await service.refuse(session, principal, request, body, expected)
-    set_etag(response, request.version)
-    return service.to_read(request)
+    await service.refuse(session, loaded.principal, loaded.request, body, expected)
+    return await _answer(session, loaded, response)
 
 
 @router.post(BASE + "/{request_id}/extension", response_model=AccessRequestRead)
-async def extend_access_request(
-    request_id: RequestId,
+async def propose_access_request_extension(
     body: AccessRequestExtension,
+    loaded: RequestDecision,
     session: SessionDep,
-    principal: RequestDecider,
     expected: IfMatch,
     response: Response,
 ) -> AccessRequestRead:
-    """Extend the deadline by two months, once, on a reason (GDPR art. 12(3)). The
-    person must be told within the first month, with the reasons."""
-    request = await service.load_request(
-        session, principal, request_id, Action.ACCESS_REQUEST_DECIDE
-    )
-    await service.extend(session, principal, request, body, expected)
-    set_etag(response, request.version)
-    return service.to_read(request)
+    """Propose extending the deadline by two months, once, on a reason (GDPR art.
+    12(3)). It takes effect when another auditor confirms it (four eyes). The person
+    must be told within the first month, with the reasons."""
+    await extension.propose_extension(session, loaded.principal, loaded.request, body, expected)
+    return await _answer(session, loaded, response)
+
+
+@router.post(BASE + "/{request_id}/extension/confirmation", response_model=AccessRequestRead)
+async def confirm_access_request_extension(
+    loaded: RequestDecision, session: SessionDep, expected: IfMatch, response: Response
+) -> AccessRequestRead:
+    """Confirm the pending extension: by another auditor than the proposer (403
+    otherwise). The deadline becomes three months from receipt."""
+    await extension.confirm_extension(session, loaded.principal, loaded.request, expected)
+    return await _answer(session, loaded, response)
 
 
 async def _export(
-    session: SessionDep,
-    keyring: KeyRingDep,
-    principal: RequestExporter,
-    request_id: uuid.UUID,
-    fmt: str,
-) -> AccessExport:
-    request = await service.load_request(
-        session, principal, request_id, Action.ACCESS_REQUEST_EXPORT
-    )
-    service.require_approved(principal, request)
-    export = await build_export(session, keyring, principal, request)
-    await service.mark_exported(session, principal, request, fmt)
-    return export
+    session: SessionDep, keyring: KeyRingDep, loaded: ControlledRequest
+) -> tuple[AccessExport, int]:
+    service.require_approved(loaded.principal, loaded.request)
+    return await build_export(session, keyring, loaded.principal, loaded.request)
 
 
 @router.get(BASE + "/{request_id}/export.json", response_model=AccessExport)
 async def export_access_request_json(
-    request_id: RequestId, session: SessionDep, keyring: KeyRingDep, principal: RequestExporter
-) -> AccessExport:
+    loaded: RequestExport, session: SessionDep, keyring: KeyRingDep
+) -> Response:
     """What is held about the person, as JSON: approved requests only (409 otherwise).
-    Generated on each request from the live records, never stored."""
-    return await _export(session, keyring, principal, request_id, "json")
+    Generated on each request from the live records, never stored; the SHA-256 of the
+    bytes sent is recorded as a delivery."""
+    export, withheld = await _export(session, keyring, loaded)
+    body = export.model_dump_json().encode()
+    await service.mark_exported(session, loaded.principal, loaded.request, "json", body, withheld)
+    return Response(body, media_type="application/json")
 
 
 @router.get(
@@ -182,12 +184,16 @@ async def export_access_request_json(
     responses={200: {"content": {"application/pdf": {}}, "description": "The readable export."}},
 )
 async def export_access_request_pdf(
-    request_id: RequestId, session: SessionDep, keyring: KeyRingDep, principal: RequestExporter
+    loaded: RequestExport, session: SessionDep, keyring: KeyRingDep
 ) -> Response:
-    """The same export as a readable PDF: approved requests only (409 otherwise)."""
-    export = await _export(session, keyring, principal, request_id, "pdf")
+    """The same export as a readable PDF: approved requests only (409 otherwise);
+    its SHA-256 is recorded as a delivery."""
+    export, withheld = await _export(session, keyring, loaded)
+    body = render_pdf(export)
+    await service.mark_exported(session, loaded.principal, loaded.request, "pdf", body, withheld)
+    request_id = loaded.request.id
     return Response(
-        render_pdf(export),
+        body,
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="access-{request_id}.pdf"'},
     )

@@ -139,7 +139,8 @@ class AccessRequestRefusal(Input):
 
 
 class AccessRequestExtension(Input):
-    """Extend the deadline by two months, once (GDPR art. 12(3))."""
+    """Propose extending the deadline by two months, once (GDPR art. 12(3)); another
+    auditor of the same organisation confirms it (four eyes)."""
 
     reason: ExtensionReason
 
@@ -147,14 +148,44 @@ class AccessRequestExtension(Input):
 # --- output ---------------------------------------------------------------------------
 
 
+class ExtensionProposal(BaseModel):
+    """An extension waiting for a second auditor's confirmation."""
+
+    reason: ExtensionReason
+    proposed_by: uuid.UUID
+    proposed_at: datetime
+
+
+class DeliveryKind(StrEnum):
+    JSON = "json"
+    PDF = "pdf"
+
+
+class DeliveryRead(BaseModel):
+    """One export handed out: the SHA-256 of the bytes delivered, never the bytes."""
+
+    kind: DeliveryKind
+    sha256: str = Field(description="Lower-case hex SHA-256 of the response body as sent.")
+    size: int = Field(description="Bytes delivered.")
+    delivered_at: datetime
+    delivered_by: uuid.UUID
+
+
 class AccessRequestRead(BaseModel):
     id: uuid.UUID
+    organisation_id: uuid.UUID = Field(
+        description="The controller organisation handling the request (the recorder's)."
+    )
     person_id: uuid.UUID
     requester_kind: RequesterKind
     identity_verification: IdentityVerification
     received_on: date
     due_on: date
     extension_reason: ExtensionReason | None
+    extended_by: uuid.UUID | None = Field(description="Who confirmed the extension.")
+    extension_proposal: ExtensionProposal | None = Field(
+        description="A pending extension, waiting for a second auditor."
+    )
     overdue: bool
     status: RequestStatus
     recorded_by: uuid.UUID
@@ -165,6 +196,7 @@ class AccessRequestRead(BaseModel):
     legal_reference: str | None = Field(description="Of the refusal or withholding ground.")
     first_exported_at: datetime | None
     export_count: int
+    deliveries: list[DeliveryRead] = Field(description="Every export delivered, oldest first.")
     version: int
 
 
@@ -248,6 +280,33 @@ class ExportPlan(BaseModel):
     measures: list[ExportMeasure]
 
 
+class ExportNote(BaseModel):
+    """A case note, scrubbed of other people's names. The author appears by
+    organisation and profession, not by name."""
+
+    id: uuid.UUID
+    written_at: datetime
+    author_organisation: str
+    author_role: str
+    kind: str
+    text: str
+    corrects_id: uuid.UUID | None
+
+
+class ExportMinutes(BaseModel):
+    """A line of a Marak meeting's minutes on the case, scrubbed like notes. Why an
+    agency chose not to share something is its own reasoning and is not included."""
+
+    id: uuid.UUID
+    meeting_id: uuid.UUID
+    meeting_at: datetime
+    meeting_kind: str
+    organisation: str
+    kind: str
+    information_kind: str | None
+    text: str
+
+
 class ExportCase(BaseModel):
     """A case the person appears in. Other participants appear by role only."""
 
@@ -268,6 +327,9 @@ class ExportCase(BaseModel):
     assessments: list[ExportAssessment]
     incidents: list[ExportIncident]
     plans: list[ExportPlan]
+    #: Notes and meeting minutes: like assessments, for the cases about the person.
+    notes: list[ExportNote] = []
+    meeting_minutes: list[ExportMinutes] = []
 
 
 class ExportReferral(BaseModel):

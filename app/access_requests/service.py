@@ -2,17 +2,23 @@
 
 The rules kept here:
 
+- a request belongs to the controller organisation that handles it, the
+  recording auditor's; only that organisation's auditors see and handle it
+  (the loader in dependencies.py; the list below filters the same way);
 - the deadline is one calendar month from receipt, extendable once by two
   more (GDPR art. 12(3)); a request is overdue while it is not refused, has
   not been exported, and its due date has passed;
 - **four eyes**: the decision (approval or refusal) is made by another user
-  than the one who recorded the request, and a decision is final;
-- only an approved request is exported (app/access_requests/export.py);
+  than the one who recorded the request, and a decision is final; an
+  extension is proposed by one auditor and confirmed by another;
+- only an approved request is exported (app/access_requests/export.py), and
+  each delivery's SHA-256 is recorded (never the bytes);
 - every step is audited by ids and codes, never content.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
@@ -21,15 +27,16 @@ from typing import Any
 from sqlalchemy import Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.access_requests.models import AccessRequest
+from app.access_requests.models import AccessRequest, AccessRequestDelivery
 from app.access_requests.schemas import (
     REFUSAL_REFERENCES,
     WITHHOLDING_REFERENCES,
     AccessRequestApproval,
     AccessRequestCreate,
-    AccessRequestExtension,
     AccessRequestRead,
     AccessRequestRefusal,
+    DeliveryRead,
+    ExtensionProposal,
     RequestStatus,
     legal_reference,
 )
@@ -41,7 +48,7 @@ from app.platform.clock import clock
 from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.pagination import apply_keyset, page_of
-from app.platform.problems import Conflict, DeniedAccess, Forbidden, NotFound, field_error
+from app.platform.problems import Conflict, DeniedAccess, Forbidden, field_error
 from app.risk.scoring import add_months
 from app.worklist.registry import TaskRead
 
@@ -60,7 +67,44 @@ def is_overdue(request: AccessRequest, today: date) -> bool:
     )
 
 
-def to_read(request: AccessRequest) -> AccessRequestRead:
+async def deliveries_of(
+    session: AsyncSession, request_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[DeliveryRead]]:
+    found: dict[uuid.UUID, list[DeliveryRead]] = {i: [] for i in request_ids}
+    if request_ids:
+        rows = await session.scalars(
+            select(AccessRequestDelivery)
+            .where(AccessRequestDelivery.request_id.in_(request_ids))
+            .order_by(AccessRequestDelivery.delivered_at, AccessRequestDelivery.id)
+        )
+        for d in rows:
+            found[d.request_id].append(DeliveryRead.model_validate(d, from_attributes=True))
+    return found
+
+
+async def to_read(session: AsyncSession, request: AccessRequest) -> AccessRequestRead:
+    return (await to_reads(session, [request]))[0]
+
+
+async def to_reads(
+    session: AsyncSession, requests: Sequence[AccessRequest]
+) -> list[AccessRequestRead]:
+    deliveries = await deliveries_of(session, [r.id for r in requests])
+    return [_read(r, deliveries[r.id]) for r in requests]
+
+
+def _proposal(request: AccessRequest) -> ExtensionProposal | None:
+    if request.extension_proposed_reason is None:
+        return None
+    assert request.extension_proposed_by and request.extension_proposed_at
+    return ExtensionProposal(
+        reason=request.extension_proposed_reason,
+        proposed_by=request.extension_proposed_by,
+        proposed_at=request.extension_proposed_at,
+    )
+
+
+def _read(request: AccessRequest, deliveries: list[DeliveryRead]) -> AccessRequestRead:
     reference = None
     if request.refusal_ground:
         reference = legal_reference(REFUSAL_REFERENCES, request.refusal_ground)
@@ -71,10 +115,12 @@ def to_read(request: AccessRequest) -> AccessRequestRead:
             **{
                 c: getattr(request, c)
                 for c in AccessRequestRead.model_fields
-                if c != "overdue" and c != "legal_reference"
+                if c not in ("overdue", "legal_reference", "deliveries", "extension_proposal")
             },
             "overdue": is_overdue(request, clock.today()),
             "legal_reference": reference,
+            "deliveries": deliveries,
+            "extension_proposal": _proposal(request),
         }
     )
 
@@ -93,6 +139,7 @@ async def record_request(
         due_on=add_months(body.received_on, DEADLINE_MONTHS),
         status=RequestStatus.RECORDED,
         recorded_by=principal.user_id,
+        organisation_id=principal.organisation_id,
         export_count=0,
     )
     session.add(request)
@@ -101,34 +148,16 @@ async def record_request(
     return request
 
 
-async def load_request(
-    session: AsyncSession, principal: Principal, request_id: uuid.UUID, action: str
-) -> AccessRequest:
-    request = await session.get(AccessRequest, request_id)
-    if request is None:
-        raise NotFound(
-            "No such access request.",
-            denied=DeniedAccess(
-                action=action,
-                actor=principal,
-                target_type=TARGET,
-                target_id=str(request_id),
-                reason="not found",
-            ),
-        )
-    return request
-
-
-async def read_request(
-    session: AsyncSession, principal: Principal, request_id: uuid.UUID
-) -> AccessRequest:
-    request = await load_request(session, principal, request_id, Action.ACCESS_REQUEST_READ)
+def read_request(session: AsyncSession, principal: Principal, request: AccessRequest) -> None:
+    """The request was loaded through the caller's organisation (dependencies.py)."""
     audit.record(session, principal, "access_request.read", TARGET, request.id)
-    return request
 
 
-def listing(status: RequestStatus | None, overdue: bool | None) -> Select[Any]:
-    stmt = select(AccessRequest)
+def listing(
+    organisation_id: uuid.UUID, status: RequestStatus | None, overdue: bool | None
+) -> Select[Any]:
+    """The controller organisation's requests only."""
+    stmt = select(AccessRequest).where(AccessRequest.organisation_id == organisation_id)
     if status is not None:
         stmt = stmt.where(AccessRequest.status == status)
     if overdue is not None:
@@ -150,7 +179,11 @@ async def list_requests(
     limit: int,
 ) -> tuple[Sequence[AccessRequest], str | None]:
     stmt = apply_keyset(
-        listing(status, overdue), AccessRequest.created_at, AccessRequest.id, cursor, limit
+        listing(principal.organisation_id, status, overdue),
+        AccessRequest.created_at,
+        AccessRequest.id,
+        cursor,
+        limit,
     )
     rows = (await session.scalars(stmt)).all()
     audit.record(session, principal, "access_request.list", TARGET, None)
@@ -220,28 +253,6 @@ async def refuse(
     return request
 
 
-async def extend(
-    session: AsyncSession,
-    principal: Principal,
-    request: AccessRequest,
-    body: AccessRequestExtension,
-    expected: int,
-) -> AccessRequest:
-    """Two more months, once, while the request is open (not refused, not exported)."""
-    if request.extension_reason is not None:
-        raise Conflict("The deadline was extended already; GDPR art. 12(3) allows it once.")
-    if request.status == RequestStatus.REFUSED or request.first_exported_at is not None:
-        raise Conflict("The request is answered already; there is no deadline to extend.")
-    check_version(expected, request.version)
-    request.extension_reason = body.reason
-    request.due_on = add_months(request.received_on, DEADLINE_MONTHS + EXTENSION_MONTHS)
-    await session.flush()
-    audit.record(
-        session, principal, "access_request.extended", TARGET, request.id, purpose=body.reason
-    )
-    return request
-
-
 def require_approved(principal: Principal, request: AccessRequest) -> None:
     if request.status == RequestStatus.REFUSED:
         raise Conflict("The request was refused; a refused request is never exported.")
@@ -250,14 +261,39 @@ def require_approved(principal: Principal, request: AccessRequest) -> None:
 
 
 async def mark_exported(
-    session: AsyncSession, principal: Principal, request: AccessRequest, fmt: str
+    session: AsyncSession,
+    principal: Principal,
+    request: AccessRequest,
+    fmt: str,
+    body: bytes,
+    withheld_police_entries: int = 0,
 ) -> None:
-    """Count the export; the person's data was read for it, so the person is the target."""
+    """Count the export and record the SHA-256 of the exact bytes delivered; the
+    person's data was read for it, so the person is the target too."""
+    now = utcnow()
     if request.first_exported_at is None:
-        request.first_exported_at = utcnow()
+        request.first_exported_at = now
     request.export_count += 1
+    delivery = AccessRequestDelivery(
+        id=uuid.uuid4(),
+        request_id=request.id,
+        kind=fmt,
+        sha256=hashlib.sha256(body).hexdigest(),
+        size=len(body),
+        delivered_at=now,
+        delivered_by=principal.user_id,
+    )
+    session.add(delivery)
     await session.flush()
-    audit.record(session, principal, f"access_request.exported.{fmt}", TARGET, request.id)
+    withheld = f"; police entries withheld: {withheld_police_entries}"
+    audit.record(
+        session,
+        principal,
+        f"access_request.exported.{fmt}",
+        TARGET,
+        request.id,
+        purpose=f"delivery {delivery.id}{withheld if withheld_police_entries else ''}",
+    )
     audit.record(
         session,
         principal,
@@ -280,6 +316,7 @@ async def requests_to_decide(
             .where(
                 AccessRequest.status == RequestStatus.RECORDED,
                 AccessRequest.recorded_by != principal.user_id,
+                AccessRequest.organisation_id == principal.organisation_id,
             )
             .order_by(AccessRequest.due_on, AccessRequest.id)
             .limit(100)

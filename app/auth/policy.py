@@ -119,6 +119,7 @@ class Action(StrEnum):
     # a person's access request, GDPR art. 15 (app/access_requests): the data-protection
     # officer (the auditor role, docs/DOMAIN.md section 5) records, decides and exports
     ACCESS_REQUEST_CREATE = "access_request.create"
+    ACCESS_REQUEST_LIST = "access_request.list"
     ACCESS_REQUEST_READ = "access_request.read"
     ACCESS_REQUEST_DECIDE = "access_request.decide"
     ACCESS_REQUEST_EXPORT = "access_request.export"
@@ -156,6 +157,10 @@ class Relation(StrEnum):
     REFERRAL_PARTY = "referral_party"
     #: an active member of the referral's case (the referring side)
     REFERRER = "referrer"
+    #: the caller's organisation is the controller handling the object (an access
+    #: request is handled by the organisation of the auditor who recorded it);
+    #: another organisation's is a 404
+    CONTROLLER = "controller"
 
 
 R = Role
@@ -293,10 +298,14 @@ POLICY: dict[Action, tuple[frozenset[Role], Relation]] = {
     # Access requests (GDPR art. 15): the data-protection officer's work, which docs/DOMAIN.md
     # section 5 gives the auditor role. Deciding takes a second auditor (four eyes, in the
     # service); the export is the one place an auditor sees case content, once approved.
+    # A request belongs to the controller organisation that handles it (the recorder's):
+    # only its auditors list, read, decide, extend and export it (app/access_requests/
+    # dependencies.py loads it through the caller's organisation; another's is a 404).
     Action.ACCESS_REQUEST_CREATE: (frozenset({R.AUDITOR}), Relation.NONE),
-    Action.ACCESS_REQUEST_READ: (frozenset({R.AUDITOR}), Relation.NONE),
-    Action.ACCESS_REQUEST_DECIDE: (frozenset({R.AUDITOR}), Relation.NONE),
-    Action.ACCESS_REQUEST_EXPORT: (frozenset({R.AUDITOR}), Relation.NONE),
+    Action.ACCESS_REQUEST_LIST: (frozenset({R.AUDITOR}), Relation.LISTED),
+    Action.ACCESS_REQUEST_READ: (frozenset({R.AUDITOR}), Relation.CONTROLLER),
+    Action.ACCESS_REQUEST_DECIDE: (frozenset({R.AUDITOR}), Relation.CONTROLLER),
+    Action.ACCESS_REQUEST_EXPORT: (frozenset({R.AUDITOR}), Relation.CONTROLLER),
 }
 
 #: The scope an integration client needs, action by action. Every action whose POLICY

@@ -24,7 +24,14 @@ from app.platform.etag import check_version
 from app.platform.pagination import apply_keyset, page_of
 from app.platform.problems import Conflict, DeniedAccess, NotFound
 from app.retention.models import LegalHold
-from app.retention.schemas import HoldTarget, LegalHoldCreate, LegalHoldLift, LegalHoldRead
+from app.retention.schemas import (
+    HoldGround,
+    HoldTarget,
+    LegalHoldCreate,
+    LegalHoldLift,
+    LegalHoldRead,
+    LiftGround,
+)
 
 TARGETS: dict[HoldTarget, Any] = {HoldTarget.CASE: Case, HoldTarget.PERSON: Person}
 
@@ -47,13 +54,15 @@ def to_read(hold: LegalHold) -> LegalHoldRead:
         id=hold.id,
         target_type=HoldTarget(hold.target_type),
         target_id=hold.target_id,
-        ground=hold.ground,
+        ground=HoldGround(hold.ground),
+        reference=hold.reference,
         placed_by=hold.placed_by,
         created_at=hold.created_at,
         active=hold.lifted_at is None,
         lifted_at=hold.lifted_at,
         lifted_by=hold.lifted_by,
-        lift_ground=hold.lift_ground,
+        lift_ground=LiftGround(hold.lift_ground) if hold.lift_ground else None,
+        lift_reference=hold.lift_reference,
         version=hold.version,
     )
 
@@ -69,7 +78,8 @@ async def place(session: AsyncSession, principal: Principal, data: LegalHoldCrea
         id=uuid.uuid4(),
         target_type=data.target_type.value,
         target_id=data.target_id,
-        ground=data.ground,
+        ground=data.ground.value,
+        reference=data.reference,
         placed_by=principal.user_id,
     )
     session.add(hold)
@@ -136,7 +146,8 @@ async def lift(
         raise Conflict("This hold has already been lifted.")
     hold.lifted_at = utcnow()
     hold.lifted_by = principal.user_id
-    hold.lift_ground = data.ground
+    hold.lift_ground = data.ground.value
+    hold.lift_reference = data.reference
     await session.flush()
     record(
         session,

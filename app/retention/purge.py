@@ -102,11 +102,14 @@ async def purge_case(
     locked = await session.scalar(select(Case.id).where(Case.id == case_id).with_for_update())
     if locked is None:
         return None
-    # Persons taking part: a hold on one of them must not be placed mid-purge.
+    # Persons taking part: a hold on one of them must not be placed mid-purge. Placing
+    # a hold locks its target's row (holds.place, FOR UPDATE), so the purge share-locks
+    # the *persons'* rows (not the participation rows, which a hold never touches):
+    # a hold on a participant waits for this transaction, and one committed before
+    # the lock is seen by the re-check below.
+    participants = select(CaseParticipant.person_id).where(CaseParticipant.case_id == case_id)
     await session.execute(
-        select(CaseParticipant.person_id)
-        .where(CaseParticipant.case_id == case_id)
-        .with_for_update(read=True)
+        select(Person.id).where(Person.id.in_(participants)).with_for_update(read=True)
     )
     if not await _still_due(session, due_cases_query(schedule, now), Case.id, case_id):
         return None

@@ -93,8 +93,9 @@ async def lift_legal_hold(
     expected: IfMatch,
     response: Response,
 ) -> LegalHoldRead:
-    """Lift a hold, with a short ground (If-Match: the hold's ETag). Retention may
-    then purge the target at its next run, if it is past its period."""
+    """Lift a hold, with a coded ground and an optional reference (If-Match: the
+    hold's ETag). Retention may then purge the target at its next run, if it is
+    past its period."""
     hold = await service.get(session, principal, hold_id, Action.LEGAL_HOLD_LIFT)
     hold = await service.lift(session, principal, hold, body, expected)
     set_etag(response, hold.version)

@@ -16,19 +16,57 @@ class HoldTarget(StrEnum):
     PERSON = "person"
 
 
-#: Short on purpose: the ground is personal-data-adjacent ("litigation X v. Y").
-Ground = Field(min_length=3, max_length=300)
+class HoldGround(StrEnum):
+    """Why a hold is placed: the proceedings that need the records kept."""
+
+    LITIGATION = "litigation"
+    CRIMINAL_INVESTIGATION = "criminal_investigation"
+    SUPERVISORY_AUTHORITY = "supervisory_authority"
+    ACCESS_REQUEST = "access_request"
+    #: Also every hold placed before grounds were coded (migration 0022).
+    OTHER = "other"
+
+
+class LiftGround(StrEnum):
+    """Why a hold is lifted."""
+
+    PROCEEDINGS_CONCLUDED = "proceedings_concluded"
+    INVESTIGATION_CLOSED = "investigation_closed"
+    AUTHORITY_RELEASED = "authority_released"
+    ACCESS_REQUEST_ANSWERED = "access_request_answered"
+    PLACED_IN_ERROR = "placed_in_error"
+    OTHER = "other"
+
+
+#: A case or diary number, not prose: one or two tokens of letters, digits and
+#: ``/ . _ : -``, at least one digit, 40 characters at most ("R 23/1234",
+#: "Dnro POL-2026-17", "HO-2026/88"). A story ("litigation Virtanen v. city") fails.
+_T = "[0-9A-Za-zÅÄÖåäö/._:-]"
+_D = f"[A-Za-zÅÄÖåäö/._:-]*[0-9]{_T}*"
+REFERENCE_PATTERN = f"^({_D}( {_T}+)?|{_T}+ {_D})$"
+Reference = Field(
+    min_length=1,
+    max_length=40,
+    pattern=REFERENCE_PATTERN,
+    description=(
+        "The matter's case or diary number (e.g. 'R 23/1234'): one or two tokens of "
+        "letters, digits and / . _ : -, with a digit; never a narrative or a name."
+    ),
+)
 
 
 class LegalHoldCreate(Input):
     target_type: HoldTarget
     target_id: uuid.UUID
-    #: Why the hold is placed (a matter reference, not a narrative). Audited by id only.
-    ground: str = Ground
+    ground: HoldGround = Field(description="Why the hold is placed, as a code.")
+    reference: str = Reference
 
 
 class LegalHoldLift(Input):
-    ground: str = Ground
+    ground: LiftGround = Field(description="Why the hold is lifted, as a code.")
+    reference: str | None = Field(
+        None, min_length=1, max_length=40, pattern=REFERENCE_PATTERN, description="Optional."
+    )
 
 
 class LegalHoldRead(BaseModel):
@@ -36,11 +74,13 @@ class LegalHoldRead(BaseModel):
     id: uuid.UUID
     target_type: HoldTarget
     target_id: uuid.UUID
-    ground: str
+    ground: HoldGround
+    reference: str | None = Field(description="Empty only on holds migrated from free text.")
     placed_by: uuid.UUID
     created_at: datetime
     active: bool
     lifted_at: datetime | None
     lifted_by: uuid.UUID | None
-    lift_ground: str | None
+    lift_ground: LiftGround | None
+    lift_reference: str | None
     version: int

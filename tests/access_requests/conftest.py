@@ -154,3 +154,11 @@ async def approved(client: httpx.AsyncClient, scene: Scene, **body: Any) -> dict
 def pdf_text(content: bytes) -> str:
     reader = PdfReader(io.BytesIO(content))
     return "\n".join(page.extract_text() for page in reader.pages)
+
+
+async def proposed(client: httpx.AsyncClient, scene: Scene) -> dict[str, Any]:
+    """A recorded request with an extension proposed by the recorder, to be confirmed."""
+    request = await recorded(client, scene)
+    r = await decide(client, scene.world.auditor, request, "extension", reason="complexity")
+    assert r.status_code == 200, r.text
+    return dict(r.json())

@@ -158,18 +158,40 @@ class TestFullFlow:
         )
         assert r.json()["items"][0]["id"] != page["items"][0]["id"]
 
-    async def test_the_deadline_extends_once_by_two_months(
+    async def test_the_deadline_extends_once_by_two_months_on_four_eyes(
         self, client: httpx.AsyncClient, scene: Scene
     ) -> None:
+        w, second = scene.world, scene.second_auditor
         late = await recorded(client, scene, received_on="2026-01-31")
-        r = await decide(client, scene.world.auditor, late, "extension", reason="complexity")
+        r = await decide(client, w.auditor, late, "extension", reason="complexity")
         assert r.status_code == 200, r.text
-        assert r.json()["due_on"] == "2026-04-30"
-        assert r.json()["extension_reason"] == "complexity"
-        again = await decide(
-            client, scene.world.auditor, r.json(), "extension", reason="complexity"
-        )
+        pending = r.json()
+        # Proposed, not in effect: the deadline stands until a second auditor confirms.
+        assert pending["due_on"] == "2026-02-28" and pending["extension_reason"] is None
+        proposal = pending["extension_proposal"]
+        assert (proposal["reason"], proposal["proposed_by"]) == ("complexity", str(w.auditor.id))
+        read = (await client.get(f"{BASE}/{late['id']}", headers=second.headers)).json()
+        assert read["extension_proposal"]["reason"] == "complexity"
+        again = await decide(client, second, pending, "extension", reason="number_of_requests")
         assert_problem(again, 409)
+        # The proposer cannot confirm their own proposal.
+        own = await decide(client, w.auditor, pending, "extension/confirmation")
+        assert "another person" in assert_problem(own, 403)["detail"].lower()
+        r = await decide(client, second, pending, "extension/confirmation")
+        assert r.status_code == 200, r.text
+        done = r.json()
+        assert done["due_on"] == "2026-04-30" and done["extension_reason"] == "complexity"
+        assert done["extended_by"] == str(second.id) and done["extension_proposal"] is None
+        for who in (w.auditor, second):
+            assert_problem(await decide(client, who, done, "extension", reason="complexity"), 409)
+        assert_problem(await decide(client, second, done, "extension/confirmation"), 409)
+
+    async def test_nothing_to_confirm_without_a_proposal(
+        self, client: httpx.AsyncClient, scene: Scene
+    ) -> None:
+        request = await recorded(client, scene)
+        r = await decide(client, scene.second_auditor, request, "extension/confirmation")
+        assert "no extension" in assert_problem(r, 409)["detail"].lower()
 
 
 class TestFourEyes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -13,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
 from app.auth.policy import Action
-from tests.access_requests.conftest import BASE, Scene, approved, recorded
+from tests.access_requests.conftest import BASE, Scene, approved, proposed, recorded
 from tests.problems import assert_problem
+from tests.security.matrix import assert_matrix_covers, expected_status
 from tests.world import allowed, denied
 
 CREATE_BODY = {
@@ -26,7 +28,7 @@ CREATE_BODY = {
 #: (method, path, action, the request's state it needs, body, status when allowed)
 ROUTES: list[tuple[str, str, Action, str, dict[str, Any] | None, int]] = [
     ("POST", BASE, Action.ACCESS_REQUEST_CREATE, "none", CREATE_BODY, 201),
-    ("GET", BASE, Action.ACCESS_REQUEST_READ, "none", None, 200),
+    ("GET", BASE, Action.ACCESS_REQUEST_LIST, "none", None, 200),
     ("GET", BASE + "/{id}", Action.ACCESS_REQUEST_READ, "recorded", None, 200),
     ("POST", BASE + "/{id}/approval", Action.ACCESS_REQUEST_DECIDE, "recorded", {}, 200),
     (
@@ -43,6 +45,14 @@ ROUTES: list[tuple[str, str, Action, str, dict[str, Any] | None, int]] = [
         Action.ACCESS_REQUEST_DECIDE,
         "recorded",
         {"reason": "number_of_requests"},
+        200,
+    ),
+    (
+        "POST",
+        BASE + "/{id}/extension/confirmation",
+        Action.ACCESS_REQUEST_DECIDE,
+        "proposed",
+        None,
         200,
     ),
     ("GET", BASE + "/{id}/export.json", Action.ACCESS_REQUEST_EXPORT, "approved", None, 200),
@@ -72,6 +82,8 @@ async def _call(
         request = await recorded(client, scene)
     elif state == "approved":
         request = await approved(client, scene)
+    elif state == "proposed":
+        request = await proposed(client, scene)
     url = path.format(id=request["id"]) if request else path
     extra = {"If-Match": f'"{request["version"]}"'} if request and method == "POST" else {}
     if method == "POST" and request is None:
@@ -124,3 +136,44 @@ async def test_denied_roles_get_403_and_the_denial_is_audited(
         select(AuditEvent).where(AuditEvent.actor_id == actor.id, AuditEvent.outcome == "denied")
     )
     assert denial is not None and denial.action == str(action)
+
+
+def test_every_access_request_route_is_in_the_matrix(app: Any) -> None:
+    @dataclass
+    class Spec:
+        method: str
+        path: str
+        action: Action
+
+    specs = [Spec(m, p.replace("{id}", "{request_id}"), a) for m, p, a, *_rest in ROUTES]
+    assert_matrix_covers(app, lambda path: path.startswith(BASE), specs)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "action", "state", "body", "status", "role"), cases(allowed)
+)
+async def test_another_organisations_auditor_gets_what_the_relation_says(
+    client: httpx.AsyncClient,
+    make_actor: Any,
+    scene: Scene,
+    method: str,
+    path: str,
+    action: Action,
+    state: str,
+    body: dict[str, Any] | None,
+    status: int,
+    role: str,
+) -> None:
+    """The request is handled by the recorder's organisation: an allowed role of another
+    organisation gets the status the POLICY relation derives (404 for a request, never 403),
+    and a list without the request."""
+    actor = await make_actor(role)  # the world's owner organisation, not the recorder's
+    response, _id = await _call(client, scene, method, path, state, body, actor.headers)
+    want = expected_status(action, role, "other_org", status)
+    assert response.status_code == want, response.text
+    if want == 404:
+        assert_problem(response, 404)
+    if action == Action.ACCESS_REQUEST_LIST:
+        await recorded(client, scene)
+        listed = await client.get(BASE, headers=actor.headers)
+        assert listed.json()["items"] == []

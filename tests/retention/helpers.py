@@ -46,7 +46,13 @@ async def person_in(db: AsyncSession, case: Case, by: Actor, given: str = "Pia")
 
 
 async def hold(db: AsyncSession, by: Actor, kind: str, target: uuid.UUID) -> LegalHold:
-    row = LegalHold(target_type=kind, target_id=target, ground="Matter 12/2026", placed_by=by.id)
+    row = LegalHold(
+        target_type=kind,
+        target_id=target,
+        ground="other",
+        reference="Matter 12/2026",
+        placed_by=by.id,
+    )
     db.add(row)
     await db.flush()
     return row

@@ -14,7 +14,8 @@ from tests.retention.helpers import closed_case, exists, person_in, retain
 from tests.world import World, with_etag
 
 API = "/api/v1/legal-holds"
-GROUND = "Litigation GROUND-MARKER 4/2026"
+GROUND = {"ground": "litigation", "reference": "MARKER-4/2026"}
+LIFT = {"ground": "proceedings_concluded", "reference": "MARKER-4/2026"}
 
 
 async def test_a_hold_placed_over_http_blocks_retention_until_lifted(
@@ -24,7 +25,7 @@ async def test_a_hold_placed_over_http_blocks_retention_until_lifted(
     person = await person_in(db, case, world.police)
     await db.commit()
     auditor = world.auditor
-    body = {"target_type": "case", "target_id": str(case.id), "ground": GROUND}
+    body = {"target_type": "case", "target_id": str(case.id), **GROUND}
     headers = {**auditor.headers, "Idempotency-Key": "hold-1"}
     placed = await client.post(API, json=body, headers=headers)
     assert placed.status_code == 201, placed.text
@@ -47,18 +48,20 @@ async def test_a_hold_placed_over_http_blocks_retention_until_lifted(
     assert await exists(db, Person, person.id)  # still in a (held) case
 
     url = f"{API}/{hold['id']}/lift"
-    assert_problem(await client.post(url, json={"ground": "Done"}, headers=auditor.headers), 428)
+    assert_problem(await client.post(url, json=LIFT, headers=auditor.headers), 428)
     stale = with_etag(auditor, '"99"')
-    assert_problem(await client.post(url, json={"ground": "Done"}, headers=stale), 412)
+    assert_problem(await client.post(url, json=LIFT, headers=stale), 412)
     etag = (await client.get(f"{API}/{hold['id']}", headers=auditor.headers)).headers["etag"]
-    lifted = await client.post(
-        url, json={"ground": "Matter closed"}, headers=with_etag(auditor, etag)
-    )
+    lifted = await client.post(url, json=LIFT, headers=with_etag(auditor, etag))
     assert lifted.status_code == 200, lifted.text
-    assert lifted.json()["active"] is False and lifted.json()["lift_ground"] == "Matter closed"
+    assert lifted.json()["active"] is False
+    assert (lifted.json()["lift_ground"], lifted.json()["lift_reference"]) == (
+        "proceedings_concluded",
+        "MARKER-4/2026",
+    )
     again_etag = lifted.headers["etag"]
     assert_problem(
-        await client.post(url, json={"ground": "Again"}, headers=with_etag(auditor, again_etag)),
+        await client.post(url, json=LIFT, headers=with_etag(auditor, again_etag)),
         409,
     )
 
@@ -66,7 +69,11 @@ async def test_a_hold_placed_over_http_blocks_retention_until_lifted(
     assert case.id in report.cases and person.id in report.persons
 
     rows = (
-        await db.scalars(select(AuditEvent).where(AuditEvent.action.startswith("legal_hold.")))
+        await db.scalars(
+            select(AuditEvent).where(
+                AuditEvent.action.startswith("legal_hold."), AuditEvent.actor_id == auditor.id
+            )
+        )
     ).all()
     assert {r.action for r in rows} >= {
         "legal_hold.placed",
@@ -86,7 +93,7 @@ async def test_a_hold_on_a_person_keeps_the_person_and_their_cases(
     case = await closed_case(db, world.ankkuri, world.police)
     person = await person_in(db, case, world.police)
     await db.commit()
-    body = {"target_type": "person", "target_id": str(person.id), "ground": GROUND}
+    body = {"target_type": "person", "target_id": str(person.id), **GROUND}
     placed = await client.post(API, json=body, headers=world.auditor.headers)
     assert placed.status_code == 201, placed.text
 
@@ -100,10 +107,16 @@ async def test_bad_input_is_a_problem_and_writes_nothing(
     client: httpx.AsyncClient, world: World
 ) -> None:
     for body in (
-        {"target_type": "team", "target_id": str(world.marak.id), "ground": GROUND},
-        {"target_type": "case", "target_id": "nope", "ground": GROUND},
+        {"target_type": "team", "target_id": str(world.marak.id), **GROUND},
+        {"target_type": "case", "target_id": "nope", **GROUND},
         {"target_type": "case", "target_id": str(world.marak.id), "ground": "x" * 301},
         {"target_type": "case", "target_id": str(world.marak.id)},
+        # A ground is a code, and a reference is a case or diary number, not prose.
+        {"target_type": "case", "target_id": str(world.marak.id), "ground": "Litigation 4/2026"},
+        *[
+            {**GROUND, "target_type": "case", "target_id": str(world.marak.id), "reference": r}
+            for r in ("Litigation Virtanen v. city 4/2026", "Matter closed", "R" + "1" * 40, "")
+        ],
     ):
         assert_problem(await client.post(API, json=body, headers=world.auditor.headers), 422)
     listed = await client.get(API, headers=world.auditor.headers)

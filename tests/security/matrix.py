@@ -65,6 +65,8 @@ def expected_status(
     if rule == Relation.OWN_ORGANISATION:
         exempt = role in RELATION_EXEMPT.get(action, frozenset())
         return ok if exempt or relation in SAME_ORG else 403
+    if rule == Relation.CONTROLLER:
+        return ok if relation in SAME_ORG else 404
     if rule == Relation.CASE_MEMBER:
         return ok if relation in READERS else 404
     if rule == Relation.CASE_WRITER:

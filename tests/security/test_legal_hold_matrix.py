@@ -25,7 +25,11 @@ API = "/api/v1/legal-holds"
 async def _hold(db: AsyncSession, world: World) -> LegalHold:
     case = await make_case(db, world.hah, world.police)
     hold = LegalHold(
-        target_type="case", target_id=case.id, ground="Matter 7/2026", placed_by=world.auditor.id
+        target_type="case",
+        target_id=case.id,
+        ground="litigation",
+        reference="Matter 7/2026",
+        placed_by=world.auditor.id,
     )
     db.add(hold)
     await db.commit()
@@ -37,13 +41,20 @@ def _requests(hold: LegalHold) -> dict[Action, Callable[[], tuple[str, str, dict
         Action.LEGAL_HOLD_PLACE: lambda: (
             "POST",
             API,
-            {"json": {"target_type": "case", "target_id": str(hold.target_id), "ground": "X 1/26"}},
+            {
+                "json": {
+                    "target_type": "case",
+                    "target_id": str(hold.target_id),
+                    "ground": "other",
+                    "reference": "X 1/26",
+                }
+            },
         ),
         Action.LEGAL_HOLD_READ: lambda: ("GET", f"{API}/{hold.id}", {}),
         Action.LEGAL_HOLD_LIFT: lambda: (
             "POST",
             f"{API}/{hold.id}/lift",
-            {"json": {"ground": "Matter closed"}, "headers": {"If-Match": f'"{hold.version}"'}},
+            {"json": {"ground": "placed_in_error"}, "headers": {"If-Match": f'"{hold.version}"'}},
         ),
     }
 
@@ -105,6 +116,11 @@ async def test_the_list_is_the_auditors(
 
 async def test_a_target_that_does_not_exist_is_404(client: httpx.AsyncClient, world: World) -> None:
     for kind in ("case", "person"):
-        body = {"target_type": kind, "target_id": str(uuid.uuid4()), "ground": "Matter 1/26"}
+        body = {
+            "target_type": kind,
+            "target_id": str(uuid.uuid4()),
+            "ground": "other",
+            "reference": "Matter 1/26",
+        }
         assert_problem(await client.post(API, json=body, headers=world.auditor.headers), 404)
     assert_problem(await client.get(f"{API}/{uuid.uuid4()}", headers=world.auditor.headers), 404)
