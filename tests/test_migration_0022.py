@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from app.demo.seed import seed_demo
 from app.ops.migrate import downgrade, upgrade
 from app.platform.config import Settings
+from app.platform.crypto import load_keyring
 from app.platform.db import Database
 from tests.conftest import _in_thread, _pg_admin, _recreate_pg_database
 
@@ -77,7 +78,8 @@ def test_holds_and_requests_are_carried_over(scratch_url: str, tmp_path: Path) -
     _in_thread(lambda: upgrade(url))
     settings = Settings(data_dir=tmp_path / "data", database_url=url)
     _in_thread(lambda: asyncio.run(seed_demo(settings)))
-    _in_thread(lambda: downgrade(url, "0020"))
+    ring = load_keyring(settings)  # 0021's downgrade opens the sealed free text
+    _in_thread(lambda: downgrade(url, "0020", keyring=ring))
     ((user,),), ((person,),) = (
         _run(url, [("SELECT id, organisation_id FROM users ORDER BY subject LIMIT 1", {})]),
         _run(url, [("SELECT id FROM persons LIMIT 1", {})]),
@@ -130,7 +132,8 @@ def test_holds_and_requests_are_carried_over(scratch_url: str, tmp_path: Path) -
     assert [(str(uuid.UUID(str(r[0]))), str(uuid.UUID(str(r[1])))) for r in requests] == [
         (str(uuid.UUID(str(request_id))), str(uuid.UUID(str(org_id))))
     ]
-    _in_thread(lambda: downgrade(url, "0020"))
+    ring = load_keyring(settings)  # 0021's downgrade opens the sealed free text
+    _in_thread(lambda: downgrade(url, "0020", keyring=ring))
     (back,) = _run(url, [("SELECT id, ground, lift_ground FROM legal_holds", {})])
     again = {str(uuid.UUID(str(r[0]))): tuple(r[1:]) for r in back}
     assert again[key["reference"]] == ("other Matter 7/2026", None)

@@ -11,9 +11,9 @@ the victim's; a perpetrator's export does not carry the victim's case notes.
 - Authors appear by organisation and profession; a minutes line's ``reason``
   (why an agency chose not to share) is its own reasoning and stays out.
 
-Note and minutes text is read through :func:`_note_text` and
-:func:`_minutes_text` only, so a change of where the text is kept (sealed under
-the case key) is one change here.
+Note and minutes text is sealed under the case's key (app/casekeys/freetext.py)
+and read through :func:`_note_text` and :func:`_minutes_text` only; a shredded
+case's text reads as the shredded marker.
 """
 
 from __future__ import annotations
@@ -26,18 +26,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access_requests.redaction import Scrubber
 from app.access_requests.schemas import ExportMinutes, ExportNote
+from app.casekeys.freetext import SHREDDED_TEXT, open_text
 from app.cases.models import CaseNote
 from app.plans.models import Meeting, MinutesEntry
+from app.platform.crypto import CaseCipher
 
 
-async def _note_text(session: AsyncSession, note: CaseNote) -> str:
-    """The note's text as written (the one place the export reads it)."""
-    return note.text
+def _note_text(cipher: CaseCipher, note: CaseNote) -> str:
+    """The note's text, opened with the case's key (the one place the export reads it)."""
+    return open_text(cipher, note, "text", shredded_as=SHREDDED_TEXT) or ""
 
 
-async def _minutes_text(session: AsyncSession, entry: MinutesEntry) -> str:
-    """The minutes line's text as written (the one place the export reads it)."""
-    return entry.text
+def _minutes_text(cipher: CaseCipher, entry: MinutesEntry) -> str:
+    """The minutes line's text, opened with the case's key (the one place the export reads it)."""
+    return open_text(cipher, entry, "text", shredded_as=SHREDDED_TEXT) or ""
 
 
 @dataclass
@@ -51,6 +53,7 @@ class CaseRecords:
 async def case_records(
     session: AsyncSession,
     case_id: uuid.UUID,
+    cipher: CaseCipher,
     orgs: dict[uuid.UUID, str],
     police: set[uuid.UUID],
     scrub: Scrubber,
@@ -74,7 +77,7 @@ async def case_records(
                 author_organisation=orgs.get(note.author_organisation_id, ""),
                 author_role=note.author_role,
                 kind=note.kind,
-                text=scrub.text(await _note_text(session, note)) or "",
+                text=scrub.text(_note_text(cipher, note)) or "",
                 corrects_id=note.corrects_id,
             )
         )
@@ -99,7 +102,7 @@ async def case_records(
                 organisation=orgs.get(entry.organisation_id, ""),
                 kind=entry.kind,
                 information_kind=entry.information_kind,
-                text=scrub.text(await _minutes_text(session, entry)) or "",
+                text=scrub.text(_minutes_text(cipher, entry)) or "",
             )
         )
     return out

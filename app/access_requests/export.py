@@ -70,6 +70,7 @@ from app.platform.crypto import CaseCipher, KeyRing
 from app.platform.db import utcnow
 from app.referrals.models import Referral, ServiceEntry
 from app.risk.models import Assessment, Incident
+from app.risk.service import answers_with_texts
 
 #: The participant whom a scheme's assessments and plans are about.
 SUBJECT_ROLE = {"marak": "victim", "ankkuri": "young_person", "hah": "person_of_concern"}
@@ -186,12 +187,13 @@ async def build_export(
             )
         ).all()
         is_subject = SUBJECT_ROLE.get(case.scheme) == participation.role
+        cipher = await case_cipher(session, keyring, case.id)
         assessments: list[Assessment] = []
         incidents: list[Incident] = []
         plans: list[ExportPlan] = []
         records = CaseRecords()
         if is_subject:
-            records = await case_records(session, case.id, orgs, police, scrub)
+            records = await case_records(session, case.id, cipher, orgs, police, scrub)
             withheld_entries += records.withheld
             assessments = [
                 a
@@ -228,13 +230,13 @@ async def build_export(
                 opened_at=case.created_at,
                 closed_at=case.closed_at,
                 other_participant_roles=sorted(others),
-                facts=_facts(keyring, person, facts, await case_cipher(session, keyring, case.id)),
+                facts=_facts(keyring, person, facts, cipher),
                 consents=[ExportConsent.model_validate(c, from_attributes=True) for c in consents],
                 assessments=[
                     ExportAssessment.model_validate(
                         {
                             **ExportAssessment.model_validate(a, from_attributes=True).model_dump(),
-                            "answers": scrub.json(a.answers),
+                            "answers": scrub.json(answers_with_texts(cipher, a)),
                             "judgement": scrub.json(a.judgement),
                         }
                     )

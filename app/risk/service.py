@@ -100,6 +100,19 @@ def _with_texts(payload: dict[str, Any], texts: dict[str, dict[str, str]]) -> di
     return {**payload, "answers": answers}
 
 
+def answers_with_texts(cipher: CaseCipher, assessment: Assessment) -> list[dict[str, Any]]:
+    """The answers with their free text, for the access export; once the case
+    was shredded its texts are gone and the codes stay."""
+    try:
+        texts = _answer_texts(cipher, assessment)
+    except CaseDataShredded:
+        texts = {}
+    answers: list[dict[str, Any]] = _with_texts({"answers": assessment.answers or []}, texts)[
+        "answers"
+    ]
+    return answers
+
+
 def _audit(session: AsyncSession, access: CaseAccess, action: str, assessment: Assessment) -> None:
     access.audit(session, action, "assessment", assessment.id)
 

@@ -14,7 +14,7 @@ empty (NULL) and the auditor re-records it by lifting and re-placing the hold
 with a reference. Downgrading puts the code and reference back together as text.
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-06 21:00:00.000000
 """
 
@@ -28,7 +28,7 @@ from alembic import op
 import app.platform.db
 
 revision = "0022"
-down_revision = "0020"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
