@@ -20,7 +20,8 @@ from typing import Annotated
 from fastapi import Depends, Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import BODY_CASE, POLICY, Action, Relation, declare_relation, require
+from app.auth.markers import declare_relation
+from app.auth.policy import BODY_CASE, POLICY, Action, Relation, require
 from app.auth.principal import Principal
 from app.cases.access import CaseAccess, enforce_relation, load_case_access
 from app.cases.emergency import load_outsider_case

@@ -8,7 +8,8 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from app.auth.policy import POLICY, Action, Relation, declare_relation, require
+from app.auth.markers import declare_relation
+from app.auth.policy import POLICY, Action, Relation, require
 from app.auth.principal import Principal
 from app.cases.dependencies import CaseLoader, body_case
 from app.concerns.models import Concern

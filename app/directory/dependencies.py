@@ -10,7 +10,8 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import POLICY, Action, Relation, declare_relation, relation_exempt, require
+from app.auth.markers import declare_relation
+from app.auth.policy import POLICY, Action, Relation, relation_exempt, require
 from app.auth.principal import Principal
 from app.directory.models import Team
 from app.directory.service import get_team

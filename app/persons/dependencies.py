@@ -17,7 +17,8 @@ from fastapi import Depends, Path
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import BODY_CASE, POLICY, Action, Relation, declare_relation, require
+from app.auth.markers import declare_relation
+from app.auth.policy import BODY_CASE, POLICY, Action, Relation, require
 from app.auth.principal import Principal
 from app.cases.access import member_case_ids, not_found, readable_cases
 from app.cases.dependencies import CaseLoader, body_case

@@ -10,7 +10,8 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import Action, Relation, declare_relation, require
+from app.auth.markers import declare_relation
+from app.auth.policy import Action, Relation, require
 from app.auth.principal import Principal
 from app.cases.access import CaseAccess
 from app.cases.dependencies import CaseLoader, body_case, case_access

@@ -12,7 +12,8 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from app.auth.policy import POLICY, Action, Relation, declare_relation, require
+from app.auth.markers import declare_relation
+from app.auth.policy import POLICY, Action, Relation, require
 from app.auth.principal import Principal
 from app.cases.access import CaseAccess
 from app.cases.dependencies import case_access

@@ -13,7 +13,8 @@ from fastapi import Depends, Header, Path, Query
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import POLICY, Action, declare_relation, require
+from app.auth.markers import declare_relation
+from app.auth.policy import POLICY, Action, require
 from app.auth.principal import Principal
 from app.cases.access import (
     CaseAccess,
