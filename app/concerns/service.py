@@ -46,7 +46,7 @@ from app.persons.schemas import PersonFields
 from app.platform.crypto import KeyRing
 from app.platform.db import utcnow
 from app.platform.etag import check_version
-from app.platform.pagination import apply_keyset, page_of
+from app.platform.pagination import fetch_page
 from app.platform.problems import Conflict, DeniedAccess, NotFound, field_error
 
 if TYPE_CHECKING:
@@ -193,8 +193,7 @@ async def list_concerns(
         stmt = stmt.where(Concern.team_id.in_(principal.team_ids))
     else:
         stmt = stmt.where(Concern.submitted_by == principal.user_id)
-    stmt = apply_keyset(stmt, Concern.created_at, Concern.id, cursor, limit)
-    rows, nxt = page_of((await session.scalars(stmt)).all(), limit, "created_at")
+    rows, nxt = await fetch_page(session, stmt, Concern.created_at, Concern.id, cursor, limit)
     audit.record(session, principal, f"concern.listed.{box.value}", "concern", None)
     if box == ConcernBox.INBOX:
         readable = await readable_among(session, principal, rows)

@@ -21,7 +21,7 @@ from app.directory.schemas import (
     UserUpdate,
 )
 from app.platform.etag import check_version
-from app.platform.pagination import apply_keyset, page_of
+from app.platform.pagination import fetch_page
 from app.platform.problems import (
     Conflict,
     NotFound,
@@ -47,8 +47,9 @@ async def list_organisations(
     stmt: Select[Any] = select(Organisation)
     if kind:
         stmt = stmt.where(Organisation.kind == kind)
-    stmt = apply_keyset(stmt, Organisation.code, Organisation.id, cursor, limit, descending=False)
-    return page_of((await session.scalars(stmt)).all(), limit, "code")
+    return await fetch_page(
+        session, stmt, Organisation.code, Organisation.id, cursor, limit, descending=False
+    )
 
 
 async def create_organisation(
@@ -100,8 +101,7 @@ async def list_users(
         stmt = stmt.where(User.organisation_id == organisation_id)
     if disabled is not None:
         stmt = stmt.where(User.disabled == disabled)
-    stmt = apply_keyset(stmt, User.created_at, User.id, cursor, limit)
-    return page_of((await session.scalars(stmt)).all(), limit, "created_at")
+    return await fetch_page(session, stmt, User.created_at, User.id, cursor, limit)
 
 
 async def update_user(
@@ -155,8 +155,7 @@ async def list_teams(
         stmt = stmt.where(Team.organisation_id == organisation_id)
     if mine_of is not None:
         stmt = stmt.where(Team.id.in_(mine_of.team_ids))
-    stmt = apply_keyset(stmt, Team.created_at, Team.id, cursor, limit)
-    return page_of((await session.scalars(stmt)).all(), limit, "created_at")
+    return await fetch_page(session, stmt, Team.created_at, Team.id, cursor, limit)
 
 
 async def create_team(session: AsyncSession, manage: TeamManagement, data: TeamCreate) -> Team:

@@ -8,6 +8,8 @@ a repeat sends it back to Marak regardless of any score.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +17,7 @@ from app.audit import service as audit
 from app.cases.access import CaseAccess
 from app.cases.lifecycle import Scheme
 from app.platform.clock import Clock
-from app.platform.pagination import apply_keyset, page_of
+from app.platform.pagination import fetch_page
 from app.platform.problems import field_error
 from app.risk.assessment_schemas import ExternalAssessmentRead, IncidentCreate, IncidentRead
 from app.risk.config import RiskConfig
@@ -65,18 +67,18 @@ async def record_incident(
     return incident
 
 
+async def _oldest_first(
+    session: AsyncSession, access: CaseAccess, model: Any, cursor: str | None, limit: int
+) -> tuple[list[Any], str | None]:
+    """A page of the case's rows of ``model``, oldest first."""
+    stmt = select(model).where(model.case_id == access.case.id)
+    return await fetch_page(session, stmt, model.created_at, model.id, cursor, limit, False)
+
+
 async def list_incidents(
     session: AsyncSession, access: CaseAccess, cursor: str | None, limit: int
 ) -> tuple[list[IncidentRead], str | None]:
-    stmt = apply_keyset(
-        select(Incident).where(Incident.case_id == access.case.id),
-        Incident.created_at,
-        Incident.id,
-        cursor,
-        limit,
-        descending=False,
-    )
-    rows, nxt = page_of((await session.scalars(stmt)).all(), limit, "created_at")
+    rows, nxt = await _oldest_first(session, access, Incident, cursor, limit)
     access.audit(session, "case.incident.listed")
     return [IncidentRead.model_validate(r) for r in rows], nxt
 
@@ -110,14 +112,6 @@ async def record_external(
 async def list_external(
     session: AsyncSession, access: CaseAccess, cursor: str | None, limit: int
 ) -> tuple[list[ExternalAssessmentRead], str | None]:
-    stmt = apply_keyset(
-        select(ExternalAssessment).where(ExternalAssessment.case_id == access.case.id),
-        ExternalAssessment.created_at,
-        ExternalAssessment.id,
-        cursor,
-        limit,
-        descending=False,
-    )
-    rows, nxt = page_of((await session.scalars(stmt)).all(), limit, "created_at")
+    rows, nxt = await _oldest_first(session, access, ExternalAssessment, cursor, limit)
     access.audit(session, "external_assessment.listed")
     return [ExternalAssessmentRead.model_validate(r) for r in rows], nxt
