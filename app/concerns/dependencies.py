@@ -8,8 +8,8 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from app.auth.markers import declare_relation
-from app.auth.policy import POLICY, Action, Relation, require
+from app.auth.markers import mark_loader, relation_of
+from app.auth.policy import Action, Relation, require
 from app.auth.principal import Principal
 from app.cases.dependencies import CaseLoader, body_case
 from app.concerns.models import Concern
@@ -26,9 +26,7 @@ def team_concern(action: Action) -> Callable[..., Awaitable[Concern]]:
     """Dependency factory: role check, then the path's concern loaded through the
     caller's teams (the ``team_member`` relation the POLICY row declares)."""
     guard = require(action)
-    _roles, relation = POLICY[action]
-    if relation != Relation.TEAM_MEMBER:
-        raise RuntimeError(f"{action} has relation {relation}, not team_member")
+    relation = relation_of(action, Relation.TEAM_MEMBER)
 
     async def dependency(
         concern_id: uuid.UUID,
@@ -37,9 +35,7 @@ def team_concern(action: Action) -> Callable[..., Awaitable[Concern]]:
     ) -> Concern:
         return await load_for_team(session, principal, concern_id, action)
 
-    dependency.__name__ = f"concern_for_{str(action).replace('.', '_')}"
-    declare_relation(dependency, action, "path:concern_id", relation)
-    return dependency
+    return mark_loader(dependency, "concern", action, relation, "path:concern_id")
 
 
 #: The concern to screen: one sent to a team of the caller's.

@@ -12,8 +12,8 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from app.auth.markers import declare_relation
-from app.auth.policy import POLICY, Action, Relation, require
+from app.auth.markers import mark_loader, relation_of
+from app.auth.policy import Action, Relation, require
 from app.auth.principal import Principal
 from app.cases.access import CaseAccess
 from app.cases.dependencies import case_access
@@ -29,9 +29,7 @@ ReferralId = Annotated[uuid.UUID, Path(description="The referral id.")]
 
 def referral_access(action: Action) -> Callable[..., Awaitable[ReferralAccess]]:
     guard = require(action)
-    _roles, relation = POLICY[action]
-    if relation not in (Relation.REFERRAL_PARTY, Relation.REFERRER):
-        raise RuntimeError(f"{action} has relation {relation}, not a referral relation")
+    relation = relation_of(action, Relation.REFERRAL_PARTY, Relation.REFERRER)
 
     async def dependency(
         referral_id: ReferralId,
@@ -43,9 +41,7 @@ def referral_access(action: Action) -> Callable[..., Awaitable[ReferralAccess]]:
             require_referrer(access)
         return access
 
-    dependency.__name__ = f"referral_for_{str(action).replace('.', '_')}"
-    declare_relation(dependency, action, "path:referral_id", relation)
-    return dependency
+    return mark_loader(dependency, "referral", action, relation, "path:referral_id")
 
 
 def get_settings(request: Request) -> Settings:

@@ -13,7 +13,7 @@ from fastapi import Depends, Header, Path, Query
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.markers import declare_relation
+from app.auth.markers import mark_loader
 from app.auth.policy import POLICY, Action, require
 from app.auth.principal import Principal
 from app.cases.access import (
@@ -137,9 +137,7 @@ def assessment_access(action: Action) -> Callable[..., Awaitable[AssessmentAcces
         await enforce_relation(session, found.case, relation, str(action))
         return found
 
-    dependency.__name__ = f"assessment_for_{str(action).replace('.', '_')}"
-    declare_relation(dependency, action, "path:assessment_id", relation)
-    return dependency
+    return mark_loader(dependency, "assessment", action, relation, "path:assessment_id")
 
 
 CurrentAssessment = Annotated[

@@ -14,8 +14,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.auth.markers import declare_relation
-from app.auth.policy import POLICY, Action, Relation, require
+from app.auth.markers import mark_loader, relation_of
+from app.auth.policy import Action, Relation, require
 from app.auth.principal import Principal
 from app.cases.access import not_found
 from app.platform.config import Settings
@@ -34,13 +34,6 @@ def get_settings_of_app(request: Request) -> Settings:
 
 
 AppSettings = Annotated[Settings, Depends(get_settings_of_app)]
-
-
-def _own_organisation(action: Action) -> Relation:
-    _roles, relation = POLICY[action]
-    if relation != Relation.OWN_ORGANISATION:
-        raise RuntimeError(f"{action} has relation {relation}, not own_organisation")
-    return relation
 
 
 @dataclass(frozen=True)
@@ -62,7 +55,7 @@ class OwnedDelivery:
 def owned_webhook(action: Action) -> Callable[..., Awaitable[OwnedWebhook]]:
     """Role check, then the path's endpoint loaded through the caller's organisation."""
     guard = require(action)
-    relation = _own_organisation(action)
+    relation = relation_of(action, Relation.OWN_ORGANISATION)
 
     async def dependency(
         webhook_id: uuid.UUID,
@@ -74,15 +67,13 @@ def owned_webhook(action: Action) -> Callable[..., Awaitable[OwnedWebhook]]:
             raise not_found(action, principal, "webhook", webhook_id)
         return OwnedWebhook(endpoint, principal)
 
-    dependency.__name__ = f"webhook_for_{str(action).replace('.', '_')}"
-    declare_relation(dependency, action, "path:webhook_id", relation)
-    return dependency
+    return mark_loader(dependency, "webhook", action, relation, "path:webhook_id")
 
 
 def owned_delivery(action: Action) -> Callable[..., Awaitable[OwnedDelivery]]:
     """Role check, then the path's delivery loaded through the caller's organisation."""
     guard = require(action)
-    relation = _own_organisation(action)
+    relation = relation_of(action, Relation.OWN_ORGANISATION)
 
     async def dependency(
         delivery_id: uuid.UUID,
@@ -94,9 +85,7 @@ def owned_delivery(action: Action) -> Callable[..., Awaitable[OwnedDelivery]]:
             raise not_found(action, principal, "webhook_delivery", delivery_id)
         return OwnedDelivery(delivery, principal)
 
-    dependency.__name__ = f"delivery_for_{str(action).replace('.', '_')}"
-    declare_relation(dependency, action, "path:delivery_id", relation)
-    return dependency
+    return mark_loader(dependency, "delivery", action, relation, "path:delivery_id")
 
 
 ManagedWebhook = Annotated[OwnedWebhook, Depends(owned_webhook(Action.WEBHOOK_MANAGE))]
