@@ -26,6 +26,21 @@ from app.platform.crypto import EncryptedText, Sealed
 from app.platform.db import Base, Timestamps, UUIDPk, Versioned, utcnow
 
 
+class AuthoredVersion:
+    """A version's author (their name and organisation as they were), reason, the
+    fields it changed, and the whole record after it, sealed (protected fields)."""
+
+    author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    author_name: Mapped[str] = mapped_column(String(200))
+    author_organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT")
+    )
+    reason: Mapped[str] = mapped_column(Text)
+    changed_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    snapshot_enc: Mapped[Sealed] = mapped_column(EncryptedText)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Person(UUIDPk, Timestamps, Versioned, Base):
     __tablename__ = "persons"
     __table_args__ = (Index("ix_persons_family_name_birth_date", "family_name", "birth_date"),)
@@ -47,7 +62,7 @@ class Person(UUIDPk, Timestamps, Versioned, Base):
     non_disclosure_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
 
 
-class PersonVersion(UUIDPk, Base):
+class PersonVersion(UUIDPk, AuthoredVersion, Base):
     """One version of a person's identity: who changed it, why, through which case,
     and what it then said. Shown only to readers of that case (versions made
     outside a case, e.g. at concern intake, are shown to nobody)."""
@@ -63,16 +78,6 @@ class PersonVersion(UUIDPk, Base):
     case_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("cases.id", ondelete="SET NULL"), index=True
     )
-    author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
-    author_name: Mapped[str] = mapped_column(String(200))
-    author_organisation_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("organisations.id", ondelete="RESTRICT")
-    )
-    reason: Mapped[str] = mapped_column(Text)
-    changed_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
-    #: The whole record after this version, sealed (it contains protected fields).
-    snapshot_enc: Mapped[Sealed] = mapped_column(EncryptedText)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class PersonCaseFacts(UUIDPk, Timestamps, Versioned, Base):
@@ -94,7 +99,7 @@ class PersonCaseFacts(UUIDPk, Timestamps, Versioned, Base):
     safe_contact_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
 
 
-class PersonCaseFactsVersion(UUIDPk, Base):
+class PersonCaseFactsVersion(UUIDPk, AuthoredVersion, Base):
     """One version of a case's facts about a person, with author and reason."""
 
     __tablename__ = "person_case_fact_versions"
@@ -106,16 +111,6 @@ class PersonCaseFactsVersion(UUIDPk, Base):
         ForeignKey("person_case_facts.id", ondelete="CASCADE")
     )
     version: Mapped[int]
-    author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
-    author_name: Mapped[str] = mapped_column(String(200))
-    author_organisation_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("organisations.id", ondelete="RESTRICT")
-    )
-    reason: Mapped[str] = mapped_column(Text)
-    changed_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
-    #: The facts after this version, sealed.
-    snapshot_enc: Mapped[Sealed] = mapped_column(EncryptedText)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Consent(UUIDPk, Timestamps, Versioned, Base):
