@@ -58,6 +58,13 @@ async def get_standing(
     return entry
 
 
+def reinstate(entry: Any, access: CaseAccess) -> None:
+    """Add an entry (new, or standing again after a removal) as the caller's."""
+    entry.added_by = access.principal.user_id
+    entry.removed_at = None
+    entry.removed_by = None
+
+
 async def remove_standing(
     session: AsyncSession, access: CaseAccess, entry: Any, removed: str, target_type: str
 ) -> None:

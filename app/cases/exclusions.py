@@ -118,14 +118,7 @@ async def add_exclusion(
     )
     session.add(entry)
     await session.flush()
-    audit.record(
-        session,
-        principal,
-        "case.exclusion.added",
-        "case_exclusion",
-        entry.id,
-        purpose=access.purpose,
-    )
+    access.audit(session, "case.exclusion.added", "case_exclusion", entry.id)
     for member_id in losing:
         # One row per member who loses access, naming the membership (case and
         # user) and the entry that shut them out.

@@ -15,11 +15,16 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.audit import service as audit
 from app.auth.policy import PROFESSIONALS, Action
 from app.auth.principal import Role
 from app.cases.access import CaseAccess
-from app.cases.entries import amend_standing, get_standing, list_standing, remove_standing
+from app.cases.entries import (
+    amend_standing,
+    get_standing,
+    list_standing,
+    reinstate,
+    remove_standing,
+)
 from app.cases.exclusions import MustNotReceive, Party, may_receive
 from app.cases.lifecycle import Scheme
 from app.cases.models import CaseMember
@@ -123,12 +128,10 @@ async def add_member(session: AsyncSession, access: CaseAccess, data: MemberCrea
     member.case_role = data.case_role.value
     member.invited = invited
     member.invite_reason = data.invite_reason
-    member.added_by = principal.user_id
-    member.removed_at = None
-    member.removed_by = None
+    reinstate(member, access)
     await session.flush()
     action = "case.member.invited" if invited else "case.member.added"
-    audit.record(session, principal, action, "case_member", member.id, purpose=access.purpose)
+    access.audit(session, action, "case_member", member.id)
     emit(session, EventType.CASE_MEMBER_ADDED, principal, "case_member", member.id, case.id)
     return member
 

@@ -16,11 +16,16 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.audit import service as audit
 from app.auth.policy import Action
 from app.auth.principal import Principal
 from app.cases.access import CaseAccess, granted_case_ids, member_case_ids
-from app.cases.entries import amend_standing, get_standing, list_standing, remove_standing
+from app.cases.entries import (
+    amend_standing,
+    get_standing,
+    list_standing,
+    reinstate,
+    remove_standing,
+)
 from app.cases.models import CaseParticipant
 from app.cases.schemas import (
     ParticipantCreate,
@@ -151,25 +156,16 @@ async def _attach(
     role: ParticipantRole,
     existing: CaseParticipant | None,
 ) -> CaseParticipant:
-    case, principal = access.case, access.principal
+    case = access.case
     if existing is not None and existing.removed_at is None:
         raise Conflict("This person is already a participant of the case.")
     participant = existing or CaseParticipant(case_id=case.id, person_id=person.id, person=person)
     if existing is None:
         session.add(participant)
     participant.role = role.value
-    participant.added_by = principal.user_id
-    participant.removed_at = None
-    participant.removed_by = None
+    reinstate(participant, access)
     await session.flush()
-    audit.record(
-        session,
-        principal,
-        "case.participant.added",
-        "case_participant",
-        participant.id,
-        purpose=access.purpose,
-    )
+    access.audit(session, "case.participant.added", "case_participant", participant.id)
     return participant
 
 

@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import service as audit
 from app.cases.access import CaseAccess
 from app.cases.lifecycle import Scheme
 from app.platform.clock import Clock
@@ -56,10 +55,7 @@ async def record_incident(
     )
     session.add(incident)
     await session.flush()
-    audit.record(
-        session, principal, "case.incident.created", "case_incident", incident.id,
-        purpose=access.purpose,
-    )  # fmt: skip
+    access.audit(session, "case.incident.created", "case_incident", incident.id)
     if access.case.scheme == Scheme.MARAK.value and access.case.closed_at is None:
         _latest, outcome = await live_marak_outcome(session, access.case.id, clock.today(), config)
         raise_on_new_criterion(session, principal, access.case, outcome)
@@ -102,10 +98,7 @@ async def record_external(
     )
     session.add(record)
     await session.flush()
-    audit.record(
-        session, principal, "external_assessment.recorded", "external_assessment", record.id,
-        purpose=access.purpose,
-    )  # fmt: skip
+    access.audit(session, "external_assessment.recorded", "external_assessment", record.id)
     return record
 
 
