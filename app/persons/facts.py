@@ -235,21 +235,8 @@ async def facts_history(
     case = await case_cipher(session, keyring, access.case_id)
     versions = []
     for row in rows:
-        state = case.open_json(row.snapshot_enc, FieldContext.of(row, "snapshot_enc"))
-        versions.append(
-            FactsVersionRead(
-                version=row.version,
-                author_id=row.author_id,
-                author_name=row.author_name,
-                author_organisation_id=row.author_organisation_id,
-                reason=row.reason,
-                changed_fields=[f for f in row.changed_fields if f in shown],
-                created_at=row.created_at,
-                snapshot=SNAPSHOTS[seen].model_validate(
-                    {k: v for k, v in state.items() if k in shown}
-                ),
-            )
-        )
+        snapshot = SNAPSHOTS[seen].model_validate(row.shown_snapshot(case, shown))
+        versions.append(FactsVersionRead(**row.authored(shown), snapshot=snapshot))
     audit.record(
         session,
         principal,
