@@ -46,6 +46,7 @@ from app.persons.schemas import PersonFields
 from app.platform.crypto import KeyRing
 from app.platform.db import utcnow
 from app.platform.etag import check_version
+from app.platform.lookup import named_or_422
 from app.platform.pagination import fetch_page
 from app.platform.problems import Conflict, DeniedAccess, NotFound, field_error
 
@@ -94,13 +95,7 @@ def full(concern: Concern, readable: set[uuid.UUID]) -> ConcernRead:
 async def submit(
     session: AsyncSession, keyring: KeyRing, principal: Principal, data: ConcernCreate
 ) -> Concern:
-    team = await session.get(Team, data.team_id)
-    if team is None:
-        raise field_error(
-            "team_id",
-            "No such team.",
-            "not_found",
-        )
+    team = await named_or_422(session, Team, data.team_id, "team_id", "No such team.")
     subject = data.subject
     person, matched = await persons.find_or_record(
         session,

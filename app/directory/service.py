@@ -21,6 +21,7 @@ from app.directory.schemas import (
     UserUpdate,
 )
 from app.platform.etag import check_version
+from app.platform.lookup import get_or_404, named_or_422
 from app.platform.pagination import fetch_page
 from app.platform.problems import (
     Conflict,
@@ -35,10 +36,7 @@ if TYPE_CHECKING:
 
 
 async def get_organisation(session: AsyncSession, org_id: uuid.UUID) -> Organisation:
-    org = await session.get(Organisation, org_id)
-    if org is None:
-        raise NotFound("No such organisation.")
-    return org
+    return await get_or_404(session, Organisation, org_id, "No such organisation.")
 
 
 async def list_organisations(
@@ -83,10 +81,7 @@ async def update_organisation(
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
-    user = await session.get(User, user_id)
-    if user is None:
-        raise NotFound("No such user.")
-    return user
+    return await get_or_404(session, User, user_id, "No such user.")
 
 
 async def list_users(
@@ -134,10 +129,7 @@ async def update_user(
 
 
 async def get_team(session: AsyncSession, team_id: uuid.UUID) -> Team:
-    team = await session.get(Team, team_id)
-    if team is None:
-        raise NotFound("No such team.")
-    return team
+    return await get_or_404(session, Team, team_id, "No such team.")
 
 
 async def list_teams(
@@ -208,13 +200,7 @@ async def get_team_member(
 async def add_team_member(
     session: AsyncSession, actor: Principal, team: Team, data: TeamMemberAdd
 ) -> TeamMembership:
-    user = await session.get(User, data.user_id)
-    if user is None:
-        raise field_error(
-            "user_id",
-            "No such user.",
-            "not_found",
-        )
+    user = await named_or_422(session, User, data.user_id, "user_id", "No such user.")
     exists = await session.scalar(
         select(TeamMembership.id).where(
             TeamMembership.team_id == team.id, TeamMembership.user_id == user.id
