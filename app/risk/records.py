@@ -8,7 +8,8 @@ a repeat sends it back to Marak regardless of any score.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +35,33 @@ def _not_in_future(field: str, value: object, clock: Clock) -> None:
         )
 
 
+R = TypeVar("R")
+
+
+async def _record(
+    session: AsyncSession,
+    access: CaseAccess,
+    clock: Clock,
+    make: Callable[..., R],
+    event: str,
+    target_type: str,
+    **fields: Any,
+) -> R:
+    """A new record on the case by the caller, now: added, flushed and audited as ``event``."""
+    principal = access.principal
+    row: Any = make(
+        case_id=access.case.id,
+        recorded_by=principal.user_id,
+        recorded_by_organisation_id=principal.organisation_id,
+        created_at=clock.now(),
+        **fields,
+    )
+    session.add(row)
+    await session.flush()
+    access.audit(session, event, target_type, row.id)
+    return cast(R, row)
+
+
 async def record_incident(
     session: AsyncSession,
     access: CaseAccess,
@@ -42,23 +70,14 @@ async def record_incident(
     config: RiskConfig,
 ) -> Incident:
     _not_in_future("occurred_on", body.occurred_on, clock)
-    principal = access.principal
-    incident = Incident(
-        case_id=access.case.id,
-        occurred_on=body.occurred_on,
-        source=body.source.value,
-        police_reported=body.police_reported,
-        note=body.note,
-        recorded_by=principal.user_id,
-        recorded_by_organisation_id=principal.organisation_id,
-        created_at=clock.now(),
-    )
-    session.add(incident)
-    await session.flush()
-    access.audit(session, "case.incident.created", "case_incident", incident.id)
+    incident = await _record(
+        session, access, clock, Incident, "case.incident.created", "case_incident",
+        occurred_on=body.occurred_on, source=body.source.value,
+        police_reported=body.police_reported, note=body.note,
+    )  # fmt: skip
     if access.case.scheme == Scheme.MARAK.value and access.case.closed_at is None:
         _latest, outcome = await live_marak_outcome(session, access.case.id, clock.today(), config)
-        raise_on_new_criterion(session, principal, access.case, outcome)
+        raise_on_new_criterion(session, access.principal, access.case, outcome)
         await session.flush()
     return incident
 
@@ -84,22 +103,11 @@ async def record_external(
 ) -> ExternalAssessment:
     """Only that the tool was used, by whom, when, its summary rating and where the report is."""
     _not_in_future("assessed_on", body.assessed_on, clock)
-    principal = access.principal
-    record = ExternalAssessment(
-        case_id=access.case.id,
-        tool=body.tool.value,
-        assessed_on=body.assessed_on,
-        assessor=body.assessor,
-        summary_rating=body.summary_rating.value,
-        reference=body.reference,
-        recorded_by=principal.user_id,
-        recorded_by_organisation_id=principal.organisation_id,
-        created_at=clock.now(),
-    )
-    session.add(record)
-    await session.flush()
-    access.audit(session, "external_assessment.recorded", "external_assessment", record.id)
-    return record
+    return await _record(
+        session, access, clock, ExternalAssessment, "external_assessment.recorded",
+        "external_assessment", tool=body.tool.value, assessed_on=body.assessed_on,
+        assessor=body.assessor, summary_rating=body.summary_rating.value, reference=body.reference,
+    )  # fmt: skip
 
 
 async def list_external(
