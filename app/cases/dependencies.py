@@ -21,14 +21,13 @@ from typing import Annotated
 from fastapi import Depends, Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.loaders import caller_bound
+from app.auth.loaders import caller_bound, path_loader
 from app.auth.markers import mark_loader, relation_of
 from app.auth.policy import BODY_CASE, Action, Relation, require
 from app.auth.principal import Principal
 from app.cases.access import CaseAccess, enforce_relation, load_case_access
 from app.cases.emergency import load_outsider_case
 from app.cases.models import Case
-from app.platform.db import SessionDep
 
 #: The relations a case-scoped route may carry (see access.enforce_relation).
 CASE_RELATIONS = frozenset({Relation.CASE_MEMBER, Relation.CASE_WRITER, Relation.CASE_LEAD})
@@ -41,14 +40,12 @@ def case_access(action: Action) -> Callable[..., Awaitable[CaseAccess]]:
     guard = require(action)
     relation = relation_of(action, *CASE_RELATIONS)
 
-    async def dependency(
-        case_id: CaseId,
-        session: SessionDep,
-        principal: Annotated[Principal, Depends(guard)],
-    ) -> CaseAccess:
+    async def load(session: AsyncSession, principal: Principal, case_id: uuid.UUID) -> CaseAccess:
         access = await load_case_access(session, principal, case_id, str(action))
         await enforce_relation(session, access, relation, str(action))
         return access
+
+    dependency = path_loader(guard, "case_id", load, "The case id.")
 
     return mark_loader(dependency, "case", action, relation, "path:case_id")
 

@@ -12,15 +12,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.loaders import path_loader
 from app.auth.markers import mark_loader, relation_of
 from app.auth.policy import Action, Relation, require
 from app.auth.principal import Principal
 from app.cases.access import not_found
 from app.platform.config import Settings
-from app.platform.db import SessionDep
 from app.webhooks import service
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 
@@ -68,15 +68,13 @@ def _owned(
     guard = require(action)
     relation = relation_of(action, Relation.OWN_ORGANISATION)
 
-    async def dependency(
-        object_id: Annotated[uuid.UUID, Path(alias=id_name)],
-        session: SessionDep,
-        principal: Annotated[Principal, Depends(guard)],
-    ) -> Owned:
+    async def load(session: AsyncSession, principal: Principal, object_id: uuid.UUID) -> Owned:
         found = await find(session, principal, object_id)
         if found is None:
             raise not_found(action, principal, target_type, object_id)
         return wrap(found, principal)
+
+    dependency = path_loader(guard, id_name, load)
 
     return mark_loader(dependency, kind, action, relation, f"path:{id_name}")
 
