@@ -9,7 +9,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Mount
 
-from app.auth.policy import ACTION_ATTR, RELATION_ATTR
+from app.auth.markers import ACTION_ATTR, RELATION_ATTR
 
 
 def iter_routes(routes: list[BaseRoute]) -> Iterator[BaseRoute]:

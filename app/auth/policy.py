@@ -8,8 +8,8 @@ may not see is a 404, never a 403.
 
 The relation is enforced by the route's declared dependency: a loader derived
 from this table (``case_access`` for a case in the path, ``body_case`` for one
-in the body, see ``BODY_CASE``), marked with :func:`declare_relation` so that
-tests/security/test_route_coverage.py can prove every route has its loader.
+in the body, see ``BODY_CASE``), marked with ``declare_relation`` (app/auth/markers.py)
+so that tests/security/test_route_coverage.py can prove every route has its loader.
 The loaded access object carries its action; services take it from there.
 Role predicates that are not one action live beside this table, in predicates.py.
 """
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
-from typing import Any
 
+from app.auth.markers import ACTION_ATTR
 from app.auth.principal import CurrentPrincipal, Principal, Role
 from app.platform.problems import DeniedAccess, Forbidden
 
@@ -333,15 +333,6 @@ SCOPE_FREE: dict[Action, str] = {
     Action.ME_READ: "/me shows the client itself and the scopes it holds, nothing else",
 }
 
-#: Protected person fields (identity code, address, phones, safe contact): the
-#: roles that need them, as members of a case the person is in (docs/DOMAIN.md section 4).
-PROTECTED_FIELD_ROLES = frozenset({R.POLICE, R.SOCIAL_WORKER, R.COORDINATOR, R.VICTIM_ADVOCATE})
-#: These see protected fields only in cases their own organisation owns.
-OWN_ORGANISATION_PROTECTED_ROLES = frozenset({R.HEALTH_WORKER})
-#: Under turvakielto the address narrows further: those who must find or protect
-#: the person (police, social work, the support person), never a meeting's chair.
-NON_DISCLOSED_ADDRESS_ROLES = frozenset({R.POLICE, R.SOCIAL_WORKER, R.VICTIM_ADVOCATE})
-
 #: Roles whose powers do not need an object relation for these actions.
 RELATION_EXEMPT: dict[Action, frozenset[Role]] = {
     Action.TEAM_MANAGE: frozenset({R.ADMIN}),
@@ -360,18 +351,6 @@ BODY_CASE: dict[Action, Relation] = {
     Action.MEETING_MANAGE: Relation.CASE_WRITER,
     Action.MINUTES_WRITE: Relation.CASE_WRITER,
 }
-
-ACTION_ATTR = "__casecoord_action__"
-#: Set on a loader dependency: the (action, where the object is named, relation)
-#: triples it enforces; tests/security/test_route_coverage.py reads them.
-RELATION_ATTR = "__casecoord_relation__"
-
-
-def declare_relation(dependency: Any, action: StrEnum, where: str, relation: Relation) -> None:
-    """Mark ``dependency`` as the loader enforcing ``relation`` for ``action`` on the
-    object named at ``where`` (``path:case_id``, ``body:case_id``...)."""
-    found = getattr(dependency, RELATION_ATTR, ())
-    setattr(dependency, RELATION_ATTR, (*found, (str(action), where, relation)))
 
 
 def is_allowed(principal: Principal, action: str) -> bool:
@@ -425,14 +404,4 @@ def require(action: StrEnum) -> Callable[..., Awaitable[Principal]]:
     setattr(dependency, ACTION_ATTR, key)
     dependency.__name__ = f"require_{key.replace('.', '_')}"
     _cache[key] = dependency
-    return dependency
-
-
-def public(reason: str) -> Callable[[], Awaitable[None]]:
-    """Mark a route as deliberately unauthenticated (health, metrics, docs)."""
-
-    async def dependency() -> None:
-        return None
-
-    setattr(dependency, ACTION_ATTR, f"public:{reason}")
     return dependency

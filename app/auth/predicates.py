@@ -12,14 +12,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 
-from app.auth.policy import (
-    NON_DISCLOSED_ADDRESS_ROLES,
-    OWN_ORGANISATION_PROTECTED_ROLES,
-    POLICY,
-    PROTECTED_FIELD_ROLES,
-    Action,
-)
+from app.auth.policy import POLICY, Action
 from app.auth.principal import Principal, Role
+
+R = Role
+
+#: Protected person fields (identity code, address, phones, safe contact): the
+#: roles that need them, as members of a case the person is in (docs/DOMAIN.md section 4).
+PROTECTED_FIELD_ROLES = frozenset({R.POLICE, R.SOCIAL_WORKER, R.COORDINATOR, R.VICTIM_ADVOCATE})
+#: These see protected fields only in cases their own organisation owns.
+OWN_ORGANISATION_PROTECTED_ROLES = frozenset({R.HEALTH_WORKER})
+#: Under turvakielto the address narrows further: those who must find or protect
+#: the person (police, social work, the support person), never a meeting's chair.
+NON_DISCLOSED_ADDRESS_ROLES = frozenset({R.POLICE, R.SOCIAL_WORKER, R.VICTIM_ADVOCATE})
 
 #: Roles that answer referrals for their organisation (a provider, or its system).
 PROVIDER_ROLES = frozenset({Role.SERVICE_PROVIDER, Role.INTEGRATION})

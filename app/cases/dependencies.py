@@ -15,17 +15,19 @@ Two kinds:
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import BODY_CASE, POLICY, Action, Relation, declare_relation, require
+from app.auth.loaders import caller_bound, path_loader
+from app.auth.markers import mark_loader, relation_of
+from app.auth.policy import BODY_CASE, Action, Relation, require
 from app.auth.principal import Principal
 from app.cases.access import CaseAccess, enforce_relation, load_case_access
 from app.cases.emergency import load_outsider_case
 from app.cases.models import Case
-from app.platform.db import SessionDep
 
 #: The relations a case-scoped route may carry (see access.enforce_relation).
 CASE_RELATIONS = frozenset({Relation.CASE_MEMBER, Relation.CASE_WRITER, Relation.CASE_LEAD})
@@ -36,22 +38,16 @@ CaseId = Annotated[uuid.UUID, Path(description="The case id.")]
 def case_access(action: Action) -> Callable[..., Awaitable[CaseAccess]]:
     """Dependency factory: role check, load-or-404, relation check for ``action``."""
     guard = require(action)
-    _roles, relation = POLICY[action]
-    if relation not in CASE_RELATIONS:
-        raise RuntimeError(f"{action} has relation {relation}, which needs no case in the path")
+    relation = relation_of(action, *CASE_RELATIONS)
 
-    async def dependency(
-        case_id: CaseId,
-        session: SessionDep,
-        principal: Annotated[Principal, Depends(guard)],
-    ) -> CaseAccess:
+    async def load(session: AsyncSession, principal: Principal, case_id: uuid.UUID) -> CaseAccess:
         access = await load_case_access(session, principal, case_id, str(action))
         await enforce_relation(session, access, relation, str(action))
         return access
 
-    dependency.__name__ = f"case_for_{str(action).replace('.', '_')}"
-    declare_relation(dependency, action, "path:case_id", relation)
-    return dependency
+    dependency = path_loader(guard, "case_id", load, "The case id.")
+
+    return mark_loader(dependency, "case", action, relation, "path:case_id")
 
 
 @dataclass(frozen=True)
@@ -79,14 +75,8 @@ def body_case(action: Action) -> Callable[..., Awaitable[CaseLoader]]:
     if relation not in CASE_RELATIONS:
         raise RuntimeError(f"{action} declares {relation} for a body's case")
 
-    async def dependency(
-        session: SessionDep, principal: Annotated[Principal, Depends(guard)]
-    ) -> CaseLoader:
-        return CaseLoader(session, principal, action, relation)
-
-    dependency.__name__ = f"body_case_for_{str(action).replace('.', '_')}"
-    declare_relation(dependency, action, "body:case_id", relation)
-    return dependency
+    make = partial(CaseLoader, action=action, relation=relation)
+    return mark_loader(caller_bound(make, guard), "body_case", action, relation, "body:case_id")
 
 
 @dataclass(frozen=True)
@@ -107,18 +97,9 @@ def outsider_case(action: Action) -> Callable[..., Awaitable[OutsiderLoader]]:
     """Dependency factory: role check, then the loader of the path's case for an
     action whose POLICY relation is ``case_outsider``."""
     guard = require(action)
-    _roles, relation = POLICY[action]
-    if relation != Relation.CASE_OUTSIDER:
-        raise RuntimeError(f"{action} has relation {relation}, not case_outsider")
-
-    async def dependency(
-        session: SessionDep, principal: Annotated[Principal, Depends(guard)]
-    ) -> OutsiderLoader:
-        return OutsiderLoader(session, principal, action)
-
-    dependency.__name__ = f"outsider_for_{str(action).replace('.', '_')}"
-    declare_relation(dependency, action, "path:case_id", relation)
-    return dependency
+    relation = relation_of(action, Relation.CASE_OUTSIDER)
+    make = partial(OutsiderLoader, action=action)
+    return mark_loader(caller_bound(make, guard), "outsider", action, relation, "path:case_id")
 
 
 CaseCreator = Annotated[Principal, Depends(require(Action.CASE_CREATE))]

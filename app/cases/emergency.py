@@ -35,7 +35,7 @@ from app.platform import context as requestctx
 from app.platform.crypto import CaseCipher, KeyRing
 from app.platform.db import utcnow
 from app.platform.etag import check_version
-from app.platform.pagination import apply_keyset, page_of
+from app.platform.pagination import fetch_page
 from app.platform.problems import Conflict, DeniedAccess, NotFound
 
 GRANT_MINUTES = 60
@@ -212,8 +212,9 @@ async def list_grants(
         stmt = stmt.where(EmergencyGrant.reviewed_at.is_(None))
     if case_id is not None:
         stmt = stmt.where(EmergencyGrant.case_id == case_id)
-    stmt = apply_keyset(stmt, EmergencyGrant.created_at, EmergencyGrant.id, cursor, limit)
-    page = page_of((await session.scalars(stmt)).all(), limit, "created_at")
+    page = await fetch_page(
+        session, stmt, EmergencyGrant.created_at, EmergencyGrant.id, cursor, limit
+    )
     audit.record(session, principal, "emergency_access.listed", "emergency_grant", None)
     return page
 

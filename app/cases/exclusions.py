@@ -16,12 +16,12 @@ from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.cases.access import CaseAccess, not_found
+from app.cases.access import CaseAccess
+from app.cases.entries import get_standing, list_standing, remove_standing, standing
 from app.cases.models import CaseExclusion, CaseMember
 from app.cases.participants import visible_person_ids
 from app.cases.schemas import ExclusionCreate
 from app.directory.models import Organisation, User
-from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.problems import Conflict, field_error
 
@@ -68,31 +68,14 @@ async def may_receive(session: AsyncSession, case_id: uuid.UUID, party: Party) -
     return hit is None
 
 
-def _active(access: CaseAccess) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    return CaseExclusion.case_id == access.case.id, CaseExclusion.removed_at.is_(None)
-
-
 async def list_exclusions(session: AsyncSession, access: CaseAccess) -> Sequence[CaseExclusion]:
-    rows = (
-        await session.scalars(
-            select(CaseExclusion)
-            .where(*_active(access))
-            .order_by(CaseExclusion.created_at, CaseExclusion.id)
-        )
-    ).all()
-    access.audit(session, "case.exclusion.listed")
-    return rows
+    return await list_standing(session, access, CaseExclusion, "case.exclusion.listed")
 
 
 async def get_exclusion(
     session: AsyncSession, access: CaseAccess, entry_id: uuid.UUID, action: str
 ) -> CaseExclusion:
-    entry = await session.scalar(
-        select(CaseExclusion).where(CaseExclusion.id == entry_id, *_active(access))
-    )
-    if entry is None:
-        raise not_found(action, access.principal, "case_exclusion", entry_id)
-    return entry
+    return await get_standing(session, access, CaseExclusion, entry_id, action, "case_exclusion")
 
 
 async def add_exclusion(
@@ -124,7 +107,7 @@ async def add_exclusion(
             )
         ).all()
         same = CaseExclusion.organisation_id == data.organisation_id
-    if await session.scalar(select(CaseExclusion.id).where(*_active(access), same)):
+    if await session.scalar(select(CaseExclusion.id).where(*standing(CaseExclusion, access), same)):
         raise Conflict("This party is already on the must-not-receive list.")
     entry = CaseExclusion(
         case_id=case.id,
@@ -135,14 +118,7 @@ async def add_exclusion(
     )
     session.add(entry)
     await session.flush()
-    audit.record(
-        session,
-        principal,
-        "case.exclusion.added",
-        "case_exclusion",
-        entry.id,
-        purpose=access.purpose,
-    )
+    access.audit(session, "case.exclusion.added", "case_exclusion", entry.id)
     for member_id in losing:
         # One row per member who loses access, naming the membership (case and
         # user) and the entry that shut them out.
@@ -170,7 +146,4 @@ async def remove_exclusion(
 ) -> None:
     """Soft removal: who was excluded, and until when, stays answerable."""
     check_version(expected_version, entry.version)
-    entry.removed_at = utcnow()
-    entry.removed_by = access.principal.user_id
-    await session.flush()
-    access.audit(session, "case.exclusion.removed", "case_exclusion", entry.id)
+    await remove_standing(session, access, entry, "case.exclusion.removed", "case_exclusion")

@@ -11,21 +11,26 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.audit import service as audit
 from app.auth.policy import PROFESSIONALS, Action
 from app.auth.principal import Role
-from app.cases.access import CaseAccess, not_found
+from app.cases.access import CaseAccess
+from app.cases.entries import (
+    amend_standing,
+    get_standing,
+    list_standing,
+    reinstate,
+    remove_standing,
+)
 from app.cases.exclusions import MustNotReceive, Party, may_receive
 from app.cases.lifecycle import Scheme
 from app.cases.models import CaseMember
 from app.cases.schemas import CaseRole, MemberCreate, MemberRead, MemberUpdate
 from app.directory.models import TeamMembership, User
 from app.events.outbox import EventType, emit
-from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.problems import Conflict, DeniedAccess, Forbidden, field_error
 
@@ -46,35 +51,19 @@ def to_read(member: CaseMember) -> MemberRead:
     )
 
 
-def _active(access: CaseAccess) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    return CaseMember.case_id == access.case.id, CaseMember.removed_at.is_(None)
-
-
 async def list_members(session: AsyncSession, access: CaseAccess) -> Sequence[CaseMember]:
-    rows = (
-        await session.scalars(
-            select(CaseMember)
-            .where(*_active(access))
-            .options(selectinload(CaseMember.user))
-            .order_by(CaseMember.created_at, CaseMember.id)
-        )
-    ).all()
-    access.audit(session, "case.member.listed")
-    return rows
+    load_user = selectinload(CaseMember.user)
+    return await list_standing(session, access, CaseMember, "case.member.listed", load_user)
 
 
 async def get_member(
     session: AsyncSession, access: CaseAccess, member_id: uuid.UUID, action: str
 ) -> CaseMember:
     """A member *of this case*; another case's member id is a 404 like a missing one."""
-    member = await session.scalar(
-        select(CaseMember)
-        .where(CaseMember.id == member_id, *_active(access))
-        .options(selectinload(CaseMember.user))
+    load_user = selectinload(CaseMember.user)
+    return await get_standing(
+        session, access, CaseMember, member_id, action, "case_member", load_user
     )
-    if member is None:
-        raise not_found(action, access.principal, "case_member", member_id)
-    return member
 
 
 def read_member(session: AsyncSession, access: CaseAccess, member: CaseMember) -> MemberRead:
@@ -139,12 +128,10 @@ async def add_member(session: AsyncSession, access: CaseAccess, data: MemberCrea
     member.case_role = data.case_role.value
     member.invited = invited
     member.invite_reason = data.invite_reason
-    member.added_by = principal.user_id
-    member.removed_at = None
-    member.removed_by = None
+    reinstate(member, access)
     await session.flush()
     action = "case.member.invited" if invited else "case.member.added"
-    audit.record(session, principal, action, "case_member", member.id, purpose=access.purpose)
+    access.audit(session, action, "case_member", member.id)
     emit(session, EventType.CASE_MEMBER_ADDED, principal, "case_member", member.id, case.id)
     return member
 
@@ -174,9 +161,7 @@ async def update_member(
     if data.case_role != CaseRole.LEAD:
         await _ensure_a_lead_remains(session, member)
     member.case_role = data.case_role.value
-    member.updated_at = utcnow()
-    await session.flush()
-    access.audit(session, "case.member.updated", "case_member", member.id)
+    await amend_standing(session, access, member, "case.member.updated", "case_member")
     return member
 
 
@@ -186,10 +171,7 @@ async def remove_member(
     """Soft removal: the row stays, so who could see the case remains answerable."""
     check_version(expected_version, member.version)
     await _ensure_a_lead_remains(session, member)
-    member.removed_at = utcnow()
-    member.removed_by = access.principal.user_id
-    await session.flush()
-    access.audit(session, "case.member.removed", "case_member", member.id)
+    await remove_standing(session, access, member, "case.member.removed", "case_member")
     emit(
         session,
         EventType.CASE_MEMBER_REMOVED,

@@ -12,14 +12,20 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.audit import service as audit
 from app.auth.policy import Action
 from app.auth.principal import Principal
-from app.cases.access import CaseAccess, granted_case_ids, member_case_ids, not_found
+from app.cases.access import CaseAccess, granted_case_ids, member_case_ids
+from app.cases.entries import (
+    amend_standing,
+    get_standing,
+    list_standing,
+    reinstate,
+    remove_standing,
+)
 from app.cases.models import CaseParticipant
 from app.cases.schemas import (
     ParticipantCreate,
@@ -52,10 +58,6 @@ def visible_person_ids(principal: Principal, now: datetime | None = None) -> Sel
     )
 
 
-def _active(access: CaseAccess) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    return CaseParticipant.case_id == access.case.id, CaseParticipant.removed_at.is_(None)
-
-
 def to_read(participant: CaseParticipant, keyring: KeyRing) -> ParticipantRead:
     """The participant with the person's basic record; turvakielto is always flagged."""
     out = ParticipantRead.model_validate(participant)
@@ -64,29 +66,19 @@ def to_read(participant: CaseParticipant, keyring: KeyRing) -> ParticipantRead:
 
 
 async def list_participants(session: AsyncSession, access: CaseAccess) -> Sequence[CaseParticipant]:
-    rows = (
-        await session.scalars(
-            select(CaseParticipant)
-            .where(*_active(access))
-            .options(selectinload(CaseParticipant.person))
-            .order_by(CaseParticipant.created_at, CaseParticipant.id)
-        )
-    ).all()
-    access.audit(session, "case.participant.listed")
-    return rows
+    load_person = selectinload(CaseParticipant.person)
+    return await list_standing(
+        session, access, CaseParticipant, "case.participant.listed", load_person
+    )
 
 
 async def get_participant(
     session: AsyncSession, access: CaseAccess, participant_id: uuid.UUID, action: str
 ) -> CaseParticipant:
-    participant = await session.scalar(
-        select(CaseParticipant)
-        .where(CaseParticipant.id == participant_id, *_active(access))
-        .options(selectinload(CaseParticipant.person))
+    load_person = selectinload(CaseParticipant.person)
+    return await get_standing(
+        session, access, CaseParticipant, participant_id, action, "case_participant", load_person
     )
-    if participant is None:
-        raise not_found(action, access.principal, "case_participant", participant_id)
-    return participant
 
 
 def read_participant(
@@ -164,25 +156,16 @@ async def _attach(
     role: ParticipantRole,
     existing: CaseParticipant | None,
 ) -> CaseParticipant:
-    case, principal = access.case, access.principal
+    case = access.case
     if existing is not None and existing.removed_at is None:
         raise Conflict("This person is already a participant of the case.")
     participant = existing or CaseParticipant(case_id=case.id, person_id=person.id, person=person)
     if existing is None:
         session.add(participant)
     participant.role = role.value
-    participant.added_by = principal.user_id
-    participant.removed_at = None
-    participant.removed_by = None
+    reinstate(participant, access)
     await session.flush()
-    audit.record(
-        session,
-        principal,
-        "case.participant.added",
-        "case_participant",
-        participant.id,
-        purpose=access.purpose,
-    )
+    access.audit(session, "case.participant.added", "case_participant", participant.id)
     return participant
 
 
@@ -195,9 +178,8 @@ async def update_participant(
 ) -> CaseParticipant:
     check_version(expected_version, participant.version)
     participant.role = data.role.value
-    participant.updated_at = utcnow()
-    await session.flush()
-    access.audit(session, "case.participant.updated", "case_participant", participant.id)
+    updated = "case.participant.updated"
+    await amend_standing(session, access, participant, updated, "case_participant")
     return participant
 
 
@@ -205,7 +187,5 @@ async def remove_participant(
     session: AsyncSession, access: CaseAccess, participant: CaseParticipant, expected_version: int
 ) -> None:
     check_version(expected_version, participant.version)
-    participant.removed_at = utcnow()
-    participant.removed_by = access.principal.user_id
-    await session.flush()
-    access.audit(session, "case.participant.removed", "case_participant", participant.id)
+    removed = "case.participant.removed"
+    await remove_standing(session, access, participant, removed, "case_participant")

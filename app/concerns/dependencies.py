@@ -7,13 +7,15 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import POLICY, Action, Relation, declare_relation, require
+from app.auth.loaders import path_loader
+from app.auth.markers import mark_loader, relation_of
+from app.auth.policy import Action, Relation, require
 from app.auth.principal import Principal
 from app.cases.dependencies import CaseLoader, body_case
 from app.concerns.models import Concern
 from app.concerns.service import load_for_team
-from app.platform.db import SessionDep
 
 ConcernSubmitter = Annotated[Principal, Depends(require(Action.CONCERN_SUBMIT))]
 ConcernReader = Annotated[Principal, Depends(require(Action.CONCERN_READ))]
@@ -25,20 +27,14 @@ def team_concern(action: Action) -> Callable[..., Awaitable[Concern]]:
     """Dependency factory: role check, then the path's concern loaded through the
     caller's teams (the ``team_member`` relation the POLICY row declares)."""
     guard = require(action)
-    _roles, relation = POLICY[action]
-    if relation != Relation.TEAM_MEMBER:
-        raise RuntimeError(f"{action} has relation {relation}, not team_member")
+    relation = relation_of(action, Relation.TEAM_MEMBER)
 
-    async def dependency(
-        concern_id: uuid.UUID,
-        session: SessionDep,
-        principal: Annotated[Principal, Depends(guard)],
-    ) -> Concern:
+    async def load(session: AsyncSession, principal: Principal, concern_id: uuid.UUID) -> Concern:
         return await load_for_team(session, principal, concern_id, action)
 
-    dependency.__name__ = f"concern_for_{str(action).replace('.', '_')}"
-    declare_relation(dependency, action, "path:concern_id", relation)
-    return dependency
+    dependency = path_loader(guard, "concern_id", load)
+
+    return mark_loader(dependency, "concern", action, relation, "path:concern_id")
 
 
 #: The concern to screen: one sent to a team of the caller's.

@@ -46,7 +46,8 @@ from app.persons.schemas import PersonFields
 from app.platform.crypto import KeyRing
 from app.platform.db import utcnow
 from app.platform.etag import check_version
-from app.platform.pagination import apply_keyset, page_of
+from app.platform.lookup import named_or_422
+from app.platform.pagination import fetch_page
 from app.platform.problems import Conflict, DeniedAccess, NotFound, field_error
 
 if TYPE_CHECKING:
@@ -94,13 +95,7 @@ def full(concern: Concern, readable: set[uuid.UUID]) -> ConcernRead:
 async def submit(
     session: AsyncSession, keyring: KeyRing, principal: Principal, data: ConcernCreate
 ) -> Concern:
-    team = await session.get(Team, data.team_id)
-    if team is None:
-        raise field_error(
-            "team_id",
-            "No such team.",
-            "not_found",
-        )
+    team = await named_or_422(session, Team, data.team_id, "team_id", "No such team.")
     subject = data.subject
     person, matched = await persons.find_or_record(
         session,
@@ -193,8 +188,7 @@ async def list_concerns(
         stmt = stmt.where(Concern.team_id.in_(principal.team_ids))
     else:
         stmt = stmt.where(Concern.submitted_by == principal.user_id)
-    stmt = apply_keyset(stmt, Concern.created_at, Concern.id, cursor, limit)
-    rows, nxt = page_of((await session.scalars(stmt)).all(), limit, "created_at")
+    rows, nxt = await fetch_page(session, stmt, Concern.created_at, Concern.id, cursor, limit)
     audit.record(session, principal, f"concern.listed.{box.value}", "concern", None)
     if box == ConcernBox.INBOX:
         readable = await readable_among(session, principal, rows)

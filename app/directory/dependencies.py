@@ -5,16 +5,18 @@
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import POLICY, Action, Relation, declare_relation, relation_exempt, require
+from app.auth.loaders import caller_bound
+from app.auth.markers import mark_loader, relation_of
+from app.auth.policy import Action, Relation, relation_exempt, require
 from app.auth.principal import Principal
 from app.directory.models import Team
 from app.directory.service import get_team
-from app.platform.db import SessionDep
 from app.platform.problems import DeniedAccess, Forbidden, field_error
 
 MeReader = Annotated[Principal, Depends(require(Action.ME_READ))]
@@ -61,19 +63,11 @@ class TeamManagement:
 
 def team_management(action: Action) -> Callable[..., Awaitable[TeamManagement]]:
     guard = require(action)
-    _roles, relation = POLICY[action]
-    if relation != Relation.OWN_ORGANISATION:
-        raise RuntimeError(f"{action} has relation {relation}, not own_organisation")
-
-    async def dependency(
-        session: SessionDep, principal: Annotated[Principal, Depends(guard)]
-    ) -> TeamManagement:
-        return TeamManagement(session, principal, action)
-
-    dependency.__name__ = f"team_for_{str(action).replace('.', '_')}"
-    declare_relation(dependency, action, "path:team_id", relation)
-    declare_relation(dependency, action, "body:organisation_id", relation)
-    return dependency
+    relation = relation_of(action, Relation.OWN_ORGANISATION)
+    make = partial(TeamManagement, action=action)
+    return mark_loader(
+        caller_bound(make, guard), "team", action, relation, "path:team_id", "body:organisation_id"
+    )
 
 
 ManagedTeams = Annotated[TeamManagement, Depends(team_management(Action.TEAM_MANAGE))]
@@ -111,18 +105,9 @@ class TeamLoader:
 def body_team(action: Action) -> Callable[..., Awaitable[TeamLoader]]:
     """Dependency factory: role check, then a loader for the body's ``team_id``."""
     guard = require(action)
-    _roles, relation = POLICY[action]
-    if relation != Relation.TEAM_MEMBER:
-        raise RuntimeError(f"{action} has relation {relation}, not team_member")
-
-    async def dependency(
-        session: SessionDep, principal: Annotated[Principal, Depends(guard)]
-    ) -> TeamLoader:
-        return TeamLoader(session, principal, action)
-
-    dependency.__name__ = f"body_team_for_{str(action).replace('.', '_')}"
-    declare_relation(dependency, action, "body:team_id", relation)
-    return dependency
+    relation = relation_of(action, Relation.TEAM_MEMBER)
+    make = partial(TeamLoader, action=action)
+    return mark_loader(caller_bound(make, guard), "body_team", action, relation, "body:team_id")
 
 
 CaseTeam = Annotated[TeamLoader, Depends(body_team(Action.CASE_CREATE))]

@@ -83,16 +83,16 @@ async def _mirror_claims(
         set_committed_value(user, "last_seen_at", now)
 
 
+def _refused(user: User, detail: str, reason: str) -> Unauthorized:
+    """The token names this user, who may not use it (audited as ``auth.user``)."""
+    user_id = str(user.id)
+    denied = DeniedAccess("auth.user", target_type="user", target_id=user_id, reason=reason)
+    return Unauthorized(detail, denied=denied)
+
+
 def _organisation_mismatch(user: User) -> Unauthorized:
-    return Unauthorized(
-        "The token's organisation does not match the directory.",
-        denied=DeniedAccess(
-            action="auth.user",
-            target_type="user",
-            target_id=str(user.id),
-            reason="organisation mismatch",
-        ),
-    )
+    detail = "The token's organisation does not match the directory."
+    return _refused(user, detail, "organisation mismatch")
 
 
 @cache
@@ -164,22 +164,10 @@ async def resolve_principal(session: AsyncSession, verified: VerifiedClaims) -> 
         else:
             audit.record(session, None, "directory.user.registered", "user", user.id)
     if user.disabled:
-        raise Unauthorized(
-            "This account is disabled.",
-            denied=DeniedAccess(
-                action="auth.user", target_type="user", target_id=str(user.id), reason="disabled"
-            ),
-        )
+        raise _refused(user, "This account is disabled.", "disabled")
     if user.tokens_valid_after is not None and issued_at < user.tokens_valid_after:
-        raise Unauthorized(
-            "This token was issued before the account's tokens were revoked.",
-            denied=DeniedAccess(
-                action="auth.user",
-                target_type="user",
-                target_id=str(user.id),
-                reason="token revoked",
-            ),
-        )
+        detail = "This token was issued before the account's tokens were revoked."
+        raise _refused(user, detail, "token revoked")
     await _mirror_claims(session, user, name, role_list, now)
     return Principal(
         user_id=user.id,

@@ -21,7 +21,8 @@ from app.directory.schemas import (
     UserUpdate,
 )
 from app.platform.etag import check_version
-from app.platform.pagination import apply_keyset, page_of
+from app.platform.lookup import get_or_404, named_or_422
+from app.platform.pagination import fetch_page
 from app.platform.problems import (
     Conflict,
     NotFound,
@@ -35,10 +36,7 @@ if TYPE_CHECKING:
 
 
 async def get_organisation(session: AsyncSession, org_id: uuid.UUID) -> Organisation:
-    org = await session.get(Organisation, org_id)
-    if org is None:
-        raise NotFound("No such organisation.")
-    return org
+    return await get_or_404(session, Organisation, org_id, "No such organisation.")
 
 
 async def list_organisations(
@@ -47,8 +45,9 @@ async def list_organisations(
     stmt: Select[Any] = select(Organisation)
     if kind:
         stmt = stmt.where(Organisation.kind == kind)
-    stmt = apply_keyset(stmt, Organisation.code, Organisation.id, cursor, limit, descending=False)
-    return page_of((await session.scalars(stmt)).all(), limit, "code")
+    return await fetch_page(
+        session, stmt, Organisation.code, Organisation.id, cursor, limit, descending=False
+    )
 
 
 async def create_organisation(
@@ -82,10 +81,7 @@ async def update_organisation(
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
-    user = await session.get(User, user_id)
-    if user is None:
-        raise NotFound("No such user.")
-    return user
+    return await get_or_404(session, User, user_id, "No such user.")
 
 
 async def list_users(
@@ -100,8 +96,7 @@ async def list_users(
         stmt = stmt.where(User.organisation_id == organisation_id)
     if disabled is not None:
         stmt = stmt.where(User.disabled == disabled)
-    stmt = apply_keyset(stmt, User.created_at, User.id, cursor, limit)
-    return page_of((await session.scalars(stmt)).all(), limit, "created_at")
+    return await fetch_page(session, stmt, User.created_at, User.id, cursor, limit)
 
 
 async def update_user(
@@ -134,10 +129,7 @@ async def update_user(
 
 
 async def get_team(session: AsyncSession, team_id: uuid.UUID) -> Team:
-    team = await session.get(Team, team_id)
-    if team is None:
-        raise NotFound("No such team.")
-    return team
+    return await get_or_404(session, Team, team_id, "No such team.")
 
 
 async def list_teams(
@@ -155,8 +147,7 @@ async def list_teams(
         stmt = stmt.where(Team.organisation_id == organisation_id)
     if mine_of is not None:
         stmt = stmt.where(Team.id.in_(mine_of.team_ids))
-    stmt = apply_keyset(stmt, Team.created_at, Team.id, cursor, limit)
-    return page_of((await session.scalars(stmt)).all(), limit, "created_at")
+    return await fetch_page(session, stmt, Team.created_at, Team.id, cursor, limit)
 
 
 async def create_team(session: AsyncSession, manage: TeamManagement, data: TeamCreate) -> Team:
@@ -209,13 +200,7 @@ async def get_team_member(
 async def add_team_member(
     session: AsyncSession, actor: Principal, team: Team, data: TeamMemberAdd
 ) -> TeamMembership:
-    user = await session.get(User, data.user_id)
-    if user is None:
-        raise field_error(
-            "user_id",
-            "No such user.",
-            "not_found",
-        )
+    user = await named_or_422(session, User, data.user_id, "user_id", "No such user.")
     exists = await session.scalar(
         select(TeamMembership.id).where(
             TeamMembership.team_id == team.id, TeamMembership.user_id == user.id

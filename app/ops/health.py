@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from app.auth.policy import public
+from app.auth.markers import public
 from app.ops.migrate import head_revision
 from app.platform.problems import instance_of, problem_response
 

@@ -17,7 +17,8 @@ from fastapi import Depends, Path
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import BODY_CASE, POLICY, Action, Relation, declare_relation, require
+from app.auth.markers import declare_relation, mark_loader
+from app.auth.policy import BODY_CASE, POLICY, Action, Relation, require
 from app.auth.principal import Principal
 from app.cases.access import member_case_ids, not_found, readable_cases
 from app.cases.dependencies import CaseLoader, body_case
@@ -147,9 +148,7 @@ def case_person_access(action: Action) -> Callable[..., Awaitable[PersonAccess]]
     ) -> PersonAccess:
         return through_case(access, case_id)
 
-    dependency.__name__ = f"case_person_for_{str(action).replace('.', '_')}"
-    declare_relation(dependency, action, "path:case_id", POLICY[action][1])
-    return dependency
+    return mark_loader(dependency, "case_person", action, POLICY[action][1], "path:case_id")
 
 
 PersonCreator = Annotated[Principal, Depends(require(Action.PERSON_CREATE))]

@@ -17,7 +17,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import service as audit
 from app.auth.policy import Action
 from app.auth.principal import Principal
 from app.casekeys.service import case_cipher
@@ -166,14 +165,7 @@ async def read_facts(
 ) -> tuple[AnyFacts, int]:
     facts = await load_facts(session, access.case_id, access.person.id)
     case = await case_cipher(session, keyring, access.case_id)
-    audit.record(
-        session,
-        access.principal,
-        Action.PERSON_FACTS_READ,
-        "person",
-        access.person.id,
-        purpose=f"{access.purpose}; case {access.case_id}",
-    )
+    access.audit_in_case(session, Action.PERSON_FACTS_READ)
     return render_facts(keyring, access, facts, case), facts.version if facts else 0
 
 
@@ -202,14 +194,7 @@ async def correct_facts(
     facts = await write_facts(
         session, keyring, principal, access.case_id, person.id, values, data.reason, facts
     )
-    audit.record(
-        session,
-        principal,
-        "person.facts.corrected",
-        "person",
-        person.id,
-        purpose=f"{access.purpose}; case {access.case_id}",
-    )
+    access.audit_in_case(session, "person.facts.corrected")
     case = await case_cipher(session, keyring, access.case_id)
     return render_facts(keyring, access, facts, case), facts.version
 
@@ -235,27 +220,7 @@ async def facts_history(
     case = await case_cipher(session, keyring, access.case_id)
     versions = []
     for row in rows:
-        state = case.open_json(row.snapshot_enc, FieldContext.of(row, "snapshot_enc"))
-        versions.append(
-            FactsVersionRead(
-                version=row.version,
-                author_id=row.author_id,
-                author_name=row.author_name,
-                author_organisation_id=row.author_organisation_id,
-                reason=row.reason,
-                changed_fields=[f for f in row.changed_fields if f in shown],
-                created_at=row.created_at,
-                snapshot=SNAPSHOTS[seen].model_validate(
-                    {k: v for k, v in state.items() if k in shown}
-                ),
-            )
-        )
-    audit.record(
-        session,
-        principal,
-        Action.PERSON_FACTS_HISTORY_READ,
-        "person",
-        person.id,
-        purpose=f"{access.purpose}; case {access.case_id}",
-    )
+        snapshot = SNAPSHOTS[seen].model_validate(row.shown_snapshot(case, shown))
+        versions.append(FactsVersionRead(**row.authored(shown), snapshot=snapshot))
+    access.audit_in_case(session, Action.PERSON_FACTS_HISTORY_READ)
     return FactsHistory(case_id=access.case_id, person_id=person.id, versions=versions)

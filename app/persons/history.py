@@ -25,7 +25,7 @@ from app.persons.schemas import (
     Visibility,
 )
 from app.persons.service import PersonAccess
-from app.platform.crypto import FieldContext, KeyRing
+from app.platform.crypto import KeyRing
 
 SHOWN_BASIC = BASIC_FIELDS | {"non_disclosure"}
 SHOWN_IDENTITY = SHOWN_BASIC | {"identity_code"}
@@ -50,22 +50,10 @@ async def person_history(
     model: type[SnapshotBasic | SnapshotIdentity] = SnapshotBasic if basic else SnapshotIdentity
     versions = []
     for row in rows:
-        state = keyring.open_json(row.snapshot_enc, FieldContext.of(row, "snapshot_enc"))
         # Versions from before migration 0010 may still hold facts: never shown here.
-        snapshot = model.model_validate({k: v for k, v in state.items() if k in shown})
-        versions.append(
-            PersonVersionRead(
-                version=row.version,
-                case_id=row.case_id,
-                author_id=row.author_id,
-                author_name=row.author_name,
-                author_organisation_id=row.author_organisation_id,
-                reason=row.reason,
-                changed_fields=[f for f in row.changed_fields if f in shown],
-                created_at=row.created_at,
-                snapshot=snapshot,
-            )
-        )
+        snapshot = model.model_validate(row.shown_snapshot(keyring, shown))
+        read = PersonVersionRead(**row.authored(shown), case_id=row.case_id, snapshot=snapshot)
+        versions.append(read)
     audit.record(
         session, principal, Action.PERSON_HISTORY_READ, "person", person.id, purpose=access.purpose
     )

@@ -17,13 +17,50 @@ Protected values are AES-GCM envelopes bound to their row and column
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.platform.crypto import EncryptedText, Sealed
+from app.platform.crypto import EncryptedText, FieldContext, Sealed
 from app.platform.db import Base, Timestamps, UUIDPk, Versioned, utcnow
+from app.platform.sealing import JsonSealing
+
+
+class AuthoredVersion:
+    """A version's author (their name and organisation as they were), reason, the
+    fields it changed, and the whole record after it, sealed (protected fields)."""
+
+    version: Mapped[int]
+    author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    author_name: Mapped[str] = mapped_column(String(200))
+    author_organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT")
+    )
+    reason: Mapped[str] = mapped_column(Text)
+    changed_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    snapshot_enc: Mapped[Sealed] = mapped_column(EncryptedText)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def authored(self, shown: Collection[str]) -> dict[str, Any]:
+        """The fields of its read model the version row holds as they are, but the
+        changed fields narrowed to the ``shown`` ones."""
+        return {
+            "version": self.version,
+            "author_id": self.author_id,
+            "author_name": self.author_name,
+            "author_organisation_id": self.author_organisation_id,
+            "reason": self.reason,
+            "changed_fields": [f for f in self.changed_fields if f in shown],
+            "created_at": self.created_at,
+        }
+
+    def shown_snapshot(self, sealer: JsonSealing, shown: Collection[str]) -> dict[str, Any]:
+        """The record after this version (opened with ``sealer``), only the ``shown`` fields."""
+        state = sealer.open_json(self.snapshot_enc, FieldContext.of(self, "snapshot_enc"))
+        return {k: v for k, v in state.items() if k in shown}
 
 
 class Person(UUIDPk, Timestamps, Versioned, Base):
@@ -47,7 +84,7 @@ class Person(UUIDPk, Timestamps, Versioned, Base):
     non_disclosure_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
 
 
-class PersonVersion(UUIDPk, Base):
+class PersonVersion(UUIDPk, AuthoredVersion, Base):
     """One version of a person's identity: who changed it, why, through which case,
     and what it then said. Shown only to readers of that case (versions made
     outside a case, e.g. at concern intake, are shown to nobody)."""
@@ -58,21 +95,10 @@ class PersonVersion(UUIDPk, Base):
     )
 
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
-    version: Mapped[int]
     #: The case the correction was made through (None: outside any case).
     case_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("cases.id", ondelete="SET NULL"), index=True
     )
-    author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
-    author_name: Mapped[str] = mapped_column(String(200))
-    author_organisation_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("organisations.id", ondelete="RESTRICT")
-    )
-    reason: Mapped[str] = mapped_column(Text)
-    changed_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
-    #: The whole record after this version, sealed (it contains protected fields).
-    snapshot_enc: Mapped[Sealed] = mapped_column(EncryptedText)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class PersonCaseFacts(UUIDPk, Timestamps, Versioned, Base):
@@ -94,7 +120,7 @@ class PersonCaseFacts(UUIDPk, Timestamps, Versioned, Base):
     safe_contact_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
 
 
-class PersonCaseFactsVersion(UUIDPk, Base):
+class PersonCaseFactsVersion(UUIDPk, AuthoredVersion, Base):
     """One version of a case's facts about a person, with author and reason."""
 
     __tablename__ = "person_case_fact_versions"
@@ -105,17 +131,6 @@ class PersonCaseFactsVersion(UUIDPk, Base):
     facts_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("person_case_facts.id", ondelete="CASCADE")
     )
-    version: Mapped[int]
-    author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
-    author_name: Mapped[str] = mapped_column(String(200))
-    author_organisation_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("organisations.id", ondelete="RESTRICT")
-    )
-    reason: Mapped[str] = mapped_column(Text)
-    changed_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
-    #: The facts after this version, sealed.
-    snapshot_enc: Mapped[Sealed] = mapped_column(EncryptedText)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Consent(UUIDPk, Timestamps, Versioned, Base):

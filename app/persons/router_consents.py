@@ -27,7 +27,7 @@ from app.persons.models import Consent
 from app.platform.db import SessionDep
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.inputs import UtcDatetime
-from app.platform.problems import field_error
+from app.platform.lookup import named_or_422
 from app.referrals.models import ServiceEntry
 
 router = APIRouter(prefix="/api/v1", tags=["persons"])
@@ -58,13 +58,8 @@ async def record_consent(
     async def create() -> tuple[ConsentRead, uuid.UUID]:
         service_name = None
         if body.service_id is not None:
-            entry = await session.get(ServiceEntry, body.service_id)
-            if entry is None:
-                raise field_error(
-                    "service_id",
-                    "No such service in the directory.",
-                    "not_found",
-                )
+            detail = "No such service in the directory."
+            entry = await named_or_422(session, ServiceEntry, body.service_id, "service_id", detail)
             service_name = entry.name
         consent = await consents.record_consent(
             session, access, body, visible_person_ids(principal), service_name

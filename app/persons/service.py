@@ -81,6 +81,11 @@ class PersonAccess:
         (case_id,) = self.reach.case_ids
         return case_id
 
+    def audit_in_case(self, session: AsyncSession, action: str) -> None:
+        """Record an access to the person made through its one case (case-scoped routes)."""
+        purpose = f"{self.purpose}; case {self.case_id}"
+        audit.record(session, self.principal, action, "person", self.person.id, purpose=purpose)
+
     def through(self, case_id: uuid.UUID) -> PersonAccess | None:
         """The same access narrowed to one case (None if the caller cannot read it)."""
         reach = self.reach.in_case(case_id)
@@ -369,14 +374,7 @@ async def correct_person(
     await session.flush()
     case_id = access.case_id
     _write_version(session, keyring, principal, person, data.reason, list(changes), case_id)
-    audit.record(
-        session,
-        principal,
-        "person.corrected",
-        "person",
-        person.id,
-        purpose=f"{access.purpose}; case {case_id}",
-    )
+    access.audit_in_case(session, "person.corrected")
     facts = await load_facts(session, case_id, person.id)
     case = await case_cipher(session, keyring, case_id)
     return render(keyring, principal, access.reach, person, case_id, facts, case)

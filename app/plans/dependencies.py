@@ -5,18 +5,20 @@
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import Action, Relation, declare_relation, require
+from app.auth.loaders import caller_bound
+from app.auth.markers import mark_loader
+from app.auth.policy import Action, Relation, require
 from app.auth.principal import Principal
 from app.cases.access import CaseAccess
 from app.cases.dependencies import CaseLoader, body_case, case_access
 from app.plans import meetings
 from app.plans.models import Meeting
-from app.platform.db import SessionDep
 
 PlanReader = Annotated[CaseAccess, Depends(case_access(Action.CASE_PLAN_READ))]
 PlanWriter = Annotated[CaseAccess, Depends(case_access(Action.CASE_PLAN_WRITE))]
@@ -48,15 +50,10 @@ class MeetingLoader:
 
 def meeting_loader(action: Action) -> Callable[..., Awaitable[MeetingLoader]]:
     guard = require(action)
-
-    async def dependency(
-        session: SessionDep, principal: Annotated[Principal, Depends(guard)]
-    ) -> MeetingLoader:
-        return MeetingLoader(session, principal, action)
-
-    dependency.__name__ = f"meeting_for_{str(action).replace('.', '_')}"
-    declare_relation(dependency, action, "path:meeting_id", Relation.TEAM_MEMBER)
-    return dependency
+    make = partial(MeetingLoader, action=action)
+    return mark_loader(
+        caller_bound(make, guard), "meeting", action, Relation.TEAM_MEMBER, "path:meeting_id"
+    )
 
 
 MeetingToRead = Annotated[MeetingLoader, Depends(meeting_loader(Action.MEETING_READ))]

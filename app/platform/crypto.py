@@ -29,118 +29,76 @@ import hashlib
 import hmac
 import json
 import os
-import re
 import secrets
 import unicodedata
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import Depends, Request
-from sqlalchemy import Text, inspect
+from sqlalchemy import Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 from app.platform.config import Settings
 from app.platform.problems import DomainError
+from app.platform.sealing import (
+    CASE_FORMAT_VERSION,
+    CASE_KID,
+    DEV_KID_PREFIX,
+    FORMAT_VERSION,
+    KEY_BYTES,
+    KID_PATTERN,
+    MIN_INDEX_KEY_BYTES,
+    NONCE_BYTES,
+    CryptoError,
+    DecryptionError,
+    FieldContext,
+    JsonSealing,
+    KeyConfigError,
+    KeysUnavailable,
+    Sealed,
+    b64decode_unpadded,
+    open_envelope,
+    seal_envelope,
+)
 
-FORMAT_VERSION = "v1"
-KEY_BYTES = 32
-MIN_INDEX_KEY_BYTES = 32
-NONCE_BYTES = 12
-DEV_KID_PREFIX = "dev-"
-_KID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-_TOKEN = re.compile(r"^v1\.([A-Za-z0-9_-]{1,32})\.([A-Za-z0-9_-]{38,})$")
-#: A value sealed under a case's data key: ``c1.<case id hex>.<base64url(nonce||ct||tag)>``.
-CASE_FORMAT_VERSION = "c1"
-_CASE_TOKEN = re.compile(r"^c1\.([0-9a-f]{32})\.([A-Za-z0-9_-]{38,})$")
-#: What ``Sealed.kid`` says of a value under a case key (its case key names the field key).
-CASE_KID = "case"
-
-
-class CryptoError(Exception):
-    """Base of the errors below. Messages never contain key material or plaintext."""
-
-
-class KeyConfigError(CryptoError):
-    """The key settings are missing or malformed."""
-
-
-class DecryptionError(CryptoError):
-    """Wrong key, wrong row or field, or a tampered value."""
-
-
-class KeysUnavailable(DomainError):
-    status = 503
-    type = "keys-unavailable"
-    title = "Protected data unavailable"
-
-
-@dataclass(frozen=True, slots=True)
-class Sealed:
-    """An encrypted value as stored. Its repr never shows the ciphertext."""
-
-    token: str
-
-    def __post_init__(self) -> None:
-        if not (_TOKEN.match(self.token) or _CASE_TOKEN.match(self.token)):
-            raise DecryptionError("not a sealed value of a known format")
-
-    @property
-    def kid(self) -> str:
-        """The field key that sealed it (``"case"`` for a value under a case key)."""
-        if self.token.startswith(CASE_FORMAT_VERSION + "."):
-            return CASE_KID
-        return self.token.split(".", 2)[1]
-
-    @property
-    def case_id(self) -> uuid.UUID | None:
-        """The case whose data key sealed it (None: sealed under a field key)."""
-        if self.token.startswith(CASE_FORMAT_VERSION + "."):
-            return uuid.UUID(hex=self.token.split(".", 2)[1])
-        return None
-
-    def __repr__(self) -> str:
-        return f"Sealed(kid={self.kid!r})"
+#: The value types live in app/platform/sealing.py; they are imported from here.
+__all__ = [
+    "CASE_FORMAT_VERSION",
+    "CASE_KID",
+    "DEV_KID_PREFIX",
+    "FORMAT_VERSION",
+    "KEY_BYTES",
+    "MIN_INDEX_KEY_BYTES",
+    "NONCE_BYTES",
+    "CaseCipher",
+    "CaseDataShredded",
+    "CryptoError",
+    "DecryptionError",
+    "EncryptedText",
+    "FieldContext",
+    "KeyConfigError",
+    "KeyRing",
+    "KeyRingDep",
+    "KeyRingProvider",
+    "KeysUnavailable",
+    "Sealed",
+    "add_dev_primary",
+    "decode_key",
+    "ensure_dev_keys",
+    "get_keyring",
+    "load_keyring",
+    "new_key_entry",
+    "parse_field_keys",
+    "tombstone",
+    "uses_dev_key_file",
+]
 
 
-@dataclass(frozen=True, slots=True)
-class FieldContext:
-    """Where a sealed value lives: the associated data of its envelope."""
-
-    table: str
-    row_id: uuid.UUID
-    field: str
-
-    def aad(self, kid: str) -> bytes:
-        parts = ("casecoord", FORMAT_VERSION, kid, self.table, str(self.row_id), self.field)
-        return "\x1f".join(parts).encode()
-
-    def case_aad(self, case_id: uuid.UUID) -> bytes:
-        """The associated data of a value under a case's data key (format c1)."""
-        parts = ("casecoord", CASE_FORMAT_VERSION, case_id.hex, self.table, str(self.row_id))
-        return "\x1f".join((*parts, self.field)).encode()
-
-    @classmethod
-    def of(cls, obj: Any, attr: str) -> FieldContext:
-        """The context of a mapped attribute: its table, the row's id, its column name."""
-        column = inspect(type(obj)).get_property(attr).columns[0]
-        row_id = obj.id
-        if not isinstance(row_id, uuid.UUID):
-            raise CryptoError("assign the row id before sealing its fields")
-        return cls(column.table.name, row_id, column.name)
-
-
-def _b64decode(text: str) -> bytes:
-    padded = text + "=" * (-len(text) % 4)
-    return base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
-
-
-class KeyRing:
+class KeyRing(JsonSealing):
     """The field keys (the first is primary) and the blind-index key."""
 
     def __init__(self, keys: Sequence[tuple[str, bytes]], index_key: bytes) -> None:
@@ -148,7 +106,7 @@ class KeyRing:
             raise KeyConfigError("at least one field key is required")
         seen: set[str] = set()
         for kid, key in keys:
-            if not _KID.match(kid):
+            if not KID_PATTERN.match(kid):
                 raise KeyConfigError("a key id must be 1-32 letters, digits, '-' or '_'")
             if kid in seen:
                 raise KeyConfigError("a key id appears twice")
@@ -172,12 +130,8 @@ class KeyRing:
         return f"KeyRing(primary={self.primary_kid!r}, kids={self.kids!r})"
 
     def seal(self, plaintext: str, ctx: FieldContext) -> Sealed:
-        nonce = secrets.token_bytes(NONCE_BYTES)
-        body = self._ciphers[self.primary_kid].encrypt(
-            nonce, plaintext.encode("utf-8"), ctx.aad(self.primary_kid)
-        )
-        payload = base64.urlsafe_b64encode(nonce + body).decode().rstrip("=")
-        return Sealed(f"{FORMAT_VERSION}.{self.primary_kid}.{payload}")
+        kid = self.primary_kid
+        return seal_envelope(self._ciphers[kid], f"{FORMAT_VERSION}.{kid}", plaintext, ctx.aad(kid))
 
     def open(self, sealed: Sealed, ctx: FieldContext) -> str:
         if sealed.case_id is not None:
@@ -186,18 +140,7 @@ class KeyRing:
         cipher = self._ciphers.get(kid)
         if cipher is None:
             raise DecryptionError(f"key {kid} is not configured")
-        try:
-            raw = _b64decode(sealed.token.split(".", 2)[2])
-            plain = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], ctx.aad(kid))
-            return plain.decode("utf-8")
-        except (InvalidTag, ValueError, binascii.Error) as exc:
-            raise DecryptionError("the value does not decrypt for this row and field") from exc
-
-    def seal_json(self, value: Any, ctx: FieldContext) -> Sealed:
-        return self.seal(json.dumps(value, separators=(",", ":"), sort_keys=True), ctx)
-
-    def open_json(self, sealed: Sealed, ctx: FieldContext) -> Any:
-        return json.loads(self.open(sealed, ctx))
+        return open_envelope(cipher, sealed, ctx.aad(kid))
 
     def reseal(self, sealed: Sealed, ctx: FieldContext) -> Sealed | None:
         """The value under the primary key, or None when it already is."""
@@ -246,7 +189,7 @@ def tombstone(case_id: uuid.UUID) -> Sealed:
     return Sealed(f"{CASE_FORMAT_VERSION}.{case_id.hex}.{payload.rstrip('=')}")
 
 
-class CaseCipher:
+class CaseCipher(JsonSealing):
     """One case's data key (unwrapped, in memory for one request at most).
 
     It seals new values of the case in format ``c1`` and opens both ``c1``
@@ -282,10 +225,8 @@ class CaseCipher:
             raise self._gone()
         if self._aead is None:
             raise CryptoError("the case has no data key yet; create it before sealing")
-        nonce = secrets.token_bytes(NONCE_BYTES)
-        body = self._aead.encrypt(nonce, plaintext.encode("utf-8"), ctx.case_aad(self.case_id))
-        payload = base64.urlsafe_b64encode(nonce + body).decode().rstrip("=")
-        return Sealed(f"{CASE_FORMAT_VERSION}.{self.case_id.hex}.{payload}")
+        prefix = f"{CASE_FORMAT_VERSION}.{self.case_id.hex}"
+        return seal_envelope(self._aead, prefix, plaintext, ctx.case_aad(self.case_id))
 
     def open(self, sealed: Sealed, ctx: FieldContext) -> str:
         if self.shredded:
@@ -297,20 +238,7 @@ class CaseCipher:
             raise DecryptionError("the value belongs to another case")
         if self._aead is None:  # a c1 value whose key row is gone: as good as shredded
             raise self._gone()
-        try:
-            raw = _b64decode(sealed.token.split(".", 2)[2])
-            plain = self._aead.decrypt(
-                raw[:NONCE_BYTES], raw[NONCE_BYTES:], ctx.case_aad(self.case_id)
-            )
-            return plain.decode("utf-8")
-        except (InvalidTag, ValueError, binascii.Error) as exc:
-            raise DecryptionError("the value does not decrypt for this row and field") from exc
-
-    def seal_json(self, value: Any, ctx: FieldContext) -> Sealed:
-        return self.seal(json.dumps(value, separators=(",", ":"), sort_keys=True), ctx)
-
-    def open_json(self, sealed: Sealed, ctx: FieldContext) -> Any:
-        return json.loads(self.open(sealed, ctx))
+        return open_envelope(self._aead, sealed, ctx.case_aad(self.case_id))
 
 
 class EncryptedText(TypeDecorator[Sealed]):
@@ -335,7 +263,7 @@ class EncryptedText(TypeDecorator[Sealed]):
 
 def decode_key(text: str, what: str) -> bytes:
     try:
-        return _b64decode(text.strip())
+        return b64decode_unpadded(text.strip())
     except (ValueError, binascii.Error) as exc:
         raise KeyConfigError(f"the {what} is not valid base64") from exc
 

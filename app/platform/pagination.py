@@ -12,6 +12,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy import Select, and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.platform.inputs import refusal
@@ -96,6 +97,20 @@ def apply_keyset(
             stmt = stmt.where(or_(sort_col > value, and_(sort_col == value, id_col > row_id)))
     order = (sort_col.desc(), id_col.desc()) if descending else (sort_col.asc(), id_col.asc())
     return stmt.order_by(*order).limit(limit + 1)
+
+
+async def fetch_page(
+    session: AsyncSession,
+    stmt: Select[Any],
+    sort_col: InstrumentedAttribute[Any],
+    id_col: InstrumentedAttribute[Any],
+    cursor: str | None,
+    limit: int,
+    descending: bool = True,
+) -> tuple[list[Any], str | None]:
+    """One page of the entities ``stmt`` selects, by ``(sort_col, id)``, and the next cursor."""
+    stmt = apply_keyset(stmt, sort_col, id_col, cursor, limit, descending)
+    return page_of((await session.scalars(stmt)).all(), limit, sort_col.key)
 
 
 def page_of(rows: Sequence[Any], limit: int, sort_attr: str) -> tuple[list[Any], str | None]:

@@ -14,8 +14,9 @@ from app.auth.principal import Principal
 from app.directory.models import Organisation
 from app.platform.etag import check_version
 from app.platform.language import SpokenLanguage
-from app.platform.pagination import apply_keyset, page_of
-from app.platform.problems import Conflict, NotFound, field_error
+from app.platform.lookup import get_or_404
+from app.platform.pagination import fetch_page
+from app.platform.problems import Conflict, field_error
 from app.referrals.models import ServiceEntry
 from app.referrals.schemas import NATIONAL, ServiceCreate, ServiceType, ServiceUpdate
 
@@ -31,10 +32,7 @@ def _json_list_has(column: Any, value: str) -> Any:
 
 
 async def get_service(session: AsyncSession, service_id: uuid.UUID) -> ServiceEntry:
-    entry = await session.get(ServiceEntry, service_id)
-    if entry is None:
-        raise NotFound("No such service.")
-    return entry
+    return await get_or_404(session, ServiceEntry, service_id, "No such service.")
 
 
 async def list_services(
@@ -61,8 +59,9 @@ async def list_services(
         stmt = stmt.where(_json_list_has(ServiceEntry.languages, language.value))
     if not include_inactive:
         stmt = stmt.where(ServiceEntry.active.is_(True))
-    stmt = apply_keyset(stmt, ServiceEntry.name, ServiceEntry.id, cursor, limit, descending=False)
-    return page_of((await session.scalars(stmt)).all(), limit, "name")
+    return await fetch_page(
+        session, stmt, ServiceEntry.name, ServiceEntry.id, cursor, limit, descending=False
+    )
 
 
 async def _ensure_unique(

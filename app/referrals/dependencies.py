@@ -10,41 +10,35 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import POLICY, Action, Relation, declare_relation, require
+from app.auth.loaders import path_loader
+from app.auth.markers import mark_loader, relation_of
+from app.auth.policy import Action, Relation, require
 from app.auth.principal import Principal
 from app.cases.access import CaseAccess
 from app.cases.dependencies import case_access
 from app.platform.config import Settings
-from app.platform.db import SessionDep
 from app.referrals.service import ReferralAccess, load_referral, require_referrer
 
 ServiceReader = Annotated[Principal, Depends(require(Action.SERVICE_READ))]
 ServiceManager = Annotated[Principal, Depends(require(Action.SERVICE_MANAGE))]
 
-ReferralId = Annotated[uuid.UUID, Path(description="The referral id.")]
-
 
 def referral_access(action: Action) -> Callable[..., Awaitable[ReferralAccess]]:
     guard = require(action)
-    _roles, relation = POLICY[action]
-    if relation not in (Relation.REFERRAL_PARTY, Relation.REFERRER):
-        raise RuntimeError(f"{action} has relation {relation}, not a referral relation")
+    relation = relation_of(action, Relation.REFERRAL_PARTY, Relation.REFERRER)
 
-    async def dependency(
-        referral_id: ReferralId,
-        session: SessionDep,
-        principal: Annotated[Principal, Depends(guard)],
-    ) -> ReferralAccess:
-        access = await load_referral(session, principal, referral_id, str(action))
+    async def load(session: AsyncSession, principal: Principal, ref: uuid.UUID) -> ReferralAccess:
+        access = await load_referral(session, principal, ref, str(action))
         if relation == Relation.REFERRER:
             require_referrer(access)
         return access
 
-    dependency.__name__ = f"referral_for_{str(action).replace('.', '_')}"
-    declare_relation(dependency, action, "path:referral_id", relation)
-    return dependency
+    dependency = path_loader(guard, "referral_id", load, "The referral id.")
+
+    return mark_loader(dependency, "referral", action, relation, "path:referral_id")
 
 
 def get_settings(request: Request) -> Settings:

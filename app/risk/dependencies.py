@@ -9,11 +9,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Query
+from fastapi import Depends, Header, Query
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import POLICY, Action, declare_relation, require
+from app.auth.loaders import path_loader
+from app.auth.markers import mark_loader
+from app.auth.policy import POLICY, Action, require
 from app.auth.principal import Principal
 from app.cases.access import (
     CaseAccess,
@@ -98,8 +100,6 @@ IncidentWriter = Annotated[CaseAccess, Depends(case_access(Action.CASE_INCIDENT_
 ExternalReader = Annotated[CaseAccess, Depends(case_access(Action.CASE_EXTERNAL_READ))]
 ExternalWriter = Annotated[CaseAccess, Depends(case_access(Action.CASE_EXTERNAL_WRITE))]
 
-AssessmentId = Annotated[uuid.UUID, Path(description="The assessment id.")]
-
 
 @dataclass(frozen=True)
 class AssessmentAccess:
@@ -127,18 +127,14 @@ def assessment_access(action: Action) -> Callable[..., Awaitable[AssessmentAcces
     guard = require(action)
     _roles, relation = POLICY[action]
 
-    async def dependency(
-        assessment_id: AssessmentId,
-        session: SessionDep,
-        principal: Annotated[Principal, Depends(guard)],
-    ) -> AssessmentAccess:
-        found = await load_assessment(session, principal, assessment_id, str(action))
+    async def load(session: AsyncSession, principal: Principal, id: uuid.UUID) -> AssessmentAccess:
+        found = await load_assessment(session, principal, id, str(action))
         await enforce_relation(session, found.case, relation, str(action))
         return found
 
-    dependency.__name__ = f"assessment_for_{str(action).replace('.', '_')}"
-    declare_relation(dependency, action, "path:assessment_id", relation)
-    return dependency
+    dependency = path_loader(guard, "assessment_id", load, "The assessment id.")
+
+    return mark_loader(dependency, "assessment", action, relation, "path:assessment_id")
 
 
 CurrentAssessment = Annotated[

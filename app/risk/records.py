@@ -8,14 +8,16 @@ a repeat sends it back to Marak regardless of any score.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import service as audit
 from app.cases.access import CaseAccess
 from app.cases.lifecycle import Scheme
 from app.platform.clock import Clock
-from app.platform.pagination import apply_keyset, page_of
+from app.platform.pagination import fetch_page
 from app.platform.problems import field_error
 from app.risk.assessment_schemas import ExternalAssessmentRead, IncidentCreate, IncidentRead
 from app.risk.config import RiskConfig
@@ -33,6 +35,33 @@ def _not_in_future(field: str, value: object, clock: Clock) -> None:
         )
 
 
+R = TypeVar("R")
+
+
+async def _record(
+    session: AsyncSession,
+    access: CaseAccess,
+    clock: Clock,
+    make: Callable[..., R],
+    event: str,
+    target_type: str,
+    **fields: Any,
+) -> R:
+    """A new record on the case by the caller, now: added, flushed and audited as ``event``."""
+    principal = access.principal
+    row: Any = make(
+        case_id=access.case.id,
+        recorded_by=principal.user_id,
+        recorded_by_organisation_id=principal.organisation_id,
+        created_at=clock.now(),
+        **fields,
+    )
+    session.add(row)
+    await session.flush()
+    access.audit(session, event, target_type, row.id)
+    return cast(R, row)
+
+
 async def record_incident(
     session: AsyncSession,
     access: CaseAccess,
@@ -41,42 +70,30 @@ async def record_incident(
     config: RiskConfig,
 ) -> Incident:
     _not_in_future("occurred_on", body.occurred_on, clock)
-    principal = access.principal
-    incident = Incident(
-        case_id=access.case.id,
-        occurred_on=body.occurred_on,
-        source=body.source.value,
-        police_reported=body.police_reported,
-        note=body.note,
-        recorded_by=principal.user_id,
-        recorded_by_organisation_id=principal.organisation_id,
-        created_at=clock.now(),
-    )
-    session.add(incident)
-    await session.flush()
-    audit.record(
-        session, principal, "case.incident.created", "case_incident", incident.id,
-        purpose=access.purpose,
+    incident = await _record(
+        session, access, clock, Incident, "case.incident.created", "case_incident",
+        occurred_on=body.occurred_on, source=body.source.value,
+        police_reported=body.police_reported, note=body.note,
     )  # fmt: skip
     if access.case.scheme == Scheme.MARAK.value and access.case.closed_at is None:
         _latest, outcome = await live_marak_outcome(session, access.case.id, clock.today(), config)
-        raise_on_new_criterion(session, principal, access.case, outcome)
+        raise_on_new_criterion(session, access.principal, access.case, outcome)
         await session.flush()
     return incident
+
+
+async def _oldest_first(
+    session: AsyncSession, access: CaseAccess, model: Any, cursor: str | None, limit: int
+) -> tuple[list[Any], str | None]:
+    """A page of the case's rows of ``model``, oldest first."""
+    stmt = select(model).where(model.case_id == access.case.id)
+    return await fetch_page(session, stmt, model.created_at, model.id, cursor, limit, False)
 
 
 async def list_incidents(
     session: AsyncSession, access: CaseAccess, cursor: str | None, limit: int
 ) -> tuple[list[IncidentRead], str | None]:
-    stmt = apply_keyset(
-        select(Incident).where(Incident.case_id == access.case.id),
-        Incident.created_at,
-        Incident.id,
-        cursor,
-        limit,
-        descending=False,
-    )
-    rows, nxt = page_of((await session.scalars(stmt)).all(), limit, "created_at")
+    rows, nxt = await _oldest_first(session, access, Incident, cursor, limit)
     access.audit(session, "case.incident.listed")
     return [IncidentRead.model_validate(r) for r in rows], nxt
 
@@ -86,38 +103,16 @@ async def record_external(
 ) -> ExternalAssessment:
     """Only that the tool was used, by whom, when, its summary rating and where the report is."""
     _not_in_future("assessed_on", body.assessed_on, clock)
-    principal = access.principal
-    record = ExternalAssessment(
-        case_id=access.case.id,
-        tool=body.tool.value,
-        assessed_on=body.assessed_on,
-        assessor=body.assessor,
-        summary_rating=body.summary_rating.value,
-        reference=body.reference,
-        recorded_by=principal.user_id,
-        recorded_by_organisation_id=principal.organisation_id,
-        created_at=clock.now(),
-    )
-    session.add(record)
-    await session.flush()
-    audit.record(
-        session, principal, "external_assessment.recorded", "external_assessment", record.id,
-        purpose=access.purpose,
+    return await _record(
+        session, access, clock, ExternalAssessment, "external_assessment.recorded",
+        "external_assessment", tool=body.tool.value, assessed_on=body.assessed_on,
+        assessor=body.assessor, summary_rating=body.summary_rating.value, reference=body.reference,
     )  # fmt: skip
-    return record
 
 
 async def list_external(
     session: AsyncSession, access: CaseAccess, cursor: str | None, limit: int
 ) -> tuple[list[ExternalAssessmentRead], str | None]:
-    stmt = apply_keyset(
-        select(ExternalAssessment).where(ExternalAssessment.case_id == access.case.id),
-        ExternalAssessment.created_at,
-        ExternalAssessment.id,
-        cursor,
-        limit,
-        descending=False,
-    )
-    rows, nxt = page_of((await session.scalars(stmt)).all(), limit, "created_at")
+    rows, nxt = await _oldest_first(session, access, ExternalAssessment, cursor, limit)
     access.audit(session, "external_assessment.listed")
     return [ExternalAssessmentRead.model_validate(r) for r in rows], nxt

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -25,12 +26,21 @@ from app.cases.schemas import ParticipantRole
 from app.platform.clock import local_date
 
 
+def _standing_as(row: Any, role: ParticipantRole) -> tuple[ColumnElement[bool], ...]:
+    """A participant ``row`` (the table or an alias) not removed, in ``role``."""
+    return row.role == role.value, row.removed_at.is_(None)
+
+
 def _people(case_id: uuid.UUID, role: ParticipantRole) -> Select[uuid.UUID]:
-    return select(CaseParticipant.person_id).where(
-        CaseParticipant.case_id == case_id,
-        CaseParticipant.role == role.value,
-        CaseParticipant.removed_at.is_(None),
-    )
+    where = (CaseParticipant.case_id == case_id, *_standing_as(CaseParticipant, role))
+    return select(CaseParticipant.person_id).where(*where)
+
+
+def _as_in(case_id: uuid.UUID, row: Any, role: ParticipantRole) -> ColumnElement[bool]:
+    """``row`` (an alias of the participants) stands in its case as one of the people
+    who are ``role`` in the case ``case_id``."""
+    in_case = row.case_id == Case.id
+    return and_(in_case, *_standing_as(row, role), row.person_id.in_(_people(case_id, role)))
 
 
 async def last_referral_on(session: AsyncSession, case_id: uuid.UUID) -> date | None:
@@ -45,24 +55,8 @@ async def last_referral_on(session: AsyncSession, case_id: uuid.UUID) -> date | 
     stmt = (
         select(func.max(CaseTransition.occurred_at))
         .join(Case, Case.id == CaseTransition.case_id)
-        .join(
-            victim,
-            and_(
-                victim.case_id == Case.id,
-                victim.role == ParticipantRole.VICTIM.value,
-                victim.removed_at.is_(None),
-                victim.person_id.in_(_people(case_id, ParticipantRole.VICTIM)),
-            ),
-        )
-        .join(
-            perpetrator,
-            and_(
-                perpetrator.case_id == Case.id,
-                perpetrator.role == ParticipantRole.PERPETRATOR.value,
-                perpetrator.removed_at.is_(None),
-                perpetrator.person_id.in_(_people(case_id, ParticipantRole.PERPETRATOR)),
-            ),
-        )
+        .join(victim, _as_in(case_id, victim, ParticipantRole.VICTIM))
+        .join(perpetrator, _as_in(case_id, perpetrator, ParticipantRole.PERPETRATOR))
         .where(
             Case.scheme == Scheme.MARAK.value,
             CaseTransition.to_status == CaseStatus.REFERRED.value,

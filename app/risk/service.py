@@ -21,7 +21,7 @@ from app.platform.clock import Clock
 from app.platform.crypto import CaseCipher, CaseDataShredded, FieldContext, KeyRing
 from app.platform.etag import check_version
 from app.platform.language import Language
-from app.platform.pagination import apply_keyset, page_of
+from app.platform.pagination import fetch_page
 from app.platform.problems import Conflict
 from app.risk import catalogue
 from app.risk.assessment_schemas import (
@@ -338,7 +338,8 @@ async def list_for_case(
     stmt = select(Assessment).where(Assessment.case_id == access.case.id)
     if status is not None:
         stmt = stmt.where(Assessment.status == status.value)
-    stmt = apply_keyset(stmt, Assessment.created_at, Assessment.id, cursor, limit, descending=False)
-    rows, nxt = page_of((await session.scalars(stmt)).all(), limit, "created_at")
+    rows, nxt = await fetch_page(
+        session, stmt, Assessment.created_at, Assessment.id, cursor, limit, descending=False
+    )
     access.audit(session, "assessment.listed")
     return [AssessmentListItem.model_validate(r) for r in rows], nxt

@@ -10,15 +10,17 @@ so another organisation's is a 404, never a 403.
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import POLICY, Action, Relation, declare_relation, require
+from app.auth.loaders import path_loader
+from app.auth.markers import mark_loader, relation_of
+from app.auth.policy import Action, Relation, require
 from app.auth.principal import Principal
 from app.cases.access import not_found
 from app.platform.config import Settings
-from app.platform.db import SessionDep
 from app.webhooks import service
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 
@@ -34,12 +36,7 @@ def get_settings_of_app(request: Request) -> Settings:
 
 AppSettings = Annotated[Settings, Depends(get_settings_of_app)]
 
-
-def _own_organisation(action: Action) -> Relation:
-    _roles, relation = POLICY[action]
-    if relation != Relation.OWN_ORGANISATION:
-        raise RuntimeError(f"{action} has relation {relation}, not own_organisation")
-    return relation
+Owned = TypeVar("Owned")
 
 
 @dataclass(frozen=True)
@@ -58,44 +55,39 @@ class OwnedDelivery:
     principal: Principal
 
 
-def owned_webhook(action: Action) -> Callable[..., Awaitable[OwnedWebhook]]:
-    """Role check, then the path's endpoint loaded through the caller's organisation."""
+def _owned(
+    action: Action,
+    kind: str,
+    target_type: str,
+    id_name: str,
+    find: Callable[[AsyncSession, Principal, uuid.UUID], Awaitable[Any]],
+    wrap: Callable[[Any, Principal], Owned],
+) -> Callable[..., Awaitable[Owned]]:
+    """Role check, then the object the path names (``id_name``), found only among the
+    caller's organisation's (``find``); any other is a 404."""
     guard = require(action)
-    relation = _own_organisation(action)
+    relation = relation_of(action, Relation.OWN_ORGANISATION)
 
-    async def dependency(
-        webhook_id: uuid.UUID,
-        session: SessionDep,
-        principal: Annotated[Principal, Depends(guard)],
-    ) -> OwnedWebhook:
-        endpoint = await service.find(session, principal, webhook_id)
-        if endpoint is None:
-            raise not_found(action, principal, "webhook", webhook_id)
-        return OwnedWebhook(endpoint, principal)
+    async def load(session: AsyncSession, principal: Principal, object_id: uuid.UUID) -> Owned:
+        found = await find(session, principal, object_id)
+        if found is None:
+            raise not_found(action, principal, target_type, object_id)
+        return wrap(found, principal)
 
-    dependency.__name__ = f"webhook_for_{str(action).replace('.', '_')}"
-    declare_relation(dependency, action, "path:webhook_id", relation)
-    return dependency
+    dependency = path_loader(guard, id_name, load)
+
+    return mark_loader(dependency, kind, action, relation, f"path:{id_name}")
+
+
+def owned_webhook(action: Action) -> Callable[..., Awaitable[OwnedWebhook]]:
+    """The path's endpoint, loaded through the caller's organisation."""
+    return _owned(action, "webhook", "webhook", "webhook_id", service.find, OwnedWebhook)
 
 
 def owned_delivery(action: Action) -> Callable[..., Awaitable[OwnedDelivery]]:
-    """Role check, then the path's delivery loaded through the caller's organisation."""
-    guard = require(action)
-    relation = _own_organisation(action)
-
-    async def dependency(
-        delivery_id: uuid.UUID,
-        session: SessionDep,
-        principal: Annotated[Principal, Depends(guard)],
-    ) -> OwnedDelivery:
-        delivery = await service.find_delivery(session, principal, delivery_id)
-        if delivery is None:
-            raise not_found(action, principal, "webhook_delivery", delivery_id)
-        return OwnedDelivery(delivery, principal)
-
-    dependency.__name__ = f"delivery_for_{str(action).replace('.', '_')}"
-    declare_relation(dependency, action, "path:delivery_id", relation)
-    return dependency
+    """The path's delivery, loaded through the caller's organisation."""
+    find = service.find_delivery
+    return _owned(action, "delivery", "webhook_delivery", "delivery_id", find, OwnedDelivery)
 
 
 ManagedWebhook = Annotated[OwnedWebhook, Depends(owned_webhook(Action.WEBHOOK_MANAGE))]

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from app.jobs.registry import Job, Jobs
 from app.platform.extensions import registries_of
-from app.webhooks import delivery
+from app.webhooks import delivery, fanout
 from app.webhooks.router import router
 
 
@@ -18,7 +18,7 @@ def install(app: FastAPI) -> None:
     jobs.register(
         Job(
             name="webhooks.fan_out",
-            run=delivery.fan_out,
+            run=fanout.fan_out,
             every=lambda s: s.webhook_fanout_seconds,
             singleton=True,
         )

@@ -24,7 +24,7 @@ from app.platform.clock import clock
 from app.platform.config import Settings
 from app.platform.crypto import FieldContext, KeyRing
 from app.platform.etag import check_version
-from app.platform.pagination import apply_keyset, page_of
+from app.platform.pagination import fetch_page
 from app.platform.problems import field_error
 from app.webhooks import urls
 from app.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -118,8 +118,9 @@ async def list_endpoints(
     stmt = _owned(principal)
     if enabled is not None:
         stmt = stmt.where(WebhookEndpoint.enabled == enabled)
-    stmt = apply_keyset(stmt, WebhookEndpoint.created_at, WebhookEndpoint.id, cursor, limit)
-    return page_of((await session.scalars(stmt)).all(), limit, "created_at")
+    return await fetch_page(
+        session, stmt, WebhookEndpoint.created_at, WebhookEndpoint.id, cursor, limit
+    )
 
 
 async def update_endpoint(
@@ -228,8 +229,9 @@ async def list_deliveries(
         stmt = stmt.where(WebhookDelivery.event_type == event_type)
     if webhook_id:
         stmt = stmt.where(WebhookDelivery.endpoint_id == webhook_id)
-    stmt = apply_keyset(stmt, WebhookDelivery.created_at, WebhookDelivery.id, cursor, limit)
-    rows, nxt = page_of((await session.scalars(stmt)).all(), limit, "created_at")
+    rows, nxt = await fetch_page(
+        session, stmt, WebhookDelivery.created_at, WebhookDelivery.id, cursor, limit
+    )
     audit.record(session, principal, "webhook.deliveries.listed", "webhook_delivery", None)
     return await render_deliveries(session, rows), nxt
 

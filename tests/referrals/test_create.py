@@ -15,11 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
-from app.auth.policy import (
-    OWN_ORGANISATION_PROTECTED_ROLES,
-    PROFESSIONALS,
-    PROTECTED_FIELD_ROLES,
-)
+from app.auth.policy import PROFESSIONALS
+from app.auth.predicates import OWN_ORGANISATION_PROTECTED_ROLES, PROTECTED_FIELD_ROLES
 from app.auth.principal import Role
 from tests.cases.factories import add_member, add_participant, make_case
 from tests.persons.factories import add_consent

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from app.jobs.registry import JobContext
-from app.webhooks import delivery
+from app.webhooks import delivery, fanout
 from tests.world import Actor, World, open_case
 
 API = "/api/v1"
@@ -34,7 +34,7 @@ async def run(ctx: JobContext, rounds: int = 1) -> int:
     """Fan out, then deliver what is due, ``rounds`` times; how many were claimed."""
     total = 0
     for _ in range(rounds):
-        await delivery.fan_out(ctx)
+        await fanout.fan_out(ctx)
         total += await delivery.deliver_due(ctx)
     return total
 

@@ -18,7 +18,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from app.cases.models import CaseExclusion
 from app.jobs.registry import JobContext, Jobs
-from app.webhooks import delivery
+from app.webhooks import delivery, fanout
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 from tests.webhooks.helpers import API, cases, deliveries, run, subscribe
 from tests.webhooks.receiver import Received, Receiver
@@ -290,7 +290,7 @@ async def test_an_organisation_receives_only_what_it_may_see(
     # Access lost between fan-out and send: the delivery is dropped with a reason.
     receiver.received.clear()
     case = (await cases(dev_client, world))[0]
-    await delivery.fan_out(ctx)
+    await fanout.fan_out(ctx)
     async with ctx.db.sessionmaker() as session:
         session.add(
             CaseExclusion(

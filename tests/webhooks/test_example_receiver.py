@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.jobs.registry import JobContext
 from app.main import create_app
-from app.webhooks import delivery
+from app.webhooks import delivery, fanout
 from app.webhooks.models import WebhookDelivery
 from examples.webhook_receiver import Receiver as Example
 from tests.referrals.conftest import build_referral_world, create, moved
@@ -68,7 +68,7 @@ async def test_the_example_receiver(fresh: Fresh, receiver: Receiver, tokens: To
     try:
         referral = await create(fresh.client, rw)
         await moved(fresh.client, rw.lead, referral, "requested")
-        await delivery.fan_out(ctx)
+        await fanout.fan_out(ctx)
         assert await delivery.deliver_due(ctx) == 1
         ((status, fetched),) = results
         assert status == 204 and fetched["id"] == referral["id"]

@@ -32,7 +32,7 @@ from app.main import create_app
 from app.ops.migrate import upgrade
 from app.platform.config import Settings
 from app.platform.extensions import registries_of
-from app.webhooks import delivery
+from app.webhooks import fanout
 from app.webhooks.models import WebhookAttempt, WebhookDelivery
 from tests.conftest import _in_thread, _pg_admin, _recreate_pg_database
 from tests.webhooks.helpers import cases, subscribe
@@ -159,7 +159,7 @@ async def test_two_worker_processes_deliver_each_event_exactly_once(
     workers = [spawn(fresh, a), spawn(fresh, b)]
     try:
         await _ready(a, b)
-        assert await delivery.fan_out(fresh.ctx) == n
+        assert await fanout.fan_out(fresh.ctx) == n
 
         async def done() -> bool:
             return await _count(fresh, "succeeded") == n
@@ -192,7 +192,7 @@ async def test_a_worker_killed_mid_delivery_still_delivers(
     second = None
     try:
         await _ready(a)
-        assert await delivery.fan_out(fresh.ctx) == 1
+        assert await fanout.fan_out(fresh.ctx) == 1
 
         async def sending() -> bool:
             return len(receiver.received) == 1
