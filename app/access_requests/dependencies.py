@@ -12,13 +12,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access_requests.models import AccessRequest
-from app.auth.policy import POLICY, Action, Relation, declare_relation, require
+from app.auth.loaders import path_loader
+from app.auth.markers import mark_loader, relation_of
+from app.auth.policy import Action, Relation, require
 from app.auth.principal import Principal
 from app.cases.access import not_found
-from app.platform.db import SessionDep
 
 RequestRecorder = Annotated[Principal, Depends(require(Action.ACCESS_REQUEST_CREATE))]
 RequestLister = Annotated[Principal, Depends(require(Action.ACCESS_REQUEST_LIST))]
@@ -35,24 +38,23 @@ class ControlledRequest:
 
 def controlled(action: Action) -> Callable[..., Awaitable[ControlledRequest]]:
     """Role check, then the path's request loaded through the caller's organisation."""
-    guard = require(action)
-    _roles, relation = POLICY[action]
-    if relation != Relation.CONTROLLER:
-        raise RuntimeError(f"{action} has relation {relation}, not controller")
+    relation = relation_of(action, Relation.CONTROLLER)
 
-    async def dependency(
-        request_id: Annotated[uuid.UUID, Path(description="The access request id.")],
-        session: SessionDep,
-        principal: Annotated[Principal, Depends(guard)],
+    async def load(
+        session: AsyncSession, principal: Principal, request_id: uuid.UUID
     ) -> ControlledRequest:
-        request = await session.get(AccessRequest, request_id)
-        if request is None or request.organisation_id != principal.organisation_id:
+        request = await session.scalar(
+            select(AccessRequest).where(
+                AccessRequest.id == request_id,
+                AccessRequest.organisation_id == principal.organisation_id,
+            )
+        )
+        if request is None:
             raise not_found(action, principal, "access_request", request_id)
         return ControlledRequest(request, principal, action)
 
-    dependency.__name__ = f"access_request_for_{str(action).replace('.', '_')}"
-    declare_relation(dependency, action, "path:request_id", relation)
-    return dependency
+    dependency = path_loader(require(action), "request_id", load, "The access request id.")
+    return mark_loader(dependency, "access_request", action, relation, "path:request_id")
 
 
 RequestRead = Annotated[ControlledRequest, Depends(controlled(Action.ACCESS_REQUEST_READ))]

@@ -206,14 +206,20 @@ PLAIN: dict[str, str] = {
     "concerns.decision_reason": GAP + "why the concern was decided so (free text)",
     # --- retention and access requests (other owners) ---
     "legal_holds.target_type": _CODE,
-    "legal_holds.ground": GAP + "a legal hold's ground (short free text; app/retention)",
-    "legal_holds.lift_ground": GAP + "why a legal hold was lifted (short free text)",
+    "legal_holds.ground": _CODE,
+    "legal_holds.lift_ground": _CODE,
+    "legal_holds.reference": BY_DESIGN
+    + "a case or diary number (validated pattern, no prose; app/retention/schemas.py)",
+    "legal_holds.lift_reference": BY_DESIGN + "a case or diary number, as reference",
     "access_requests.requester_kind": _CODE,
     "access_requests.identity_verification": _CODE,
     "access_requests.extension_reason": _CODE,
+    "access_requests.extension_proposed_reason": _CODE,
     "access_requests.status": _CODE,
     "access_requests.refusal_ground": _CODE,
     "access_requests.withholding_ground": _CODE,
+    "access_request_deliveries.kind": _CODE,
+    "access_request_deliveries.sha256": _HASH,
 }
 
 
