@@ -291,14 +291,18 @@ class KeySet:
             return None
         exp = hit[1].claims["exp"]
         if exp < time.time() - LEEWAY_SECONDS:
-            del self._verified[token]
+            self._verified.pop(token, None)
             return None
         return hit[1]
 
     def remember(self, token: str, key: Any, verified: VerifiedClaims) -> None:
         if len(self._verified) >= self.VERIFIED_CACHE_SIZE:
-            # Drop the oldest entry (dicts keep insertion order).
-            self._verified.pop(next(iter(self._verified)))
+            # Drop the oldest entry (dicts keep insertion order). verify() may also
+            # run in a worker thread (a JWKS fetch), hence the tolerant pop.
+            try:
+                self._verified.pop(next(iter(self._verified)), None)
+            except (StopIteration, RuntimeError):
+                pass
         self._verified[token] = (key, verified)
 
 
