@@ -190,8 +190,9 @@ class KeySet:
         # (kid, alg) -> (the JWK it was built from, jose's key object): parsing a
         # JWK into a key was a tenth of the token check's CPU on every request.
         self._prepared: dict[tuple[str, str], tuple[dict[str, Any], Any]] = {}
-        # token -> (the key object that verified it, its claims): see recall().
-        self._verified: dict[str, tuple[Any, VerifiedClaims]] = {}
+        # token -> (the key object and the settings that verified it, its claims):
+        # see recall().
+        self._verified: dict[str, tuple[Any, Settings, VerifiedClaims]] = {}
         self._loaded_at: float | None = None
         self._last_refresh_attempt: float | None = None
 
@@ -274,28 +275,28 @@ class KeySet:
         self._prepared[(kid, alg)] = (public, key)
         return key
 
-    def recall(self, token: str, key: Any) -> VerifiedClaims | None:
+    def recall(self, token: str, key: Any, settings: Settings) -> VerifiedClaims | None:
         """The claims of this exact token string, if it was verified before by this
         very key object and has not expired since.
 
         Sound because the check is a pure function of the token's bytes, the key
-        and the settings (fixed per key set), except for time: ``exp`` is checked
-        again here exactly as jose checks it, and ``nbf``/``iat`` only become
-        more valid as time passes. A rotated or withdrawn key is a new (or no)
+        and the settings (the very same objects are required), except for time:
+        ``exp`` is checked again here exactly as jose checks it, and
+        ``nbf``/``iat`` only become more valid as time passes. A rotated or withdrawn key is a new (or no)
         key object from :meth:`prepared`, so its tokens miss. Revocation
         (``tokens_valid_after``, a disabled user) is the directory's check on
         every request and is not cached here.
         """
         hit = self._verified.get(token)
-        if hit is None or hit[0] is not key:
+        if hit is None or hit[0] is not key or hit[1] is not settings:
             return None
-        exp = hit[1].claims["exp"]
+        exp = hit[2].claims["exp"]
         if exp < time.time() - LEEWAY_SECONDS:
             self._verified.pop(token, None)
             return None
-        return hit[1]
+        return hit[2]
 
-    def remember(self, token: str, key: Any, verified: VerifiedClaims) -> None:
+    def remember(self, token: str, key: Any, settings: Settings, verified: VerifiedClaims) -> None:
         if len(self._verified) >= self.VERIFIED_CACHE_SIZE:
             # Drop the oldest entry (dicts keep insertion order). verify() may also
             # run in a worker thread (a JWKS fetch), hence the tolerant pop.
@@ -303,7 +304,7 @@ class KeySet:
                 self._verified.pop(next(iter(self._verified)), None)
             except (StopIteration, RuntimeError):
                 pass
-        self._verified[token] = (key, verified)
+        self._verified[token] = (key, settings, verified)
 
 
 def _reason(exc: JOSEError) -> str:
@@ -344,7 +345,7 @@ def verify(token: str, keyset: KeySet, settings: Settings) -> VerifiedClaims:
         raise TokenError("token rejected") from exc
     if key is None:
         raise UntrustedKey("unknown signing key")
-    remembered = keyset.recall(token, key)
+    remembered = keyset.recall(token, key, settings)
     if remembered is not None:
         return remembered
     try:
@@ -383,7 +384,7 @@ def verify(token: str, keyset: KeySet, settings: Settings) -> VerifiedClaims:
         if claim not in claims:
             raise TokenError(f"token lacks '{claim}'")
     verified = check_claims(claims, kid)
-    keyset.remember(token, key, verified)
+    keyset.remember(token, key, settings, verified)
     return verified
 
 

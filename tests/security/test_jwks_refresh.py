@@ -180,15 +180,17 @@ class TestVerifiedTokens:
         token = tokens.mint("cached-user", ["police"], "org-a")
         verified = verify(token, keyset, settings)
         key = keyset.prepared(KID, "RS256")
-        assert keyset.recall(token, key) is verified
-        assert keyset.recall(token, object()) is None  # another key: never served
+        assert keyset.recall(token, key, settings) is verified
+        assert keyset.recall(token, object(), settings) is None  # another key: never served
+        other = settings.model_copy(update={"oidc_audience": "someone-else"})
+        assert keyset.recall(token, key, other) is None  # other settings: never served
 
         exp = verified.claims["exp"]
         later = exp + tokens_module.LEEWAY_SECONDS + 1
         monkeypatch.setattr(tokens_module.time, "time", lambda: later)
-        assert keyset.recall(token, key) is None
+        assert keyset.recall(token, key, settings) is None
         monkeypatch.undo()
-        assert keyset.recall(token, key) is None  # and it was forgotten
+        assert keyset.recall(token, key, settings) is None  # and it was forgotten
 
     def test_memory_is_bounded(
         self,
@@ -203,7 +205,7 @@ class TestVerifiedTokens:
         for token in minted:
             verify(token, keyset, settings)
         key = keyset.prepared(KID, "RS256")
-        assert [keyset.recall(t, key) is not None for t in minted] == [
+        assert [keyset.recall(t, key, settings) is not None for t in minted] == [
             False,
             False,
             True,
