@@ -282,8 +282,9 @@ class KeySet:
         Sound because the check is a pure function of the token's bytes, the key
         and the settings (the very same objects are required), except for time:
         ``exp`` is checked again here exactly as jose checks it, and
-        ``nbf``/``iat`` only become more valid as time passes. A rotated or withdrawn key is a new (or no)
-        key object from :meth:`prepared`, so its tokens miss. Revocation
+        ``nbf``/``iat`` only become more valid as time passes. A rotated or
+        withdrawn key is a new (or no) key object from :meth:`prepared`, so its
+        tokens miss. Revocation
         (``tokens_valid_after``, a disabled user) is the directory's check on
         every request and is not cached here.
         """
