@@ -19,11 +19,13 @@ from fastapi import Request
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import pending
 from app.audit.models import AuditEvent
 from app.audit.schemas import AuditOutcome
 from app.auth.principal import Principal, PrincipalResolution
 from app.auth.tokens import VerifiedClaims
 from app.platform import context as requestctx
+from app.platform.db import utcnow
 from app.platform.extensions import registries_of
 from app.platform.pagination import apply_keyset, page_of
 from app.platform.problems import DeniedAccess
@@ -42,6 +44,32 @@ def _actor_fields(actor: Principal | None) -> dict[str, Any]:
     }
 
 
+def _row(
+    actor: Principal | None,
+    action: str,
+    target_type: str | None,
+    target_id: uuid.UUID | str | None,
+    outcome: AuditOutcome,
+    purpose: str | None,
+    reason: str | None,
+) -> dict[str, Any]:
+    """Every column of a new row but the chain's (NULL until the sealer runs)."""
+    return {
+        "id": uuid.uuid4(),
+        "occurred_at": utcnow(),
+        **_actor_fields(actor),
+        "action": action[:100],
+        "target_type": target_type,
+        "target_id": str(target_id) if target_id is not None else None,
+        "outcome": outcome.value,
+        "purpose": purpose[:200] if purpose else None,
+        "reason": reason[:200] if reason else None,
+        "emergency_grant_id": requestctx.emergency_grant_id.get(),
+        "request_id": requestctx.request_id.get(),
+        "client_ip": requestctx.client_ip.get(),
+    }
+
+
 def build_event(
     actor: Principal | None,
     action: str,
@@ -52,19 +80,7 @@ def build_event(
     purpose: str | None = None,
     reason: str | None = None,
 ) -> AuditEvent:
-    return AuditEvent(
-        id=uuid.uuid4(),
-        **_actor_fields(actor),
-        action=action[:100],
-        target_type=target_type,
-        target_id=str(target_id) if target_id is not None else None,
-        outcome=outcome.value,
-        purpose=purpose[:200] if purpose else None,
-        reason=reason[:200] if reason else None,
-        emergency_grant_id=requestctx.emergency_grant_id.get(),
-        request_id=requestctx.request_id.get(),
-        client_ip=requestctx.client_ip.get(),
-    )
+    return AuditEvent(**_row(actor, action, target_type, target_id, outcome, purpose, reason))
 
 
 def record(
@@ -75,11 +91,12 @@ def record(
     target_id: uuid.UUID | str | None = None,
     *,
     purpose: str | None = None,
-) -> AuditEvent:
-    """Log an allowed access in the caller's transaction."""
-    event = build_event(actor, action, target_type, target_id, purpose=purpose)
-    session.add(event)
-    return event
+) -> None:
+    """Log an allowed access in the caller's transaction: inserted by one prebuilt
+    statement just before it commits, rolled back with it (app/audit/pending.py)."""
+    pending.add(
+        session, _row(actor, action, target_type, target_id, AuditOutcome.ALLOWED, purpose, None)
+    )
 
 
 def record_replay(
@@ -167,6 +184,7 @@ async def list_events(
     cursor: str | None,
     limit: int,
 ) -> tuple[Sequence[AuditEvent], str | None]:
+    await pending.write_pending(session)  # this transaction's own rows too, as autoflush did
     stmt: Select[Any] = select(AuditEvent)
     if actor_id:
         stmt = stmt.where(AuditEvent.actor_id == actor_id)

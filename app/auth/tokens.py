@@ -173,6 +173,9 @@ class KeySet:
     """
 
     REFRESH_INTERVAL = 30.0
+    #: Verified tokens remembered (a client reuses its token for minutes; an
+    #: RSA verify and jose's claim checks were ~5% of an authorised read's CPU).
+    VERIFIED_CACHE_SIZE = 4096
 
     def __init__(
         self,
@@ -187,6 +190,9 @@ class KeySet:
         # (kid, alg) -> (the JWK it was built from, jose's key object): parsing a
         # JWK into a key was a tenth of the token check's CPU on every request.
         self._prepared: dict[tuple[str, str], tuple[dict[str, Any], Any]] = {}
+        # token -> (the key object and the settings that verified it, its claims):
+        # see recall().
+        self._verified: dict[str, tuple[Any, Settings, VerifiedClaims]] = {}
         self._loaded_at: float | None = None
         self._last_refresh_attempt: float | None = None
 
@@ -269,6 +275,38 @@ class KeySet:
         self._prepared[(kid, alg)] = (public, key)
         return key
 
+    def recall(self, token: str, key: Any, settings: Settings) -> VerifiedClaims | None:
+        """The claims of this exact token string, if it was verified before by this
+        very key object and has not expired since.
+
+        Sound because the check is a pure function of the token's bytes, the key
+        and the settings (the very same objects are required), except for time:
+        ``exp`` is checked again here exactly as jose checks it, and
+        ``nbf``/``iat`` only become more valid as time passes. A rotated or
+        withdrawn key is a new (or no) key object from :meth:`prepared`, so its
+        tokens miss. Revocation
+        (``tokens_valid_after``, a disabled user) is the directory's check on
+        every request and is not cached here.
+        """
+        hit = self._verified.get(token)
+        if hit is None or hit[0] is not key or hit[1] is not settings:
+            return None
+        exp = hit[2].claims["exp"]
+        if exp < time.time() - LEEWAY_SECONDS:
+            self._verified.pop(token, None)
+            return None
+        return hit[2]
+
+    def remember(self, token: str, key: Any, settings: Settings, verified: VerifiedClaims) -> None:
+        if len(self._verified) >= self.VERIFIED_CACHE_SIZE:
+            # Drop the oldest entry (dicts keep insertion order). verify() may also
+            # run in a worker thread (a JWKS fetch), hence the tolerant pop.
+            try:
+                self._verified.pop(next(iter(self._verified)), None)
+            except (StopIteration, RuntimeError):
+                pass
+        self._verified[token] = (key, settings, verified)
+
 
 def _reason(exc: JOSEError) -> str:
     """Why python-jose refused the token, for the denial's audit row (never the caller).
@@ -308,6 +346,9 @@ def verify(token: str, keyset: KeySet, settings: Settings) -> VerifiedClaims:
         raise TokenError("token rejected") from exc
     if key is None:
         raise UntrustedKey("unknown signing key")
+    remembered = keyset.recall(token, key, settings)
+    if remembered is not None:
+        return remembered
     try:
         claims = jwt.decode(
             token,
@@ -343,7 +384,9 @@ def verify(token: str, keyset: KeySet, settings: Settings) -> VerifiedClaims:
     for claim in REQUIRED_CLAIMS:
         if claim not in claims:
             raise TokenError(f"token lacks '{claim}'")
-    return check_claims(claims, kid)
+    verified = check_claims(claims, kid)
+    keyset.remember(token, key, settings, verified)
+    return verified
 
 
 # --- development keys -------------------------------------------------------

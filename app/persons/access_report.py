@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.audit.models import AuditEvent
+from app.audit.pending import write_pending
 from app.auth.policy import Action
 from app.auth.principal import Principal
 from app.directory.models import Organisation
@@ -109,6 +110,7 @@ async def access_report(
     targets["person"].add(str(person_id))
     for target_type, target_id in related:
         targets[target_type].add(str(target_id))
+    await write_pending(session)  # this transaction's own rows too, as autoflush did
     rows = (
         await session.scalars(
             select(AuditEvent)

@@ -9,6 +9,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from app.auth import tokens as tokens_module
 from app.auth.tokens import KeySet, TokenError, verify
 from app.platform.config import Settings
 from tests.world import AUDIENCE, ISSUER, KID, TokenFactory
@@ -126,3 +127,88 @@ class TestPreparedKeys:
         clock.now += 61
         assert keyset.get("k1") is not None  # the reload
         assert keyset.prepared("k2", "RS256") is None
+
+
+class TestVerifiedTokens:
+    """A verified token is remembered by its exact bytes and key, never past its exp."""
+
+    def _keyset(self, tmp_path: Path, signing_key: rsa.RSAPrivateKey) -> tuple[KeySet, Settings]:
+        path = tmp_path / "jwks.json"
+        _write_jwks(path, (KID, signing_key))
+        settings = Settings(oidc_jwks=str(path), oidc_issuer=ISSUER, oidc_audience=AUDIENCE)
+        return KeySet(settings, str(path), clock=FakeClock()), settings
+
+    def test_a_repeated_token_skips_the_signature_check(
+        self,
+        tmp_path: Path,
+        signing_key: rsa.RSAPrivateKey,
+        tokens: TokenFactory,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        keyset, settings = self._keyset(tmp_path, signing_key)
+        token = tokens.mint("cached-user", ["police"], "org-a")
+        first = verify(token, keyset, settings)
+
+        def no_decode(*_args: object, **_kwargs: object) -> None:
+            raise AssertionError("jose was asked again")
+
+        monkeypatch.setattr(tokens_module.jwt, "decode", no_decode)
+        assert verify(token, keyset, settings) is first
+
+    def test_a_tampered_copy_is_not_served_from_memory(
+        self, tmp_path: Path, signing_key: rsa.RSAPrivateKey, tokens: TokenFactory
+    ) -> None:
+        keyset, settings = self._keyset(tmp_path, signing_key)
+        token = tokens.mint("cached-user", ["police"], "org-a")
+        verify(token, keyset, settings)
+        head, body, signature = token.split(".")
+        forged_body = tokens.encode(tokens.claims("cached-user", ["admin"], "org-a")).split(".")[1]
+        with pytest.raises(TokenError):
+            verify(f"{head}.{forged_body}.{signature}", keyset, settings)
+        flipped = signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")
+        with pytest.raises(TokenError):
+            verify(f"{head}.{body}.{flipped}", keyset, settings)
+
+    def test_a_remembered_token_expires(
+        self,
+        tmp_path: Path,
+        signing_key: rsa.RSAPrivateKey,
+        tokens: TokenFactory,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        keyset, settings = self._keyset(tmp_path, signing_key)
+        token = tokens.mint("cached-user", ["police"], "org-a")
+        verified = verify(token, keyset, settings)
+        key = keyset.prepared(KID, "RS256")
+        assert keyset.recall(token, key, settings) is verified
+        assert keyset.recall(token, object(), settings) is None  # another key: never served
+        other = settings.model_copy(update={"oidc_audience": "someone-else"})
+        assert keyset.recall(token, key, other) is None  # other settings: never served
+
+        exp = verified.claims["exp"]
+        later = exp + tokens_module.LEEWAY_SECONDS + 1
+        monkeypatch.setattr(tokens_module.time, "time", lambda: later)
+        assert keyset.recall(token, key, settings) is None
+        monkeypatch.undo()
+        assert keyset.recall(token, key, settings) is None  # and it was forgotten
+
+    def test_memory_is_bounded(
+        self,
+        tmp_path: Path,
+        signing_key: rsa.RSAPrivateKey,
+        tokens: TokenFactory,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        keyset, settings = self._keyset(tmp_path, signing_key)
+        monkeypatch.setattr(KeySet, "VERIFIED_CACHE_SIZE", 3)
+        minted = [tokens.mint(f"user-{i}", ["police"], "org-a") for i in range(5)]
+        for token in minted:
+            verify(token, keyset, settings)
+        key = keyset.prepared(KID, "RS256")
+        assert [keyset.recall(t, key, settings) is not None for t in minted] == [
+            False,
+            False,
+            True,
+            True,
+            True,
+        ]
