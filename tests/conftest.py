@@ -19,6 +19,7 @@ import os
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,32 @@ async def _recreate_pg_database(url: str, name: str) -> None:
     await _pg_admin(
         url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
     )
+
+
+@contextmanager
+def scratch_database(tmp_path_factory: pytest.TempPathFactory, tag: str) -> Iterator[str]:
+    """A database of its own, migrated to head, on the configured backend; dropped after.
+
+    For tests whose rows really commit, or that read a whole table (the audit
+    log): other tests' committed rows in the worker's database must not reach
+    them, and theirs must not reach others.
+    """
+    configured = os.environ.get("CASECOORD_TEST_DATABASE_URL")
+    if not configured:
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp(tag) / f'{tag}.db'}"
+        _in_thread(lambda: upgrade(url))
+        yield url
+        return
+    base = make_url(configured)
+    name = f"{base.database}_{tag}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    _in_thread(lambda: asyncio.run(_recreate_pg_database(configured, name)))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        _in_thread(lambda: upgrade(url))
+        yield url
+    finally:
+        drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        _in_thread(lambda: asyncio.run(_pg_admin(configured, drop)))
 
 
 @pytest.fixture(scope="session")

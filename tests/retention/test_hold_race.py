@@ -16,50 +16,32 @@ retention over the whole test database.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, Role
 from app.cases.models import Case
-from app.ops.migrate import upgrade
 from app.platform.db import Database
 from app.retention import holds, purge
 from app.retention.classes import Schedule
 from app.retention.due import due_cases_query, ids
 from app.retention.hooks import PurgeHooks
 from app.retention.schemas import HoldGround, HoldTarget, LegalHoldCreate
-from tests.conftest import _in_thread, _pg_admin, _recreate_pg_database
+from tests.conftest import scratch_database
 from tests.retention.helpers import PLAN, closed_case, future, person_in
 from tests.world import TokenFactory, World, build_world
 
 
 @pytest.fixture(scope="module")
 def scratch_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    configured = os.environ.get("CASECOORD_TEST_DATABASE_URL")
-    if not configured:
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('race') / 'race.db'}"
-        _in_thread(lambda: upgrade(url))
+    with scratch_database(tmp_path_factory, "race") as url:
         yield url
-        return
-    base = make_url(configured)
-    name = f"{base.database}_race_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    _in_thread(lambda: asyncio.run(_recreate_pg_database(configured, name)))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
-        _in_thread(lambda: upgrade(url))
-        yield url
-    finally:
-        drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-        _in_thread(lambda: asyncio.run(_pg_admin(configured, drop)))
 
 
 @pytest.fixture
