@@ -57,6 +57,8 @@ class PlanVersion(UUIDPk, Timestamps, Base):
     #: ``internal_note_plain``: written before 0021 (app/casekeys/freetext.py).
     internal_note_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
     internal_note_plain: Mapped[str | None] = mapped_column("internal_note", Text)
+    #: Why an agreed plan was reopened as this draft (sealed under the case key; 0023).
+    revision_reason_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
     #: Marak safe contact (how and when to contact, who is and is not safe), sealed.
     safe_contact_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
     #: The measures' definitions when the version was agreed.

@@ -170,6 +170,9 @@ class PlanVersionRead(BaseModel):
     summary: str | None
     contacts: list[Contact]
     internal_note: str | None
+    revision_reason: str | None = Field(
+        default=None, description="Why the agreed plan was reopened as this draft, if it was."
+    )
     safe_contact: PlanSafeContact | None = Field(
         description="Shown only to roles that need protected fields."
     )

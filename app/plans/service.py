@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import service as audit
 from app.auth.predicates import may_see_protected
 from app.casekeys.freetext import open_text, seal_text
 from app.casekeys.service import case_cipher
@@ -114,6 +113,14 @@ def open_safe_contact(case: CaseCipher, version: PlanVersion) -> PlanSafeContact
     return PlanSafeContact.model_validate(raw)
 
 
+def open_revision_reason(case: CaseCipher, version: PlanVersion) -> str | None:
+    if version.revision_reason_enc is None:
+        return None
+    attr = FieldContext.of(version, "revision_reason_enc")
+    reason: str = case.open(version.revision_reason_enc, attr)
+    return reason
+
+
 def version_read(case: CaseCipher, access: CaseAccess, version: PlanVersion) -> PlanVersionRead:
     visible = may_see_safe_contact(access)
     return PlanVersionRead(
@@ -122,6 +129,7 @@ def version_read(case: CaseCipher, access: CaseAccess, version: PlanVersion) -> 
         summary=version.summary,
         contacts=[Contact.model_validate(c) for c in version.contacts or []],
         internal_note=open_text(case, version, "internal_note"),
+        revision_reason=open_revision_reason(case, version),
         safe_contact=open_safe_contact(case, version) if visible else None,
         safe_contact_withheld=version.safe_contact_enc is not None and not visible,
         based_on_number=version.based_on_number,
@@ -296,13 +304,15 @@ async def revise_plan(
     case = await case_cipher(session, keyring, access.case.id, create=True)
     seal_safe_contact(case, draft, open_safe_contact(case, agreed))
     seal_text(case, draft, "internal_note", open_text(case, agreed, "internal_note"))
+    # The reason is the draft's, sealed with it; the audit row holds no free text.
+    draft.revision_reason_enc = case.seal(
+        data.reason, FieldContext.of(draft, "revision_reason_enc")
+    )
     session.add(draft)
     plan.current_number = draft.number
     _touch(plan)
     await session.flush()
-    audit.record(
-        session, access.principal, "plan.revised", "plan", plan.id, purpose=data.reason[:200]
-    )
+    access.audit(session, "plan.revised", "plan", plan.id)
 
 
 async def review_plan(

@@ -6,6 +6,7 @@ import httpx
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.models import AuditEvent
 from app.plans.models import PlanVersion
 from tests.cases.factories import add_grant
 from tests.plans.factories import MarakCase, agree, api_measure, api_plan, plan_etag
@@ -143,6 +144,12 @@ class TestVersionFreeze:
         assert (draft["number"], draft["status"], draft["based_on_number"]) == (2, "draft", 1)
         assert draft["summary"] == "First."
         assert draft["safe_contact"]["safe_number"] == "050 765 4321"
+        assert draft["revision_reason"] == "New incident; the group meets again."
+        # The reason rests sealed with the draft; the audit row holds no free text.
+        raw = (await db.execute(text("SELECT * FROM plan_versions"))).all()
+        assert raw and not any("New incident" in str(value) for row in raw for value in row)
+        purposes = (await db.scalars(select(AuditEvent.purpose))).all()
+        assert not any("New incident" in (p or "") for p in purposes)
         edited = await client.patch(
             f"/api/v1/cases/{cid}/plan",
             json={"summary": "Second."},
