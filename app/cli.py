@@ -34,7 +34,7 @@ def _settings(demo: bool = False) -> Settings:
         if settings.env == "production":
             console.print("[red]--demo and the development key are refused in production.[/red]")
             raise typer.Exit(2)
-        from app.auth.tokens import ensure_dev_key
+        from app.auth.devkeys import ensure_dev_key
 
         jwks = ensure_dev_key(settings)
         if not settings.oidc_jwks:
@@ -136,7 +136,7 @@ def serve(
 
 
 def _print_demo_tokens(settings: Settings, base_url: str) -> None:
-    from app.auth.tokens import mint_dev_token
+    from app.auth.devkeys import mint_dev_token
     from app.demo.seed import USERS, claims_for
 
     table = Table(title="Demo users (tokens valid 12 hours)")
@@ -176,7 +176,7 @@ def token(
     ] = None,
 ) -> None:
     """Print a development token for a demo user (refused in production)."""
-    from app.auth.tokens import mint_dev_token
+    from app.auth.devkeys import mint_dev_token
     from app.demo.seed import USERS, claims_for, find_user
 
     settings = _settings(demo=True)

@@ -41,7 +41,7 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import func, insert, select
 
-from app.auth.tokens import ensure_dev_key, mint_dev_token
+from app.auth.devkeys import ensure_dev_key, mint_dev_token
 from app.cases.models import Case, CaseMember
 from app.directory.models import Organisation, Team, User
 from app.ops.migrate import upgrade

@@ -42,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.auth.tokens import mint_dev_token
+from app.auth.devkeys import mint_dev_token
 from app.directory.models import TeamMembership
 from app.jobs.registry import JobContext, Jobs
 from app.main import create_app

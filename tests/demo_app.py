@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from app.auth.tokens import ensure_dev_key, mint_dev_token
+from app.auth.devkeys import ensure_dev_key, mint_dev_token
 from app.demo.seed import claims_for, find_user, seed_demo
 from app.main import create_app
 from app.ops.migrate import upgrade

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from typer.testing import CliRunner, Result
 
 from app.audit.models import AuditEvent
-from app.auth.tokens import KeySet, ensure_dev_key, mint_dev_token
+from app.auth.devkeys import ensure_dev_key, mint_dev_token
+from app.auth.tokens import KeySet
 from app.cli import cli
 from app.main import create_app
 from app.platform.config import DEV_KEY_ID_PREFIX, Settings, get_settings

@@ -18,10 +18,10 @@ Rules (each one closes a known attack):
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
 import re
-import secrets
 import time
 import unicodedata
 from collections.abc import Callable
@@ -31,8 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwk, jwt
 from jose.exceptions import ExpiredSignatureError, JOSEError, JWSError, JWTClaimsError
 
@@ -190,9 +188,9 @@ class KeySet:
         # (kid, alg) -> (the JWK it was built from, jose's key object): parsing a
         # JWK into a key was a tenth of the token check's CPU on every request.
         self._prepared: dict[tuple[str, str], tuple[dict[str, Any], Any]] = {}
-        # token -> (the key object and the settings that verified it, its claims):
-        # see recall().
-        self._verified: dict[str, tuple[Any, Settings, VerifiedClaims]] = {}
+        # SHA-256 of the token -> (the key object and the settings that verified
+        # it, its claims): see recall(). The cache keeps no bearer credential.
+        self._verified: dict[bytes, tuple[Any, Settings, VerifiedClaims]] = {}
         self._loaded_at: float | None = None
         self._last_refresh_attempt: float | None = None
 
@@ -288,12 +286,13 @@ class KeySet:
         (``tokens_valid_after``, a disabled user) is the directory's check on
         every request and is not cached here.
         """
-        hit = self._verified.get(token)
+        digest = _digest(token)
+        hit = self._verified.get(digest)
         if hit is None or hit[0] is not key or hit[1] is not settings:
             return None
         exp = hit[2].claims["exp"]
         if exp < time.time() - LEEWAY_SECONDS:
-            self._verified.pop(token, None)
+            self._verified.pop(digest, None)
             return None
         return hit[2]
 
@@ -305,7 +304,12 @@ class KeySet:
                 self._verified.pop(next(iter(self._verified)), None)
             except (StopIteration, RuntimeError):
                 pass
-        self._verified[token] = (key, settings, verified)
+        self._verified[_digest(token)] = (key, settings, verified)
+
+
+def _digest(token: str) -> bytes:
+    """What the verified-token cache keys on: a memory dump shows no usable token."""
+    return hashlib.sha256(token.encode()).digest()
 
 
 def _reason(exc: JOSEError) -> str:
@@ -387,47 +391,3 @@ def verify(token: str, keyset: KeySet, settings: Settings) -> VerifiedClaims:
     verified = check_claims(claims, kid)
     keyset.remember(token, key, settings, verified)
     return verified
-
-
-# --- development keys -------------------------------------------------------
-
-
-def ensure_dev_key(settings: Settings) -> Path:
-    """Create (once) a local RSA signing key and its JWKS in the data folder."""
-    if settings.env == "production":
-        raise RuntimeError("the development signing key is refused in production")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    pem_path, jwks_path = settings.dev_private_key_path, settings.dev_jwks_path
-    if not pem_path.exists() or not jwks_path.exists():
-        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        pem_path.write_bytes(pem)
-        pem_path.chmod(0o600)
-        public_jwk = jwk.construct(pem.decode(), algorithm="RS256").public_key().to_dict()
-        public_jwk.update({"kid": DEV_KEY_ID_PREFIX + secrets.token_hex(4), "use": "sig"})
-        public_jwk["alg"] = "RS256"
-        jwks_path.write_text(json.dumps({"keys": [public_jwk]}, indent=2), encoding="utf-8")
-    return jwks_path
-
-
-def mint_dev_token(settings: Settings, claims: dict[str, Any], ttl_seconds: int = 8 * 3600) -> str:
-    """Sign a token with the local development key (refused in production)."""
-    if settings.env == "production":
-        raise RuntimeError("development tokens are refused in production")
-    jwks_path = ensure_dev_key(settings)
-    kid = json.loads(jwks_path.read_text(encoding="utf-8"))["keys"][0]["kid"]
-    now = int(time.time())
-    body = {
-        "iss": settings.oidc_issuer,
-        "aud": settings.oidc_audience,
-        "iat": now,
-        "nbf": now,
-        "exp": now + ttl_seconds,
-        **claims,
-    }
-    pem = settings.dev_private_key_path.read_text(encoding="utf-8")
-    return str(jwt.encode(body, pem, algorithm="RS256", headers={"kid": kid}))

@@ -32,7 +32,8 @@ SCRIPT = textwrap.dedent(
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import ec
 
-        from app.auth.tokens import KeySet, mint_dev_token, verify
+        from app.auth.devkeys import mint_dev_token
+        from app.auth.tokens import KeySet, verify
         from app.platform.config import Settings
         from app.main import create_app
         from app.ops.migrate import upgrade
