@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -55,22 +56,28 @@ class TestIncidents:
 
     @pytest.mark.parametrize(
         "body",
+        # Built when the test runs, not when it is collected: a run that crosses
+        # midnight in Helsinki made "tomorrow" today (seen once in CI).
         [
-            incident(-1),
-            incident(description="He hit her in the kitchen."),
-            incident(note="x" * 501),
-            {**incident(), "source": "neighbour_gossip"},
-            {k: v for k, v in incident().items() if k != "police_reported"},
+            lambda: incident(-1),
+            lambda: incident(description="He hit her in the kitchen."),
+            lambda: incident(note="x" * 501),
+            lambda: {**incident(), "source": "neighbour_gossip"},
+            lambda: {k: v for k, v in incident().items() if k != "police_reported"},
         ],
         ids=["future", "description", "long-note", "source", "missing-flag"],
     )
     async def test_an_invalid_incident_is_422(
-        self, client: httpx.AsyncClient, db: AsyncSession, world: World, body: dict[str, Any]
+        self,
+        client: httpx.AsyncClient,
+        db: AsyncSession,
+        world: World,
+        body: Callable[[], dict[str, Any]],
     ) -> None:
         made = await make_case(db, world.marak, world.police)
         await db.commit()
         r = await client.post(
-            f"/api/v1/cases/{made.id}/incidents", json=body, headers=world.police.headers
+            f"/api/v1/cases/{made.id}/incidents", json=body(), headers=world.police.headers
         )
         assert_problem(r, 422)
 
