@@ -161,7 +161,7 @@ class DeliveryKind(StrEnum):
     PDF = "pdf"
 
 
-class DeliveryRead(BaseModel):
+class ExportDeliveryRead(BaseModel):
     """One export handed out: the SHA-256 of the bytes delivered, never the bytes."""
 
     kind: DeliveryKind
@@ -196,7 +196,9 @@ class AccessRequestRead(BaseModel):
     legal_reference: str | None = Field(description="Of the refusal or withholding ground.")
     first_exported_at: datetime | None
     export_count: int
-    deliveries: list[DeliveryRead] = Field(description="Every export delivered, oldest first.")
+    deliveries: list[ExportDeliveryRead] = Field(
+        description="Every export delivered, oldest first."
+    )
     version: int
 
 

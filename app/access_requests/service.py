@@ -35,7 +35,7 @@ from app.access_requests.schemas import (
     AccessRequestCreate,
     AccessRequestRead,
     AccessRequestRefusal,
-    DeliveryRead,
+    ExportDeliveryRead,
     ExtensionProposal,
     RequestStatus,
     legal_reference,
@@ -69,8 +69,8 @@ def is_overdue(request: AccessRequest, today: date) -> bool:
 
 async def deliveries_of(
     session: AsyncSession, request_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[DeliveryRead]]:
-    found: dict[uuid.UUID, list[DeliveryRead]] = {i: [] for i in request_ids}
+) -> dict[uuid.UUID, list[ExportDeliveryRead]]:
+    found: dict[uuid.UUID, list[ExportDeliveryRead]] = {i: [] for i in request_ids}
     if request_ids:
         rows = await session.scalars(
             select(AccessRequestDelivery)
@@ -78,7 +78,7 @@ async def deliveries_of(
             .order_by(AccessRequestDelivery.delivered_at, AccessRequestDelivery.id)
         )
         for d in rows:
-            found[d.request_id].append(DeliveryRead.model_validate(d, from_attributes=True))
+            found[d.request_id].append(ExportDeliveryRead.model_validate(d, from_attributes=True))
     return found
 
 
@@ -104,7 +104,7 @@ def _proposal(request: AccessRequest) -> ExtensionProposal | None:
     )
 
 
-def _read(request: AccessRequest, deliveries: list[DeliveryRead]) -> AccessRequestRead:
+def _read(request: AccessRequest, deliveries: list[ExportDeliveryRead]) -> AccessRequestRead:
     reference = None
     if request.refusal_ground:
         reference = legal_reference(REFUSAL_REFERENCES, request.refusal_ground)
