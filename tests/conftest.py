@@ -81,52 +81,48 @@ async def _recreate_pg_database(url: str, name: str) -> None:
 
 
 @contextmanager
-def scratch_database(tmp_path_factory: pytest.TempPathFactory, tag: str) -> Iterator[str]:
-    """A database of its own, migrated to head, on the configured backend; dropped after.
+def scratch_database(
+    tmp_path_factory: pytest.TempPathFactory,
+    tag: str,
+    *,
+    migrate: bool = True,
+    name: str | None = None,
+) -> Iterator[str]:
+    """A database of its own on the configured backend (migrated to head unless
+    ``migrate=False``); a PostgreSQL one is dropped afterwards.
 
-    For tests whose rows really commit, or that read a whole table (the audit
-    log): other tests' committed rows in the worker's database must not reach
-    them, and theirs must not reach others.
+    For the worker's own database, and for tests whose rows really commit or
+    that read a whole table (the audit log): other tests' committed rows must
+    not reach them, and theirs must not reach others. On PostgreSQL the name is
+    ``<test database>_<name>``; by default the tag, the process id (concurrent
+    runs against one server, several checkouts or CI jobs, never drop each
+    other's databases mid-run) and a random suffix.
     """
     configured = os.environ.get("CASECOORD_TEST_DATABASE_URL")
     if not configured:
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp(tag) / f'{tag}.db'}"
-        _in_thread(lambda: upgrade(url))
+        if migrate:
+            _in_thread(lambda: upgrade(url))
         yield url
         return
     base = make_url(configured)
-    name = f"{base.database}_{tag}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    _in_thread(lambda: asyncio.run(_recreate_pg_database(configured, name)))
-    url = base.set(database=name).render_as_string(hide_password=False)
+    database = f"{base.database}_{name or f'{tag}_{os.getpid()}_{uuid.uuid4().hex[:6]}'}"
+    _in_thread(lambda: asyncio.run(_recreate_pg_database(configured, database)))
+    url = base.set(database=database).render_as_string(hide_password=False)
     try:
-        _in_thread(lambda: upgrade(url))
+        if migrate:
+            _in_thread(lambda: upgrade(url))
         yield url
     finally:
-        drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        drop = f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'
         _in_thread(lambda: asyncio.run(_pg_admin(configured, drop)))
 
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    configured = os.environ.get("CASECOORD_TEST_DATABASE_URL")
-    if not configured:
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-        _in_thread(lambda: upgrade(url))
+    with scratch_database(tmp_path_factory, "db", name=f"{worker}_{os.getpid()}") as url:
         yield url
-        return
-    # The process id keeps concurrent runs against one server (several
-    # checkouts, CI jobs) from dropping each other's database mid-run.
-    base = make_url(configured)
-    name = f"{base.database}_{worker}_{os.getpid()}"
-    _in_thread(lambda: asyncio.run(_recreate_pg_database(configured, name)))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
-        _in_thread(lambda: upgrade(url))
-        yield url
-    finally:
-        drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-        _in_thread(lambda: asyncio.run(_pg_admin(configured, drop)))
 
 
 @pytest.fixture(scope="session")

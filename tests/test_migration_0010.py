@@ -12,22 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import secrets
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from app.ops.migrate import downgrade, upgrade
 from app.platform.crypto import DecryptionError, EncryptedText, FieldContext, KeyRing, new_key_entry
 from app.platform.db import UTCDateTime, make_engine
-from tests.conftest import _in_thread, _pg_admin, _recreate_pg_database
+from tests.conftest import _in_thread, scratch_database
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 ADDRESS = {"street": "Turvakoti 1", "is_shelter": True}
@@ -36,19 +33,9 @@ SAFE = {"safe_times": "Mornings", "feared_persons": "Ex-partner"}
 
 
 @pytest.fixture
-def scratch_url(tmp_path: Path) -> Iterator[str]:
-    configured = os.environ.get("CASECOORD_TEST_DATABASE_URL")
-    if not configured:
-        yield f"sqlite+aiosqlite:///{tmp_path / 'm0010.db'}"
-        return
-    base = make_url(configured)
-    name = f"{base.database}_m0010_{os.getpid()}"
-    _in_thread(lambda: asyncio.run(_recreate_pg_database(configured, name)))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-        _in_thread(lambda: asyncio.run(_pg_admin(configured, drop)))
+def scratch_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with scratch_database(tmp_path_factory, "m0010", migrate=False) as url:
+        yield url
 
 
 def _run(url: str, fn: Any) -> Any:

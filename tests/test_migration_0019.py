@@ -9,14 +9,12 @@ case keys again, and once a case is shredded the downgrade refuses.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from app.casekeys.service import CASE_SEALED, case_of_rows, open_stored, shred_case_key
 from app.demo.seed import seed_demo
@@ -26,23 +24,13 @@ from app.platform.config import Settings
 from app.platform.crypto import FieldContext, KeyRing, Sealed, load_keyring
 from app.platform.db import Database
 from app.platform.registry import Base
-from tests.conftest import _in_thread, _pg_admin, _recreate_pg_database
+from tests.conftest import _in_thread, scratch_database
 
 
 @pytest.fixture
-def scratch_url(tmp_path: Path) -> Iterator[str]:
-    configured = os.environ.get("CASECOORD_TEST_DATABASE_URL")
-    if not configured:
-        yield f"sqlite+aiosqlite:///{tmp_path / 'm0019.db'}"
-        return
-    base = make_url(configured)
-    name = f"{base.database}_m0019_{os.getpid()}"
-    _in_thread(lambda: asyncio.run(_recreate_pg_database(configured, name)))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-        _in_thread(lambda: asyncio.run(_pg_admin(configured, drop)))
+def scratch_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with scratch_database(tmp_path_factory, "m0019", migrate=False) as url:
+        yield url
 
 
 #: The columns 0019 moved under case keys. Later ones (0021: notes, minutes...)

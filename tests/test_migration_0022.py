@@ -6,7 +6,6 @@ truncated prose); the downgrade puts code and reference back together as text.""
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,30 +14,19 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from app.demo.seed import seed_demo
 from app.ops.migrate import downgrade, upgrade
 from app.platform.config import Settings
 from app.platform.crypto import load_keyring
 from app.platform.db import Database
-from tests.conftest import _in_thread, _pg_admin, _recreate_pg_database
+from tests.conftest import _in_thread, scratch_database
 
 
 @pytest.fixture
-def scratch_url(tmp_path: Path) -> Iterator[str]:
-    configured = os.environ.get("CASECOORD_TEST_DATABASE_URL")
-    if not configured:
-        yield f"sqlite+aiosqlite:///{tmp_path / 'm0022.db'}"
-        return
-    base = make_url(configured)
-    name = f"{base.database}_m0022_{os.getpid()}"
-    _in_thread(lambda: asyncio.run(_recreate_pg_database(configured, name)))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-        _in_thread(lambda: asyncio.run(_pg_admin(configured, drop)))
+def scratch_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with scratch_database(tmp_path_factory, "m0022", migrate=False) as url:
+        yield url
 
 
 def _run(url: str, statements: list[tuple[str, dict[str, Any]]]) -> list[Any]:

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -25,16 +24,14 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from app.jobs.registry import JobContext
 from app.main import create_app
-from app.ops.migrate import upgrade
 from app.platform.config import Settings
 from app.platform.extensions import registries_of
 from app.webhooks import fanout
 from app.webhooks.models import WebhookAttempt, WebhookDelivery
-from tests.conftest import _in_thread, _pg_admin, _recreate_pg_database
+from tests.conftest import scratch_database
 from tests.webhooks.helpers import cases, subscribe
 from tests.webhooks.receiver import Receiver
 from tests.world import TokenFactory, World, build_world, make_user
@@ -52,23 +49,9 @@ class Fresh:
 
 
 @pytest.fixture
-def fresh_url(tmp_path: Path) -> Iterator[str]:
-    configured = os.environ.get("CASECOORD_TEST_DATABASE_URL")
-    if not configured:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'workers.db'}"
-        _in_thread(lambda: upgrade(url))
+def fresh_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with scratch_database(tmp_path_factory, "wh") as url:
         yield url
-        return
-    base = make_url(configured)
-    name = f"{base.database}_wh_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    _in_thread(lambda: asyncio.run(_recreate_pg_database(configured, name)))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
-        _in_thread(lambda: upgrade(url))
-        yield url
-    finally:
-        drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-        _in_thread(lambda: asyncio.run(_pg_admin(configured, drop)))
 
 
 @pytest.fixture
