@@ -11,8 +11,10 @@ from app.worklist.registry import TaskProviders
 
 
 def install(app: FastAPI) -> None:
-    """Access requests (GDPR art. 15); requests awaiting a second person in /me/tasks."""
+    """Access requests (GDPR art. 15); requests and extensions awaiting a second person in /me/tasks."""
     registries_of(app).of(TaskProviders).register(
-        "access_requests.to_decide", service.requests_to_decide, [service.TO_DECIDE]
+        "access_requests.to_decide",
+        service.requests_to_decide,
+        [service.TO_DECIDE, service.EXTENSION_TO_CONFIRM],
     )
     app.include_router(router)

@@ -53,8 +53,10 @@ from app.risk.scoring import add_months
 from app.worklist.registry import TaskRead
 
 TARGET = "access_request"
-#: The one /me/tasks kind this domain owns.
+#: The /me/tasks kinds this domain owns: a request, or a proposed deadline
+#: extension, waiting for a second auditor of the organisation (four eyes).
 TO_DECIDE = "access_request.to_decide"
+EXTENSION_TO_CONFIRM = "access_request.extension_to_confirm"
 DEADLINE_MONTHS = 1
 EXTENSION_MONTHS = 2
 
@@ -307,31 +309,42 @@ async def mark_exported(
 async def requests_to_decide(
     session: AsyncSession, principal: Principal, now: datetime
 ) -> list[TaskRead]:
-    """/me/tasks: requests another auditor recorded, waiting for a second person."""
+    """/me/tasks: requests, and proposed deadline extensions, that another auditor
+    of the organisation recorded and that wait for a second person."""
     if Role.AUDITOR not in principal.roles:
         return []
-    rows = (
-        await session.scalars(
-            select(AccessRequest)
-            .where(
-                AccessRequest.status == RequestStatus.RECORDED,
-                AccessRequest.recorded_by != principal.user_id,
-                AccessRequest.organisation_id == principal.organisation_id,
-            )
-            .order_by(AccessRequest.due_on, AccessRequest.id)
-            .limit(100)
-        )
-    ).all()
+    mine = AccessRequest.organisation_id == principal.organisation_id
+    to_decide = select(AccessRequest).where(
+        mine,
+        AccessRequest.status == RequestStatus.RECORDED,
+        AccessRequest.recorded_by != principal.user_id,
+    )
+    to_confirm = select(AccessRequest).where(
+        mine,
+        AccessRequest.extension_proposed_reason.is_not(None),
+        AccessRequest.extension_proposed_by != principal.user_id,
+        AccessRequest.status != RequestStatus.REFUSED,
+        AccessRequest.first_exported_at.is_(None),
+    )
     today = clock.today()
-    return [
-        TaskRead(
-            kind=TO_DECIDE,
-            title="Access request awaiting a second person's decision",
-            due_at=datetime.combine(r.due_on, time(), tzinfo=UTC),
-            overdue=r.due_on < today,
-            priority=1,
-            target_type=TARGET,
-            target_id=r.id,
+    tasks: list[TaskRead] = []
+    for kind, title, query in (
+        (TO_DECIDE, "Access request awaiting a second person's decision", to_decide),
+        (EXTENSION_TO_CONFIRM, "Access request deadline extension to confirm", to_confirm),
+    ):
+        rows = await session.scalars(
+            query.order_by(AccessRequest.due_on, AccessRequest.id).limit(100)
         )
-        for r in rows
-    ]
+        tasks.extend(
+            TaskRead(
+                kind=kind,
+                title=title,
+                due_at=datetime.combine(r.due_on, time(), tzinfo=UTC),
+                overdue=r.due_on < today,
+                priority=1,
+                target_type=TARGET,
+                target_id=r.id,
+            )
+            for r in rows.all()
+        )
+    return tasks

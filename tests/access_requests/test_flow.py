@@ -4,6 +4,7 @@ police data withheld on a ground, refusal, and the audit trail."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from tests.access_requests.conftest import (
     approved,
     decide,
     pdf_text,
+    proposed,
     recorded,
 )
 from tests.problems import assert_problem
@@ -185,6 +187,23 @@ class TestFullFlow:
         for who in (w.auditor, second):
             assert_problem(await decide(client, who, done, "extension", reason="complexity"), 409)
         assert_problem(await decide(client, second, done, "extension/confirmation"), 409)
+
+    async def test_a_proposed_extension_is_a_task_for_the_second_auditor_only(
+        self, client: httpx.AsyncClient, scene: Scene
+    ) -> None:
+        async def tasks(who: Any) -> set[tuple[str, str]]:
+            r = await client.get("/api/v1/me/tasks", headers=who.headers)
+            assert r.status_code == 200, r.text
+            return {(t["kind"], t["target_id"]) for t in r.json()}
+
+        w, second = scene.world, scene.second_auditor
+        pending = await proposed(client, scene)
+        task = ("access_request.extension_to_confirm", pending["id"])
+        assert task in await tasks(second)
+        assert task not in await tasks(w.auditor)  # the proposer does not confirm
+        r = await decide(client, second, pending, "extension/confirmation")
+        assert r.status_code == 200, r.text
+        assert task not in await tasks(second)
 
     async def test_nothing_to_confirm_without_a_proposal(
         self, client: httpx.AsyncClient, scene: Scene

@@ -50,8 +50,8 @@ class TestTwoApps:
             assert names[0] == names[1] and names[0]
         kinds = [registries_of(app).of(TaskProviders).kinds() for app in (one, two)]
         assert kinds[0] == kinds[1]
-        # 8, access_request.to_decide and emergency_access_notice
-        assert len(set(kinds[0])) == len(kinds[0]) == 10
+        # 8, access_request.to_decide and .extension_to_confirm, emergency_access_notice
+        assert len(set(kinds[0])) == len(kinds[0]) == 11
 
     def test_a_gate_registered_in_one_app_is_not_in_another(self, settings: Settings) -> None:
         one, two = fresh(settings), fresh(settings)
