@@ -11,7 +11,8 @@ from app.worklist.registry import TaskProviders
 
 
 def install(app: FastAPI) -> None:
-    """Access requests (GDPR art. 15); requests and extensions awaiting a second person in /me/tasks."""
+    """Access requests (GDPR art. 15); requests and extensions awaiting a second
+    person in /me/tasks."""
     registries_of(app).of(TaskProviders).register(
         "access_requests.to_decide",
         service.requests_to_decide,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.platform.inputs import Input
 
@@ -44,29 +46,51 @@ class LiftGround(StrEnum):
 _T = "[0-9A-Za-zÅÄÖåäö/._:-]"
 _D = f"[A-Za-zÅÄÖåäö/._:-]*[0-9]{_T}*"
 REFERENCE_PATTERN = f"^({_D}( {_T}+)?|{_T}+ {_D})$"
-Reference = Field(
-    min_length=1,
-    max_length=40,
-    pattern=REFERENCE_PATTERN,
-    description=(
-        "The matter's case or diary number (e.g. 'R 23/1234'): one or two tokens of "
-        "letters, digits and / . _ : -, with a digit; never a narrative or a name."
-    ),
+#: The reference outlives crypto-shredding and retention (it is plain text), so
+#: it must not carry a name: every run of letters is a register code in capitals
+#: ("R", "POL", "KRP", at most 8) or the diary abbreviation ("Dnro", "Dno", "nro").
+#: "Virtanen-12/2026" or "Aho 4/2026" fail; a name in capitals can still pass.
+_LETTERS = re.compile(r"[^\W\d_]+")
+_CODE = re.compile(r"[A-ZÅÄÖ]{1,8}|[Dd]nr?o|nro")
+
+
+def _no_words(value: str) -> str:
+    for run in _LETTERS.findall(value):
+        if not _CODE.fullmatch(run):
+            raise ValueError(
+                f"'{run[:1]}…' is not a register code: letters in a reference are capital "
+                "codes (R, POL, KRP) or Dnro, never a word or a name"
+            )
+    return value
+
+
+_REFERENCE_DESCRIPTION = (
+    "The matter's case or diary number (e.g. 'R 23/1234', 'Dnro POL-2026-17'): one or two "
+    "tokens of digits, / . _ : - and capital register codes, with a digit; never a "
+    "narrative or a name."
 )
+Reference = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=40,
+        pattern=REFERENCE_PATTERN,
+        description=_REFERENCE_DESCRIPTION,
+    ),
+    AfterValidator(_no_words),
+]
 
 
 class LegalHoldCreate(Input):
     target_type: HoldTarget
     target_id: uuid.UUID
     ground: HoldGround = Field(description="Why the hold is placed, as a code.")
-    reference: str = Reference
+    reference: Reference
 
 
 class LegalHoldLift(Input):
     ground: LiftGround = Field(description="Why the hold is lifted, as a code.")
-    reference: str | None = Field(
-        None, min_length=1, max_length=40, pattern=REFERENCE_PATTERN, description="Optional."
-    )
+    reference: Reference | None = None
 
 
 class LegalHoldRead(BaseModel):

@@ -115,9 +115,27 @@ async def test_bad_input_is_a_problem_and_writes_nothing(
         {"target_type": "case", "target_id": str(world.marak.id), "ground": "Litigation 4/2026"},
         *[
             {**GROUND, "target_type": "case", "target_id": str(world.marak.id), "reference": r}
-            for r in ("Litigation Virtanen v. city 4/2026", "Matter closed", "R" + "1" * 40, "")
+            for r in (
+                *("Litigation Virtanen v. city 4/2026", "Matter closed", "R" + "1" * 40, ""),
+                # Letters are capital register codes or Dnro, never a word or a name.
+                *("Virtanen-12/2026", "Aho 4/2026", "R 4/2026aho", "Matter 12/2026"),
+            )
         ],
     ):
         assert_problem(await client.post(API, json=body, headers=world.auditor.headers), 422)
     listed = await client.get(API, headers=world.auditor.headers)
     assert listed.json()["items"] == []
+
+
+async def test_case_and_diary_numbers_in_use_are_accepted(
+    client: httpx.AsyncClient, db: AsyncSession, world: World
+) -> None:
+    """The reference rule refuses words and names, not the registers' real formats."""
+    case = await closed_case(db, world.ankkuri, world.police)
+    await db.commit()
+    for reference in ("R 23/1234", "Dnro POL-2026-17", "HO-2026/88", "5050/R/12345/26"):
+        body = {"target_type": "case", "target_id": str(case.id)}
+        body |= {"ground": "litigation", "reference": reference}
+        r = await client.post(API, json=body, headers=world.auditor.headers)
+        assert r.status_code == 201, r.text
+        assert r.json()["reference"] == reference
