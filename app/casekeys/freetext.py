@@ -3,8 +3,8 @@
 Notes, minutes, emergency grants, the assessments' answer texts (0021), the
 case's summary and closure reason, transition, invitation and exclusion
 reasons, incident notes, outside assessments' references, plan versions'
-summaries, contacts and measure snapshots, measures' descriptions and outcomes
-(0024; issue 15) are written sealed only. Rows written before those revisions
+summaries, contacts and measure snapshots, measures' descriptions (0024;
+issue 15) are written sealed only. Rows written before those revisions
 still hold plain text:
 the application reads it until ``casecoord keys rotate`` seals it under the
 case key and empties the plaintext (:func:`seal_legacy_text`); shredding a
