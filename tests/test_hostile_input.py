@@ -96,7 +96,8 @@ async def test_endless_if_match_is_412(
         headers={**rw.lead.headers, "If-Match": tag},
     )
     refused(r, 412)
-    assert await db.scalar(select(Case.summary).where(Case.id == case_id)) != "Changed"
+    # Nothing written: the summary (sealed since 0024) is still empty.
+    assert await db.scalar(select(Case.summary_enc).where(Case.id == case_id)) is None
 
 
 # --- date-times that leave the year range in UTC ----------------------------------------

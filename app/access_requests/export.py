@@ -58,6 +58,7 @@ from app.access_requests.schemas import (
     legal_reference,
 )
 from app.auth.principal import Principal
+from app.casekeys.freetext import SHREDDED_TEXT, open_text
 from app.casekeys.service import case_cipher
 from app.cases.models import Case, CaseParticipant
 from app.concerns.models import Concern
@@ -101,8 +102,17 @@ def _facts(
     )
 
 
+def _text(cipher: CaseCipher, row: object, name: str) -> str | None:
+    """Sealed free text; a shredded case's reads as the shredded marker."""
+    return open_text(cipher, row, name, shredded_as=SHREDDED_TEXT)
+
+
 async def _plans(
-    session: AsyncSession, case_id: uuid.UUID, orgs: dict[uuid.UUID, str], scrub: Scrubber
+    session: AsyncSession,
+    case_id: uuid.UUID,
+    cipher: CaseCipher,
+    orgs: dict[uuid.UUID, str],
+    scrub: Scrubber,
 ) -> list[ExportPlan]:
     out = []
     for plan in (await session.scalars(select(Plan).where(Plan.case_id == case_id))).all():
@@ -124,11 +134,11 @@ async def _plans(
                 kind=plan.kind,
                 version=plan.current_number,
                 agreed_at=version.agreed_at if version else None,
-                summary=scrub.text(version.summary) if version else None,
+                summary=scrub.text(_text(cipher, version, "summary")) if version else None,
                 measures=[
                     ExportMeasure(
                         category=m.category,
-                        description=scrub.text(m.description) or "",
+                        description=scrub.text(_text(cipher, m, "description")) or "",
                         responsible_organisation=orgs.get(m.responsible_organisation_id, ""),
                         due_date=m.due_date,
                         status=m.status,
@@ -217,7 +227,7 @@ async def build_export(
                 ).all()
                 if i.recorded_by_organisation_id not in police
             ]
-            plans = await _plans(session, case.id, orgs, scrub)
+            plans = await _plans(session, case.id, cipher, orgs, scrub)
         cases.append(
             ExportCase(
                 case_id=case.id,
@@ -248,7 +258,7 @@ async def build_export(
                         occurred_on=i.occurred_on,
                         source=i.source,
                         police_reported=i.police_reported,
-                        note=scrub.text(i.note),
+                        note=scrub.text(_text(cipher, i, "note")),
                     )
                     for i in incidents
                 ],

@@ -1,7 +1,11 @@
-"""Case free text sealed under the case's data key, and the plain text of before 0021.
+"""Case free text sealed under the case's data key, and the plain text of before 0021/0024.
 
-Notes, minutes, emergency grants, the assessments' answer texts (issue 15) are
-written sealed only. Rows written before revision 0021 still hold plain text:
+Notes, minutes, emergency grants, the assessments' answer texts (0021), the
+case's summary and closure reason, transition, invitation and exclusion
+reasons, incident notes, outside assessments' references, plan versions'
+summaries, contacts and measure snapshots, measures' descriptions (0024;
+issue 15) are written sealed only. Rows written before those revisions
+still hold plain text:
 the application reads it until ``casecoord keys rotate`` seals it under the
 case key and empties the plaintext (:func:`seal_legacy_text`); shredding a
 case empties it at once (:func:`bury_case_text`). ``keys status`` counts what
@@ -18,7 +22,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from sqlalchemy import ColumnElement, MetaData, Select, Table, func, or_, select, update
+from sqlalchemy import JSON, ColumnElement, MetaData, Select, Table, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.casekeys.service import CASE_SEALED, case_cipher
@@ -39,7 +43,21 @@ LEGACY_PLAINTEXT: dict[str, dict[str, str]] = {
     "meeting_minutes": {"text": "text_enc", "reason": "reason_enc"},
     "emergency_grants": {"reason": "reason_enc", "review_note": "review_note_enc"},
     "plans": {"last_review_note": "last_review_note_enc"},
-    "plan_versions": {"internal_note": "internal_note_enc"},
+    "plan_versions": {
+        "internal_note": "internal_note_enc",
+        # 0024: the plan version's summary, and its JSON lists sealed whole.
+        "summary": "summary_enc",
+        "contacts": "contacts_enc",
+        "measures_snapshot": "measures_snapshot_enc",
+    },
+    # Revision 0024 (the rest of the case's free text):
+    "cases": {"summary": "summary_enc", "closure_reason": "closure_reason_enc"},
+    "case_transitions": {"reason": "reason_enc", "no_consent_reason": "no_consent_reason_enc"},
+    "case_members": {"invite_reason": "invite_reason_enc"},
+    "case_exclusions": {"reason": "reason_enc"},
+    "case_incidents": {"note": "note_enc"},
+    "external_assessments": {"reference": "reference_enc"},
+    "plan_measures": {"description": "description_enc"},
 }
 #: JSON lists whose items held free text before 0021: table -> (JSON column,
 #: sealed column, the item's key, the free-text keys). The domain keeps the rest
@@ -68,6 +86,26 @@ def seal_text(cipher: CaseCipher, row: Any, name: str, value: str | None) -> Non
     setattr(row, f"{name}_plain", None)
 
 
+def seal_json_text(cipher: CaseCipher, row: Any, name: str, value: Any) -> None:
+    """:func:`seal_text` for a JSON value (a list or a dict), sealed whole."""
+    attr = f"{name}_enc"
+    sealed = None if value is None else cipher.seal_json(value, FieldContext.of(row, attr))
+    setattr(row, attr, sealed)
+    setattr(row, f"{name}_plain", None)
+
+
+def open_json_text(cipher: CaseCipher, row: Any, name: str) -> Any:
+    """:func:`open_text` for a JSON value: sealed, else still plain (410 once shredded)."""
+    attr = f"{name}_enc"
+    sealed = getattr(row, attr)
+    if sealed is not None:
+        return cipher.open_json(sealed, FieldContext.of(row, attr))
+    legacy = getattr(row, f"{name}_plain")
+    if legacy is not None and cipher.shredded:
+        raise CaseDataShredded("This case's protected data has been destroyed.")
+    return legacy
+
+
 def open_text(
     cipher: CaseCipher, row: Any, name: str, *, shredded_as: str | None = None
 ) -> str | None:
@@ -87,6 +125,21 @@ def open_text(
     if legacy is not None and cipher.shredded:
         raise CaseDataShredded("This case's protected data has been destroyed.")
     return legacy
+
+
+def read_values(
+    cipher: CaseCipher, row: Any, sealed: tuple[str, ...], *, shredded_as: str | None = None
+) -> dict[str, Any]:
+    """The row's mapped values for a read model: its sealed text opened
+    (:func:`open_text`), the ``*_enc`` and ``*_plain`` attributes left out."""
+    values = {
+        key: getattr(row, key)
+        for key in type(row).__mapper__.columns.keys()
+        if not key.endswith(("_enc", "_plain"))
+    }
+    for name in sealed:
+        values[name] = open_text(cipher, row, name, shredded_as=shredded_as)
+    return values
 
 
 def split_free_text(
@@ -142,7 +195,12 @@ def _moved(
             if value is None:
                 continue
             ctx = FieldContext(table.name, row_id, enc)
-            fresh = tombstone(case_id) if live is None else live.seal(value, ctx)
+            if live is None:
+                fresh = tombstone(case_id)
+            elif isinstance(table.c[name].type, JSON):  # a JSON list or dict, sealed whole
+                fresh = live.seal_json(value, ctx)
+            else:
+                fresh = live.seal(value, ctx)
             moves.append(({name: None, enc: fresh}, table.c[name].is_not(None)))
         return moves
     column, enc, key, fields = LEGACY_JSON_TEXT[table.name]

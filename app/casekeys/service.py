@@ -50,6 +50,14 @@ CASE_SEALED: dict[str, tuple[str, ...]] = {
     "emergency_grants": ("case_id",),
     "assessments": ("case_id",),
     "plans": ("case_id",),
+    # Revision 0024 (app/casekeys/freetext.py); a case row is its own case.
+    "cases": ("id",),
+    "case_transitions": ("case_id",),
+    "case_members": ("case_id",),
+    "case_exclusions": ("case_id",),
+    "case_incidents": ("case_id",),
+    "external_assessments": ("case_id",),
+    "plan_measures": ("case_id",),
 }
 #: Sealed tables that stay under the field key: a person's identity is shared by
 #: every case of the person, so no single case may destroy it; a webhook secret

@@ -16,12 +16,15 @@ from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
+from app.casekeys.freetext import read_values, seal_text
+from app.casekeys.service import case_cipher
 from app.cases.access import CaseAccess
 from app.cases.entries import get_standing, list_standing, remove_standing, standing
 from app.cases.models import CaseExclusion, CaseMember
 from app.cases.participants import visible_person_ids
-from app.cases.schemas import ExclusionCreate
+from app.cases.schemas import ExclusionCreate, ExclusionRead
 from app.directory.models import Organisation, User
+from app.platform.crypto import KeyRing
 from app.platform.etag import check_version
 from app.platform.problems import Conflict, field_error
 
@@ -78,8 +81,16 @@ async def get_exclusion(
     return await get_standing(session, access, CaseExclusion, entry_id, action, "case_exclusion")
 
 
+async def reads(
+    session: AsyncSession, keyring: KeyRing, access: CaseAccess, rows: Sequence[CaseExclusion]
+) -> list[ExclusionRead]:
+    """The entries; each reason opens under the case key (410 once shredded)."""
+    cipher = await case_cipher(session, keyring, access.case.id)
+    return [ExclusionRead.model_validate(read_values(cipher, e, ("reason",))) for e in rows]
+
+
 async def add_exclusion(
-    session: AsyncSession, access: CaseAccess, data: ExclusionCreate
+    session: AsyncSession, keyring: KeyRing, access: CaseAccess, data: ExclusionCreate
 ) -> CaseExclusion:
     case, principal = access.case, access.principal
     losing: Sequence[uuid.UUID] = ()
@@ -110,12 +121,14 @@ async def add_exclusion(
     if await session.scalar(select(CaseExclusion.id).where(*standing(CaseExclusion, access), same)):
         raise Conflict("This party is already on the must-not-receive list.")
     entry = CaseExclusion(
+        id=uuid.uuid4(),
         case_id=case.id,
         person_id=data.person_id,
         organisation_id=data.organisation_id,
-        reason=data.reason,
         added_by=principal.user_id,
     )
+    cipher = await case_cipher(session, keyring, case.id, create=True)
+    seal_text(cipher, entry, "reason", data.reason)
     session.add(entry)
     await session.flush()
     access.audit(session, "case.exclusion.added", "case_exclusion", entry.id)

@@ -17,6 +17,8 @@ from sqlalchemy.orm import selectinload
 
 from app.auth.policy import PROFESSIONALS, Action
 from app.auth.principal import Role
+from app.casekeys.freetext import open_text, seal_text
+from app.casekeys.service import case_cipher
 from app.cases.access import CaseAccess
 from app.cases.entries import (
     amend_standing,
@@ -31,11 +33,13 @@ from app.cases.models import CaseMember
 from app.cases.schemas import CaseRole, MemberCreate, MemberRead, MemberUpdate
 from app.directory.models import TeamMembership, User
 from app.events.outbox import EventType, emit
+from app.platform.crypto import CaseCipher, KeyRing
 from app.platform.etag import check_version
 from app.platform.problems import Conflict, DeniedAccess, Forbidden, field_error
 
 
-def to_read(member: CaseMember) -> MemberRead:
+def to_read(cipher: CaseCipher, member: CaseMember) -> MemberRead:
+    """The member; the invitation's reason opens under the case key (410 once shredded)."""
     return MemberRead(
         id=member.id,
         case_id=member.case_id,
@@ -44,7 +48,7 @@ def to_read(member: CaseMember) -> MemberRead:
         organisation_id=member.user.organisation_id,
         case_role=CaseRole(member.case_role),
         invited=member.invited,
-        invite_reason=member.invite_reason,
+        invite_reason=open_text(cipher, member, "invite_reason"),
         added_by=member.added_by,
         created_at=member.created_at,
         version=member.version,
@@ -66,12 +70,23 @@ async def get_member(
     )
 
 
-def read_member(session: AsyncSession, access: CaseAccess, member: CaseMember) -> MemberRead:
+async def reads(
+    session: AsyncSession, keyring: KeyRing, access: CaseAccess, members: Sequence[CaseMember]
+) -> list[MemberRead]:
+    cipher = await case_cipher(session, keyring, access.case.id)
+    return [to_read(cipher, m) for m in members]
+
+
+async def read_member(
+    session: AsyncSession, keyring: KeyRing, access: CaseAccess, member: CaseMember
+) -> MemberRead:
     access.audit(session, Action.CASE_MEMBER_READ, "case_member", member.id)
-    return to_read(member)
+    return (await reads(session, keyring, access, [member]))[0]
 
 
-async def add_member(session: AsyncSession, access: CaseAccess, data: MemberCreate) -> CaseMember:
+async def add_member(
+    session: AsyncSession, keyring: KeyRing, access: CaseAccess, data: MemberCreate
+) -> CaseMember:
     case, principal = access.case, access.principal
     user = await session.get(User, data.user_id)
     professional = {r.value for r in PROFESSIONALS}
@@ -115,6 +130,8 @@ async def add_member(session: AsyncSession, access: CaseAccess, data: MemberCrea
             else "The user is not in the case's team; invite them with a reason."
         )
         raise field_error("invite_reason", detail, "missing")
+    # Before any row is pending: making the key flushes the session.
+    cipher = await case_cipher(session, keyring, case.id, create=True)
     member = await session.scalar(
         select(CaseMember)
         .where(CaseMember.case_id == case.id, CaseMember.user_id == user.id)
@@ -123,11 +140,11 @@ async def add_member(session: AsyncSession, access: CaseAccess, data: MemberCrea
     if member is not None and member.removed_at is None:
         raise Conflict("The user is already a member of this case.")
     if member is None:
-        member = CaseMember(case_id=case.id, user_id=user.id, user=user)
+        member = CaseMember(id=uuid.uuid4(), case_id=case.id, user_id=user.id, user=user)
         session.add(member)
     member.case_role = data.case_role.value
     member.invited = invited
-    member.invite_reason = data.invite_reason
+    seal_text(cipher, member, "invite_reason", data.invite_reason)
     reinstate(member, access)
     await session.flush()
     action = "case.member.invited" if invited else "case.member.added"

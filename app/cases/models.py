@@ -38,11 +38,15 @@ class Case(UUIDPk, Timestamps, Versioned, Base):
     status: Mapped[str] = mapped_column(String(30))
     #: Set by assessments (a later issue); never by the case API.
     risk_level: Mapped[str | None] = mapped_column(String(10))
-    summary: Mapped[str | None] = mapped_column(Text)
+    #: Sealed under the case's data key; ``summary_plain``: written before 0024
+    #: (LEGACY_PLAINTEXT, app/casekeys/freetext.py), emptied by ``keys rotate``.
+    summary_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    summary_plain: Mapped[str | None] = mapped_column("summary", Text)
     next_review_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     closure_outcome: Mapped[str | None] = mapped_column(String(40))
-    closure_reason: Mapped[str | None] = mapped_column(Text)
+    closure_reason_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    closure_reason_plain: Mapped[str | None] = mapped_column("closure_reason", Text)
     created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
 
 
@@ -55,13 +59,16 @@ class CaseTransition(UUIDPk, Base):
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     from_status: Mapped[str] = mapped_column(String(30))
     to_status: Mapped[str] = mapped_column(String(30))
-    reason: Mapped[str | None] = mapped_column(Text)
+    #: Sealed under the case's data key (0024); ``*_plain``: before 0024.
+    reason_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    reason_plain: Mapped[str | None] = mapped_column("reason", Text)
     outcome: Mapped[str | None] = mapped_column(String(40))
     #: Marak referral consent as documented on the transition. The people issue
     #: replaces this with consent records; the gate reads these until then.
     victim_aware: Mapped[bool | None]
     consent_given: Mapped[bool | None]
-    no_consent_reason: Mapped[str | None] = mapped_column(Text)
+    no_consent_reason_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    no_consent_reason_plain: Mapped[str | None] = mapped_column("no_consent_reason", Text)
     actor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: The names of the gates that were checked and passed.
@@ -83,7 +90,9 @@ class CaseMember(UUIDPk, Timestamps, Versioned, Base):
     #: True when the user was admitted from outside the case's team (or, in
     #: HAH, is not police); the reason is then mandatory.
     invited: Mapped[bool] = mapped_column(default=False)
-    invite_reason: Mapped[str | None] = mapped_column(Text)
+    #: Sealed under the case's data key (0024); ``invite_reason_plain``: before 0024.
+    invite_reason_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    invite_reason_plain: Mapped[str | None] = mapped_column("invite_reason", Text)
     added_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     removed_at: Mapped[datetime | None]
     removed_by: Mapped[uuid.UUID | None] = mapped_column(
@@ -196,7 +205,9 @@ class CaseExclusion(UUIDPk, Timestamps, Versioned, Base):
     organisation_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("organisations.id", ondelete="RESTRICT")
     )
-    reason: Mapped[str] = mapped_column(Text)
+    #: Sealed under the case's data key (0024); ``reason_plain``: before 0024.
+    reason_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    reason_plain: Mapped[str | None] = mapped_column("reason", Text)
     added_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     removed_at: Mapped[datetime | None]
     removed_by: Mapped[uuid.UUID | None] = mapped_column(

@@ -36,6 +36,7 @@ from app.cases.schemas import (
     TransitionRead,
 )
 from app.directory.dependencies import CaseTeam
+from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
 from app.platform.idempotency import Idempotency, create_once
@@ -45,9 +46,13 @@ router = APIRouter(prefix="/api/v1", tags=["cases"])
 
 
 def _items(rows: list[tuple[Case, AccessKind]]) -> list[CaseListItem]:
+    """A list holds no free text (CaseListItem), so nothing here is opened."""
     return [
         CaseListItem.model_validate(
-            {**{c.key: getattr(case, c.key) for c in Case.__table__.columns}, "access": kind}
+            {
+                **{key: getattr(case, key) for key in CaseListItem.model_fields if key != "access"},
+                "access": kind,
+            }
         )
         for case, kind in rows
     ]
@@ -57,6 +62,7 @@ def _items(rows: list[tuple[Case, AccessKind]]) -> list[CaseListItem]:
 async def create_case(
     body: CaseCreate,
     session: SessionDep,
+    keyring: KeyRingDep,
     principal: CaseCreator,
     teams: CaseTeam,
     idempotency: Idempotency,
@@ -66,15 +72,15 @@ async def create_case(
 
     async def create() -> tuple[CaseRead, uuid.UUID]:
         team = await teams(body.team_id)
-        access = await service.create_case(session, principal, team, body)
+        access = await service.create_case(session, keyring, principal, team, body)
         set_etag(response, access.case.version)
         response.headers["Location"] = f"/api/v1/cases/{access.case.id}"
-        return service.to_read(access), access.case.id
+        return await service.to_read(session, keyring, access), access.case.id
 
     async def reread(target_id: str) -> CaseRead:
         access = await load_case_access(session, principal, uuid.UUID(target_id), Action.CASE_READ)
         set_etag(response, access.case.version)
-        return service.read_case(session, access)
+        return await service.read_case(session, keyring, access)
 
     return await create_once(
         idempotency, session, principal, body, response, "case", create, reread
@@ -122,22 +128,25 @@ async def search_cases(
 
 
 @router.get("/cases/{case_id}", response_model=CaseRead)
-async def get_case(session: SessionDep, access: CurrentCase, response: Response) -> CaseRead:
+async def get_case(
+    session: SessionDep, keyring: KeyRingDep, access: CurrentCase, response: Response
+) -> CaseRead:
     """One case you are a member of (or hold an emergency grant for). Audited."""
     set_etag(response, access.case.version)
-    return service.read_case(session, access)
+    return await service.read_case(session, keyring, access)
 
 
 @router.patch("/cases/{case_id}", response_model=CaseRead)
 async def update_case(
     body: CaseUpdate,
     session: SessionDep,
+    keyring: KeyRingDep,
     access: CaseUpdater,
     expected: IfMatch,
     response: Response,
 ) -> CaseRead:
     """Change the summary or the next review date. Status moves only by transitions."""
-    out = await service.update_case(session, access, body, expected)
+    out = await service.update_case(session, keyring, access, body, expected)
     set_etag(response, access.case.version)
     return out
 
@@ -146,22 +155,24 @@ async def update_case(
 async def transition_case(
     body: CaseTransitionCreate,
     session: SessionDep,
+    keyring: KeyRingDep,
     access: CaseTransitioner,
     expected: IfMatch,
     response: Response,
     gates: GatesDep,
 ) -> CaseRead:
     """Move the case along its scheme's lifecycle (409 lists the allowed targets)."""
-    out = await service.transition(session, gates, access, body, expected)
+    out = await service.transition(session, keyring, gates, access, body, expected)
     set_etag(response, access.case.version)
     return out
 
 
 @router.get("/cases/{case_id}/transitions", response_model=list[TransitionRead])
-async def list_transitions(session: SessionDep, access: CurrentCase) -> list[TransitionRead]:
+async def list_transitions(
+    session: SessionDep, keyring: KeyRingDep, access: CurrentCase
+) -> list[TransitionRead]:
     """The case's status history, oldest first: who moved it, when and why."""
-    rows = await service.list_transitions(session, access)
-    return [TransitionRead.model_validate(t) for t in rows]
+    return await service.list_transitions(session, keyring, access)
 
 
 #: Everything the cases domain serves, in the order app/main.py includes it.

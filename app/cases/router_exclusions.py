@@ -10,6 +10,7 @@ from app.auth.policy import Action
 from app.cases import exclusions as service
 from app.cases.dependencies import CaseExclusionReader, CaseExclusionWriter
 from app.cases.schemas import ExclusionCreate, ExclusionRead
+from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
 from app.platform.idempotency import Idempotency, create_once
@@ -19,16 +20,19 @@ BASE = "/cases/{case_id}/must-not-receive"
 
 
 @router.get(BASE, response_model=list[ExclusionRead])
-async def list_exclusions(session: SessionDep, access: CaseExclusionReader) -> list[ExclusionRead]:
+async def list_exclusions(
+    session: SessionDep, keyring: KeyRingDep, access: CaseExclusionReader
+) -> list[ExclusionRead]:
     """Everyone who must not receive this case's information, with the reasons."""
     rows = await service.list_exclusions(session, access)
-    return [ExclusionRead.model_validate(e) for e in rows]
+    return await service.reads(session, keyring, access, rows)
 
 
 @router.post(BASE, response_model=ExclusionRead, status_code=201)
 async def add_exclusion(
     body: ExclusionCreate,
     session: SessionDep,
+    keyring: KeyRingDep,
     access: CaseExclusionWriter,
     idempotency: Idempotency,
     response: Response,
@@ -38,18 +42,18 @@ async def add_exclusion(
     referral may reach the party."""
 
     async def create() -> tuple[ExclusionRead, uuid.UUID]:
-        entry = await service.add_exclusion(session, access, body)
+        entry = await service.add_exclusion(session, keyring, access, body)
         set_etag(response, entry.version)
         location = f"/api/v1/cases/{access.case.id}/must-not-receive/{entry.id}"
         response.headers["Location"] = location
-        return ExclusionRead.model_validate(entry), entry.id
+        return (await service.reads(session, keyring, access, [entry]))[0], entry.id
 
     async def reread(target_id: str) -> ExclusionRead:
         entry = await service.get_exclusion(
             session, access, uuid.UUID(target_id), Action.CASE_EXCLUSION_READ
         )
         set_etag(response, entry.version)
-        return ExclusionRead.model_validate(entry)
+        return (await service.reads(session, keyring, access, [entry]))[0]
 
     return await create_once(
         idempotency, session, access.principal, body, response, "case_exclusion", create, reread

@@ -10,6 +10,7 @@ from app.auth.policy import Action
 from app.cases import members as service
 from app.cases.dependencies import CaseMemberManager, CaseMemberReader
 from app.cases.schemas import MemberCreate, MemberRead, MemberUpdate
+from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_etag
 from app.platform.idempotency import Idempotency, create_once
@@ -19,15 +20,20 @@ BASE = "/cases/{case_id}/members"
 
 
 @router.get(BASE, response_model=list[MemberRead])
-async def list_members(session: SessionDep, access: CaseMemberReader) -> list[MemberRead]:
+async def list_members(
+    session: SessionDep, keyring: KeyRingDep, access: CaseMemberReader
+) -> list[MemberRead]:
     """Who works on the case: users and teams, with their case roles."""
-    return [service.to_read(m) for m in await service.list_members(session, access)]
+    return await service.reads(
+        session, keyring, access, await service.list_members(session, access)
+    )
 
 
 @router.post(BASE, response_model=MemberRead, status_code=201)
 async def add_member(
     body: MemberCreate,
     session: SessionDep,
+    keyring: KeyRingDep,
     access: CaseMemberManager,
     idempotency: Idempotency,
     response: Response,
@@ -35,17 +41,17 @@ async def add_member(
     """Admit a professional (lead or team coordinator). Outsiders need an invite reason."""
 
     async def create() -> tuple[MemberRead, uuid.UUID]:
-        member = await service.add_member(session, access, body)
+        member = await service.add_member(session, keyring, access, body)
         set_etag(response, member.version)
         response.headers["Location"] = f"/api/v1/cases/{access.case.id}/members/{member.id}"
-        return service.to_read(member), member.id
+        return (await service.reads(session, keyring, access, [member]))[0], member.id
 
     async def reread(target_id: str) -> MemberRead:
         member = await service.get_member(
             session, access, uuid.UUID(target_id), Action.CASE_MEMBER_READ
         )
         set_etag(response, member.version)
-        return service.read_member(session, access, member)
+        return await service.read_member(session, keyring, access, member)
 
     return await create_once(
         idempotency, session, access.principal, body, response, "case_member", create, reread
@@ -54,12 +60,16 @@ async def add_member(
 
 @router.get(BASE + "/{member_id}", response_model=MemberRead)
 async def get_member(
-    member_id: uuid.UUID, session: SessionDep, access: CaseMemberReader, response: Response
+    member_id: uuid.UUID,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    access: CaseMemberReader,
+    response: Response,
 ) -> MemberRead:
     """One member of the case."""
     member = await service.get_member(session, access, member_id, access.action)
     set_etag(response, member.version)
-    return service.read_member(session, access, member)
+    return await service.read_member(session, keyring, access, member)
 
 
 @router.patch(BASE + "/{member_id}", response_model=MemberRead)
@@ -67,6 +77,7 @@ async def update_member(
     member_id: uuid.UUID,
     body: MemberUpdate,
     session: SessionDep,
+    keyring: KeyRingDep,
     access: CaseMemberManager,
     expected: IfMatch,
     response: Response,
@@ -75,7 +86,7 @@ async def update_member(
     member = await service.get_member(session, access, member_id, access.action)
     member = await service.update_member(session, access, member, body, expected)
     set_etag(response, member.version)
-    return service.to_read(member)
+    return (await service.reads(session, keyring, access, [member]))[0]
 
 
 @router.delete(BASE + "/{member_id}", status_code=204, response_class=Response)

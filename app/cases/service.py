@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.policy import Action
 from app.auth.principal import Principal, Role
+from app.casekeys.freetext import read_values, seal_text
+from app.casekeys.service import case_cipher
 from app.cases.access import CaseAccess, readable_cases
 from app.cases.lifecycle import (
     CaseStatus,
@@ -38,10 +39,12 @@ from app.cases.schemas import (
     CaseTransitionCreate,
     CaseUpdate,
     RiskLevel,
+    TransitionRead,
 )
 from app.directory.models import Team
 from app.events.outbox import EventType, emit
 from app.persons.models import Person
+from app.platform.crypto import CaseCipher, KeyRing
 from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.pagination import apply_keyset, page_of
@@ -67,11 +70,16 @@ def new_reference(scheme: Scheme, now: datetime) -> str:
     return f"{REFERENCE_PREFIX[scheme]}-{now.year}-{suffix}"
 
 
-def to_read(access: CaseAccess) -> CaseRead:
+#: The case's free text, sealed under its data key (0024).
+_SEALED = ("summary", "closure_reason")
+
+
+def _to_read(cipher: CaseCipher, access: CaseAccess) -> CaseRead:
+    """The case as the API shows it: its free text opens under the case key (410 once shredded)."""
     case = access.case
     return CaseRead.model_validate(
         {
-            **{c.key: getattr(case, c.key) for c in Case.__table__.columns},
+            **read_values(cipher, case, _SEALED),
             "my_role": access.role,
             "access": access.kind,
             "allowed_transitions": lifecycle(case.scheme).allowed(case.status),
@@ -79,8 +87,16 @@ def to_read(access: CaseAccess) -> CaseRead:
     )
 
 
+async def to_read(session: AsyncSession, keyring: KeyRing, access: CaseAccess) -> CaseRead:
+    return _to_read(await case_cipher(session, keyring, access.case.id), access)
+
+
+def transition_read(cipher: CaseCipher, row: CaseTransition) -> TransitionRead:
+    return TransitionRead.model_validate(read_values(cipher, row, ("reason", "no_consent_reason")))
+
+
 async def create_case(
-    session: AsyncSession, principal: Principal, team: Team, data: CaseCreate
+    session: AsyncSession, keyring: KeyRing, principal: Principal, team: Team, data: CaseCreate
 ) -> CaseAccess:
     """Open a case in ``team`` (loaded by the route's TeamLoader: one of the
     caller's teams); the caller becomes its lead."""
@@ -98,11 +114,11 @@ async def create_case(
         )
     now = utcnow()
     case = Case(
+        id=uuid.uuid4(),
         scheme=scheme.value,
         team_id=team.id,
         owner_organisation_id=principal.organisation_id,
         status=lifecycle(scheme).initial.value,
-        summary=data.summary,
         next_review_at=data.next_review_at,
         created_by=principal.user_id,
     )
@@ -116,6 +132,9 @@ async def create_case(
                 raise
             continue
         break
+    if data.summary is not None:  # the key row needs the case row first
+        cipher = await case_cipher(session, keyring, case.id, create=True)
+        seal_text(cipher, case, "summary", data.summary)
     session.add(
         CaseMember(
             case_id=case.id,
@@ -132,26 +151,35 @@ async def create_case(
     )
 
 
-def read_case(session: AsyncSession, access: CaseAccess) -> CaseRead:
+async def read_case(session: AsyncSession, keyring: KeyRing, access: CaseAccess) -> CaseRead:
     access.audit(session, Action.CASE_READ)
-    return to_read(access)
+    return await to_read(session, keyring, access)
 
 
 async def update_case(
-    session: AsyncSession, access: CaseAccess, data: CaseUpdate, expected_version: int
+    session: AsyncSession,
+    keyring: KeyRing,
+    access: CaseAccess,
+    data: CaseUpdate,
+    expected_version: int,
 ) -> CaseRead:
     case = access.case
     check_version(expected_version, case.version)
+    cipher = await case_cipher(session, keyring, case.id, create=True)
     for field, value in data.model_dump(exclude_unset=True).items():
-        setattr(case, field, value)
+        if field in _SEALED:
+            seal_text(cipher, case, field, value)
+        else:
+            setattr(case, field, value)
     case.updated_at = utcnow()  # a PATCH always bumps the version, even with no change
     await session.flush()
     access.audit(session, "case.updated", "case", case.id)
-    return to_read(access)
+    return _to_read(cipher, access)
 
 
 async def transition(
     session: AsyncSession,
+    keyring: KeyRing,
     gates: Gates,
     access: CaseAccess,
     data: CaseTransitionCreate,
@@ -196,33 +224,37 @@ async def transition(
             ),
         )
     now = utcnow()
-    session.add(
-        CaseTransition(
-            case_id=case.id,
-            from_status=current.value,
-            to_status=data.to.value,
-            reason=data.reason,
-            outcome=data.outcome.value if data.outcome else None,
-            victim_aware=data.consent.victim_aware if data.consent else None,
-            consent_given=data.consent.consent_given if data.consent else None,
-            no_consent_reason=data.consent.no_consent_reason if data.consent else None,
-            actor_id=access.principal.user_id,
-            occurred_at=now,
-            gates=passed,
-        )
+    cipher = await case_cipher(session, keyring, case.id, create=True)
+    step = CaseTransition(
+        id=uuid.uuid4(),
+        case_id=case.id,
+        from_status=current.value,
+        to_status=data.to.value,
+        outcome=data.outcome.value if data.outcome else None,
+        victim_aware=data.consent.victim_aware if data.consent else None,
+        consent_given=data.consent.consent_given if data.consent else None,
+        actor_id=access.principal.user_id,
+        occurred_at=now,
+        gates=passed,
     )
+    seal_text(cipher, step, "reason", data.reason)
+    no_consent = data.consent.no_consent_reason if data.consent else None
+    seal_text(cipher, step, "no_consent_reason", no_consent)
+    session.add(step)
     case.status = data.to.value
     if cycle.is_terminal(data.to):
         case.closed_at = now
         case.closure_outcome = data.outcome.value if data.outcome else None
-        case.closure_reason = data.reason
+        seal_text(cipher, case, "closure_reason", data.reason)
     await session.flush()
     access.audit(session, "case.transitioned", "case", case.id)
     emit(session, EventType.CASE_TRANSITIONED, access.principal, "case", case.id, case.id)
-    return to_read(access)
+    return _to_read(cipher, access)
 
 
-async def list_transitions(session: AsyncSession, access: CaseAccess) -> Sequence[CaseTransition]:
+async def list_transitions(
+    session: AsyncSession, keyring: KeyRing, access: CaseAccess
+) -> list[TransitionRead]:
     rows = (
         await session.scalars(
             select(CaseTransition)
@@ -231,7 +263,8 @@ async def list_transitions(session: AsyncSession, access: CaseAccess) -> Sequenc
         )
     ).all()
     access.audit(session, "case.transitions.listed")
-    return rows
+    cipher = await case_cipher(session, keyring, access.case.id)
+    return [transition_read(cipher, t) for t in rows]
 
 
 # --- lists and search ------------------------------------------------------------------

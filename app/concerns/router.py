@@ -92,6 +92,7 @@ async def screen_concern(
     concern_id: uuid.UUID,
     body: ScreeningCreate,
     session: SessionDep,
+    keyring: KeyRingDep,
     concern: ScreenedConcern,
     case_of: ScreeningCase,
     expected: IfMatch,
@@ -99,6 +100,6 @@ async def screen_concern(
 ) -> ConcernRead:
     """Decide: under consideration, open a case, attach to a case, or dismiss with a reason."""
     principal = case_of.principal
-    concern = await service.screen(session, case_of, concern, body, expected)
+    concern = await service.screen(session, keyring, case_of, concern, body, expected)
     set_etag(response, concern.version)
     return service.full(concern, await service.readable_among(session, principal, [concern]))

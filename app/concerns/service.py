@@ -211,6 +211,7 @@ async def load_for_team(
 
 async def screen(
     session: AsyncSession,
+    keyring: KeyRing,
     case_of: CaseLoader,
     concern: Concern,
     data: ScreeningCreate,
@@ -233,7 +234,7 @@ async def screen(
         _set_status(concern, ConcernStatus.NO_FURTHER_ACTION, principal)
         concern.decision, concern.decision_reason = data.decision.value, data.reason
     else:
-        case_id = await _take_action(session, case_of, concern, data)
+        case_id = await _take_action(session, keyring, case_of, concern, data)
         _set_status(concern, ConcernStatus.ACTION_TAKEN, principal)
         concern.decision, concern.decision_reason = data.decision.value, data.reason
         concern.case_id = case_id
@@ -255,7 +256,11 @@ def _set_status(concern: Concern, status: ConcernStatus, principal: Principal) -
 
 
 async def _take_action(
-    session: AsyncSession, case_of: CaseLoader, concern: Concern, data: ScreeningCreate
+    session: AsyncSession,
+    keyring: KeyRing,
+    case_of: CaseLoader,
+    concern: Concern,
+    data: ScreeningCreate,
 ) -> uuid.UUID:
     principal = case_of.principal
     assert data.participant_role is not None
@@ -263,7 +268,7 @@ async def _take_action(
         # The concern was loaded through the caller's teams; the loader checks it again.
         team = await TeamLoader(session, principal, Action.CONCERN_SCREEN)(concern.team_id)
         create = CaseCreate(team_id=team.id, summary=data.summary)
-        access = await cases.create_case(session, principal, team, create)
+        access = await cases.create_case(session, keyring, principal, team, create)
     else:
         assert data.case_id is not None
         access = await case_of(data.case_id)

@@ -8,6 +8,7 @@ the century signs introduced in 2023.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -16,6 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, Role
+from app.casekeys.freetext import seal_text
+from app.casekeys.service import case_cipher
 from app.cases.models import Case, CaseExclusion, CaseParticipant
 from app.directory.models import Organisation, User
 from app.persons import facts
@@ -120,7 +123,11 @@ async def record(
 
 
 async def seed_bases(
-    session: AsyncSession, case: Case, lead: Principal, people: dict[tuple[str, str], Person]
+    session: AsyncSession,
+    keyring: KeyRing,
+    case: Case,
+    lead: Principal,
+    people: dict[tuple[str, str], Person],
 ) -> None:
     for who, basis, scope, given_by, guardian in BASES.get(case.reference, []):
         session.add(
@@ -137,15 +144,14 @@ async def seed_bases(
                 obtained_by_organisation_id=lead.organisation_id,
             )
         )
+    cipher = await case_cipher(session, keyring, case.id, create=True)
     for who in MUST_NOT_RECEIVE.get(case.reference, []):
-        session.add(
-            CaseExclusion(
-                case_id=case.id,
-                person_id=people[who].id,
-                reason="The perpetrator: must never learn where the victim is.",
-                added_by=lead.user_id,
-            )
+        entry = CaseExclusion(
+            id=uuid.uuid4(), case_id=case.id, person_id=people[who].id, added_by=lead.user_id
         )
+        reason = "The perpetrator: must never learn where the victim is."
+        seal_text(cipher, entry, "reason", reason)
+        session.add(entry)
     await session.flush()
 
 
@@ -166,4 +172,4 @@ async def add_participants(
             CaseParticipant(case_id=case.id, person_id=person.id, role=role, added_by=lead.user_id)
         )
     await session.flush()
-    await seed_bases(session, case, lead, people)
+    await seed_bases(session, keyring, case, lead, people)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.casekeys.freetext import LEGACY_JSON_TEXT, split_free_text
+from app.casekeys.freetext import LEGACY_JSON_TEXT, seal_text, split_free_text
 from app.casekeys.service import case_cipher
 from app.cases.lifecycle import Scheme
 from app.cases.models import Case
@@ -104,34 +104,35 @@ DEMO = {  # case reference -> (assessor, instrument code, answers)
 }
 
 
-async def _extras(session: AsyncSession, case: Case, author: User) -> None:
+async def _extras(session: AsyncSession, keyring: KeyRing, case: Case, author: User) -> None:
     """Marak: three police call-outs in 12 months. HAH: a WAVR-21 done by the clinic."""
     common = {"recorded_by": author.id, "recorded_by_organisation_id": author.organisation_id}
+    cipher = await case_cipher(session, keyring, case.id, create=True)
     if case.scheme == Scheme.MARAK.value:
         for days, note in ((40, "Call-out, neighbours"), (150, "Call-out"), (300, "Call-out")):
             day = clock.today() - timedelta(days=days)
-            session.add(
-                Incident(
-                    case_id=case.id,
-                    occurred_on=day,
-                    source="police",
-                    police_reported=True,
-                    note=note,
-                    **common,
-                )
-            )
-    if case.scheme == Scheme.HAH.value:
-        session.add(
-            ExternalAssessment(
+            incident = Incident(
+                id=uuid.uuid4(),
                 case_id=case.id,
-                tool="wavr-21",
-                assessed_on=clock.today() - timedelta(days=7),
-                assessor="Forensic psychiatry clinic (demo)",
-                summary_rating="moderate",
-                reference="FPK-DEMO-2026-07",
+                occurred_on=day,
+                source="police",
+                police_reported=True,
                 **common,
             )
+            seal_text(cipher, incident, "note", note)
+            session.add(incident)
+    if case.scheme == Scheme.HAH.value:
+        record = ExternalAssessment(
+            id=uuid.uuid4(),
+            case_id=case.id,
+            tool="wavr-21",
+            assessed_on=clock.today() - timedelta(days=7),
+            assessor="Forensic psychiatry clinic (demo)",
+            summary_rating="moderate",
+            **common,
         )
+        seal_text(cipher, record, "reference", "FPK-DEMO-2026-07")
+        session.add(record)
     await session.flush()
 
 
@@ -146,7 +147,7 @@ async def seed_assessments(session: AsyncSession, keyring: KeyRing, users: dict[
         ):
             continue
         author = users[username]
-        await _extras(session, case, author)
+        await _extras(session, keyring, case, author)
         entry = default_registry().get(code, 1)
         payload = {"instrument_code": code, "instrument_version": 1, **build()}
         answers = validate_answers(entry.definition, payload)

@@ -246,29 +246,30 @@ async def _seed_cases(
             continue
         team, lead = teams[demo.team], users[demo.lead]
         case = Case(
+            id=uuid.uuid4(),
             scheme=team.kind,
             team_id=team.id,
             owner_organisation_id=lead.organisation_id,
             reference=demo.reference,
             status=demo.status,
-            summary=demo.summary,
             created_by=lead.id,
         )
         session.add(case)
         await session.flush()
-        for username, role, reason in (*((demo.lead, "lead", None),), *demo.members):
-            session.add(
-                CaseMember(
-                    case_id=case.id,
-                    user_id=users[username].id,
-                    case_role=role,
-                    invited=reason is not None,
-                    invite_reason=reason,
-                    added_by=lead.id,
-                )
-            )
-        await add_participants(session, keyring, lead, case, demo.participants)
         cipher = await case_cipher(session, keyring, case.id, create=True)
+        seal_text(cipher, case, "summary", demo.summary)
+        for username, role, reason in (*((demo.lead, "lead", None),), *demo.members):
+            member = CaseMember(
+                id=uuid.uuid4(),
+                case_id=case.id,
+                user_id=users[username].id,
+                case_role=role,
+                invited=reason is not None,
+                added_by=lead.id,
+            )
+            seal_text(cipher, member, "invite_reason", reason)
+            session.add(member)
+        await add_participants(session, keyring, lead, case, demo.participants)
         for username, visibility, kind, text in demo.notes:
             author = users[username]
             note = CaseNote(

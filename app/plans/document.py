@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.policy import Action
+from app.casekeys.freetext import open_json_text, open_text
 from app.casekeys.service import case_cipher
 from app.cases.access import CaseAccess
 from app.cases.exclusions import MustNotReceive, Party, may_receive
@@ -128,7 +129,8 @@ async def gather(
     )
     if version is None or version.agreed_at is None:
         raise PlanNotAgreed("The plan has no agreed version yet; agree it before printing.")
-    snapshot = version.measures_snapshot or []
+    cipher = await case_cipher(session, keyring, plan.case_id)
+    snapshot = open_json_text(cipher, version, "measures_snapshot") or []
     ids = [uuid.UUID(m["id"]) for m in snapshot]
     live = {
         m.id: m for m in (await session.scalars(select(Measure).where(Measure.id.in_(ids)))).all()
@@ -160,11 +162,13 @@ async def gather(
         version=version.number,
         agreed_at=version.agreed_at,
         printed_at=utcnow(),
-        summary=version.summary,
+        summary=open_text(cipher, version, "summary"),
         measures=measures,
-        contacts=[(c["label"], c.get("phone")) for c in version.contacts or []],
+        contacts=[
+            (c["label"], c.get("phone")) for c in open_json_text(cipher, version, "contacts") or []
+        ],
     )
-    safe = open_safe_contact(await case_cipher(session, keyring, plan.case_id), version)
+    safe = open_safe_contact(cipher, version)
     if safe is not None:
         # The feared persons stay with the professionals: the form is theirs.
         if safe.number_is_safe is not None:

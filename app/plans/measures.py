@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.policy import Action
 from app.auth.principal import Principal
+from app.casekeys.freetext import seal_text
+from app.casekeys.service import case_cipher
 from app.cases.access import CaseAccess, is_team_coordinator, not_found
 from app.cases.exclusions import MustNotReceive, Party, may_receive
 from app.cases.models import CaseMember
@@ -32,6 +34,7 @@ from app.plans.schemas import (
     MeasureUpdate,
 )
 from app.plans.service import _require_draft, _touch, current_version, live_measures
+from app.platform.crypto import KeyRing
 from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.problems import DeniedAccess, Forbidden, field_error
@@ -86,7 +89,7 @@ async def get_measure(
 
 
 async def add_measure(
-    session: AsyncSession, access: CaseAccess, plan: Plan, data: MeasureCreate
+    session: AsyncSession, keyring: KeyRing, access: CaseAccess, plan: Plan, data: MeasureCreate
 ) -> Measure:
     version = await current_version(session, plan)
     _require_draft(version)
@@ -94,10 +97,10 @@ async def add_measure(
         session, access, data.responsible_organisation_id, data.responsible_user_id
     )
     measure = Measure(
+        id=uuid.uuid4(),
         plan_id=plan.id,
         case_id=plan.case_id,
         category=data.category.value,
-        description=data.description,
         responsible_organisation_id=data.responsible_organisation_id,
         responsible_user_id=data.responsible_user_id,
         due_date=data.due_date,
@@ -105,6 +108,8 @@ async def add_measure(
         added_in=version.number,
         created_by=access.principal.user_id,
     )
+    cipher = await case_cipher(session, keyring, plan.case_id, create=True)
+    seal_text(cipher, measure, "description", data.description)
     session.add(measure)
     _touch(plan)
     await session.flush()
@@ -114,6 +119,7 @@ async def add_measure(
 
 async def update_measure(
     session: AsyncSession,
+    keyring: KeyRing,
     access: CaseAccess,
     plan: Plan,
     measure: Measure,
@@ -131,7 +137,11 @@ async def update_measure(
     for name, value in values.items():
         if value is None and name in {"category", "description", "responsible_organisation_id"}:
             raise field_error(name, f"{name} cannot be emptied.")
-        setattr(measure, name, value.value if name == "category" else value)
+        if name == "description":
+            cipher = await case_cipher(session, keyring, plan.case_id, create=True)
+            seal_text(cipher, measure, name, value)
+        else:
+            setattr(measure, name, value.value if name == "category" else value)
     if data.remove:
         measure.removed_in = version.number
     _touch(plan)

@@ -164,7 +164,12 @@ def _open(meeting: Meeting) -> None:
 
 
 async def add_to_agenda(
-    session: AsyncSession, gates: Gates, case_of: CaseLoader, meeting: Meeting, data: AgendaAdd
+    session: AsyncSession,
+    keyring: KeyRing,
+    gates: Gates,
+    case_of: CaseLoader,
+    meeting: Meeting,
+    data: AgendaAdd,
 ) -> AgendaItem:
     """Put a referred case (or a repeat) on the agenda; the case moves to ``on_agenda``,
     through the lifecycle and its gates (the victim's consent is checked again)."""
@@ -188,6 +193,7 @@ async def add_to_agenda(
     if status != CaseStatus.ON_AGENDA:
         await transition(
             session,
+            keyring,
             gates,
             access,
             CaseTransitionCreate(to=CaseStatus.ON_AGENDA, reason=f"Agenda of meeting {meeting.id}"),
@@ -276,7 +282,7 @@ async def add_minutes(
             plan = await plan_service.get_plan(session, access, access.action)
         except NotFound:
             plan = await plan_service.create_plan(session, keyring, access, PlanCreate())
-        measure = await measure_service.add_measure(session, access, plan, data.measure)
+        measure = await measure_service.add_measure(session, keyring, access, plan, data.measure)
         measure_id = measure.id
     entry = MinutesEntry(
         id=uuid.uuid4(),

@@ -50,9 +50,15 @@ class PlanVersion(UUIDPk, Timestamps, Base):
     plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
     number: Mapped[int]
     #: Written for the victim or young person; goes into the printable document.
-    summary: Mapped[str | None] = mapped_column(Text)
-    #: Contacts for the person (support person, helplines): label + phone, no case data.
-    contacts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    #: Sealed under the case's data key (0024), as the contacts and the measures
+    #: snapshot (JSON, sealed whole); ``*_plain``: written before 0024.
+    summary_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    summary_plain: Mapped[str | None] = mapped_column("summary", Text)
+    #: Contacts for the person (support person, helplines): label + phone.
+    contacts_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    contacts_plain: Mapped[list[dict[str, Any]] | None] = mapped_column(
+        "contacts", JSON(none_as_null=True)
+    )
     #: For the professionals only; never printed. Sealed under the case's data key;
     #: ``internal_note_plain``: written before 0021 (app/casekeys/freetext.py).
     internal_note_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
@@ -62,7 +68,10 @@ class PlanVersion(UUIDPk, Timestamps, Base):
     #: Marak safe contact (how and when to contact, who is and is not safe), sealed.
     safe_contact_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
     #: The measures' definitions when the version was agreed.
-    measures_snapshot: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    measures_snapshot_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    measures_snapshot_plain: Mapped[list[dict[str, Any]] | None] = mapped_column(
+        "measures_snapshot", JSON(none_as_null=True)
+    )
     based_on_number: Mapped[int | None]
     created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     agreed_at: Mapped[datetime | None]
@@ -86,7 +95,9 @@ class Measure(UUIDPk, Timestamps, Versioned, Base):
     #: Denormalised from the plan: the closure gate and /me/tasks ask by case.
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     category: Mapped[str] = mapped_column(String(30))
-    description: Mapped[str] = mapped_column(Text)
+    #: Sealed under the case's data key (0024); ``*_plain``: written before 0024.
+    description_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    description_plain: Mapped[str | None] = mapped_column("description", Text)
     responsible_organisation_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organisations.id", ondelete="RESTRICT")
     )

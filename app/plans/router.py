@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from fastapi import APIRouter, Query, Response
 
 from app.auth.policy import Action
+from app.casekeys.service import case_cipher
 from app.cases.access import not_found
 from app.plans import document, service
 from app.plans import measures as measure_service
@@ -17,6 +19,7 @@ from app.plans.dependencies import (
     PlanReader,
     PlanWriter,
 )
+from app.plans.models import Measure, Plan
 from app.plans.schemas import (
     DocumentFormat,
     MeasureCreate,
@@ -128,7 +131,7 @@ async def agree_plan(
 ) -> PlanRead:
     """Agree (and freeze) the draft: a lead of the case or the team's coordinator."""
     plan = await service.get_plan(session, access, access.action)
-    await service.agree_plan(session, access, plan, body, expected)
+    await service.agree_plan(session, keyring, access, plan, body, expected)
     return await _plan_out(session, keyring, access, response)
 
 
@@ -163,17 +166,27 @@ async def review_plan(
 
 
 @router.get(BASE + "/measures", response_model=list[MeasureRead])
-async def list_measures(session: SessionDep, access: PlanReader) -> list[MeasureRead]:
+async def list_measures(
+    session: SessionDep, keyring: KeyRingDep, access: PlanReader
+) -> list[MeasureRead]:
     """The measures of the case's safety plan, with their status and due dates."""
     plan = await service.get_plan(session, access, access.action)
     rows = await measure_service.list_measures(session, access, plan)
-    return [MeasureRead.model_validate(m) for m in rows]
+    return await _measure_reads(session, keyring, plan, rows)
+
+
+async def _measure_reads(
+    session: SessionDep, keyring: KeyRingDep, plan: Plan, rows: Sequence[Measure]
+) -> list[MeasureRead]:
+    cipher = await case_cipher(session, keyring, plan.case_id)
+    return [service.measure_read(cipher, m) for m in rows]
 
 
 @router.post(BASE + "/measures", response_model=MeasureRead, status_code=201)
 async def add_measure(
     body: MeasureCreate,
     session: SessionDep,
+    keyring: KeyRingDep,
     access: PlanWriter,
     idempotency: Idempotency,
     response: Response,
@@ -182,11 +195,11 @@ async def add_measure(
 
     async def create() -> tuple[MeasureRead, uuid.UUID]:
         plan = await service.get_plan(session, access, access.action)
-        measure = await measure_service.add_measure(session, access, plan, body)
+        measure = await measure_service.add_measure(session, keyring, access, plan, body)
         set_etag(response, measure.version)
         location = f"/api/v1/cases/{access.case.id}/plan/measures/{measure.id}"
         response.headers["Location"] = location
-        return MeasureRead.model_validate(measure), measure.id
+        return (await _measure_reads(session, keyring, plan, [measure]))[0], measure.id
 
     async def reread(target_id: str) -> MeasureRead:
         action = Action.CASE_PLAN_READ
@@ -195,7 +208,7 @@ async def add_measure(
             session, access, plan, uuid.UUID(target_id), action
         )
         set_etag(response, measure.version)
-        return MeasureRead.model_validate(measure)
+        return (await _measure_reads(session, keyring, plan, [measure]))[0]
 
     return await create_once(
         idempotency, session, access.principal, body, response, "measure", create, reread
@@ -207,6 +220,7 @@ async def update_measure(
     measure_id: uuid.UUID,
     body: MeasureUpdate,
     session: SessionDep,
+    keyring: KeyRingDep,
     access: PlanWriter,
     expected: IfMatch,
     response: Response,
@@ -214,9 +228,9 @@ async def update_measure(
     """Change a measure's definition (or drop it) while the plan is a draft."""
     plan = await service.get_plan(session, access, access.action)
     measure = await measure_service.get_measure(session, access, plan, measure_id, access.action)
-    await measure_service.update_measure(session, access, plan, measure, body, expected)
+    await measure_service.update_measure(session, keyring, access, plan, measure, body, expected)
     set_etag(response, measure.version)
-    return MeasureRead.model_validate(measure)
+    return (await _measure_reads(session, keyring, plan, [measure]))[0]
 
 
 @router.post(BASE + "/measures/{measure_id}/status", response_model=MeasureRead)
@@ -224,6 +238,7 @@ async def change_measure_status(
     measure_id: uuid.UUID,
     body: MeasureStatusChange,
     session: SessionDep,
+    keyring: KeyRingDep,
     access: MeasureStatusChanger,
     expected: IfMatch,
     response: Response,
@@ -234,7 +249,7 @@ async def change_measure_status(
     measure = await measure_service.get_measure(session, access, plan, measure_id, action)
     await measure_service.change_status(session, access, plan, measure, body, expected)
     set_etag(response, measure.version)
-    return MeasureRead.model_validate(measure)
+    return (await _measure_reads(session, keyring, plan, [measure]))[0]
 
 
 @router.get(

@@ -113,6 +113,7 @@ async def add_to_agenda(
     meeting_id: uuid.UUID,
     body: AgendaAdd,
     session: SessionDep,
+    keyring: KeyRingDep,
     principal: MeetingManager,
     response: Response,
     gates: GatesDep,
@@ -121,7 +122,7 @@ async def add_to_agenda(
 ) -> MeetingRead:
     """Add a referred case (or a repeat); the case moves to ``on_agenda``."""
     meeting = await meeting_of(meeting_id)
-    await service.add_to_agenda(session, gates, case_of, meeting, body)
+    await service.add_to_agenda(session, keyring, gates, case_of, meeting, body)
     return await _out(session, principal, meeting_id, response)
 
 

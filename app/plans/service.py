@@ -17,7 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.predicates import may_see_protected
-from app.casekeys.freetext import open_text, seal_text
+from app.casekeys.freetext import (
+    open_json_text,
+    open_text,
+    read_values,
+    seal_json_text,
+    seal_text,
+)
 from app.casekeys.service import case_cipher
 from app.cases.access import CaseAccess, not_found
 from app.cases.lifecycle import Scheme
@@ -121,13 +127,19 @@ def open_revision_reason(case: CaseCipher, version: PlanVersion) -> str | None:
     return reason
 
 
+def measure_read(case: CaseCipher, measure: Measure) -> MeasureRead:
+    """The measure; its description opens under the case key (410 once shredded)."""
+    return MeasureRead.model_validate(read_values(case, measure, ("description",)))
+
+
 def version_read(case: CaseCipher, access: CaseAccess, version: PlanVersion) -> PlanVersionRead:
     visible = may_see_safe_contact(access)
+    contacts = open_json_text(case, version, "contacts") or []
     return PlanVersionRead(
         number=version.number,
         status="agreed" if version.agreed_at else "draft",
-        summary=version.summary,
-        contacts=[Contact.model_validate(c) for c in version.contacts or []],
+        summary=open_text(case, version, "summary"),
+        contacts=[Contact.model_validate(c) for c in contacts],
         internal_note=open_text(case, version, "internal_note"),
         revision_reason=open_revision_reason(case, version),
         safe_contact=open_safe_contact(case, version) if visible else None,
@@ -138,7 +150,7 @@ def version_read(case: CaseCipher, access: CaseAccess, version: PlanVersion) -> 
         agreed_at=version.agreed_at,
         agreed_by=version.agreed_by,
         agreed_in_meeting_id=version.agreed_in_meeting_id,
-        measures_snapshot=version.measures_snapshot,
+        measures_snapshot=open_json_text(case, version, "measures_snapshot"),
     )
 
 
@@ -154,7 +166,7 @@ async def plan_read(
         kind=PlanKind(plan.kind),
         version=plan.version,
         current=version_read(case, access, version),
-        measures=[MeasureRead.model_validate(m) for m in measures],
+        measures=[measure_read(case, m) for m in measures],
         last_reviewed_at=plan.last_reviewed_at,
         last_review_note=open_text(case, plan, "last_review_note"),
     )
@@ -181,11 +193,11 @@ async def create_plan(
         id=uuid.uuid4(),
         plan_id=plan.id,
         number=1,
-        summary=data.summary,
-        contacts=[c.model_dump(mode="json") for c in data.contacts],
         created_by=access.principal.user_id,
     )
     case = await case_cipher(session, keyring, access.case.id, create=True)
+    seal_text(case, version, "summary", data.summary)
+    seal_json_text(case, version, "contacts", [c.model_dump(mode="json") for c in data.contacts])
     seal_text(case, version, "internal_note", data.internal_note)
     seal_safe_contact(case, version, data.safe_contact)
     session.add(version)
@@ -220,27 +232,27 @@ async def update_plan(
     _require_draft(version)
     _check_safe_contact_scheme(access, data.safe_contact)
     values = data.model_dump(exclude_unset=True)
+    case = await case_cipher(session, keyring, access.case.id, create=True)
     if "summary" in values:
-        version.summary = data.summary
+        seal_text(case, version, "summary", data.summary)
     if "internal_note" in values:
-        case = await case_cipher(session, keyring, access.case.id, create=True)
         seal_text(case, version, "internal_note", data.internal_note)
     if data.contacts is not None:
-        version.contacts = [c.model_dump(mode="json") for c in data.contacts]
+        contacts = [c.model_dump(mode="json") for c in data.contacts]
+        seal_json_text(case, version, "contacts", contacts)
     if "safe_contact" in values:
-        case = await case_cipher(session, keyring, access.case.id, create=True)
         seal_safe_contact(case, version, data.safe_contact)
     _touch(plan)
     await session.flush()
     access.audit(session, "plan.updated", "plan", plan.id)
 
 
-def snapshot(measures: Sequence[Measure]) -> list[dict[str, Any]]:
+def snapshot(case: CaseCipher, measures: Sequence[Measure]) -> list[dict[str, Any]]:
     return [
         {
             "id": str(m.id),
             "category": m.category,
-            "description": m.description,
+            "description": open_text(case, m, "description"),
             "responsible_organisation_id": str(m.responsible_organisation_id),
             "responsible_user_id": str(m.responsible_user_id) if m.responsible_user_id else None,
             "due_date": m.due_date.isoformat() if m.due_date else None,
@@ -250,7 +262,12 @@ def snapshot(measures: Sequence[Measure]) -> list[dict[str, Any]]:
 
 
 async def agree_plan(
-    session: AsyncSession, access: CaseAccess, plan: Plan, data: PlanAgree, expected: int
+    session: AsyncSession,
+    keyring: KeyRing,
+    access: CaseAccess,
+    plan: Plan,
+    data: PlanAgree,
+    expected: int,
 ) -> None:
     """Freeze the draft. Usually done in the meeting by its chair or the lead."""
     check_version(expected, plan.version)
@@ -266,7 +283,9 @@ async def agree_plan(
             raise Unprocessable("No such meeting of this case's team.")
         if meeting.closed_at is not None:
             raise Conflict("That meeting is closed; agree the plan in an open meeting.")
-    version.measures_snapshot = snapshot(await live_measures(session, plan))
+    case = await case_cipher(session, keyring, access.case.id, create=True)
+    agreed = snapshot(case, await live_measures(session, plan))
+    seal_json_text(case, version, "measures_snapshot", agreed)
     version.agreed_at = utcnow()
     version.agreed_by = access.principal.user_id
     version.agreed_in_meeting_id = data.meeting_id
@@ -295,13 +314,13 @@ async def revise_plan(
         id=uuid.uuid4(),
         plan_id=plan.id,
         number=agreed.number + 1,
-        summary=agreed.summary,
-        contacts=list(agreed.contacts or []),
         based_on_number=agreed.number,
         created_by=access.principal.user_id,
     )
     # The envelope is bound to its row, so the copy is opened and sealed anew.
     case = await case_cipher(session, keyring, access.case.id, create=True)
+    seal_text(case, draft, "summary", open_text(case, agreed, "summary"))
+    seal_json_text(case, draft, "contacts", list(open_json_text(case, agreed, "contacts") or []))
     seal_safe_contact(case, draft, open_safe_contact(case, agreed))
     seal_text(case, draft, "internal_note", open_text(case, agreed, "internal_note"))
     # The reason is the draft's, sealed with it; the audit row holds no free text.

@@ -109,7 +109,9 @@ class Incident(UUIDPk, Base):
     occurred_on: Mapped[date]
     source: Mapped[str] = mapped_column(String(30))
     police_reported: Mapped[bool]
-    note: Mapped[str | None] = mapped_column(String(500))
+    #: Sealed under the case's data key (0024); ``note_plain``: before 0024.
+    note_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    note_plain: Mapped[str | None] = mapped_column("note", String(500))
     recorded_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     recorded_by_organisation_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organisations.id", ondelete="RESTRICT")
@@ -130,7 +132,9 @@ class ExternalAssessment(UUIDPk, Base):
     assessed_on: Mapped[date]
     assessor: Mapped[str] = mapped_column(String(200))
     summary_rating: Mapped[str] = mapped_column(String(10))
-    reference: Mapped[str] = mapped_column(String(200))
+    #: Sealed under the case's data key (0024); ``reference_plain``: before 0024.
+    reference_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    reference_plain: Mapped[str | None] = mapped_column("reference", String(200))
     recorded_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     recorded_by_organisation_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organisations.id", ondelete="RESTRICT")

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from app.auth.policy import Action
 from app.cases.access import not_found
+from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
@@ -34,6 +35,7 @@ EXTERNAL = "/cases/{case_id}/external-assessments"
 async def record_incident(
     body: IncidentCreate,
     session: SessionDep,
+    keyring: KeyRingDep,
     access: IncidentWriter,
     idempotency: Idempotency,
     clock: ClockDep,
@@ -44,8 +46,8 @@ async def record_incident(
     at once: escalation, or a repeat within 12 months of the pair's last referral."""
 
     async def create() -> tuple[IncidentRead, uuid.UUID]:
-        incident = await records.record_incident(session, access, body, clock, config)
-        return IncidentRead.model_validate(incident), incident.id
+        incident = await records.record_incident(session, keyring, access, body, clock, config)
+        return (await records.incident_reads(session, keyring, access, [incident]))[0], incident.id
 
     async def reread(target_id: str) -> IncidentRead:
         incident = await session.scalar(  # the case was loaded through readable-cases
@@ -55,7 +57,7 @@ async def record_incident(
         )
         if incident is None:
             raise not_found(Action.CASE_INCIDENT_READ, access.principal, "case_incident", target_id)
-        return IncidentRead.model_validate(incident)
+        return (await records.incident_reads(session, keyring, access, [incident]))[0]
 
     return await create_once(
         idempotency, session, access.principal, body, response, "case_incident", create, reread
@@ -65,12 +67,13 @@ async def record_incident(
 @router.get(INCIDENTS, response_model=Page[IncidentRead])
 async def list_incidents(
     session: SessionDep,
+    keyring: KeyRingDep,
     access: IncidentReader,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[IncidentRead]:
     """Incidents recorded on the case, newest first."""
-    items, nxt = await records.list_incidents(session, access, cursor, limit)
+    items, nxt = await records.list_incidents(session, keyring, access, cursor, limit)
     return Page[IncidentRead](items=items, next_cursor=nxt)
 
 
@@ -78,6 +81,7 @@ async def list_incidents(
 async def record_external_assessment(
     body: ExternalAssessmentRecord,
     session: SessionDep,
+    keyring: KeyRingDep,
     access: ExternalWriter,
     idempotency: Idempotency,
     clock: ClockDep,
@@ -87,8 +91,8 @@ async def record_external_assessment(
     assessor, summary rating and a reference. Item content is refused (422)."""
 
     async def create() -> tuple[ExternalAssessmentRead, uuid.UUID]:
-        record = await records.record_external(session, access, body, clock)
-        return ExternalAssessmentRead.model_validate(record), record.id
+        record = await records.record_external(session, keyring, access, body, clock)
+        return (await records.external_reads(session, keyring, access, [record]))[0], record.id
 
     async def reread(target_id: str) -> ExternalAssessmentRead:
         record = await session.scalar(  # the case was loaded through readable-cases
@@ -101,7 +105,7 @@ async def record_external_assessment(
             raise not_found(
                 Action.CASE_EXTERNAL_READ, access.principal, "external_assessment", target_id
             )
-        return ExternalAssessmentRead.model_validate(record)
+        return (await records.external_reads(session, keyring, access, [record]))[0]
 
     return await create_once(
         idempotency,
@@ -118,10 +122,11 @@ async def record_external_assessment(
 @router.get(EXTERNAL, response_model=Page[ExternalAssessmentRead])
 async def list_external_assessments(
     session: SessionDep,
+    keyring: KeyRingDep,
     access: ExternalReader,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[ExternalAssessmentRead]:
     """Results of external risk tools recorded on the case (never the tool's licensed content)."""
-    items, nxt = await records.list_external(session, access, cursor, limit)
+    items, nxt = await records.list_external(session, keyring, access, cursor, limit)
     return Page[ExternalAssessmentRead](items=items, next_cursor=nxt)

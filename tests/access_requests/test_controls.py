@@ -13,6 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
+from app.casekeys.freetext import SHREDDED_TEXT
+from app.casekeys.service import shred_case_key
 from app.cases.models import Case
 from tests.access_requests.conftest import BASE, CANARY, Scene, approved, pdf_text, recorded
 from tests.cases.factories import add_member
@@ -224,3 +226,21 @@ class TestNotesAndMinutes:
         )
         assert row is not None and row.purpose is not None
         assert row.purpose.endswith("police entries withheld: 1")
+
+    async def test_a_shredded_cases_free_text_reads_as_destroyed_and_the_rest_exports(
+        self, client: httpx.AsyncClient, db: AsyncSession, scene: Scene
+    ) -> None:
+        """The export spans the person's cases: one shredded case must not fail it."""
+        request = await approved(client, scene)
+        await shred_case_key(db, uuid.UUID(scene.social_case["id"]))
+        await db.commit()
+        r = await client.get(
+            f"{BASE}/{request['id']}/export.json", headers=scene.world.auditor.headers
+        )
+        assert r.status_code == 200, r.text
+        by_case = {c["case_id"]: c for c in r.json()["cases"]}
+        social = by_case[scene.social_case["id"]]
+        assert [i["note"] for i in social["incidents"]] == [SHREDDED_TEXT]
+        assert social["facts"] is None
+        assert by_case[scene.police_case["id"]]["role"] == "victim"  # the other case exports
+        assert "Subjektinen" in r.text  # the identity is the field key's, not the case's

@@ -74,7 +74,7 @@ async def test_never_on_a_case_the_coordinators_organisation_must_not_receive(
         CaseExclusion(
             case_id=mc.case.id,
             organisation_id=world.coordinator.org_id,
-            reason="Conflict of interest.",
+            reason_plain="Conflict of interest.",
             added_by=world.police.id,
         )
     )

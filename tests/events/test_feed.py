@@ -129,7 +129,7 @@ async def test_must_not_receive_stops_the_events_at_once(
         CaseExclusion(
             case_id=rw.case.id,
             organisation_id=youth_org.id,
-            reason="The family asked.",
+            reason_plain="The family asked.",
             added_by=rw.lead.id,
         )
     )
@@ -138,7 +138,7 @@ async def test_must_not_receive_stops_the_events_at_once(
         CaseExclusion(
             case_id=rw.case.id,
             organisation_id=rw.provider_org.id,
-            reason="The family asked.",
+            reason_plain="The family asked.",
             added_by=rw.lead.id,
         )
     )

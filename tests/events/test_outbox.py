@@ -51,7 +51,7 @@ async def test_the_event_rolls_back_with_its_change(
 ) -> None:
     """A failure after the emit, in the same request: neither the case nor its event."""
 
-    def fail(_access: object) -> None:
+    async def fail(*_args: object) -> None:
         raise Conflict("Injected failure after the event was emitted.")
 
     events_before = await db.scalar(select(func.count()).select_from(OutboxEvent))

@@ -16,7 +16,6 @@ from app.cases.models import Case, CaseExclusion, CaseParticipant
 from app.persons.models import Person
 from app.plans.models import Measure, Plan, PlanVersion
 from app.plans.schemas import PLAN_KIND
-from app.plans.service import snapshot
 from app.platform.db import utcnow
 from tests.cases.factories import add_member, add_participant, add_person, make_case
 from tests.persons.factories import add_consent
@@ -46,8 +45,9 @@ async def ensure_plan(
     version = PlanVersion(
         plan_id=plan.id,
         number=1,
-        summary="Staying safe at home and at work.",
-        contacts=[{"label": "Support person", "phone": "040 123 4567"}],
+        # In plain text, as written before 0021/0024 (keys rotate seals them).
+        summary_plain="Staying safe at home and at work.",
+        contacts_plain=[{"label": "Support person", "phone": "040 123 4567"}],
         internal_note_plain="INTERNAL: police research shows prior calls.",  # as before 0021
         created_by=by_id,
     )
@@ -56,7 +56,7 @@ async def ensure_plan(
         plan_id=plan.id,
         case_id=case.id,
         category="shelter",
-        description="Reserve a shelter place.",
+        description_plain="Reserve a shelter place.",
         responsible_organisation_id=organisation_id or case.owner_organisation_id,
         due_date=due,
         status=status,
@@ -68,7 +68,16 @@ async def ensure_plan(
     if agreed:
         version.agreed_at = utcnow()
         version.agreed_by = by_id
-        version.measures_snapshot = snapshot([measure])
+        version.measures_snapshot_plain = [
+            {
+                "id": str(measure.id),
+                "category": measure.category,
+                "description": measure.description_plain,
+                "responsible_organisation_id": str(measure.responsible_organisation_id),
+                "responsible_user_id": None,
+                "due_date": measure.due_date.isoformat() if measure.due_date else None,
+            }
+        ]
         await db.flush()
     return plan, measure
 
@@ -141,7 +150,7 @@ async def marak_case(
         CaseExclusion(
             case_id=case.id,
             person_id=perpetrator.id,
-            reason="The perpetrator.",
+            reason_plain="The perpetrator.",
             added_by=world.police.id,
         )
     )

@@ -125,7 +125,7 @@ class TestDefinitions:
             CaseExclusion(
                 case_id=marak.case.id,
                 organisation_id=world.other.id,
-                reason="Employs the perpetrator.",
+                reason_plain="Employs the perpetrator.",
                 added_by=world.police.id,
             )
         )

@@ -82,7 +82,7 @@ async def build_referral_world(db: AsyncSession, tokens: TokenFactory) -> Referr
         CaseExclusion(
             case_id=case.id,
             person_id=perpetrator.id,
-            reason="The perpetrator.",
+            reason_plain="The perpetrator.",
             added_by=world.police.id,
         )
     )

@@ -168,14 +168,16 @@ async def test_after_shredding_nothing_of_the_case_decrypts_and_everything_else_
 
     result = await shred_case_key(db, ids["a"])
     await db.commit()
-    assert result.destroyed and result.legacy_values == 0
+    # One older value: the fixture's must-not-receive reason, in plain text as before 0024.
+    assert result.destroyed and result.legacy_values == 1
     row = await db.get(CaseKey, ids["a"], populate_existing=True)
     assert row is not None and row.wrapped_key is None and row.destroyed_at is not None
 
     after = await sealed_values(db)
     shredded = [v for v in after if v[0] == ids["a"]]
     others = [v for v in after if v[0] != ids["a"]]
-    assert len(shredded) == len(of_a) and others
+    # ...and the tombstone that took the place of the plaintext must-not-receive reason.
+    assert len(shredded) == len(of_a) + 1 and others
     for _, value, ctx in shredded:
         with pytest.raises(CaseDataShredded):
             await open_stored(db, keyring, value, ctx)
@@ -295,7 +297,7 @@ async def test_shredding_overwrites_values_still_in_the_old_format(
     )
     result = await shred_case_key(db, ids["a"])
     await db.commit()
-    assert result.legacy_values == 1
+    assert result.legacy_values == 2  # and the fixture's plaintext must-not-receive reason
     raw = (
         await connection.execute(
             text("SELECT address_enc FROM person_case_facts WHERE id = :id"),

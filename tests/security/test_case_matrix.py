@@ -116,7 +116,10 @@ class Probe:
         basis = await add_consent(db, participant.person_id, self.owner, "service_referral")
         relative = await add_person(db, self.owner, "Risto", "Sukulainen")
         exclusion = CaseExclusion(
-            case_id=case.id, person_id=relative.id, reason="A relative.", added_by=self.owner.id
+            case_id=case.id,
+            person_id=relative.id,
+            reason_plain="A relative.",
+            added_by=self.owner.id,
         )
         db.add(exclusion)
         for (_role, relation), actor in relations:

@@ -296,7 +296,7 @@ async def test_an_organisation_receives_only_what_it_may_see(
             CaseExclusion(
                 case_id=uuid.UUID(case["id"]),
                 organisation_id=world.org.id,
-                reason="test",
+                reason_plain="test",
                 added_by=world.police.id,
             )
         )
