@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from app.platform.inputs import Input
 
@@ -55,12 +56,13 @@ _CODE = re.compile(r"[A-ZÅÄÖ]{1,8}|[Dd]nr?o|nro")
 
 
 def _no_words(value: str) -> str:
-    for run in _LETTERS.findall(value):
-        if not _CODE.fullmatch(run):
-            raise ValueError(
-                f"'{run[:1]}…' is not a register code: letters in a reference are capital "
-                "codes (R, POL, KRP) or Dnro, never a word or a name"
-            )
+    if not all(_CODE.fullmatch(run) for run in _LETTERS.findall(value)):
+        # The message never quotes the input: it may be a name.
+        raise PydanticCustomError(
+            "reference_words",
+            "Letters in a reference are capital register codes (R, POL, KRP) or Dnro, "
+            "never a word or a name.",
+        )
     return value
 
 

@@ -28,7 +28,7 @@ async def _hold(db: AsyncSession, world: World) -> LegalHold:
         target_type="case",
         target_id=case.id,
         ground="litigation",
-        reference="Matter 7/2026",
+        reference="R 7/2026",
         placed_by=world.auditor.id,
     )
     db.add(hold)
@@ -120,7 +120,7 @@ async def test_a_target_that_does_not_exist_is_404(client: httpx.AsyncClient, wo
             "target_type": kind,
             "target_id": str(uuid.uuid4()),
             "ground": "other",
-            "reference": "Matter 1/26",
+            "reference": "R 1/26",
         }
         assert_problem(await client.post(API, json=body, headers=world.auditor.headers), 404)
     assert_problem(await client.get(f"{API}/{uuid.uuid4()}", headers=world.auditor.headers), 404)
