@@ -37,7 +37,7 @@ from app.cases.schemas import (
 )
 from app.directory.dependencies import CaseTeam
 from app.platform.db import SessionDep
-from app.platform.etag import IfMatch, set_etag
+from app.platform.etag import IfMatch, set_created, tagged
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
@@ -67,14 +67,12 @@ async def create_case(
     async def create() -> tuple[CaseRead, uuid.UUID]:
         team = await teams(body.team_id)
         access = await service.create_case(session, principal, team, body)
-        set_etag(response, access.case.version)
-        response.headers["Location"] = f"/api/v1/cases/{access.case.id}"
+        set_created(response, access.case.version, f"/api/v1/cases/{access.case.id}")
         return service.to_read(access), access.case.id
 
     async def reread(target_id: str) -> CaseRead:
         access = await load_case_access(session, principal, uuid.UUID(target_id), Action.CASE_READ)
-        set_etag(response, access.case.version)
-        return service.read_case(session, access)
+        return tagged(response, access.case.version, service.read_case(session, access))
 
     return await create_once(
         idempotency, session, principal, body, response, "case", create, reread
@@ -124,8 +122,7 @@ async def search_cases(
 @router.get("/cases/{case_id}", response_model=CaseRead)
 async def get_case(session: SessionDep, access: CurrentCase, response: Response) -> CaseRead:
     """One case you are a member of (or hold an emergency grant for). Audited."""
-    set_etag(response, access.case.version)
-    return service.read_case(session, access)
+    return tagged(response, access.case.version, service.read_case(session, access))
 
 
 @router.patch("/cases/{case_id}", response_model=CaseRead)
@@ -138,8 +135,7 @@ async def update_case(
 ) -> CaseRead:
     """Change the summary or the next review date. Status moves only by transitions."""
     out = await service.update_case(session, access, body, expected)
-    set_etag(response, access.case.version)
-    return out
+    return tagged(response, access.case.version, out)
 
 
 @router.post("/cases/{case_id}/transitions", response_model=CaseRead)
@@ -153,8 +149,7 @@ async def transition_case(
 ) -> CaseRead:
     """Move the case along its scheme's lifecycle (409 lists the allowed targets)."""
     out = await service.transition(session, gates, access, body, expected)
-    set_etag(response, access.case.version)
-    return out
+    return tagged(response, access.case.version, out)
 
 
 @router.get("/cases/{case_id}/transitions", response_model=list[TransitionRead])

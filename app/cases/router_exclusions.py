@@ -11,7 +11,7 @@ from app.cases import exclusions as service
 from app.cases.dependencies import CaseExclusionReader, CaseExclusionWriter
 from app.cases.schemas import ExclusionCreate, ExclusionRead
 from app.platform.db import SessionDep
-from app.platform.etag import IfMatch, set_etag
+from app.platform.etag import IfMatch, set_created, tagged
 from app.platform.idempotency import Idempotency, create_once
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -39,17 +39,16 @@ async def add_exclusion(
 
     async def create() -> tuple[ExclusionRead, uuid.UUID]:
         entry = await service.add_exclusion(session, access, body)
-        set_etag(response, entry.version)
-        location = f"/api/v1/cases/{access.case.id}/must-not-receive/{entry.id}"
-        response.headers["Location"] = location
+        set_created(
+            response, entry.version, f"/api/v1/cases/{access.case.id}/must-not-receive/{entry.id}"
+        )
         return ExclusionRead.model_validate(entry), entry.id
 
     async def reread(target_id: str) -> ExclusionRead:
         entry = await service.get_exclusion(
             session, access, uuid.UUID(target_id), Action.CASE_EXCLUSION_READ
         )
-        set_etag(response, entry.version)
-        return ExclusionRead.model_validate(entry)
+        return tagged(response, entry.version, ExclusionRead.model_validate(entry))
 
     return await create_once(
         idempotency, session, access.principal, body, response, "case_exclusion", create, reread

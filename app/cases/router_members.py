@@ -11,7 +11,7 @@ from app.cases import members as service
 from app.cases.dependencies import CaseMemberManager, CaseMemberReader
 from app.cases.schemas import MemberCreate, MemberRead, MemberUpdate
 from app.platform.db import SessionDep
-from app.platform.etag import IfMatch, set_etag
+from app.platform.etag import IfMatch, set_created, tagged
 from app.platform.idempotency import Idempotency, create_once
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -36,16 +36,14 @@ async def add_member(
 
     async def create() -> tuple[MemberRead, uuid.UUID]:
         member = await service.add_member(session, access, body)
-        set_etag(response, member.version)
-        response.headers["Location"] = f"/api/v1/cases/{access.case.id}/members/{member.id}"
+        set_created(response, member.version, f"/api/v1/cases/{access.case.id}/members/{member.id}")
         return service.to_read(member), member.id
 
     async def reread(target_id: str) -> MemberRead:
         member = await service.get_member(
             session, access, uuid.UUID(target_id), Action.CASE_MEMBER_READ
         )
-        set_etag(response, member.version)
-        return service.read_member(session, access, member)
+        return tagged(response, member.version, service.read_member(session, access, member))
 
     return await create_once(
         idempotency, session, access.principal, body, response, "case_member", create, reread
@@ -58,8 +56,7 @@ async def get_member(
 ) -> MemberRead:
     """One member of the case."""
     member = await service.get_member(session, access, member_id, access.action)
-    set_etag(response, member.version)
-    return service.read_member(session, access, member)
+    return tagged(response, member.version, service.read_member(session, access, member))
 
 
 @router.patch(BASE + "/{member_id}", response_model=MemberRead)
@@ -74,8 +71,7 @@ async def update_member(
     """Change a member's case role. Needs If-Match; the case keeps one lead."""
     member = await service.get_member(session, access, member_id, access.action)
     member = await service.update_member(session, access, member, body, expected)
-    set_etag(response, member.version)
-    return service.to_read(member)
+    return tagged(response, member.version, service.to_read(member))
 
 
 @router.delete(BASE + "/{member_id}", status_code=204, response_class=Response)
