@@ -14,7 +14,7 @@ from app.auth.policy import Action
 from app.auth.principal import Principal
 from app.platform.db import utcnow
 from app.platform.etag import check_version
-from app.platform.problems import Conflict, DeniedAccess, Forbidden
+from app.platform.problems import Conflict, Forbidden, denial
 from app.risk.scoring import add_months
 
 
@@ -63,12 +63,12 @@ async def confirm_extension(
     if request.extension_proposed_by == principal.user_id:
         raise Forbidden(
             "Four eyes: another person than the one who proposed the extension must confirm it.",
-            denied=DeniedAccess(
-                action=Action.ACCESS_REQUEST_DECIDE,
-                actor=principal,
-                target_type=TARGET,
-                target_id=str(request.id),
-                reason="four eyes: proposer may not confirm",
+            denied=denial(
+                Action.ACCESS_REQUEST_DECIDE,
+                principal,
+                TARGET,
+                request.id,
+                "four eyes: proposer may not confirm",
             ),
         )
     check_version(expected, request.version)

@@ -48,7 +48,7 @@ from app.platform.clock import clock
 from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.pagination import apply_keyset, page_of
-from app.platform.problems import Conflict, DeniedAccess, Forbidden, field_error
+from app.platform.problems import Conflict, Forbidden, denial, field_error
 from app.risk.scoring import add_months
 from app.worklist.registry import TaskRead
 
@@ -195,12 +195,12 @@ def _decidable(principal: Principal, request: AccessRequest, expected: int) -> N
     if request.recorded_by == principal.user_id:
         raise Forbidden(
             "Four eyes: another person than the one who recorded the request must decide it.",
-            denied=DeniedAccess(
-                action=Action.ACCESS_REQUEST_DECIDE,
-                actor=principal,
-                target_type=TARGET,
-                target_id=str(request.id),
-                reason="four eyes: recorder may not decide",
+            denied=denial(
+                Action.ACCESS_REQUEST_DECIDE,
+                principal,
+                TARGET,
+                request.id,
+                "four eyes: recorder may not decide",
             ),
         )
     if request.status != RequestStatus.RECORDED:

@@ -56,6 +56,15 @@ class DeniedAccess:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def denial(
+    action: str, actor: Any, target_type: str | None, target_id: object, reason: str
+) -> DeniedAccess:
+    """The audit record of a refusal: ``actor`` tried ``action`` on that target (none
+    when ``target_id`` is None), refused for ``reason``."""
+    target = None if target_id is None else str(target_id)
+    return DeniedAccess(action, target_type, target, reason, actor)
+
+
 class DomainError(Exception):
     """A refusal with its own status; ``class X(DomainError, status=404)`` takes the
     type and title of that status from the one table above."""

@@ -22,7 +22,7 @@ from app.persons.models import Person
 from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.pagination import apply_keyset, page_of
-from app.platform.problems import Conflict, DeniedAccess, NotFound
+from app.platform.problems import Conflict, NotFound, denial
 from app.retention.models import LegalHold
 from app.retention.schemas import (
     HoldGround,
@@ -39,13 +39,7 @@ TARGETS: dict[HoldTarget, Any] = {HoldTarget.CASE: Case, HoldTarget.PERSON: Pers
 def _not_found(action: Action, principal: Principal, kind: str, target_id: Any) -> NotFound:
     return NotFound(
         f"No such {kind.replace('_', ' ')}.",
-        denied=DeniedAccess(
-            action=str(action),
-            actor=principal,
-            target_type=kind,
-            target_id=str(target_id),
-            reason="not found",
-        ),
+        denied=denial(str(action), principal, kind, target_id, "not found"),
     )
 
 
