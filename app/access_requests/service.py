@@ -190,22 +190,34 @@ async def list_requests(
     return page_of(rows, limit, "created_at")
 
 
-def _decidable(principal: Principal, request: AccessRequest, expected: int) -> None:
-    """A decision is the second person's, made once, on the version they read."""
-    if request.recorded_by == principal.user_id:
+def second_person(
+    principal: Principal, request: AccessRequest, first: uuid.UUID | None, detail: str, reason: str
+) -> None:
+    """Four eyes: the caller must not be ``first``, who took the step before."""
+    if first == principal.user_id:
         raise Forbidden(
-            "Four eyes: another person than the one who recorded the request must decide it.",
-            denied=denial(
-                Action.ACCESS_REQUEST_DECIDE,
-                principal,
-                TARGET,
-                request.id,
-                "four eyes: recorder may not decide",
-            ),
+            detail,
+            denied=denial(Action.ACCESS_REQUEST_DECIDE, principal, TARGET, request.id, reason),
         )
+
+
+def _decide(
+    principal: Principal, request: AccessRequest, expected: int, status: RequestStatus
+) -> None:
+    """Record the decision: the second person's, made once, on the version they read."""
+    second_person(
+        principal,
+        request,
+        request.recorded_by,
+        "Four eyes: another person than the one who recorded the request must decide it.",
+        "four eyes: recorder may not decide",
+    )
     if request.status != RequestStatus.RECORDED:
         raise Conflict(f"The request is {request.status} already; a decision is final.")
     check_version(expected, request.version)
+    request.status = status
+    request.decided_by = principal.user_id
+    request.decided_at = utcnow()
 
 
 async def approve(
@@ -215,10 +227,7 @@ async def approve(
     body: AccessRequestApproval,
     expected: int,
 ) -> AccessRequest:
-    _decidable(principal, request, expected)
-    request.status = RequestStatus.APPROVED
-    request.decided_by = principal.user_id
-    request.decided_at = utcnow()
+    _decide(principal, request, expected, RequestStatus.APPROVED)
     request.withholding_ground = body.withhold_police_data
     await session.flush()
     audit.record(
@@ -241,10 +250,7 @@ async def refuse(
     body: AccessRequestRefusal,
     expected: int,
 ) -> AccessRequest:
-    _decidable(principal, request, expected)
-    request.status = RequestStatus.REFUSED
-    request.decided_by = principal.user_id
-    request.decided_at = utcnow()
+    _decide(principal, request, expected, RequestStatus.REFUSED)
     request.refusal_ground = body.ground
     await session.flush()
     audit.record(
