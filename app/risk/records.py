@@ -8,18 +8,19 @@ a repeat sends it back to Marak regardless of any score.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cases.access import CaseAccess
+from app.cases.access import CaseAccess, not_found
 from app.cases.lifecycle import Scheme
 from app.platform.clock import Clock
 from app.platform.pagination import fetch_page
 from app.platform.problems import field_error
-from app.risk.assessment_schemas import ExternalAssessmentRead, IncidentCreate, IncidentRead
+from app.risk.assessment_schemas import IncidentCreate
 from app.risk.config import RiskConfig
 from app.risk.evaluation import live_marak_outcome, raise_on_new_criterion
 from app.risk.models import ExternalAssessment, Incident
@@ -82,20 +83,36 @@ async def record_incident(
     return incident
 
 
-async def _oldest_first(
-    session: AsyncSession, access: CaseAccess, model: Any, cursor: str | None, limit: int
+async def oldest_first(
+    session: AsyncSession,
+    access: CaseAccess,
+    model: type[Incident | ExternalAssessment],
+    event: str,
+    cursor: str | None,
+    limit: int,
 ) -> tuple[list[Any], str | None]:
-    """A page of the case's rows of ``model``, oldest first."""
+    """A page of the case's rows of ``model``, oldest first; audited as ``event``."""
     stmt = select(model).where(model.case_id == access.case.id)
-    return await fetch_page(session, stmt, model.created_at, model.id, cursor, limit, False)
+    found = await fetch_page(session, stmt, model.created_at, model.id, cursor, limit, False)
+    access.audit(session, event)
+    return found
 
 
-async def list_incidents(
-    session: AsyncSession, access: CaseAccess, cursor: str | None, limit: int
-) -> tuple[list[IncidentRead], str | None]:
-    rows, nxt = await _oldest_first(session, access, Incident, cursor, limit)
-    access.audit(session, "case.incident.listed")
-    return [IncidentRead.model_validate(r) for r in rows], nxt
+async def case_row(
+    session: AsyncSession,
+    access: CaseAccess,
+    model: Any,
+    action: str,
+    target_type: str,
+    row_id: str,
+) -> Any:
+    """The case's ``model`` row ``row_id`` (the case was loaded through readable-cases),
+    or a 404 as a refused ``action``."""
+    stmt = select(model).where(model.id == uuid.UUID(row_id), model.case_id == access.case.id)
+    row = await session.scalar(stmt)
+    if row is None:
+        raise not_found(action, access.principal, target_type, row_id)
+    return row
 
 
 async def record_external(
@@ -108,11 +125,3 @@ async def record_external(
         "external_assessment", tool=body.tool.value, assessed_on=body.assessed_on,
         assessor=body.assessor, summary_rating=body.summary_rating.value, reference=body.reference,
     )  # fmt: skip
-
-
-async def list_external(
-    session: AsyncSession, access: CaseAccess, cursor: str | None, limit: int
-) -> tuple[list[ExternalAssessmentRead], str | None]:
-    rows, nxt = await _oldest_first(session, access, ExternalAssessment, cursor, limit)
-    access.audit(session, "external_assessment.listed")
-    return [ExternalAssessmentRead.model_validate(r) for r in rows], nxt

@@ -5,13 +5,11 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Response
-from sqlalchemy import select
 
 from app.auth.policy import Action
-from app.cases.access import not_found
 from app.platform.db import SessionDep
 from app.platform.idempotency import Idempotency, create_once
-from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, rendered
 from app.risk import records
 from app.risk.assessment_schemas import ExternalAssessmentRead, IncidentCreate, IncidentRead
 from app.risk.dependencies import (
@@ -28,6 +26,7 @@ from app.risk.schemas import ExternalAssessmentRecord
 router = APIRouter(prefix="/api/v1", tags=["risk"])
 INCIDENTS = "/cases/{case_id}/incidents"
 EXTERNAL = "/cases/{case_id}/external-assessments"
+TARGET_EXTERNAL = "external_assessment"
 
 
 @router.post(INCIDENTS, response_model=IncidentRead, status_code=201)
@@ -48,13 +47,9 @@ async def record_incident(
         return IncidentRead.model_validate(incident), incident.id
 
     async def reread(target_id: str) -> IncidentRead:
-        incident = await session.scalar(  # the case was loaded through readable-cases
-            select(Incident).where(
-                Incident.id == uuid.UUID(target_id), Incident.case_id == access.case.id
-            )
+        incident = await records.case_row(
+            session, access, Incident, Action.CASE_INCIDENT_READ, "case_incident", target_id
         )
-        if incident is None:
-            raise not_found(Action.CASE_INCIDENT_READ, access.principal, "case_incident", target_id)
         return IncidentRead.model_validate(incident)
 
     return await create_once(
@@ -70,8 +65,10 @@ async def list_incidents(
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[IncidentRead]:
     """Incidents recorded on the case, newest first."""
-    items, nxt = await records.list_incidents(session, access, cursor, limit)
-    return Page[IncidentRead](items=items, next_cursor=nxt)
+    found = await records.oldest_first(
+        session, access, Incident, "case.incident.listed", cursor, limit
+    )
+    return rendered(found, IncidentRead.model_validate)
 
 
 @router.post(EXTERNAL, response_model=ExternalAssessmentRead, status_code=201)
@@ -91,27 +88,18 @@ async def record_external_assessment(
         return ExternalAssessmentRead.model_validate(record), record.id
 
     async def reread(target_id: str) -> ExternalAssessmentRead:
-        record = await session.scalar(  # the case was loaded through readable-cases
-            select(ExternalAssessment).where(
-                ExternalAssessment.id == uuid.UUID(target_id),
-                ExternalAssessment.case_id == access.case.id,
-            )
+        record = await records.case_row(
+            session,
+            access,
+            ExternalAssessment,
+            Action.CASE_EXTERNAL_READ,
+            TARGET_EXTERNAL,
+            target_id,
         )
-        if record is None:
-            raise not_found(
-                Action.CASE_EXTERNAL_READ, access.principal, "external_assessment", target_id
-            )
         return ExternalAssessmentRead.model_validate(record)
 
     return await create_once(
-        idempotency,
-        session,
-        access.principal,
-        body,
-        response,
-        "external_assessment",
-        create,
-        reread,
+        idempotency, session, access.principal, body, response, TARGET_EXTERNAL, create, reread
     )
 
 
@@ -123,5 +111,7 @@ async def list_external_assessments(
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[ExternalAssessmentRead]:
     """Results of external risk tools recorded on the case (never the tool's licensed content)."""
-    items, nxt = await records.list_external(session, access, cursor, limit)
-    return Page[ExternalAssessmentRead](items=items, next_cursor=nxt)
+    found = await records.oldest_first(
+        session, access, ExternalAssessment, "external_assessment.listed", cursor, limit
+    )
+    return rendered(found, ExternalAssessmentRead.model_validate)
