@@ -42,6 +42,15 @@ def rendered(found: tuple[Sequence[RowT], str | None], render: Callable[[RowT], 
     return Page(items=[render(row) for row in rows], next_cursor=next_cursor)
 
 
+def where_given(stmt: SelectT, *filters: tuple[Any, Any]) -> SelectT:
+    """``stmt`` narrowed to ``column == value`` for each ``(column, value)`` filter of a
+    list whose value was given (not None, not an empty string)."""
+    for column, value in filters:
+        if value is not None and value != "":
+            stmt = stmt.where(column == value)
+    return stmt
+
+
 def encode_cursor(sort_value: Any, row_id: uuid.UUID) -> str:
     if isinstance(sort_value, datetime):
         payload = {"t": sort_value.isoformat(), "id": str(row_id)}
