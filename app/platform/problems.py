@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.platform.extensions import registries_of
+from app.platform.extensions import Hooks, registries_of
 
 log = logging.getLogger("casecoord.errors")
 
@@ -264,16 +264,10 @@ def allowed_methods(request: Request) -> list[str]:
 DenialHook = Callable[[Request, DeniedAccess, int], Awaitable[None]]
 
 
-class DenialHooks:
+class DenialHooks(Hooks[DenialHook]):
     """The app's hooks for a refused request (the audit domain installs its record)."""
 
-    def __init__(self) -> None:
-        self.hooks: list[DenialHook] = []
-
-    def register(self, hook: DenialHook) -> None:
-        if hook in self.hooks:
-            raise RuntimeError(f"denial hook {hook.__name__} registered twice")
-        self.hooks.append(hook)
+    kind = "denial"
 
 
 def install_handlers(app: FastAPI) -> None:
