@@ -28,9 +28,11 @@ says only that police data was withheld and on what ground.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.access_requests.case_records import CaseRecords, case_records
 from app.access_requests.models import AccessRequest
@@ -105,6 +107,20 @@ def _facts(
 def _text(cipher: CaseCipher, row: object, name: str) -> str | None:
     """Sealed free text; a shredded case's reads as the shredded marker."""
     return open_text(cipher, row, name, shredded_as=SHREDDED_TEXT)
+
+
+async def _not_by_police(
+    session: AsyncSession,
+    case_id: uuid.UUID,
+    police: set[uuid.UUID],
+    order: InstrumentedAttribute[Any],
+    author: InstrumentedAttribute[Any],
+) -> list[Any]:
+    """The case's rows of ``order``'s table, in that order, less those whose ``author``
+    (an organisation) is police (withheld)."""
+    model = order.class_
+    stmt = select(model).where(model.case_id == case_id).order_by(order, model.id)
+    return [row for row in await session.scalars(stmt) if getattr(row, author.key) not in police]
 
 
 async def _plans(
@@ -205,28 +221,12 @@ async def build_export(
         if is_subject:
             records = await case_records(session, case.id, cipher, orgs, police, scrub)
             withheld_entries += records.withheld
-            assessments = [
-                a
-                for a in (
-                    await session.scalars(
-                        select(Assessment)
-                        .where(Assessment.case_id == case.id)
-                        .order_by(Assessment.created_at, Assessment.id)
-                    )
-                ).all()
-                if a.assessor_organisation_id not in police
-            ]
-            incidents = [
-                i
-                for i in (
-                    await session.scalars(
-                        select(Incident)
-                        .where(Incident.case_id == case.id)
-                        .order_by(Incident.occurred_on, Incident.id)
-                    )
-                ).all()
-                if i.recorded_by_organisation_id not in police
-            ]
+            assessments = await _not_by_police(
+                session, case.id, police, Assessment.created_at, Assessment.assessor_organisation_id
+            )
+            incidents = await _not_by_police(
+                session, case.id, police, Incident.occurred_on, Incident.recorded_by_organisation_id
+            )
             plans = await _plans(session, case.id, cipher, orgs, scrub)
         cases.append(
             ExportCase(

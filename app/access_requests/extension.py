@@ -8,13 +8,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access_requests.models import AccessRequest
 from app.access_requests.schemas import AccessRequestExtension, RequestStatus
-from app.access_requests.service import DEADLINE_MONTHS, EXTENSION_MONTHS, TARGET
+from app.access_requests.service import (
+    DEADLINE_MONTHS,
+    EXTENSION_MONTHS,
+    TARGET,
+    second_person,
+)
 from app.audit import service as audit
-from app.auth.policy import Action
 from app.auth.principal import Principal
 from app.platform.db import utcnow
 from app.platform.etag import check_version
-from app.platform.problems import Conflict, DeniedAccess, Forbidden
+from app.platform.problems import Conflict
 from app.risk.scoring import add_months
 
 
@@ -60,17 +64,13 @@ async def confirm_extension(
     _extendable(request)
     if request.extension_proposed_reason is None:
         raise Conflict("No extension is proposed; propose one first.")
-    if request.extension_proposed_by == principal.user_id:
-        raise Forbidden(
-            "Four eyes: another person than the one who proposed the extension must confirm it.",
-            denied=DeniedAccess(
-                action=Action.ACCESS_REQUEST_DECIDE,
-                actor=principal,
-                target_type=TARGET,
-                target_id=str(request.id),
-                reason="four eyes: proposer may not confirm",
-            ),
-        )
+    second_person(
+        principal,
+        request,
+        request.extension_proposed_by,
+        "Four eyes: another person than the one who proposed the extension must confirm it.",
+        "four eyes: proposer may not confirm",
+    )
     check_version(expected, request.version)
     request.extension_reason = request.extension_proposed_reason
     request.extended_by = principal.user_id

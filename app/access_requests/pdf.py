@@ -2,7 +2,7 @@
 :class:`AccessExport` as the JSON, so the two never say different things.
 
 Core font Helvetica only (nothing is downloaded or embedded); characters
-outside Latin-1 are folded by the plan document's ``latin1`` (app/plans/pdf.py).
+outside Latin-1 are folded (app/platform/pdf.py).
 """
 
 from __future__ import annotations
@@ -10,19 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fpdf import FPDF
 from pydantic import BaseModel
 
 from app.access_requests.schemas import AccessExport
-from app.plans.pdf import latin1
-
-
-class _Doc(FPDF):
-    def footer(self) -> None:
-        self.set_y(-15)
-        self.set_font("Helvetica", size=8)
-        self.cell(0, 5, "Access request export (GDPR art. 15) - confidential", align="L")
-        self.cell(0, 5, f"{self.page_no()}/{{nb}}", align="R")
+from app.platform.pdf import latin1, new_document
 
 
 def _value(value: Any) -> str:
@@ -38,12 +29,9 @@ def _value(value: Any) -> str:
 
 
 def render_pdf(export: AccessExport) -> bytes:
-    pdf = _Doc(format="A4")
-    pdf.set_title("Access request export")
-    pdf.set_creator("casecoord")
-    pdf.set_auto_page_break(auto=True, margin=20)
-    pdf.set_margins(18, 18, 18)
-    pdf.add_page()
+    pdf = new_document(
+        "Access request export", "Access request export (GDPR art. 15) - confidential"
+    )
     width = pdf.epw
 
     def heading(text: str, size: int = 13) -> None:

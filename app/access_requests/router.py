@@ -31,7 +31,7 @@ from app.access_requests.schemas import (
 )
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
-from app.platform.etag import IfMatch, set_etag
+from app.platform.etag import IfMatch, set_created, tagged
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit
 
@@ -40,8 +40,7 @@ BASE = "/access-requests"
 
 
 def _located(response: Response, request_id: uuid.UUID, version: int) -> None:
-    response.headers["Location"] = f"/api/v1{BASE}/{request_id}"
-    set_etag(response, version)
+    set_created(response, version, f"/api/v1{BASE}/{request_id}")
 
 
 @router.post(BASE, response_model=AccessRequestRead, status_code=201)
@@ -64,8 +63,7 @@ async def record_access_request(
         request = await session.get(AccessRequest, uuid.UUID(target_id))
         assert request is not None  # the replay names what this caller created
         service.read_request(session, principal, request)
-        set_etag(response, request.version)
-        return await service.to_read(session, request)
+        return tagged(response, request.version, await service.to_read(session, request))
 
     return await create_once(
         idempotency, session, principal, body, response, service.TARGET, create, reread
@@ -102,8 +100,7 @@ async def get_access_request(
 async def _answer(
     session: SessionDep, loaded: ControlledRequest, response: Response
 ) -> AccessRequestRead:
-    set_etag(response, loaded.request.version)
-    return await service.to_read(session, loaded.request)
+    return tagged(response, loaded.request.version, await service.to_read(session, loaded.request))
 
 
 @router.post(BASE + "/{request_id}/approval", response_model=AccessRequestRead)

@@ -48,7 +48,7 @@ from app.platform.clock import clock
 from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.pagination import apply_keyset, page_of
-from app.platform.problems import Conflict, DeniedAccess, Forbidden, field_error
+from app.platform.problems import Conflict, Forbidden, denial, field_error
 from app.risk.scoring import add_months
 from app.worklist.registry import TaskRead
 
@@ -192,22 +192,34 @@ async def list_requests(
     return page_of(rows, limit, "created_at")
 
 
-def _decidable(principal: Principal, request: AccessRequest, expected: int) -> None:
-    """A decision is the second person's, made once, on the version they read."""
-    if request.recorded_by == principal.user_id:
+def second_person(
+    principal: Principal, request: AccessRequest, first: uuid.UUID | None, detail: str, reason: str
+) -> None:
+    """Four eyes: the caller must not be ``first``, who took the step before."""
+    if first == principal.user_id:
         raise Forbidden(
-            "Four eyes: another person than the one who recorded the request must decide it.",
-            denied=DeniedAccess(
-                action=Action.ACCESS_REQUEST_DECIDE,
-                actor=principal,
-                target_type=TARGET,
-                target_id=str(request.id),
-                reason="four eyes: recorder may not decide",
-            ),
+            detail,
+            denied=denial(Action.ACCESS_REQUEST_DECIDE, principal, TARGET, request.id, reason),
         )
+
+
+def _decide(
+    principal: Principal, request: AccessRequest, expected: int, status: RequestStatus
+) -> None:
+    """Record the decision: the second person's, made once, on the version they read."""
+    second_person(
+        principal,
+        request,
+        request.recorded_by,
+        "Four eyes: another person than the one who recorded the request must decide it.",
+        "four eyes: recorder may not decide",
+    )
     if request.status != RequestStatus.RECORDED:
         raise Conflict(f"The request is {request.status} already; a decision is final.")
     check_version(expected, request.version)
+    request.status = status
+    request.decided_by = principal.user_id
+    request.decided_at = utcnow()
 
 
 async def approve(
@@ -217,10 +229,7 @@ async def approve(
     body: AccessRequestApproval,
     expected: int,
 ) -> AccessRequest:
-    _decidable(principal, request, expected)
-    request.status = RequestStatus.APPROVED
-    request.decided_by = principal.user_id
-    request.decided_at = utcnow()
+    _decide(principal, request, expected, RequestStatus.APPROVED)
     request.withholding_ground = body.withhold_police_data
     await session.flush()
     audit.record(
@@ -243,10 +252,7 @@ async def refuse(
     body: AccessRequestRefusal,
     expected: int,
 ) -> AccessRequest:
-    _decidable(principal, request, expected)
-    request.status = RequestStatus.REFUSED
-    request.decided_by = principal.user_id
-    request.decided_at = utcnow()
+    _decide(principal, request, expected, RequestStatus.REFUSED)
     request.refusal_ground = body.ground
     await session.flush()
     audit.record(

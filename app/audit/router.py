@@ -11,7 +11,7 @@ from app.audit.schemas import AuditEventRead, BrokenRow, VerifyRequest, VerifyRe
 from app.audit.verify import verify
 from app.platform.db import SessionDep
 from app.platform.inputs import UtcDatetime
-from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, rendered
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -30,7 +30,7 @@ async def list_audit_events(
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[AuditEventRead]:
     """Read the access log (auditor only), newest first, with keyset paging."""
-    items, next_cursor = await service.list_events(
+    found = await service.list_events(
         session,
         actor_id=actor_id,
         target_type=target_type,
@@ -42,9 +42,7 @@ async def list_audit_events(
         limit=limit,
     )
     service.record(session, principal, "audit.events.read", "audit_log", None)
-    return Page[AuditEventRead](
-        items=[AuditEventRead.model_validate(e) for e in items], next_cursor=next_cursor
-    )
+    return rendered(found, AuditEventRead.model_validate)
 
 
 @router.post("/verify", response_model=VerifyResult)

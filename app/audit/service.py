@@ -27,7 +27,7 @@ from app.auth.tokens import VerifiedClaims
 from app.platform import context as requestctx
 from app.platform.db import utcnow
 from app.platform.extensions import registries_of
-from app.platform.pagination import apply_keyset, page_of
+from app.platform.pagination import apply_keyset, page_of, where_given
 from app.platform.problems import DeniedAccess
 
 log = logging.getLogger("casecoord.audit")
@@ -185,13 +185,12 @@ async def list_events(
     limit: int,
 ) -> tuple[Sequence[AuditEvent], str | None]:
     await pending.write_pending(session)  # this transaction's own rows too, as autoflush did
-    stmt: Select[Any] = select(AuditEvent)
-    if actor_id:
-        stmt = stmt.where(AuditEvent.actor_id == actor_id)
-    if target_type:
-        stmt = stmt.where(AuditEvent.target_type == target_type)
-    if target_id:
-        stmt = stmt.where(AuditEvent.target_id == target_id)
+    stmt: Select[Any] = where_given(
+        select(AuditEvent),
+        (AuditEvent.actor_id, actor_id),
+        (AuditEvent.target_type, target_type),
+        (AuditEvent.target_id, target_id),
+    )
     if action:
         # "case.read" matches exactly; "case." matches the whole family.
         if action.endswith("."):

@@ -93,11 +93,17 @@ def _clean_text(value: str) -> bool:
     return not any(unicodedata.category(ch) in {"Cc", "Cs"} for ch in value)
 
 
-def _time_claim(claims: dict[str, Any], name: str, required: bool) -> float | None:
+def _claim(claims: dict[str, Any], name: str, required: bool) -> Any:
+    """The claim ``name``, None when absent (a required one must be present)."""
     value = claims.get(name)
+    if value is None and required:
+        raise TokenError(f"token lacks '{name}'")
+    return value
+
+
+def _time_claim(claims: dict[str, Any], name: str, required: bool) -> float | None:
+    value = _claim(claims, name, required)
     if value is None:
-        if required:
-            raise TokenError(f"token lacks '{name}'")
         return None
     # bool is an int subclass: True must not pass as the time 1.
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -108,10 +114,8 @@ def _time_claim(claims: dict[str, Any], name: str, required: bool) -> float | No
 
 
 def _string_claim(claims: dict[str, Any], name: str, required: bool) -> str | None:
-    value = claims.get(name)
+    value = _claim(claims, name, required)
     if value is None:
-        if required:
-            raise TokenError(f"token lacks '{name}'")
         return None
     if not isinstance(value, str):
         raise TokenError(f"bad claim {name}: not a string")

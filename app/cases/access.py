@@ -26,7 +26,7 @@ from app.cases.schemas import AccessKind, CaseRole
 from app.directory.models import TeamMembership, User
 from app.platform import context as requestctx
 from app.platform.db import utcnow
-from app.platform.problems import DeniedAccess, Forbidden, NotFound
+from app.platform.problems import Forbidden, NotFound, denial
 
 # The rule is written once over "who" (user, organisation) and "when": with the
 # caller's values for ad-hoc queries, or with bound parameters for the
@@ -160,13 +160,7 @@ def not_found(
 ) -> NotFound:
     return NotFound(
         f"No such {target_type.replace('_', ' ')}.",
-        denied=DeniedAccess(
-            action=str(action),
-            actor=principal,
-            target_type=target_type,
-            target_id=str(target_id),
-            reason="not visible",
-        ),
+        denied=denial(str(action), principal, target_type, target_id, "not visible"),
     )
 
 
@@ -270,13 +264,7 @@ async def enforce_relation(
     def refuse(detail: str, reason: str) -> Forbidden:
         return Forbidden(
             detail,
-            denied=DeniedAccess(
-                action=action,
-                actor=principal,
-                target_type="case",
-                target_id=str(access.case.id),
-                reason=reason,
-            ),
+            denied=denial(action, principal, "case", access.case.id, reason),
         )
 
     if access.role is None:

@@ -36,7 +36,7 @@ from app.platform.crypto import CaseCipher, KeyRing
 from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.pagination import fetch_page
-from app.platform.problems import Conflict, DeniedAccess, NotFound
+from app.platform.problems import Conflict, NotFound, denial
 
 GRANT_MINUTES = 60
 
@@ -92,13 +92,7 @@ async def load_outsider_case(
         # the excluded party nothing; the audit row says why.
         raise NotFound(
             "No such case.",
-            denied=DeniedAccess(
-                action=action,
-                actor=principal,
-                target_type="case",
-                target_id=str(case.id),
-                reason="must-not-receive",
-            ),
+            denied=denial(action, principal, "case", case.id, "must-not-receive"),
         )
     is_member = await session.scalar(
         select(CaseMember.id).where(

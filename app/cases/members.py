@@ -35,7 +35,7 @@ from app.directory.models import TeamMembership, User
 from app.events.outbox import EventType, emit
 from app.platform.crypto import CaseCipher, KeyRing
 from app.platform.etag import check_version
-from app.platform.problems import Conflict, DeniedAccess, Forbidden, field_error
+from app.platform.problems import Conflict, Forbidden, denial, field_error
 
 
 def to_read(cipher: CaseCipher, member: CaseMember) -> MemberRead:
@@ -103,23 +103,15 @@ async def add_member(
     if hah_outsider and access.role != CaseRole.LEAD:
         raise Forbidden(
             "Only a lead may invite someone other than police into a HAH case.",
-            denied=DeniedAccess(
-                action=Action.CASE_MEMBER_MANAGE,
-                actor=principal,
-                target_type="case",
-                target_id=str(case.id),
-                reason="hah invite needs lead",
+            denied=denial(
+                Action.CASE_MEMBER_MANAGE, principal, "case", case.id, "hah invite needs lead"
             ),
         )
     if not await may_receive(session, case.id, Party(user_id=user.id)):
         raise MustNotReceive(
             "The user's organisation is on this case's must-not-receive list.",
-            denied=DeniedAccess(
-                action=Action.CASE_MEMBER_MANAGE,
-                actor=principal,
-                target_type="case",
-                target_id=str(case.id),
-                reason="must not receive",
+            denied=denial(
+                Action.CASE_MEMBER_MANAGE, principal, "case", case.id, "must not receive"
             ),
         )
     invited = in_team is None or hah_outsider

@@ -26,7 +26,7 @@ from app.cases.models import CaseNote
 from app.cases.schemas import NoteCreate, NoteRead, NoteVisibility
 from app.platform.crypto import CaseCipher, KeyRing
 from app.platform.pagination import apply_keyset, page_of
-from app.platform.problems import DeniedAccess, Forbidden, field_error
+from app.platform.problems import Forbidden, denial, field_error
 
 
 def visible_notes(case_id: uuid.UUID, principal: Principal) -> Select[CaseNote]:
@@ -165,23 +165,23 @@ async def add_note(
                 "corrects_id",
                 "No such note in this case.",
                 "not_found",
-                denied=DeniedAccess(
-                    action=Action.CASE_NOTE_WRITE,
-                    actor=principal,
-                    target_type="case_note",
-                    target_id=str(data.corrects_id),
-                    reason="note not visible",
+                denied=denial(
+                    Action.CASE_NOTE_WRITE,
+                    principal,
+                    "case_note",
+                    data.corrects_id,
+                    "note not visible",
                 ),
             )
         if original.author_organisation_id != principal.organisation_id:
             raise Forbidden(
                 "Only the author's organisation may correct a note.",
-                denied=DeniedAccess(
-                    action=Action.CASE_NOTE_WRITE,
-                    actor=principal,
-                    target_type="case_note",
-                    target_id=str(original.id),
-                    reason="other organisation",
+                denied=denial(
+                    Action.CASE_NOTE_WRITE,
+                    principal,
+                    "case_note",
+                    original.id,
+                    "other organisation",
                 ),
             )
         if "visibility" in data.model_fields_set and data.visibility.value != original.visibility:

@@ -40,7 +40,7 @@ from app.persons.schemas import PersonFields
 from app.platform.crypto import KeyRing
 from app.platform.db import utcnow
 from app.platform.etag import check_version
-from app.platform.problems import Conflict, DeniedAccess, field_error
+from app.platform.problems import Conflict, denial, field_error
 
 
 def visible_person_ids(principal: Principal, now: datetime | None = None) -> Select[uuid.UUID]:
@@ -104,12 +104,12 @@ async def add_participant(
                 "person_id",
                 "No such person.",
                 "not_found",
-                denied=DeniedAccess(
-                    action=Action.CASE_PARTICIPANT_WRITE,
-                    actor=principal,
-                    target_type="person",
-                    target_id=str(data.person_id),
-                    reason="person not visible",
+                denied=denial(
+                    Action.CASE_PARTICIPANT_WRITE,
+                    principal,
+                    "person",
+                    data.person_id,
+                    "person not visible",
                 ),
             )
         existing = await session.scalar(

@@ -38,7 +38,7 @@ from app.cases.schemas import (
 from app.directory.dependencies import CaseTeam
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
-from app.platform.etag import IfMatch, set_etag
+from app.platform.etag import IfMatch, set_created, tagged
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
@@ -73,14 +73,14 @@ async def create_case(
     async def create() -> tuple[CaseRead, uuid.UUID]:
         team = await teams(body.team_id)
         access = await service.create_case(session, keyring, principal, team, body)
-        set_etag(response, access.case.version)
-        response.headers["Location"] = f"/api/v1/cases/{access.case.id}"
+        set_created(response, access.case.version, f"/api/v1/cases/{access.case.id}")
         return await service.to_read(session, keyring, access), access.case.id
 
     async def reread(target_id: str) -> CaseRead:
         access = await load_case_access(session, principal, uuid.UUID(target_id), Action.CASE_READ)
-        set_etag(response, access.case.version)
-        return await service.read_case(session, keyring, access)
+        return tagged(
+            response, access.case.version, await service.read_case(session, keyring, access)
+        )
 
     return await create_once(
         idempotency, session, principal, body, response, "case", create, reread
@@ -132,8 +132,7 @@ async def get_case(
     session: SessionDep, keyring: KeyRingDep, access: CurrentCase, response: Response
 ) -> CaseRead:
     """One case you are a member of (or hold an emergency grant for). Audited."""
-    set_etag(response, access.case.version)
-    return await service.read_case(session, keyring, access)
+    return tagged(response, access.case.version, await service.read_case(session, keyring, access))
 
 
 @router.patch("/cases/{case_id}", response_model=CaseRead)
@@ -147,8 +146,7 @@ async def update_case(
 ) -> CaseRead:
     """Change the summary or the next review date. Status moves only by transitions."""
     out = await service.update_case(session, keyring, access, body, expected)
-    set_etag(response, access.case.version)
-    return out
+    return tagged(response, access.case.version, out)
 
 
 @router.post("/cases/{case_id}/transitions", response_model=CaseRead)
@@ -163,8 +161,7 @@ async def transition_case(
 ) -> CaseRead:
     """Move the case along its scheme's lifecycle (409 lists the allowed targets)."""
     out = await service.transition(session, keyring, gates, access, body, expected)
-    set_etag(response, access.case.version)
-    return out
+    return tagged(response, access.case.version, out)
 
 
 @router.get("/cases/{case_id}/transitions", response_model=list[TransitionRead])

@@ -17,7 +17,7 @@ from app.cases.dependencies import (
 from app.cases.schemas import EmergencyAccessCreate, EmergencyGrantRead, EmergencyReview
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
-from app.platform.etag import IfMatch, set_etag
+from app.platform.etag import IfMatch, set_created, tagged
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
@@ -48,14 +48,14 @@ async def request_emergency_access(
         grant = await service.grant_access(
             session, keyring, principal, await outsider(case_id), body
         )
-        set_etag(response, grant.version)
-        response.headers["Location"] = f"/api/v1/emergency-access/{grant.id}"
+        set_created(response, grant.version, f"/api/v1/emergency-access/{grant.id}")
         return await service.to_read(session, keyring, grant), grant.id
 
     async def reread(target_id: str) -> EmergencyGrantRead:
         grant = await service.own_grant(session, principal, case_id, uuid.UUID(target_id))
-        set_etag(response, grant.version)
-        return await service.read_grant(session, keyring, principal, grant)
+        return tagged(
+            response, grant.version, await service.read_grant(session, keyring, principal, grant)
+        )
 
     return await create_once(
         idempotency, session, principal, body, response, "emergency_grant", create, reread
@@ -98,8 +98,9 @@ async def get_emergency_access(
 ) -> EmergencyGrantRead:
     """One emergency access grant: who, which case, why and until when."""
     grant = await service.get_grant(session, principal, grant_id)
-    set_etag(response, grant.version)
-    return await service.read_grant(session, keyring, principal, grant)
+    return tagged(
+        response, grant.version, await service.read_grant(session, keyring, principal, grant)
+    )
 
 
 @router.post("/emergency-access/{grant_id}/review", response_model=EmergencyGrantRead)
@@ -115,5 +116,4 @@ async def review_emergency_access(
     """Mark a grant reviewed, with a finding (If-Match: the grant's ETag)."""
     grant = await service.get_grant(session, principal, grant_id)
     grant = await service.review_grant(session, keyring, principal, grant, body, expected)
-    set_etag(response, grant.version)
-    return await service.to_read(session, keyring, grant)
+    return tagged(response, grant.version, await service.to_read(session, keyring, grant))

@@ -12,7 +12,7 @@ from app.cases.dependencies import CaseExclusionReader, CaseExclusionWriter
 from app.cases.schemas import ExclusionCreate, ExclusionRead
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
-from app.platform.etag import IfMatch, set_etag
+from app.platform.etag import IfMatch, set_created, tagged
 from app.platform.idempotency import Idempotency, create_once
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -43,17 +43,18 @@ async def add_exclusion(
 
     async def create() -> tuple[ExclusionRead, uuid.UUID]:
         entry = await service.add_exclusion(session, keyring, access, body)
-        set_etag(response, entry.version)
-        location = f"/api/v1/cases/{access.case.id}/must-not-receive/{entry.id}"
-        response.headers["Location"] = location
+        set_created(
+            response, entry.version, f"/api/v1/cases/{access.case.id}/must-not-receive/{entry.id}"
+        )
         return (await service.reads(session, keyring, access, [entry]))[0], entry.id
 
     async def reread(target_id: str) -> ExclusionRead:
         entry = await service.get_exclusion(
             session, access, uuid.UUID(target_id), Action.CASE_EXCLUSION_READ
         )
-        set_etag(response, entry.version)
-        return (await service.reads(session, keyring, access, [entry]))[0]
+        return tagged(
+            response, entry.version, (await service.reads(session, keyring, access, [entry]))[0]
+        )
 
     return await create_once(
         idempotency, session, access.principal, body, response, "case_exclusion", create, reread

@@ -12,7 +12,7 @@ from app.cases.dependencies import CaseMemberManager, CaseMemberReader
 from app.cases.schemas import MemberCreate, MemberRead, MemberUpdate
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
-from app.platform.etag import IfMatch, set_etag
+from app.platform.etag import IfMatch, set_created, tagged
 from app.platform.idempotency import Idempotency, create_once
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -42,16 +42,16 @@ async def add_member(
 
     async def create() -> tuple[MemberRead, uuid.UUID]:
         member = await service.add_member(session, keyring, access, body)
-        set_etag(response, member.version)
-        response.headers["Location"] = f"/api/v1/cases/{access.case.id}/members/{member.id}"
+        set_created(response, member.version, f"/api/v1/cases/{access.case.id}/members/{member.id}")
         return (await service.reads(session, keyring, access, [member]))[0], member.id
 
     async def reread(target_id: str) -> MemberRead:
         member = await service.get_member(
             session, access, uuid.UUID(target_id), Action.CASE_MEMBER_READ
         )
-        set_etag(response, member.version)
-        return await service.read_member(session, keyring, access, member)
+        return tagged(
+            response, member.version, await service.read_member(session, keyring, access, member)
+        )
 
     return await create_once(
         idempotency, session, access.principal, body, response, "case_member", create, reread
@@ -68,8 +68,9 @@ async def get_member(
 ) -> MemberRead:
     """One member of the case."""
     member = await service.get_member(session, access, member_id, access.action)
-    set_etag(response, member.version)
-    return await service.read_member(session, keyring, access, member)
+    return tagged(
+        response, member.version, await service.read_member(session, keyring, access, member)
+    )
 
 
 @router.patch(BASE + "/{member_id}", response_model=MemberRead)
@@ -85,8 +86,9 @@ async def update_member(
     """Change a member's case role. Needs If-Match; the case keeps one lead."""
     member = await service.get_member(session, access, member_id, access.action)
     member = await service.update_member(session, access, member, body, expected)
-    set_etag(response, member.version)
-    return (await service.reads(session, keyring, access, [member]))[0]
+    return tagged(
+        response, member.version, (await service.reads(session, keyring, access, [member]))[0]
+    )
 
 
 @router.delete(BASE + "/{member_id}", status_code=204, response_class=Response)

@@ -12,7 +12,7 @@ from app.cases.dependencies import CaseNoteReader, CaseNoteWriter
 from app.cases.schemas import NoteCreate, NoteRead
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
-from app.platform.etag import set_etag
+from app.platform.etag import set_created, tagged
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
@@ -46,14 +46,14 @@ async def add_note(
 
     async def create() -> tuple[NoteRead, uuid.UUID]:
         out = await service.add_note(session, keyring, access, body)
-        set_etag(response, out.version)
-        response.headers["Location"] = f"/api/v1/cases/{access.case.id}/notes/{out.id}"
+        set_created(response, out.version, f"/api/v1/cases/{access.case.id}/notes/{out.id}")
         return out, out.id
 
     async def reread(target_id: str) -> NoteRead:
         note = await service.get_note(session, access, uuid.UUID(target_id), Action.CASE_NOTE_READ)
-        set_etag(response, note.version)
-        return await service.read_note(session, keyring, access, note)
+        return tagged(
+            response, note.version, await service.read_note(session, keyring, access, note)
+        )
 
     return await create_once(
         idempotency, session, access.principal, body, response, "case_note", create, reread
@@ -70,5 +70,4 @@ async def get_note(
 ) -> NoteRead:
     """One note, if its visibility lets you read it."""
     note = await service.get_note(session, access, note_id, access.action)
-    set_etag(response, note.version)
-    return await service.read_note(session, keyring, access, note)
+    return tagged(response, note.version, await service.read_note(session, keyring, access, note))

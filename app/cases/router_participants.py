@@ -12,7 +12,7 @@ from app.cases.dependencies import CaseParticipantReader, CaseParticipantWriter
 from app.cases.schemas import ParticipantCreate, ParticipantRead, ParticipantUpdate
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
-from app.platform.etag import IfMatch, set_etag
+from app.platform.etag import IfMatch, set_created, tagged
 from app.platform.idempotency import Idempotency, create_once
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -45,17 +45,22 @@ async def add_participant(
 
     async def create() -> tuple[ParticipantRead, uuid.UUID]:
         participant = await service.add_participant(session, access, body, keyring)
-        set_etag(response, participant.version)
-        location = f"/api/v1/cases/{access.case.id}/participants/{participant.id}"
-        response.headers["Location"] = location
+        set_created(
+            response,
+            participant.version,
+            f"/api/v1/cases/{access.case.id}/participants/{participant.id}",
+        )
         return service.to_read(participant, keyring), participant.id
 
     async def reread(target_id: str) -> ParticipantRead:
         participant = await service.get_participant(
             session, access, uuid.UUID(target_id), Action.CASE_PARTICIPANT_READ
         )
-        set_etag(response, participant.version)
-        return service.read_participant(session, access, participant, keyring)
+        return tagged(
+            response,
+            participant.version,
+            service.read_participant(session, access, participant, keyring),
+        )
 
     return await create_once(
         idempotency, session, access.principal, body, response, "case_participant", create, reread
@@ -72,8 +77,11 @@ async def get_participant(
 ) -> ParticipantRead:
     """One participant of the case."""
     participant = await service.get_participant(session, access, participant_id, access.action)
-    set_etag(response, participant.version)
-    return service.read_participant(session, access, participant, keyring)
+    return tagged(
+        response,
+        participant.version,
+        service.read_participant(session, access, participant, keyring),
+    )
 
 
 @router.patch(BASE + "/{participant_id}", response_model=ParticipantRead)
@@ -89,8 +97,7 @@ async def update_participant(
     """Change a participant's role in the case. Needs If-Match."""
     participant = await service.get_participant(session, access, participant_id, access.action)
     participant = await service.update_participant(session, access, participant, body, expected)
-    set_etag(response, participant.version)
-    return service.to_read(participant, keyring)
+    return tagged(response, participant.version, service.to_read(participant, keyring))
 
 
 @router.delete(BASE + "/{participant_id}", status_code=204, response_class=Response)

@@ -48,7 +48,7 @@ from app.platform.crypto import CaseCipher, KeyRing
 from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.pagination import apply_keyset, page_of
-from app.platform.problems import Conflict, DeniedAccess, Forbidden, Unprocessable
+from app.platform.problems import Conflict, Forbidden, Unprocessable, denial
 
 REFERENCE_PREFIX = {Scheme.ANKKURI: "ANK", Scheme.MARAK: "MRK", Scheme.HAH: "HAH"}
 #: Crockford base32 without look-alikes: easy to read out over the phone.
@@ -104,13 +104,7 @@ async def create_case(
     if scheme == Scheme.HAH and not principal.has(Role.POLICE):
         raise Forbidden(
             "HAH cases are opened and owned by police.",
-            denied=DeniedAccess(
-                action=Action.CASE_CREATE,
-                actor=principal,
-                target_type="team",
-                target_id=str(team.id),
-                reason="hah needs police",
-            ),
+            denied=denial(Action.CASE_CREATE, principal, "team", team.id, "hah needs police"),
         )
     now = utcnow()
     case = Case(
@@ -215,12 +209,12 @@ async def transition(
         raise TransitionGated(
             "; ".join(f["detail"] for f in failed),
             extra={"to": data.to.value, "gates": failed},
-            denied=DeniedAccess(
-                action=Action.CASE_TRANSITION,
-                actor=access.principal,
-                target_type="case",
-                target_id=str(case.id),
-                reason="gated: " + ",".join(f["gate"] for f in failed),
+            denied=denial(
+                Action.CASE_TRANSITION,
+                access.principal,
+                "case",
+                case.id,
+                "gated: " + ",".join(f["gate"] for f in failed),
             ),
         )
     now = utcnow()

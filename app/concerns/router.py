@@ -25,7 +25,7 @@ from app.concerns.schemas import (
 )
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
-from app.platform.etag import IfMatch, set_etag
+from app.platform.etag import IfMatch, tagged
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
@@ -56,8 +56,7 @@ async def submit_concern(
         concern, _screener = await service.load_for_reading(
             session, principal, uuid.UUID(target_id)
         )
-        set_etag(response, concern.version)
-        return service.feedback(concern)
+        return tagged(response, concern.version, service.feedback(concern))
 
     return await create_once(
         idempotency, session, principal, body, response, "concern", create, reread
@@ -83,8 +82,9 @@ async def get_concern(
 ) -> Any:
     """The receiving team sees the concern; its submitter sees only the status."""
     concern, screener = await service.load_for_reading(session, principal, concern_id)
-    set_etag(response, concern.version)
-    return await service.read(session, principal, concern, screener)
+    return tagged(
+        response, concern.version, await service.read(session, principal, concern, screener)
+    )
 
 
 @router.post("/concerns/{concern_id}/screening", response_model=ConcernRead)
@@ -101,5 +101,8 @@ async def screen_concern(
     """Decide: under consideration, open a case, attach to a case, or dismiss with a reason."""
     principal = case_of.principal
     concern = await service.screen(session, keyring, case_of, concern, body, expected)
-    set_etag(response, concern.version)
-    return service.full(concern, await service.readable_among(session, principal, [concern]))
+    return tagged(
+        response,
+        concern.version,
+        service.full(concern, await service.readable_among(session, principal, [concern])),
+    )

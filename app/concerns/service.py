@@ -48,7 +48,7 @@ from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.lookup import named_or_422
 from app.platform.pagination import fetch_page
-from app.platform.problems import Conflict, DeniedAccess, NotFound, field_error
+from app.platform.problems import Conflict, NotFound, denial, field_error
 
 if TYPE_CHECKING:
     from app.cases.dependencies import CaseLoader
@@ -145,13 +145,7 @@ def _born(code: str | None) -> date | None:
 def _not_found(principal: Principal, concern_id: uuid.UUID, action: str) -> NotFound:
     return NotFound(
         "No such concern.",
-        denied=DeniedAccess(
-            action=action,
-            actor=principal,
-            target_type="concern",
-            target_id=str(concern_id),
-            reason="not visible",
-        ),
+        denied=denial(action, principal, "concern", concern_id, "not visible"),
     )
 
 

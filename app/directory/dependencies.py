@@ -17,7 +17,7 @@ from app.auth.policy import Action, Relation, relation_exempt, require
 from app.auth.principal import Principal
 from app.directory.models import Team
 from app.directory.service import get_team
-from app.platform.problems import DeniedAccess, Forbidden, field_error
+from app.platform.problems import Forbidden, denial, field_error
 
 MeReader = Annotated[Principal, Depends(require(Action.ME_READ))]
 OrganisationReader = Annotated[Principal, Depends(require(Action.ORGANISATION_READ))]
@@ -46,13 +46,7 @@ class TeamManagement:
             return
         raise Forbidden(
             "You may manage only your own organisation's teams.",
-            denied=DeniedAccess(
-                action=self.action,
-                actor=principal,
-                target_type="team",
-                target_id=str(team_id) if team_id else None,
-                reason="other organisation",
-            ),
+            denied=denial(self.action, principal, "team", team_id, "other organisation"),
         )
 
     async def team(self, team_id: uuid.UUID) -> Team:
@@ -91,13 +85,7 @@ class TeamLoader:
         if team.id not in self.principal.team_ids:
             raise Forbidden(
                 "You can do this only in a team you belong to.",
-                denied=DeniedAccess(
-                    action=self.action,
-                    actor=self.principal,
-                    target_type="team",
-                    target_id=str(team.id),
-                    reason="not in team",
-                ),
+                denied=denial(self.action, self.principal, "team", team.id, "not in team"),
             )
         return team
 

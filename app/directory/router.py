@@ -35,9 +35,9 @@ from app.directory.schemas import (
     UserUpdate,
 )
 from app.platform.db import SessionDep
-from app.platform.etag import IfMatch, set_etag
+from app.platform.etag import IfMatch, tagged
 from app.platform.idempotency import Idempotency, create_once, create_versioned
-from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, rendered
 
 router = APIRouter(prefix="/api/v1", tags=["directory"])
 
@@ -67,10 +67,8 @@ async def list_organisations(
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[OrganisationRead]:
     """Organisations known to the service, by name."""
-    items, nxt = await service.list_organisations(session, kind, cursor, limit)
-    return Page[OrganisationRead](
-        items=[OrganisationRead.model_validate(o) for o in items], next_cursor=nxt
-    )
+    found = await service.list_organisations(session, kind, cursor, limit)
+    return rendered(found, OrganisationRead.model_validate)
 
 
 @router.post("/organisations", response_model=OrganisationRead, status_code=201)
@@ -101,8 +99,7 @@ async def get_organisation(
 ) -> OrganisationRead:
     """One organisation."""
     org = await service.get_organisation(session, org_id)
-    set_etag(response, org.version)
-    return OrganisationRead.model_validate(org)
+    return tagged(response, org.version, OrganisationRead.model_validate(org))
 
 
 @router.patch("/organisations/{org_id}", response_model=OrganisationRead)
@@ -117,8 +114,7 @@ async def update_organisation(
     """Rename or deactivate an organisation. Needs If-Match."""
     org = await service.get_organisation(session, org_id)
     org = await service.update_organisation(session, principal, org, body, expected)
-    set_etag(response, org.version)
-    return OrganisationRead.model_validate(org)
+    return tagged(response, org.version, OrganisationRead.model_validate(org))
 
 
 @router.get("/users", response_model=Page[UserRead])
@@ -131,9 +127,9 @@ async def list_users(
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[UserRead]:
     """Users, filtered by organisation and status."""
-    items, nxt = await service.list_users(session, organisation_id, disabled, cursor, limit)
+    found = await service.list_users(session, organisation_id, disabled, cursor, limit)
     audit.record(session, principal, "directory.users.listed", "user", None)
-    return Page[UserRead](items=[UserRead.model_validate(u) for u in items], next_cursor=nxt)
+    return rendered(found, UserRead.model_validate)
 
 
 @router.get("/users/{user_id}", response_model=UserRead)
@@ -146,8 +142,7 @@ async def get_user(
     """One user."""
     user = await service.get_user(session, user_id)
     audit.record(session, principal, "directory.user.read", "user", user.id)
-    set_etag(response, user.version)
-    return UserRead.model_validate(user)
+    return tagged(response, user.version, UserRead.model_validate(user))
 
 
 @router.patch("/users/{user_id}", response_model=UserRead)
@@ -163,8 +158,7 @@ async def update_user(
     organisation (their tokens must then claim it). Each takes effect at once."""
     user = await service.get_user(session, user_id)
     user = await service.update_user(session, principal, user, body, expected)
-    set_etag(response, user.version)
-    return UserRead.model_validate(user)
+    return tagged(response, user.version, UserRead.model_validate(user))
 
 
 @router.get("/teams", response_model=Page[TeamRead])
@@ -178,10 +172,10 @@ async def list_teams(
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[TeamRead]:
     """Teams, filtered by organisation and kind."""
-    items, nxt = await service.list_teams(
+    found = await service.list_teams(
         session, kind, organisation_id, principal if mine else None, cursor, limit
     )
-    return Page[TeamRead](items=[TeamRead.model_validate(t) for t in items], next_cursor=nxt)
+    return rendered(found, TeamRead.model_validate)
 
 
 @router.post("/teams", response_model=TeamRead, status_code=201)
@@ -213,8 +207,7 @@ async def get_team(
 ) -> TeamRead:
     """One team."""
     team = await service.get_team(session, team_id)
-    set_etag(response, team.version)
-    return TeamRead.model_validate(team)
+    return tagged(response, team.version, TeamRead.model_validate(team))
 
 
 @router.patch("/teams/{team_id}", response_model=TeamRead)
@@ -230,8 +223,7 @@ async def update_team(
     """Rename or deactivate a team. Needs If-Match."""
     team = await manage.team(team_id)
     team = await service.update_team(session, principal, team, body, expected)
-    set_etag(response, team.version)
-    return TeamRead.model_validate(team)
+    return tagged(response, team.version, TeamRead.model_validate(team))
 
 
 @router.get("/teams/{team_id}/members", response_model=list[TeamMemberRead])

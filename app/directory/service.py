@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
@@ -22,7 +22,7 @@ from app.directory.schemas import (
 )
 from app.platform.etag import check_version
 from app.platform.lookup import get_or_404, named_or_422
-from app.platform.pagination import fetch_page
+from app.platform.pagination import fetch_page, where_given
 from app.platform.problems import (
     Conflict,
     NotFound,
@@ -42,9 +42,7 @@ async def get_organisation(session: AsyncSession, org_id: uuid.UUID) -> Organisa
 async def list_organisations(
     session: AsyncSession, kind: str | None, cursor: str | None, limit: int
 ) -> tuple[list[Organisation], str | None]:
-    stmt: Select[Any] = select(Organisation)
-    if kind:
-        stmt = stmt.where(Organisation.kind == kind)
+    stmt = where_given(select(Organisation), (Organisation.kind, kind))
     return await fetch_page(
         session, stmt, Organisation.code, Organisation.id, cursor, limit, descending=False
     )
@@ -91,11 +89,9 @@ async def list_users(
     cursor: str | None,
     limit: int,
 ) -> tuple[list[User], str | None]:
-    stmt: Select[Any] = select(User)
-    if organisation_id:
-        stmt = stmt.where(User.organisation_id == organisation_id)
-    if disabled is not None:
-        stmt = stmt.where(User.disabled == disabled)
+    stmt = where_given(
+        select(User), (User.organisation_id, organisation_id), (User.disabled, disabled)
+    )
     return await fetch_page(session, stmt, User.created_at, User.id, cursor, limit)
 
 
@@ -140,11 +136,7 @@ async def list_teams(
     cursor: str | None,
     limit: int,
 ) -> tuple[list[Team], str | None]:
-    stmt: Select[Any] = select(Team)
-    if kind:
-        stmt = stmt.where(Team.kind == kind)
-    if organisation_id:
-        stmt = stmt.where(Team.organisation_id == organisation_id)
+    stmt = where_given(select(Team), (Team.kind, kind), (Team.organisation_id, organisation_id))
     if mine_of is not None:
         stmt = stmt.where(Team.id.in_(mine_of.team_ids))
     return await fetch_page(session, stmt, Team.created_at, Team.id, cursor, limit)

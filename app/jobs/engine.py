@@ -35,13 +35,11 @@ import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, delete, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import insert, or_, select, update
 
-from app.jobs.models import JobLease, JobRun
+from app.jobs.ledger import ensure_rows, leases, prune_runs, runs
 from app.jobs.registry import Job, JobContext, Jobs
 from app.platform.clock import clock
 
@@ -51,8 +49,6 @@ if TYPE_CHECKING:
     from app.platform.extensions import Registries
 
 log = logging.getLogger("casecoord.jobs")
-leases = cast(Table, JobLease.__table__)
-runs = cast(Table, JobRun.__table__)
 #: The shortest sleep between ticks (a busy loop guard).
 MIN_WAIT = 0.05
 
@@ -169,13 +165,22 @@ class Engine:
         self._wake_at = None
         return max(wait, MIN_WAIT)
 
+    async def _attempt(self, job: Job) -> tuple[int, str | None]:
+        """Run ``job`` once: how many things it handled, and the class of the exception
+        it failed with (logged; a cancellation is not caught)."""
+        try:
+            return int(await job.run(self.context)), None
+        except Exception as exc:
+            log.exception("job %s failed; it runs again at its next period", job.name)
+            return 0, type(exc).__name__
+
     # -- singleton jobs --------------------------------------------------------
 
     async def _due(self, names: set[str]) -> _Due:
         now = clock.now()
         async with self.db.sessionmaker.begin() as session:
             if not names <= self._known:
-                await _ensure_rows(session, names - self._known)
+                await ensure_rows(session, names - self._known)
                 self._known |= names
             rows = (
                 await session.execute(
@@ -242,16 +247,12 @@ class Engine:
             return RunReport(job.name, "held")
         started, run_id = claimed
         renewer = asyncio.create_task(self._renew(job.name))
-        handled, error = 0, None
         try:
-            handled = int(await job.run(self.context))
+            handled, error = await self._attempt(job)
         except asyncio.CancelledError:
             renewer.cancel()
             await _complete(self._finish(job, started, run_id, None, 0, "cancelled", None))
             raise
-        except Exception as exc:
-            error = type(exc).__name__
-            log.exception("job %s failed; it runs again at its next period", job.name)
         finally:
             renewer.cancel()
         if handled:
@@ -318,7 +319,7 @@ class Engine:
                     .where(runs.c.id == run_id)
                     .values(finished_at=now, handled=handled, outcome=outcome, error_class=error)
                 )
-                await _prune(session, job.name, self.settings.jobs_history_keep)
+                await prune_runs(session, job.name, self.settings.jobs_history_keep)
         except Exception:
             log.exception("job %s: could not record its run; the lease will expire", job.name)
 
@@ -326,14 +327,7 @@ class Engine:
 
     async def run_queue(self, job: Job) -> RunReport:
         started = clock.now()
-        handled, error = 0, None
-        try:
-            handled = int(await job.run(self.context))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            error = type(exc).__name__
-            log.exception("job %s failed; it runs again at its next period", job.name)
+        handled, error = await self._attempt(job)
         if handled or error:
             try:
                 async with self.db.sessionmaker.begin() as session:
@@ -348,7 +342,7 @@ class Engine:
                             error_class=error,
                         )
                     )
-                    await _prune(session, job.name, self.settings.jobs_history_keep)
+                    await prune_runs(session, job.name, self.settings.jobs_history_keep)
             except Exception:
                 log.exception("job %s: could not record its run", job.name)
         return RunReport(job.name, "failed" if error else "ran", handled, error)
@@ -376,25 +370,3 @@ async def _complete(work: Coroutine[Any, Any, None]) -> None:
     except asyncio.CancelledError:
         await task
         raise
-
-
-async def _ensure_rows(session: AsyncSession, names: set[str]) -> None:
-    """A lease row for each job, due at once; a row another process made stays."""
-    dialect = session.get_bind().dialect.name
-    maker = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    for name in sorted(names):
-        stmt = maker(leases).values(name=name, runs=0, failures=0)
-        await session.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
-
-
-async def _prune(session: AsyncSession, job: str, keep: int) -> None:
-    """Keep the last ``keep`` runs of ``job``."""
-    cutoff = (
-        select(runs.c.id)
-        .where(runs.c.job == job)
-        .order_by(runs.c.id.desc())
-        .offset(keep)
-        .limit(1)
-        .scalar_subquery()
-    )
-    await session.execute(delete(runs).where(runs.c.job == job, runs.c.id <= cutoff))

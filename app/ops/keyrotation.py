@@ -29,13 +29,15 @@ shredded case's gets a tombstone instead): app/casekeys/freetext.py.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Column, MetaData, Table, func, select, update
+from sqlalchemy import Column, ColumnElement, MetaData, Row, Select, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.casekeys.freetext import plaintext_left, seal_legacy_text
 from app.casekeys.models import CaseKey
@@ -52,6 +54,7 @@ from app.platform.crypto import (
 BATCH = 200
 SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 Progress = Callable[[int], None]
+AnyRow = Row[*tuple[Any, ...]]
 #: ``keys status``: values of shredded cases (no key opens them, none is needed).
 SHREDDED = "shredded"
 #: ``keys status``: free text still in plain text (written before 0021).
@@ -135,91 +138,91 @@ async def rotate(
         if table.name in CASE_SEALED:
             await _rotate_case_table(sessions, metadata, table, keyring, result, progress)
             continue
-        after: uuid.UUID | None = None
-        while True:
-            async with sessions() as session:
-                stmt = select(table.c.id, *columns).order_by(table.c.id).limit(BATCH)
-                if after is not None:
-                    stmt = stmt.where(table.c.id > after)
-                rows = (await session.execute(stmt)).all()
-                if not rows:
-                    break
-                for row in rows:
-                    await _reseal_row(session, table, columns, row, keyring, result, progress)
-                await session.commit()
-                after = rows[-1][0]
+        reseal = partial(
+            _reseal_rows,
+            table=table,
+            columns=columns,
+            keyring=keyring,
+            result=result,
+            progress=progress,
+        )
+        await _in_batches(sessions, select(table.c.id, *columns), table.c.id, reseal)
     return result
 
 
-async def _reseal_row(
+async def _in_batches(
+    sessions: SessionFactory,
+    stmt: Select[*tuple[Any, ...]],
+    key: ColumnElement[Any] | InstrumentedAttribute[Any],
+    handle: Callable[[AsyncSession, Sequence[AnyRow]], Awaitable[None]],
+) -> None:
+    """Hand the rows of ``stmt`` to ``handle`` :data:`BATCH` at a time in ``key`` order
+    (the first column selected), each batch in its own session, committed on its own."""
+    after: Any = None
+    while True:
+        async with sessions() as session:
+            batch = stmt.order_by(key).limit(BATCH)
+            if after is not None:
+                batch = batch.where(key > after)
+            rows = (await session.execute(batch)).all()
+            if not rows:
+                return
+            await handle(session, rows)
+            await session.commit()
+            after = rows[-1][0]
+
+
+async def _reseal_rows(
     session: AsyncSession,
+    rows: Sequence[AnyRow],
+    *,
     table: Table,
     columns: list[Column[Any]],
-    row: Any,
     keyring: KeyRing,
     result: RotationResult,
     progress: Progress | None,
 ) -> None:
-    row_id = row[0]
-    for index, column in enumerate(columns, start=1):
-        sealed = row[index]
-        if sealed is None:
-            continue
-        fresh = keyring.reseal(sealed, FieldContext(table.name, row_id, column.name))
-        if fresh is None:
-            result.current += 1
-        else:
-            values: dict[str, Any] = {column.name: fresh}
-            if "updated_at" in table.c:
-                values["updated_at"] = table.c.updated_at  # re-encryption is not an edit
-            done = await session.execute(
-                update(table)
-                .where(table.c.id == row_id, column == sealed)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(done, "rowcount", 1) == 1:
-                result.resealed += 1
-                result.per_table[table.name] = result.per_table.get(table.name, 0) + 1
+    for row in rows:
+        row_id = row[0]
+        for column, sealed in zip(columns, row[1:], strict=True):
+            if sealed is None:
+                continue
+            fresh = keyring.reseal(sealed, FieldContext(table.name, row_id, column.name))
+            if fresh is None:
+                result.current += 1
             else:
-                result.skipped_changed += 1
-        if progress is not None:
-            progress(1)
+                await _write_back(session, table, column, row_id, sealed, fresh, result)
+            if progress is not None:
+                progress(1)
 
 
 async def rewrap_case_keys(sessions: SessionFactory, keyring: KeyRing) -> int:
     """Rewrap every live case data key not under the primary field key."""
     done = 0
-    after: uuid.UUID | None = None
-    while True:
-        async with sessions() as session:
-            stmt = (
-                select(CaseKey.case_id, CaseKey.wrapped_key)
-                .where(CaseKey.destroyed_at.is_(None), CaseKey.wrapped_key.is_not(None))
-                .where((CaseKey.key_version != keyring.primary_kid) | CaseKey.key_version.is_(None))
-                .order_by(CaseKey.case_id)
-                .limit(BATCH)
-            )
-            if after is not None:
-                stmt = stmt.where(CaseKey.case_id > after)
-            rows = (await session.execute(stmt)).all()
-            if not rows:
-                return done
-            for case_id, wrapped in rows:
-                assert wrapped is not None
-                key = keyring.unwrap_data_key(case_id, Sealed(wrapped))
-                moved = await session.execute(
-                    update(CaseKey)
-                    .where(CaseKey.case_id == case_id, CaseKey.wrapped_key == wrapped)
-                    .values(
-                        wrapped_key=keyring.wrap_data_key(case_id, key).token,
-                        key_version=keyring.primary_kid,
-                    )
-                    .execution_options(synchronize_session=False)
+
+    async def rewrap(session: AsyncSession, rows: Sequence[AnyRow]) -> None:
+        nonlocal done
+        for case_id, wrapped in rows:
+            assert wrapped is not None
+            key = keyring.unwrap_data_key(case_id, Sealed(wrapped))
+            moved = await session.execute(
+                update(CaseKey)
+                .where(CaseKey.case_id == case_id, CaseKey.wrapped_key == wrapped)
+                .values(
+                    wrapped_key=keyring.wrap_data_key(case_id, key).token,
+                    key_version=keyring.primary_kid,
                 )
-                done += getattr(moved, "rowcount", 1)
-            await session.commit()
-            after = rows[-1][0]
+                .execution_options(synchronize_session=False)
+            )
+            done += getattr(moved, "rowcount", 1)
+
+    stale = (
+        select(CaseKey.case_id, CaseKey.wrapped_key)
+        .where(CaseKey.destroyed_at.is_(None), CaseKey.wrapped_key.is_not(None))
+        .where((CaseKey.key_version != keyring.primary_kid) | CaseKey.key_version.is_(None))
+    )
+    await _in_batches(sessions, stale, CaseKey.case_id, rewrap)
+    return done
 
 
 async def _rotate_case_table(
@@ -232,35 +235,28 @@ async def _rotate_case_table(
 ) -> None:
     """Move a case-sealed table's v1 values under their case keys."""
     columns = [c for c in table.columns if isinstance(c.type, EncryptedText)]
-    after: uuid.UUID | None = None
-    while True:
-        async with sessions() as session:
-            stmt = case_of_rows(metadata, table).order_by(table.c.id).limit(BATCH)
-            if after is not None:
-                stmt = stmt.where(table.c.id > after)
-            rows = (await session.execute(stmt)).all()
-            if not rows:
-                return
-            for row in rows:
-                row_id, case_id = row[0], row[1]
-                for column, sealed in zip(columns, row[2:], strict=True):
-                    if sealed is None:
-                        continue
-                    if sealed.case_id is not None:
-                        result.current += 1
-                    else:
-                        cipher = await case_cipher(session, keyring, case_id, create=True)
-                        ctx = FieldContext(table.name, row_id, column.name)
-                        fresh = (
-                            tombstone(case_id)
-                            if cipher.shredded
-                            else cipher.seal(keyring.open(sealed, ctx), ctx)
-                        )
-                        await _write_back(session, table, column, row_id, sealed, fresh, result)
-                    if progress is not None:
-                        progress(1)
-            await session.commit()
-            after = rows[-1][0]
+
+    async def reseal(session: AsyncSession, rows: Sequence[AnyRow]) -> None:
+        for row in rows:
+            row_id, case_id = row[0], row[1]
+            for column, sealed in zip(columns, row[2:], strict=True):
+                if sealed is None:
+                    continue
+                if sealed.case_id is not None:
+                    result.current += 1
+                else:
+                    cipher = await case_cipher(session, keyring, case_id, create=True)
+                    ctx = FieldContext(table.name, row_id, column.name)
+                    fresh = (
+                        tombstone(case_id)
+                        if cipher.shredded
+                        else cipher.seal(keyring.open(sealed, ctx), ctx)
+                    )
+                    await _write_back(session, table, column, row_id, sealed, fresh, result)
+                if progress is not None:
+                    progress(1)
+
+    await _in_batches(sessions, case_of_rows(metadata, table), table.c.id, reseal)
 
 
 async def _write_back(

@@ -27,7 +27,7 @@ from app.auth.principal import Principal
 from app.directory.models import Organisation
 from app.persons.models import Consent, Person
 from app.platform.db import utcnow
-from app.platform.problems import DeniedAccess, NotFound, field_error
+from app.platform.problems import NotFound, denial, field_error
 
 DEFAULT_WINDOW = timedelta(days=730)
 MAX_ENTRIES = 10_000
@@ -89,13 +89,7 @@ async def access_report(
     if person is None:
         raise NotFound(
             "No such person.",
-            denied=DeniedAccess(
-                action=Action.PERSON_ACCESS_REPORT,
-                actor=principal,
-                target_type="person",
-                target_id=str(person_id),
-                reason="not found",
-            ),
+            denied=denial(Action.PERSON_ACCESS_REPORT, principal, "person", person_id, "not found"),
         )
     until = until or utcnow()
     since = since or until - DEFAULT_WINDOW

@@ -36,13 +36,7 @@ from app.persons.consent_schemas import (
 from app.persons.models import Consent, Person
 from app.persons.service import PersonAccess
 from app.platform.db import utcnow
-from app.platform.problems import (
-    Conflict,
-    DeniedAccess,
-    Forbidden,
-    NotFound,
-    field_error,
-)
+from app.platform.problems import Conflict, Forbidden, NotFound, denial, field_error
 
 ADULT_AGE = 18
 CLOCK_SKEW = timedelta(minutes=5)
@@ -177,12 +171,12 @@ async def withdraw_consent(
     if through is None or not through.reach.writable:
         raise Forbidden(
             "Emergency access is read-only.",
-            denied=DeniedAccess(
-                action=Action.CONSENT_WRITE,
-                actor=access.principal,
-                target_type="person",
-                target_id=str(access.person.id),
-                reason="emergency access is read-only",
+            denied=denial(
+                Action.CONSENT_WRITE,
+                access.principal,
+                "person",
+                access.person.id,
+                "emergency access is read-only",
             ),
         )
     if consent.withdrawn_at is not None:
@@ -280,11 +274,7 @@ async def require_sharing_basis(
     if problem is not None:
         raise SharingBlocked(
             problem,
-            denied=DeniedAccess(
-                action=action,
-                actor=principal,
-                target_type="person",
-                target_id=str(person_id),
-                reason=f"sharing blocked: {scope.value}",
+            denied=denial(
+                action, principal, "person", person_id, f"sharing blocked: {scope.value}"
             ),
         )

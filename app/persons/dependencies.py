@@ -28,7 +28,7 @@ from app.persons.protected import Reach
 from app.persons.service import PersonAccess
 from app.platform import context as requestctx
 from app.platform.db import SessionDep, utcnow
-from app.platform.problems import DeniedAccess, Forbidden
+from app.platform.problems import Forbidden, denial
 
 PersonId = Annotated[uuid.UUID, Path(description="The person id.")]
 CaseId = Annotated[uuid.UUID, Path(description="The case id.")]
@@ -114,13 +114,7 @@ def person_access(
 def _read_only(action: Action | str, principal: Principal, person_id: uuid.UUID) -> Forbidden:
     return Forbidden(
         "Emergency access is read-only.",
-        denied=DeniedAccess(
-            action=str(action),
-            actor=principal,
-            target_type="person",
-            target_id=str(person_id),
-            reason="emergency access is read-only",
-        ),
+        denied=denial(str(action), principal, "person", person_id, "emergency access is read-only"),
     )
 
 

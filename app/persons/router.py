@@ -46,7 +46,7 @@ from app.persons.schemas import (
 )
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
-from app.platform.etag import IfMatch, set_etag
+from app.platform.etag import IfMatch, set_created, set_etag, tagged
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.inputs import Input
 
@@ -130,8 +130,7 @@ async def _create_person(
         participant_id=participant.id,
         case_id=access.case.id,
     )
-    set_etag(response, person.version)
-    response.headers["Location"] = f"/api/v1/persons/{person.id}"
+    set_created(response, person.version, f"/api/v1/persons/{person.id}")
     return out, person.id
 
 
@@ -182,8 +181,11 @@ async def get_person(
     address, phones and safe contact *that case* recorded."""
     if case_id is not None:
         access = through_case(access, case_id)
-    set_etag(response, access.person.version)
-    return await service.read_person(session, keyring, access, case_id)
+    return tagged(
+        response,
+        access.person.version,
+        await service.read_person(session, keyring, access, case_id),
+    )
 
 
 @router.patch("/persons/{person_id}", response_model=AnyPersonRead)
@@ -199,8 +201,7 @@ async def correct_person(
     case (``case_id``) you make it through; its readers see the version."""
     access = through_case(access, body.case_id)
     out = await service.correct_person(session, keyring, access, body, expected)
-    set_etag(response, access.person.version)
-    return out
+    return tagged(response, access.person.version, out)
 
 
 @router.get("/persons/{person_id}/history", response_model=PersonHistory)

@@ -14,7 +14,7 @@ from app.persons.dependencies import CaseFactsHistoryReader, CaseFactsReader, Ca
 from app.persons.fact_schemas import AnyFacts, FactsHistory, FactsUpdate
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
-from app.platform.etag import IfMatch, set_etag
+from app.platform.etag import IfMatch, tagged
 
 router = APIRouter(prefix="/api/v1", tags=["persons"])
 BASE = "/cases/{case_id}/persons/{person_id}/facts"
@@ -27,8 +27,7 @@ async def get_case_facts(
     """What this case recorded about reaching the person, as your role may see it
     (version 0: nothing recorded yet)."""
     out, version = await facts.read_facts(session, keyring, access)
-    set_etag(response, version)
-    return out
+    return tagged(response, version, out)
 
 
 @router.patch(BASE, response_model=AnyFacts)
@@ -43,8 +42,7 @@ async def correct_case_facts(
     """Record or correct this case's facts: a new version with you as author and
     the reason (If-Match: "0" for the first)."""
     out, version = await facts.correct_facts(session, keyring, access, body, expected)
-    set_etag(response, version)
-    return out
+    return tagged(response, version, out)
 
 
 @router.get(BASE + "/history", response_model=FactsHistory)

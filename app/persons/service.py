@@ -54,7 +54,7 @@ from app.persons.search import issue_match_handle
 from app.platform.crypto import CaseCipher, FieldContext, KeyRing
 from app.platform.db import utcnow
 from app.platform.etag import check_version
-from app.platform.problems import Conflict, DeniedAccess, Forbidden, field_error
+from app.platform.problems import Conflict, Forbidden, denial, field_error
 
 
 class IdentityCodeInUse(Conflict):
@@ -192,13 +192,7 @@ def _write_version(
 def _forbid_protected(principal: Principal, action: str, target: uuid.UUID | None) -> Forbidden:
     return Forbidden(
         "Your role may not see or change protected fields of this person.",
-        denied=DeniedAccess(
-            action=action,
-            actor=principal,
-            target_type="person" if target else None,
-            target_id=str(target) if target else None,
-            reason="protected fields",
-        ),
+        denied=denial(action, principal, "person" if target else None, target, "protected fields"),
     )
 
 

@@ -39,7 +39,7 @@ from app.plans.service import open_safe_contact
 from app.platform.crypto import KeyRing
 from app.platform.db import utcnow
 from app.platform.language import Language
-from app.platform.problems import Conflict, DeniedAccess, Unprocessable
+from app.platform.problems import Conflict, Unprocessable, denial
 
 #: Who a plan document may be made for.
 RECIPIENT_ROLES = (ParticipantRole.VICTIM, ParticipantRole.YOUNG_PERSON, ParticipantRole.GUARDIAN)
@@ -100,12 +100,8 @@ async def _recipient(
     if not await may_receive(session, access.case.id, Party(person_id=person.id)):
         raise MustNotReceive(
             "This person is on the case's must-not-receive list; no document is made for them.",
-            denied=DeniedAccess(
-                action=Action.CASE_PLAN_DOCUMENT,
-                actor=access.principal,
-                target_type="person",
-                target_id=str(person.id),
-                reason="must-not-receive",
+            denied=denial(
+                Action.CASE_PLAN_DOCUMENT, access.principal, "person", person.id, "must-not-receive"
             ),
         )
     if role not in {r.value for r in RECIPIENT_ROLES}:

@@ -37,7 +37,7 @@ from app.plans.service import _require_draft, _touch, current_version, live_meas
 from app.platform.crypto import KeyRing
 from app.platform.db import utcnow
 from app.platform.etag import check_version
-from app.platform.problems import DeniedAccess, Forbidden, field_error
+from app.platform.problems import Forbidden, denial, field_error
 
 
 async def _check_responsible(
@@ -174,12 +174,12 @@ async def change_status(
     if not await may_change_status(session, access, measure):
         raise Forbidden(
             "Only the responsible organisation or a lead of the case changes this measure.",
-            denied=DeniedAccess(
-                action=Action.CASE_MEASURE_STATUS,
-                actor=access.principal,
-                target_type="measure",
-                target_id=str(measure.id),
-                reason="not responsible organisation",
+            denied=denial(
+                Action.CASE_MEASURE_STATUS,
+                access.principal,
+                "measure",
+                measure.id,
+                "not responsible organisation",
             ),
         )
     check_version(expected, measure.version)

@@ -47,7 +47,7 @@ from app.platform.crypto import KeyRing
 from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.pagination import apply_keyset, page_of
-from app.platform.problems import Conflict, DeniedAccess, NotFound, Unprocessable
+from app.platform.problems import Conflict, NotFound, Unprocessable, denial
 
 if TYPE_CHECKING:
     from app.cases.dependencies import CaseLoader
@@ -107,13 +107,7 @@ async def get_meeting(
     if meeting is None:
         raise NotFound(
             "No such meeting.",
-            denied=DeniedAccess(
-                action=action,
-                actor=principal,
-                target_type="meeting",
-                target_id=str(meeting_id),
-                reason="not visible",
-            ),
+            denied=denial(action, principal, "meeting", meeting_id, "not visible"),
         )
     return meeting
 

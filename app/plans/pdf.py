@@ -1,71 +1,23 @@
-"""The plan document as PDF, drawn with fpdf2 (pure Python, no system libraries).
-
-It uses the PDF core font Helvetica, which every reader has and which covers
-Latin-1: Finnish and Swedish letters (ä ö å Ä Ö Å) print as they are. A
-character outside Latin-1 (a name such as "Šárka", a typographic dash) is
-folded to its closest Latin-1 form, never dropped silently into a blank.
-"""
+"""The plan document as PDF (fonts and folding to Latin-1: app/platform/pdf.py)."""
 
 from __future__ import annotations
 
-import unicodedata
 from typing import TYPE_CHECKING
 
-from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from app.plans.labels import format_date
 from app.plans.schemas import PlanKind
+from app.platform.pdf import latin1, new_document
 
 if TYPE_CHECKING:
     from app.plans.document import PlanDocument
 
-_FOLD = {
-    "\u2013": "-",
-    "\u2014": "-",
-    "\u2018": "'",
-    "\u2019": "'",
-    "\u201c": '"',
-    "\u201d": '"',
-    "\u2026": "...",
-    "\u00a0": " ",
-    "\u2022": "-",
-}
-
-
-def latin1(text: str) -> str:
-    out = []
-    for char in text:
-        char = _FOLD.get(char, char)
-        try:
-            char.encode("latin-1")
-        except UnicodeEncodeError:
-            base = unicodedata.normalize("NFKD", char).encode("latin-1", "ignore").decode("latin-1")
-            char = base or "?"
-        out.append(char)
-    return "".join(out)
-
-
-class _Doc(FPDF):
-    footer_text = ""
-
-    def footer(self) -> None:
-        self.set_y(-15)
-        self.set_font("Helvetica", size=8)
-        self.cell(0, 5, latin1(self.footer_text), align="L")
-        self.cell(0, 5, f"{self.page_no()}/{{nb}}", align="R")
-
 
 def render_pdf(doc: PlanDocument) -> bytes:
     t = doc.t
-    pdf = _Doc(format="A4")
-    pdf.footer_text = t("footer")
-    pdf.set_title(latin1(t(doc.kind)))
+    pdf = new_document(t(doc.kind), t("footer"))
     pdf.set_lang(doc.lang)
-    pdf.set_creator("casecoord")
-    pdf.set_auto_page_break(auto=True, margin=20)
-    pdf.set_margins(18, 18, 18)
-    pdf.add_page()
     width = pdf.epw
 
     def heading(text: str, size: int = 13) -> None:

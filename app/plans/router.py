@@ -36,7 +36,7 @@ from app.plans.schemas import (
 )
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
-from app.platform.etag import IfMatch, set_etag
+from app.platform.etag import IfMatch, set_created, tagged
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.language import Language
 
@@ -52,8 +52,7 @@ async def get_plan(
     plan = await service.get_plan(session, access, access.action)
     out = await service.plan_read(session, keyring, access, plan)
     access.audit(session, "plan.read", "plan", plan.id)
-    set_etag(response, plan.version)
-    return out
+    return tagged(response, plan.version, out)
 
 
 @router.post(BASE, response_model=PlanRead, status_code=201)
@@ -69,8 +68,7 @@ async def create_plan(
 
     async def create() -> tuple[PlanRead, uuid.UUID]:
         plan = await service.create_plan(session, keyring, access, body)
-        set_etag(response, plan.version)
-        response.headers["Location"] = f"/api/v1/cases/{access.case.id}/plan"
+        set_created(response, plan.version, f"/api/v1/cases/{access.case.id}/plan")
         return await service.plan_read(session, keyring, access, plan), plan.id
 
     async def reread(target_id: str) -> PlanRead:
@@ -79,8 +77,7 @@ async def create_plan(
             raise not_found(Action.CASE_PLAN_READ, access.principal, "plan", target_id)
         out = await service.plan_read(session, keyring, access, plan)
         access.audit(session, "plan.read", "plan", plan.id)
-        set_etag(response, plan.version)
-        return out
+        return tagged(response, plan.version, out)
 
     return await create_once(
         idempotency, session, access.principal, body, response, "plan", create, reread
@@ -92,8 +89,7 @@ async def _plan_out(
 ) -> PlanRead:
     plan = await service.get_plan(session, access, Action.CASE_PLAN_READ)
     await session.refresh(plan)
-    set_etag(response, plan.version)
-    return await service.plan_read(session, keyring, access, plan)
+    return tagged(response, plan.version, await service.plan_read(session, keyring, access, plan))
 
 
 @router.patch(BASE, response_model=PlanRead)
@@ -196,9 +192,9 @@ async def add_measure(
     async def create() -> tuple[MeasureRead, uuid.UUID]:
         plan = await service.get_plan(session, access, access.action)
         measure = await measure_service.add_measure(session, keyring, access, plan, body)
-        set_etag(response, measure.version)
-        location = f"/api/v1/cases/{access.case.id}/plan/measures/{measure.id}"
-        response.headers["Location"] = location
+        set_created(
+            response, measure.version, f"/api/v1/cases/{access.case.id}/plan/measures/{measure.id}"
+        )
         return (await _measure_reads(session, keyring, plan, [measure]))[0], measure.id
 
     async def reread(target_id: str) -> MeasureRead:
@@ -207,8 +203,9 @@ async def add_measure(
         measure = await measure_service.get_measure(
             session, access, plan, uuid.UUID(target_id), action
         )
-        set_etag(response, measure.version)
-        return (await _measure_reads(session, keyring, plan, [measure]))[0]
+        return tagged(
+            response, measure.version, (await _measure_reads(session, keyring, plan, [measure]))[0]
+        )
 
     return await create_once(
         idempotency, session, access.principal, body, response, "measure", create, reread
@@ -229,8 +226,9 @@ async def update_measure(
     plan = await service.get_plan(session, access, access.action)
     measure = await measure_service.get_measure(session, access, plan, measure_id, access.action)
     await measure_service.update_measure(session, keyring, access, plan, measure, body, expected)
-    set_etag(response, measure.version)
-    return (await _measure_reads(session, keyring, plan, [measure]))[0]
+    return tagged(
+        response, measure.version, (await _measure_reads(session, keyring, plan, [measure]))[0]
+    )
 
 
 @router.post(BASE + "/measures/{measure_id}/status", response_model=MeasureRead)
@@ -248,8 +246,9 @@ async def change_measure_status(
     plan = await service.get_plan(session, access, action)
     measure = await measure_service.get_measure(session, access, plan, measure_id, action)
     await measure_service.change_status(session, access, plan, measure, body, expected)
-    set_etag(response, measure.version)
-    return (await _measure_reads(session, keyring, plan, [measure]))[0]
+    return tagged(
+        response, measure.version, (await _measure_reads(session, keyring, plan, [measure]))[0]
+    )
 
 
 @router.get(

@@ -35,7 +35,7 @@ from app.plans.schemas import (
 )
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
-from app.platform.etag import IfMatch, set_etag
+from app.platform.etag import IfMatch, set_created, tagged
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
@@ -48,8 +48,9 @@ async def _out(
 ) -> MeetingRead:
     meeting = await service.get_meeting(session, principal, meeting_id, Action.MEETING_READ)
     await session.refresh(meeting)
-    set_etag(response, meeting.version)
-    return await service.meeting_read(session, principal, meeting)
+    return tagged(
+        response, meeting.version, await service.meeting_read(session, principal, meeting)
+    )
 
 
 @router.post("/meetings", response_model=MeetingRead, status_code=201)
@@ -66,8 +67,7 @@ async def create_meeting(
     async def create() -> tuple[MeetingRead, uuid.UUID]:
         team = await teams(body.team_id)
         meeting = await service.create_meeting(session, principal, team, body)
-        set_etag(response, meeting.version)
-        response.headers["Location"] = f"/api/v1/meetings/{meeting.id}"
+        set_created(response, meeting.version, f"/api/v1/meetings/{meeting.id}")
         return await service.meeting_read(session, principal, meeting), meeting.id
 
     async def reread(target_id: str) -> MeetingRead:

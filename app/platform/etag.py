@@ -7,7 +7,7 @@ that both pass the header check cannot both win.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, Response
 
@@ -19,8 +19,23 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
+T = TypeVar("T")
+
+
 def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = etag(version)
+
+
+def tagged(response: Response, version: int, body: T) -> T:
+    """``body``, to be returned with ``version`` as the response's ETag."""
+    set_etag(response, version)
+    return body
+
+
+def set_created(response: Response, version: int, location: str) -> None:
+    """The ETag and Location of what a POST created."""
+    set_etag(response, version)
+    response.headers["Location"] = location
 
 
 def _if_match(

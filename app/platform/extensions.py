@@ -19,11 +19,12 @@ takes it from the request (:func:`registry` as a dependency) or as a parameter.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from fastapi import FastAPI, Request
 
 T = TypeVar("T")
+HookT = TypeVar("HookT")
 
 
 class Registries:
@@ -56,3 +57,19 @@ def registry(kind: type[T]) -> Callable[[Request], T]:
 
     dependency.__name__ = f"registry_{kind.__name__}"
     return dependency
+
+
+class Hooks(Generic[HookT]):
+    """A registry of hooks of one ``kind``, called in the order the installs registered
+    them; a hook registered twice is a wiring error."""
+
+    kind: ClassVar[str] = "hook"
+
+    def __init__(self) -> None:
+        self.hooks: list[HookT] = []
+
+    def register(self, hook: HookT) -> None:
+        if hook in self.hooks:
+            name = getattr(hook, "__name__", hook)
+            raise RuntimeError(f"{self.kind} hook {name} registered twice")
+        self.hooks.append(hook)

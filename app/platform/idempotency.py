@@ -39,7 +39,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.platform.clock import clock
 from app.platform.db import Base, UUIDPk
-from app.platform.etag import set_etag
+from app.platform.etag import set_created, tagged
 from app.platform.extensions import registries_of
 from app.platform.problems import Conflict, field_error
 
@@ -301,14 +301,12 @@ async def create_versioned(
 
     async def create() -> tuple[M, uuid.UUID | str]:
         made = await make()
-        response.headers["Location"] = location.format(id=made.id)
-        set_etag(response, made.version)
+        set_created(response, made.version, location.format(id=made.id))
         return render(made), made.id
 
     async def reread(target_id: str) -> M:
         loaded = await load(uuid.UUID(target_id))
-        set_etag(response, loaded.version)
-        return render(loaded)
+        return tagged(response, loaded.version, render(loaded))
 
     return await create_once(
         idempotency, session, actor, body, response, target_type, create, reread

@@ -1,10 +1,11 @@
-"""Loading a row by its primary key, or answering 404."""
+"""Loading (or locking) a row by its primary key, or answering 404."""
 
 from __future__ import annotations
 
 import uuid
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.platform.problems import NotFound, field_error
@@ -29,3 +30,10 @@ async def named_or_422(
     if row is None:
         raise field_error(field, detail, "not_found")
     return row
+
+
+async def lock_row(session: AsyncSession, model: Any, row_id: uuid.UUID) -> bool:
+    """Whether the ``model`` row ``row_id`` exists; if it does, it stays locked (FOR
+    UPDATE on PostgreSQL) until the transaction ends."""
+    stmt = select(model.id).where(model.id == row_id).with_for_update()
+    return await session.scalar(stmt) is not None

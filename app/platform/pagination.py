@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -19,6 +19,7 @@ from app.platform.inputs import refusal
 from app.platform.problems import field_error
 
 T = TypeVar("T")
+RowT = TypeVar("RowT")
 SelectT = TypeVar("SelectT", bound=Select)  # type: ignore[type-arg]
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
@@ -32,6 +33,22 @@ Cursor = Annotated[
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = None
+
+
+def rendered(found: tuple[Sequence[RowT], str | None], render: Callable[[RowT], T]) -> Page[T]:
+    """The page a list route answers: ``found`` (rows and the next cursor, as
+    :func:`fetch_page` returns them) with each row rendered by ``render``."""
+    rows, next_cursor = found
+    return Page(items=[render(row) for row in rows], next_cursor=next_cursor)
+
+
+def where_given(stmt: SelectT, *filters: tuple[Any, Any]) -> SelectT:
+    """``stmt`` narrowed to ``column == value`` for each ``(column, value)`` filter of a
+    list whose value was given (not None, not an empty string)."""
+    for column, value in filters:
+        if value is not None and value != "":
+            stmt = stmt.where(column == value)
+    return stmt
 
 
 def encode_cursor(sort_value: Any, row_id: uuid.UUID) -> str:

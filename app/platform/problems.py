@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.platform.extensions import registries_of
+from app.platform.extensions import Hooks, registries_of
 
 log = logging.getLogger("casecoord.errors")
 
@@ -54,6 +54,15 @@ class DeniedAccess:
     reason: str = ""
     actor: Any = None  # a Principal, or None when no token was accepted
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def denial(
+    action: str, actor: Any, target_type: str | None, target_id: object, reason: str
+) -> DeniedAccess:
+    """The audit record of a refusal: ``actor`` tried ``action`` on that target (none
+    when ``target_id`` is None), refused for ``reason``."""
+    target = None if target_id is None else str(target_id)
+    return DeniedAccess(action, target_type, target, reason, actor)
 
 
 class DomainError(Exception):
@@ -255,16 +264,10 @@ def allowed_methods(request: Request) -> list[str]:
 DenialHook = Callable[[Request, DeniedAccess, int], Awaitable[None]]
 
 
-class DenialHooks:
+class DenialHooks(Hooks[DenialHook]):
     """The app's hooks for a refused request (the audit domain installs its record)."""
 
-    def __init__(self) -> None:
-        self.hooks: list[DenialHook] = []
-
-    def register(self, hook: DenialHook) -> None:
-        if hook in self.hooks:
-            raise RuntimeError(f"denial hook {hook.__name__} registered twice")
-        self.hooks.append(hook)
+    kind = "denial"
 
 
 def install_handlers(app: FastAPI) -> None:

@@ -13,7 +13,7 @@ from app.casekeys.service import case_cipher
 from app.cases.access import not_found
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
-from app.platform.etag import IfMatch, etag, set_etag
+from app.platform.etag import IfMatch, etag, tagged
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.referrals import fhir, fhir_schemas, inbox, service, transitions, views
@@ -52,8 +52,7 @@ async def _out(
     session: SessionDep, keyring: KeyRingDep, access: ReferralAccess, response: Response
 ) -> View:
     view = await views.detail(session, keyring, access)
-    set_etag(response, access.referral.version)
-    return view
+    return tagged(response, access.referral.version, view)
 
 
 @router.post("/cases/{case_id}/referrals", response_model=ReferralDetail, status_code=201)

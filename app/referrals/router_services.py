@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.platform.db import SessionDep
-from app.platform.etag import IfMatch, set_etag
+from app.platform.etag import IfMatch, tagged
 from app.platform.idempotency import Idempotency, create_versioned
 from app.platform.language import SpokenLanguage
-from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, rendered
 from app.referrals import catalogue
 from app.referrals.dependencies import ServiceManager, ServiceReader
 from app.referrals.schemas import ServiceCreate, ServiceRead, ServiceType, ServiceUpdate
@@ -38,10 +38,10 @@ async def list_services(
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[ServiceRead]:
     """The directory of services cases can be referred to, by name."""
-    items, nxt = await catalogue.list_services(
+    found = await catalogue.list_services(
         session, type, area, language, include_inactive, cursor, limit
     )
-    return Page[ServiceRead](items=[ServiceRead.model_validate(s) for s in items], next_cursor=nxt)
+    return rendered(found, ServiceRead.model_validate)
 
 
 @router.post("/services", response_model=ServiceRead, status_code=201)
@@ -72,8 +72,7 @@ async def get_service(
 ) -> ServiceRead:
     """One service of the directory, with its public contacts."""
     entry = await catalogue.get_service(session, service_id)
-    set_etag(response, entry.version)
-    return ServiceRead.model_validate(entry)
+    return tagged(response, entry.version, ServiceRead.model_validate(entry))
 
 
 @router.patch("/services/{service_id}", response_model=ServiceRead)
@@ -88,5 +87,4 @@ async def update_service(
     """Edit a service of the directory. Needs If-Match."""
     entry = await catalogue.get_service(session, service_id)
     entry = await catalogue.update_service(session, principal, entry, body, expected)
-    set_etag(response, entry.version)
-    return ServiceRead.model_validate(entry)
+    return tagged(response, entry.version, ServiceRead.model_validate(entry))

@@ -41,12 +41,7 @@ from app.plans.models import Measure
 from app.plans.schemas import OPEN_STATUSES
 from app.platform.clock import clock
 from app.platform.etag import check_version
-from app.platform.problems import (
-    Conflict,
-    DeniedAccess,
-    Forbidden,
-    field_error,
-)
+from app.platform.problems import Conflict, Forbidden, denial, field_error
 from app.referrals.models import Referral, ReferralEvent, ServiceEntry
 from app.referrals.schemas import (
     ReferralCreate,
@@ -130,12 +125,12 @@ def require_referrer(access: ReferralAccess) -> CaseAccess:
     if access.side != Side.REFERRER or access.case is None or access.case.role is None:
         raise Forbidden(
             "Only an active member of the referring case may do this.",
-            denied=DeniedAccess(
-                action=access.action,
-                actor=access.principal,
-                target_type="referral",
-                target_id=str(access.referral.id),
-                reason="not the referring side",
+            denied=denial(
+                access.action,
+                access.principal,
+                "referral",
+                access.referral.id,
+                "not the referring side",
             ),
         )
     return access.case
@@ -201,12 +196,12 @@ async def check_basis(
         raise field_error(
             "basis_id",
             problem or "No such basis recorded for the subject.",
-            denied=DeniedAccess(
-                action="referral.basis",
-                actor=principal,
-                target_type="person",
-                target_id=str(subject_id),
-                reason="no valid basis for service referral",
+            denied=denial(
+                "referral.basis",
+                principal,
+                "person",
+                subject_id,
+                "no valid basis for service referral",
             ),
         )
     return basis
@@ -223,13 +218,7 @@ async def check_recipients(
         if not await may_receive(session, case.id, party):
             raise MustNotReceive(
                 f"{what} is on the case's must-not-receive list.",
-                denied=DeniedAccess(
-                    action="referral.disclose",
-                    actor=principal,
-                    target_type="case",
-                    target_id=str(case.id),
-                    reason="must not receive",
-                ),
+                denied=denial("referral.disclose", principal, "case", case.id, "must not receive"),
             )
 
 

@@ -25,7 +25,7 @@ from app.platform.clock import clock
 from app.platform.config import Settings
 from app.platform.crypto import KeyRing
 from app.platform.etag import check_version
-from app.platform.problems import Conflict, DeniedAccess, Forbidden
+from app.platform.problems import Conflict, Forbidden, denial
 from app.referrals import service, views
 from app.referrals.models import Referral
 from app.referrals.schemas import ReferralTransitionCreate, SharedField
@@ -67,12 +67,8 @@ async def transition(
     if not access.writable:
         raise Forbidden(
             "Emergency access is read-only.",
-            denied=DeniedAccess(
-                action=access.action,
-                actor=principal,
-                target_type="referral",
-                target_id=str(referral.id),
-                reason="emergency access is read-only",
+            denied=denial(
+                access.action, principal, "referral", referral.id, "emergency access is read-only"
             ),
         )
     check_version(expected, referral.version)

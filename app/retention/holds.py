@@ -21,8 +21,9 @@ from app.cases.models import Case
 from app.persons.models import Person
 from app.platform.db import utcnow
 from app.platform.etag import check_version
+from app.platform.lookup import lock_row
 from app.platform.pagination import apply_keyset, page_of
-from app.platform.problems import Conflict, DeniedAccess, NotFound
+from app.platform.problems import Conflict, NotFound, denial
 from app.retention.models import LegalHold
 from app.retention.schemas import (
     HoldGround,
@@ -39,13 +40,7 @@ TARGETS: dict[HoldTarget, Any] = {HoldTarget.CASE: Case, HoldTarget.PERSON: Pers
 def _not_found(action: Action, principal: Principal, kind: str, target_id: Any) -> NotFound:
     return NotFound(
         f"No such {kind.replace('_', ' ')}.",
-        denied=DeniedAccess(
-            action=str(action),
-            actor=principal,
-            target_type=kind,
-            target_id=str(target_id),
-            reason="not found",
-        ),
+        denied=denial(str(action), principal, kind, target_id, "not found"),
     )
 
 
@@ -69,10 +64,7 @@ def to_read(hold: LegalHold) -> LegalHoldRead:
 
 async def place(session: AsyncSession, principal: Principal, data: LegalHoldCreate) -> LegalHold:
     model = TARGETS[data.target_type]
-    found = await session.scalar(
-        select(model.id).where(model.id == data.target_id).with_for_update()
-    )
-    if found is None:
+    if not await lock_row(session, model, data.target_id):
         raise _not_found(Action.LEGAL_HOLD_PLACE, principal, data.target_type.value, data.target_id)
     hold = LegalHold(
         id=uuid.uuid4(),

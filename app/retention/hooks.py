@@ -17,19 +17,15 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.platform.extensions import Hooks
+
 PurgeHook = Callable[[AsyncSession, uuid.UUID], Awaitable[None]]
 
 
-class PurgeHooks:
+class PurgeHooks(Hooks[PurgeHook]):
     """The app's hooks for a case being purged."""
 
-    def __init__(self) -> None:
-        self.hooks: list[PurgeHook] = []
-
-    def register(self, hook: PurgeHook) -> None:
-        if hook in self.hooks:
-            raise RuntimeError(f"purge hook {getattr(hook, '__name__', hook)} registered twice")
-        self.hooks.append(hook)
+    kind = "purge"
 
     async def __call__(self, session: AsyncSession, case_id: uuid.UUID) -> None:
         for hook in self.hooks:

@@ -22,6 +22,7 @@ from app.concerns.models import Concern
 from app.events.models import OutboxEvent
 from app.persons.models import Person
 from app.platform.idempotency import IdempotencyRecord
+from app.platform.lookup import lock_row
 from app.retention.classes import Record, Schedule
 from app.retention.due import (
     PersonRefs,
@@ -99,8 +100,7 @@ async def purge_case(
     now: datetime,
 ) -> dict[str, int] | None:
     """Delete the case and every row of it; None if it is gone, held or no longer due."""
-    locked = await session.scalar(select(Case.id).where(Case.id == case_id).with_for_update())
-    if locked is None:
+    if not await lock_row(session, Case, case_id):
         return None
     # Persons taking part: a hold on one of them must not be placed mid-purge. Placing
     # a hold locks its target's row (holds.place, FOR UPDATE), so the purge share-locks
@@ -152,10 +152,7 @@ async def purge_case(
 async def purge_concern(
     session: AsyncSession, schedule: Schedule, concern_id: uuid.UUID, now: datetime
 ) -> bool:
-    locked = await session.scalar(
-        select(Concern.id).where(Concern.id == concern_id).with_for_update()
-    )
-    if locked is None:
+    if not await lock_row(session, Concern, concern_id):
         return False
     if not await _still_due(session, due_concerns_query(schedule, now), Concern.id, concern_id):
         return False
@@ -174,8 +171,7 @@ async def purge_person(
     person_id: uuid.UUID,
     now: datetime,
 ) -> dict[str, int] | None:
-    locked = await session.scalar(select(Person.id).where(Person.id == person_id).with_for_update())
-    if locked is None:
+    if not await lock_row(session, Person, person_id):
         return None
     if not await _still_due(session, due_persons_query(schedule, refs, now), Person.id, person_id):
         return None

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Response
 
 from app.auth.policy import Action
 from app.platform.db import SessionDep
-from app.platform.etag import IfMatch, set_etag
+from app.platform.etag import IfMatch, tagged
 from app.platform.idempotency import Idempotency, create_versioned
-from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, rendered
 from app.retention import holds as service
 from app.retention.dependencies import HoldLifter, HoldPlacer, HoldReader
 from app.retention.models import LegalHold
@@ -62,7 +62,7 @@ async def list_legal_holds(
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[LegalHoldRead]:
     """Legal holds, newest first (``active=true`` for those in force)."""
-    items, nxt = await service.list_holds(
+    found = await service.list_holds(
         session,
         principal,
         target_type=target_type,
@@ -71,7 +71,7 @@ async def list_legal_holds(
         cursor=cursor,
         limit=limit,
     )
-    return Page[LegalHoldRead](items=[service.to_read(h) for h in items], next_cursor=nxt)
+    return rendered(found, service.to_read)
 
 
 @router.get("/{hold_id}", response_model=LegalHoldRead)
@@ -80,8 +80,7 @@ async def get_legal_hold(
 ) -> LegalHoldRead:
     """One legal hold: its target, ground, who placed it and whether it stands."""
     hold = await service.get(session, principal, hold_id, Action.LEGAL_HOLD_READ)
-    set_etag(response, hold.version)
-    return service.read(session, principal, hold)
+    return tagged(response, hold.version, service.read(session, principal, hold))
 
 
 @router.post("/{hold_id}/lift", response_model=LegalHoldRead)
@@ -98,5 +97,4 @@ async def lift_legal_hold(
     past its period."""
     hold = await service.get(session, principal, hold_id, Action.LEGAL_HOLD_LIFT)
     hold = await service.lift(session, principal, hold, body, expected)
-    set_etag(response, hold.version)
-    return service.to_read(hold)
+    return tagged(response, hold.version, service.to_read(hold))

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 from app.auth.policy import Action
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
-from app.platform.etag import IfMatch, set_etag
+from app.platform.etag import IfMatch, set_created, tagged
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.risk import service
@@ -59,8 +59,7 @@ async def create_assessment(
 
     async def create() -> tuple[AssessmentRead, uuid.UUID]:
         assessment = await service.create(session, keyring, access, body, clock, config)
-        set_etag(response, assessment.version)
-        response.headers["Location"] = f"/api/v1/assessments/{assessment.id}"
+        set_created(response, assessment.version, f"/api/v1/assessments/{assessment.id}")
         return await service.to_read(session, keyring, assessment, language, clock), assessment.id
 
     async def reread(target_id: str) -> AssessmentRead:
@@ -69,8 +68,7 @@ async def create_assessment(
         )
         out = await service.to_read(session, keyring, found.assessment, language, clock)
         service.audit_read(session, found.case, found.assessment)
-        set_etag(response, found.assessment.version)
-        return out
+        return tagged(response, found.assessment.version, out)
 
     return await create_once(
         idempotency, session, access.principal, body, response, "assessment", create, reread
@@ -114,8 +112,7 @@ async def get_assessment(
     """One assessment, labelled from the instrument version it pinned."""
     out = await service.to_read(session, keyring, current.assessment, language, clock)
     service.audit_read(session, current.case, current.assessment)
-    set_etag(response, current.assessment.version)
-    return out
+    return tagged(response, current.assessment.version, out)
 
 
 @router.patch(ONE, response_model=AssessmentRead)
@@ -133,8 +130,11 @@ async def update_assessment(
     assessment = await service.update_draft(
         session, keyring, current.case, current.assessment, body, expected, clock
     )
-    set_etag(response, assessment.version)
-    return await service.to_read(session, keyring, assessment, language, clock)
+    return tagged(
+        response,
+        assessment.version,
+        await service.to_read(session, keyring, assessment, language, clock),
+    )
 
 
 @router.post(ONE + "/submit", response_model=AssessmentRead)
@@ -152,5 +152,8 @@ async def submit_assessment(
     assessment = await service.submit(
         session, current.case, current.assessment, expected, clock, config
     )
-    set_etag(response, assessment.version)
-    return await service.to_read(session, keyring, assessment, language, clock)
+    return tagged(
+        response,
+        assessment.version,
+        await service.to_read(session, keyring, assessment, language, clock),
+    )

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Response, status
 from app.events.outbox import EventType
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
-from app.platform.etag import IfMatch, set_etag
+from app.platform.etag import IfMatch, set_created, tagged
 from app.platform.idempotency import Idempotency, create_once
-from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, rendered
 from app.platform.problems import NotFound
 from app.webhooks import service
 from app.webhooks.dependencies import (
@@ -50,8 +50,8 @@ async def list_webhooks(
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[WebhookRead]:
     """Your organisation's webhook endpoints, newest first."""
-    items, nxt = await service.list_endpoints(session, principal, enabled, cursor, limit)
-    return Page[WebhookRead](items=[WebhookRead.model_validate(e) for e in items], next_cursor=nxt)
+    found = await service.list_endpoints(session, principal, enabled, cursor, limit)
+    return rendered(found, WebhookRead.model_validate)
 
 
 @router.post("/webhooks", response_model=WebhookWithSecret, status_code=201)
@@ -69,16 +69,18 @@ async def create_webhook(
 
     async def create() -> tuple[WebhookWithSecret, uuid.UUID]:
         endpoint, secret = await service.create(session, principal, keyring, settings, body)
-        response.headers["Location"] = f"/api/v1/webhooks/{endpoint.id}"
-        set_etag(response, endpoint.version)
+        set_created(response, endpoint.version, f"/api/v1/webhooks/{endpoint.id}")
         return _with_secret(endpoint, secret), endpoint.id
 
     async def reread(target_id: str) -> WebhookWithSecret:
         endpoint = await service.find(session, principal, uuid.UUID(target_id))
         if endpoint is None:
             raise NotFound("No such webhook.")
-        set_etag(response, endpoint.version)
-        return _with_secret(endpoint, service.signing_secrets(keyring, endpoint)[0])
+        return tagged(
+            response,
+            endpoint.version,
+            _with_secret(endpoint, service.signing_secrets(keyring, endpoint)[0]),
+        )
 
     return await create_once(
         idempotency, session, principal, body, response, "webhook", create, reread
@@ -88,8 +90,7 @@ async def create_webhook(
 @router.get("/webhooks/{webhook_id}", response_model=WebhookRead)
 async def get_webhook(owned: ManagedWebhook, response: Response) -> WebhookRead:
     """One webhook endpoint (never its secret)."""
-    set_etag(response, owned.endpoint.version)
-    return WebhookRead.model_validate(owned.endpoint)
+    return tagged(response, owned.endpoint.version, WebhookRead.model_validate(owned.endpoint))
 
 
 @router.patch("/webhooks/{webhook_id}", response_model=WebhookRead)
@@ -106,8 +107,7 @@ async def update_webhook(
     endpoint = await service.update_endpoint(
         session, owned.principal, settings, owned.endpoint, body, expected
     )
-    set_etag(response, endpoint.version)
-    return WebhookRead.model_validate(endpoint)
+    return tagged(response, endpoint.version, WebhookRead.model_validate(endpoint))
 
 
 @router.delete(
@@ -133,8 +133,7 @@ async def rotate_webhook_secret(
     endpoint, secret = await service.rotate_secret(
         session, owned.principal, keyring, settings, owned.endpoint, expected
     )
-    set_etag(response, endpoint.version)
-    return _with_secret(endpoint, secret)
+    return tagged(response, endpoint.version, _with_secret(endpoint, secret))
 
 
 @router.get("/webhook-deliveries", response_model=Page[DeliveryRead])

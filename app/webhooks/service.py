@@ -24,7 +24,7 @@ from app.platform.clock import clock
 from app.platform.config import Settings
 from app.platform.crypto import FieldContext, KeyRing
 from app.platform.etag import check_version
-from app.platform.pagination import fetch_page
+from app.platform.pagination import fetch_page, where_given
 from app.platform.problems import field_error
 from app.webhooks import urls
 from app.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -115,9 +115,7 @@ async def list_endpoints(
     cursor: str | None,
     limit: int,
 ) -> tuple[list[WebhookEndpoint], str | None]:
-    stmt = _owned(principal)
-    if enabled is not None:
-        stmt = stmt.where(WebhookEndpoint.enabled == enabled)
+    stmt = where_given(_owned(principal), (WebhookEndpoint.enabled, enabled))
     return await fetch_page(
         session, stmt, WebhookEndpoint.created_at, WebhookEndpoint.id, cursor, limit
     )
@@ -220,15 +218,12 @@ async def list_deliveries(
     cursor: str | None,
     limit: int,
 ) -> tuple[list[DeliveryRead], str | None]:
-    stmt = select(WebhookDelivery).where(
-        WebhookDelivery.organisation_id == principal.organisation_id
+    stmt = where_given(
+        select(WebhookDelivery).where(WebhookDelivery.organisation_id == principal.organisation_id),
+        (WebhookDelivery.status, status),
+        (WebhookDelivery.event_type, event_type),
+        (WebhookDelivery.endpoint_id, webhook_id),
     )
-    if status:
-        stmt = stmt.where(WebhookDelivery.status == status)
-    if event_type:
-        stmt = stmt.where(WebhookDelivery.event_type == event_type)
-    if webhook_id:
-        stmt = stmt.where(WebhookDelivery.endpoint_id == webhook_id)
     rows, nxt = await fetch_page(
         session, stmt, WebhookDelivery.created_at, WebhookDelivery.id, cursor, limit
     )
