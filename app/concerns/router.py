@@ -67,24 +67,29 @@ async def submit_concern(
 @router.get("/concerns", response_model=ConcernPage)
 async def list_concerns(
     session: SessionDep,
+    keyring: KeyRingDep,
     principal: ConcernReader,
     box: Annotated[ConcernBox, Query(description="inbox: sent to your teams; submitted: yours.")],
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[Any]:
     """Your teams' incoming concerns in full, or the status of those you submitted."""
-    items, nxt = await service.list_concerns(session, principal, box, cursor, limit)
+    items, nxt = await service.list_concerns(session, keyring, principal, box, cursor, limit)
     return Page[Any](items=list(items), next_cursor=nxt)
 
 
 @router.get("/concerns/{concern_id}", response_model=AnyConcernRead)
 async def get_concern(
-    concern_id: uuid.UUID, session: SessionDep, principal: ConcernReader, response: Response
+    concern_id: uuid.UUID,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    principal: ConcernReader,
+    response: Response,
 ) -> Any:
     """The receiving team sees the concern; its submitter sees only the status."""
     concern, screener = await service.load_for_reading(session, principal, concern_id)
     set_etag(response, concern.version)
-    return await service.read(session, principal, concern, screener)
+    return await service.read(session, keyring, principal, concern, screener)
 
 
 @router.post("/concerns/{concern_id}/screening", response_model=ConcernRead)
@@ -92,6 +97,7 @@ async def screen_concern(
     concern_id: uuid.UUID,
     body: ScreeningCreate,
     session: SessionDep,
+    keyring: KeyRingDep,
     concern: ScreenedConcern,
     case_of: ScreeningCase,
     expected: IfMatch,
@@ -99,6 +105,8 @@ async def screen_concern(
 ) -> ConcernRead:
     """Decide: under consideration, open a case, attach to a case, or dismiss with a reason."""
     principal = case_of.principal
-    concern = await service.screen(session, case_of, concern, body, expected)
+    concern = await service.screen(session, keyring, case_of, concern, body, expected)
     set_etag(response, concern.version)
-    return service.full(concern, await service.readable_among(session, principal, [concern]))
+    return service.full(
+        keyring, concern, await service.readable_among(session, principal, [concern])
+    )

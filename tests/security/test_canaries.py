@@ -1,10 +1,9 @@
 """Nothing protected rests in the clear: canaries in every sealed field, then the raw bytes.
 
 A distinct canary string goes into every protected field of every domain through
-the HTTP API (persons: address, phones, safe contact with feared persons, the
-identity code -- a valid code, scanned for as is; the plan's safe-contact
-section; the referral's shared values after sending), every create under an
-Idempotency-Key. Then:
+the HTTP API (persons: address, phones, safe contact, the identity code -- a valid
+code, scanned for as is; the plan's safe contact; the referral's shared values; the
+free text of tests/security/canary_text.py), every create under an Idempotency-Key:
 
 - the log records of those requests (formatted as app/platform/logs.py writes them);
 - SQLite: the raw bytes of the database file *and* its ``-wal`` file. The test
@@ -12,9 +11,8 @@ Idempotency-Key. Then:
   rolls every test back, so its pages may never reach the file); both files are
   read while the app is still connected, so the WAL is scanned before any
   checkpoint, then again after the engine is disposed (checkpointed).
-- Any database (PostgreSQL when ``CASECOORD_TEST_DATABASE_URL`` is set): the text
-  of every row of every table in the metadata, read inside the test's
-  transaction, where the uncommitted rows are visible.
+- Any database (PostgreSQL when ``CASECOORD_TEST_DATABASE_URL`` is set): the text of
+  every row of every table, read inside the test's transaction (uncommitted rows too).
 
 ``SEALED`` names the canary of every :class:`~app.platform.crypto.EncryptedText` column;
 a new sealed column without one fails :func:`test_every_sealed_column_has_a_canary`.
@@ -42,6 +40,7 @@ from tests.conftest import _in_thread
 from tests.persons.factories import new_code
 from tests.referrals.conftest import API, ReferralWorld, build_referral_world
 from tests.risk import answers
+from tests.security.canary_text import TEXT_CANARIES, TEXT_SEALED, exercise_sealed_text
 from tests.world import TokenFactory
 
 CANARIES = {
@@ -68,6 +67,7 @@ CANARIES = {
     "minutes_reason": "CanaryWithheld no consent",
     "answer_source": "CanarySource the neighbour",
     "plan_internal": "CanaryInternal police records three call-outs",
+    **TEXT_CANARIES,
 }
 #: Every sealed column, and the canaries (or "code") that reach it through the API.
 SEALED: dict[str, tuple[str, ...]] = {
@@ -102,6 +102,7 @@ SEALED: dict[str, tuple[str, ...]] = {
     # (tests/webhooks/test_subscriptions.py checks the secret is not stored in clear).
     "webhook_endpoints.secret_enc": (),
     "webhook_endpoints.previous_secret_enc": (),
+    **TEXT_SEALED,
 }  # fmt: skip
 
 
@@ -158,7 +159,7 @@ async def exercise(client: httpx.AsyncClient, rw: ReferralWorld, code: str) -> N
     r = await client.patch(
         f"{API}/persons/{person_id}",
         json={
-            "reason": "Spelling.",
+            "reason": CANARIES["identity_reason"],
             "case_id": str(rw.case.id),
             "family_name": "Virtanen-Koski",
         },
@@ -171,7 +172,7 @@ async def exercise(client: httpx.AsyncClient, rw: ReferralWorld, code: str) -> N
     r = await client.patch(
         facts_url,
         json={
-            "reason": "Moved.",
+            "reason": CANARIES["facts_reason"],
             "address": {"street": CANARIES["moved"], "city": CANARIES["city"]},
         },
         headers={**lead.headers, "If-Match": current.headers["etag"]},
@@ -234,6 +235,7 @@ async def exercise(client: httpx.AsyncClient, rw: ReferralWorld, code: str) -> N
     r = await client.get(f"{API}/referrals/{referral['id']}", headers=rw.provider.headers)
     assert r.status_code == 200, r.text
     assert code in r.text and CANARIES["phone"] in r.text  # the shared values went
+    await exercise_sealed_text(client, rw, code, person_id, basis_id)
     await exercise_free_text(client, rw, person_id)
 
 
