@@ -252,7 +252,7 @@ class Probe:
         row = (
             await self.db.execute(
                 select(
-                    Referral.status, Referral.version, Referral.reason, Referral.urgency,
+                    Referral.status, Referral.version, Referral.reason_enc, Referral.urgency,
                     Referral.shared_fields, Referral.expiry_acknowledged_at, Referral.updated_at,
                 ).where(Referral.id == referral.id)
             )
