@@ -109,7 +109,7 @@ async def test_version_reasons_are_sealed_and_facts_reasons_go_with_the_case(
     versions = await raw_rows(db, "person_versions", person_id=uuid.UUID(person_id))
     fact_versions: list[dict[str, Any]] = []
     for row in await raw_rows(db, "person_case_facts", person_id=uuid.UUID(person_id)):
-        facts_id = uuid.UUID(row["id"])
+        facts_id = uuid.UUID(str(row["id"]))
         fact_versions += await raw_rows(db, "person_case_fact_versions", facts_id=facts_id)
     assert_no_marker(versions + fact_versions)
     assert all(v["reason_enc"].startswith("v1.") for v in versions)
