@@ -94,7 +94,7 @@ def seal_text(cipher: Sealer, row: Any, name: str, value: str | None) -> None:
 
 def open_text(cipher: Sealer, row: Any, name: str, *, shredded_as: str | None = None) -> str | None:
     """The row's ``<name>``: its sealed value, else a value still in plain text
-    (written before 0021, not yet moved by ``keys rotate``).
+    (written before 0021 or 0025, not yet moved by ``keys rotate``).
 
     A shredded case answers :class:`CaseDataShredded` (its plaintext was
     emptied), or ``shredded_as`` when given (lists that span cases).
