@@ -235,6 +235,7 @@ def referrals_expire() -> None:
 
 async def _expire(settings: Settings) -> int:
     from app.ops.progress import progress_bar
+    from app.platform.crypto import load_keyring
     from app.platform.db import Database
     from app.referrals.followup import sweep_once
     from app.referrals.transitions import count_due
@@ -245,7 +246,8 @@ async def _expire(settings: Settings) -> int:
             total = await count_due(session)
         with progress_bar(console, eta=False) as progress:
             task = progress.add_task("Expiring referrals", total=total)
-            return await sweep_once(db, lambda n: progress.advance(task, n))
+            keyring = load_keyring(settings)
+            return await sweep_once(db, keyring, lambda n: progress.advance(task, n))
     finally:
         await db.dispose()
 

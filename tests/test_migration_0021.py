@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from app.demo.seed import seed_demo
 from app.ops.keyrotation import PLAINTEXT, count_values, rotate
 from app.ops.migrate import downgrade, upgrade
 from app.platform.config import Settings
-from app.platform.crypto import load_keyring
+from app.platform.crypto import KeyRing, load_keyring
 from app.platform.db import Database
 from app.platform.registry import Base
 from tests.conftest import _in_thread
@@ -53,14 +54,19 @@ def _query(url: str, sql: str) -> list[Any]:
     return list(_async(run))
 
 
+def seeded_at_head(url: str, tmp_path: Path) -> KeyRing:
+    """The schema at head with the demo data; the key ring that sealed it."""
+    settings = Settings(data_dir=tmp_path / "data", database_url=url)
+    _in_thread(lambda: upgrade(url))
+    _in_thread(lambda: asyncio.run(seed_demo(settings)))
+    return load_keyring(settings)
+
+
 def test_downgrade_writes_plain_text_back_and_rotate_seals_it_again(
     scratch_url: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    settings = Settings(data_dir=tmp_path / "data", database_url=scratch_url)
-    _in_thread(lambda: upgrade(scratch_url))
-    _in_thread(lambda: asyncio.run(seed_demo(settings)))
-    ring = load_keyring(settings)
+    ring = seeded_at_head(scratch_url, tmp_path)
     notes = _query(scratch_url, "SELECT text, text_enc FROM case_notes")
     assert notes and all(plain is None and enc.startswith("c1.") for plain, enc in notes)
 
@@ -72,22 +78,7 @@ def test_downgrade_writes_plain_text_back_and_rotate_seals_it_again(
 
     _in_thread(lambda: upgrade(scratch_url))
 
-    async def rotate_then_shred() -> tuple[Any, dict[str, int], dict[str, int]]:
-        db = Database.from_url(scratch_url)
-        try:
-            async with db.sessionmaker() as session:
-                before = await count_values(session, Base.metadata)
-            result = await rotate(db.sessionmaker, Base.metadata, ring)
-            async with db.sessionmaker() as session:
-                after = await count_values(session, Base.metadata)
-            case_id = await _first_case(db)
-            async with db.sessionmaker.begin() as session:
-                await shred_case_key(session, case_id)
-            return result, before, after
-        finally:
-            await db.dispose()
-
-    result, before, after = _async(rotate_then_shred)
+    result, before, after = rotate_then_shred(scratch_url, ring, _first_case)
     assert before[PLAINTEXT] >= len(notes)
     assert PLAINTEXT not in after
     assert result.plaintext_sealed >= len(notes)
@@ -98,6 +89,29 @@ def test_downgrade_writes_plain_text_back_and_rotate_seals_it_again(
 
     with pytest.raises(RuntimeError, match="shredded"):
         _in_thread(lambda: downgrade(scratch_url, "0020", keyring=ring))
+
+
+def rotate_then_shred(
+    url: str, ring: KeyRing, case_of: Callable[[Database], Awaitable[Any]]
+) -> tuple[Any, dict[str, int], dict[str, int]]:
+    """``keys rotate`` (the counts before and after it), then shred the case ``case_of`` names."""
+
+    async def run() -> tuple[Any, dict[str, int], dict[str, int]]:
+        db = Database.from_url(url)
+        try:
+            async with db.sessionmaker() as session:
+                before = await count_values(session, Base.metadata)
+            result = await rotate(db.sessionmaker, Base.metadata, ring)
+            async with db.sessionmaker() as session:
+                after = await count_values(session, Base.metadata)
+            case_id = await case_of(db)
+            async with db.sessionmaker.begin() as session:
+                await shred_case_key(session, case_id)
+            return result, before, after
+        finally:
+            await db.dispose()
+
+    return tuple(_async(run))  # type: ignore[return-value]
 
 
 async def _first_case(db: Database) -> Any:

@@ -60,9 +60,10 @@ from app.access_requests.schemas import (
     legal_reference,
 )
 from app.auth.principal import Principal
-from app.casekeys.freetext import SHREDDED_TEXT, open_text
-from app.casekeys.service import case_cipher
+from app.casekeys.freetext import SHREDDED_TEXT, open_text, open_texts
+from app.casekeys.service import case_cipher, case_ciphers
 from app.cases.models import Case, CaseParticipant
+from app.concerns.models import TEXTS as CONCERN_TEXTS
 from app.concerns.models import Concern
 from app.directory.models import Organisation
 from app.persons.access_report import AccessReport, access_report
@@ -283,6 +284,7 @@ async def build_export(
             .order_by(Concern.created_at, Concern.id)
         )
     ).all()
+    referral_ciphers = await case_ciphers(session, keyring, {r.case_id for r, _ in referrals})
     report = await _access_report(session, principal, person.id, withheld_cases, police_codes)
     withheld = []
     if request.withholding_ground is not None:
@@ -322,7 +324,10 @@ async def build_export(
                 id=r.id,
                 case_id=r.case_id,
                 service_name=name,
-                reason=scrub.text(r.reason) or "",
+                reason=scrub.text(
+                    open_text(referral_ciphers[r.case_id], r, "reason", shredded_as=SHREDDED_TEXT)
+                )
+                or "",
                 urgency=r.urgency,
                 status=r.status,
                 shared_fields=list(r.shared_fields),
@@ -335,19 +340,7 @@ async def build_export(
             if r.case_id not in withheld_cases and r.created_by_organisation_id not in police
         ],
         concerns=[
-            ExportConcern(
-                id=c.id,
-                received_at=c.created_at,
-                subject_given_name=c.subject_given_name,
-                subject_family_name=c.subject_family_name,
-                subject_birth_date=c.subject_birth_date,
-                description=scrub.text(c.description) or "",
-                legal_basis=c.legal_basis,
-                urgency=c.urgency,
-                status=c.status,
-                decision=c.decision,
-                decision_reason=scrub.text(c.decision_reason),
-            )
+            _concern(keyring, c, scrub)
             for c in concerns
             if c.submitter_organisation_id not in police and c.case_id not in withheld_cases
         ],
@@ -356,6 +349,24 @@ async def build_export(
         notes=NOTES,
     )
     return export, withheld_entries
+
+
+def _concern(keyring: KeyRing, concern: Concern, scrub: Scrubber) -> ExportConcern:
+    """A concern about the person, its texts opened with the field key."""
+    texts = open_texts(keyring, concern, CONCERN_TEXTS)
+    return ExportConcern(
+        id=concern.id,
+        received_at=concern.created_at,
+        subject_given_name=texts["subject_given_name"] or "",
+        subject_family_name=texts["subject_family_name"] or "",
+        subject_birth_date=concern.subject_birth_date,
+        description=scrub.text(texts["description"]) or "",
+        legal_basis=concern.legal_basis,
+        urgency=concern.urgency,
+        status=concern.status,
+        decision=concern.decision,
+        decision_reason=scrub.text(texts["decision_reason"]),
+    )
 
 
 async def _access_report(

@@ -12,7 +12,10 @@ case empties it at once (:func:`bury_case_text`). ``keys status`` counts what
 is left as ``plaintext`` (:func:`plaintext_left`).
 
 Every table here is on CASE_SEALED (app/casekeys/service.py), which says how a
-row finds its case.
+row finds its case, or on FIELD_SEALED: text that no case owns (a concern before
+screening, a correction of a person's identity) is sealed under the field key,
+moved by ``keys rotate`` the same way, and is not touched by shredding.
+Revision 0025 added the referrals', concerns', consents' and versions' texts.
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, MetaData, Select, Table, func, or_, select, update
+from sqlalchemy import JSON, ColumnElement, MetaData, Select, Table, func, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.casekeys.service import CASE_SEALED, case_cipher
+from app.casekeys.service import CASE_SEALED, FIELD_SEALED, case_cipher
 from app.platform.crypto import (
     CaseCipher,
     CaseDataShredded,
@@ -58,6 +61,24 @@ LEGACY_PLAINTEXT: dict[str, dict[str, str]] = {
     "case_incidents": {"note": "note_enc"},
     "external_assessments": {"reference": "reference_enc"},
     "plan_measures": {"description": "description_enc"},
+    # Revision 0025: under the case key ...
+    "referrals": {
+        "reason": "reason_enc",
+        "note_to_provider": "note_to_provider_enc",
+        "reason_text": "reason_text_enc",
+        "outcome_text": "outcome_text_enc",
+    },
+    "referral_events": {"reason_text": "reason_text_enc"},
+    "person_case_fact_versions": {"reason": "reason_enc"},
+    "person_consents": {"reference": "reference_enc", "withdrawal_note": "withdrawal_note_enc"},
+    # ... and under the field key (FIELD_SEALED: no case owns them).
+    "person_versions": {"reason": "reason_enc"},
+    "concerns": {
+        "subject_given_name": "subject_given_name_enc",
+        "subject_family_name": "subject_family_name_enc",
+        "description": "description_enc",
+        "decision_reason": "decision_reason_enc",
+    },
 }
 #: JSON lists whose items held free text before 0021: table -> (JSON column,
 #: sealed column, the item's key, the free-text keys). The domain keeps the rest
@@ -70,13 +91,16 @@ LEGACY_JSON_TEXT: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
 #: shredded: one destroyed case must not make the whole list answer 410.
 SHREDDED_TEXT = "[destroyed with the case's data key]"
 
+#: What seals a row's text: its case's cipher, or the key ring (FIELD_SEALED tables).
+Sealer = CaseCipher | KeyRing
 SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 Progress = Callable[[int], None]
 BATCH = 200
 
 
-def seal_text(cipher: CaseCipher, row: Any, name: str, value: str | None) -> None:
-    """Seal ``value`` into the row's ``<name>_enc`` under the case key; no plaintext stays.
+def seal_text(cipher: Sealer, row: Any, name: str, value: str | None) -> None:
+    """Seal ``value`` into the row's ``<name>_enc`` under the case key (the field
+    key for a FIELD_SEALED table: pass the key ring); no plaintext stays.
 
     The row needs its id (the associated data binds it): assign ``id=uuid4()``.
     """
@@ -106,23 +130,22 @@ def open_json_text(cipher: CaseCipher, row: Any, name: str) -> Any:
     return legacy
 
 
-def open_text(
-    cipher: CaseCipher, row: Any, name: str, *, shredded_as: str | None = None
-) -> str | None:
+def open_text(cipher: Sealer, row: Any, name: str, *, shredded_as: str | None = None) -> str | None:
     """The row's ``<name>``: its sealed value, else a value still in plain text
-    (written before 0021, not yet moved by ``keys rotate``).
+    (written before 0021 or 0025, not yet moved by ``keys rotate``).
 
     A shredded case answers :class:`CaseDataShredded` (its plaintext was
     emptied), or ``shredded_as`` when given (lists that span cases).
     """
     attr = f"{name}_enc"
     sealed = getattr(row, attr)
-    if cipher.shredded and shredded_as is not None:
+    shredded = isinstance(cipher, CaseCipher) and cipher.shredded
+    if shredded and shredded_as is not None:
         return None if sealed is None and getattr(row, f"{name}_plain") is None else shredded_as
     if sealed is not None:
         return cipher.open(sealed, FieldContext.of(row, attr))
     legacy: str | None = getattr(row, f"{name}_plain")
-    if legacy is not None and cipher.shredded:
+    if legacy is not None and shredded:
         raise CaseDataShredded("This case's protected data has been destroyed.")
     return legacy
 
@@ -142,6 +165,13 @@ def read_values(
     return values
 
 
+def open_texts(
+    cipher: Sealer, row: Any, names: tuple[str, ...], *, shredded_as: str | None = None
+) -> dict[str, str | None]:
+    """:func:`open_text` of each of ``names``."""
+    return {name: open_text(cipher, row, name, shredded_as=shredded_as) for name in names}
+
+
 def split_free_text(
     items: list[dict[str, Any]] | None, key: str, fields: tuple[str, ...]
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
@@ -159,7 +189,10 @@ def split_free_text(
 
 
 def _with_case(metadata: MetaData, table: Table, *columns: Any) -> Select[Any]:
-    """``SELECT id, case_id, *columns`` of a case-sealed table (joining its parent)."""
+    """``SELECT id, case_id, *columns`` of a case-sealed table (joining its parent);
+    the case is NULL for a FIELD_SEALED table."""
+    if table.name in FIELD_SEALED:
+        return select(table.c.id, null().label("case_id"), *columns)
     path = CASE_SEALED[table.name]
     if len(path) == 1:
         return select(table.c.id, table.c[path[0]].label("case_id"), *columns)
@@ -182,13 +215,14 @@ def _legacy(metadata: MetaData) -> list[tuple[Table, ColumnElement[bool]]]:
 
 
 def _moved(
-    table: Table, row: Any, cipher: CaseCipher | None
+    table: Table, row: Any, cipher: Sealer | None
 ) -> list[tuple[dict[str, Any], ColumnElement[bool]]]:
-    """The UPDATEs that move one row's plain text under its case key, or drop it
-    (a tombstone instead) when the case was shredded (``cipher`` None or shredded);
-    each with the guard that the value is still plain."""
+    """The UPDATEs that move one row's plain text under its case key (or the field
+    key), or drop it (a tombstone instead) when the case was shredded (``cipher``
+    None or shredded); each with the guard that the value is still plain."""
     row_id, case_id = row[0], row[1]
-    live = None if cipher is None or cipher.shredded else cipher
+    shredded = cipher is None or (isinstance(cipher, CaseCipher) and cipher.shredded)
+    live = None if shredded else cipher
     moves: list[tuple[dict[str, Any], ColumnElement[bool]]] = []
     if table.name in LEGACY_PLAINTEXT:
         for (name, enc), value in zip(LEGACY_PLAINTEXT[table.name].items(), row[2:], strict=True):
@@ -237,6 +271,8 @@ async def bury_case_text(session: AsyncSession, metadata: MetaData, case_id: uui
     """
     buried = 0
     for table, still_plain in _legacy(metadata):
+        if table.name not in CASE_SEALED:
+            continue  # under the field key: no case owns it
         found = _with_case(metadata, table, *_columns(table)).where(still_plain).subquery()
         rows = (await session.execute(select(found).where(found.c.case_id == case_id))).all()
         for row in rows:
@@ -280,7 +316,9 @@ async def seal_legacy_text(
                 if not rows:
                     break
                 for row in rows:
-                    cipher = await case_cipher(session, keyring, row[1], create=True)
+                    cipher: Sealer = keyring
+                    if table.name in CASE_SEALED:
+                        cipher = await case_cipher(session, keyring, row[1], create=True)
                     for move in _moved(table, row, cipher):
                         if await _write(session, table, row[0], move):
                             sealed[table.name] = sealed.get(table.name, 0) + 1

@@ -45,6 +45,8 @@ CASE_SEALED: dict[str, tuple[str, ...]] = {
     "person_case_fact_versions": ("facts_id", "person_case_facts"),
     "plan_versions": ("plan_id", "plans"),
     "referrals": ("case_id",),
+    "referral_events": ("referral_id", "referrals"),
+    "person_consents": ("case_id",),
     "case_notes": ("case_id",),
     "meeting_minutes": ("case_id",),
     "emergency_grants": ("case_id",),
@@ -61,8 +63,9 @@ CASE_SEALED: dict[str, tuple[str, ...]] = {
 }
 #: Sealed tables that stay under the field key: a person's identity is shared by
 #: every case of the person, so no single case may destroy it; a webhook secret
-#: belongs to an organisation, not a case.
-FIELD_SEALED = frozenset({"persons", "person_versions", "webhook_endpoints"})
+#: belongs to an organisation, not a case; a concern exists before any case (it
+#: may go into one, or be dismissed and purged without ever having one).
+FIELD_SEALED = frozenset({"persons", "person_versions", "webhook_endpoints", "concerns"})
 
 
 def _cache(session: AsyncSession) -> dict[uuid.UUID, CaseCipher]:

@@ -15,7 +15,11 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.platform.crypto import EncryptedText, Sealed
 from app.platform.db import Base, Timestamps, UUIDPk, Versioned
+
+#: A concern's free text, sealed under the field key (app/casekeys/freetext.py).
+TEXTS = ("subject_given_name", "subject_family_name", "description", "decision_reason")
 
 
 class Concern(UUIDPk, Timestamps, Versioned, Base):
@@ -28,12 +32,20 @@ class Concern(UUIDPk, Timestamps, Versioned, Base):
 
     team_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"))
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="RESTRICT"))
-    subject_given_name: Mapped[str] = mapped_column(String(200))
-    subject_family_name: Mapped[str] = mapped_column(String(200))
+    #: The names as submitted, the description and the decision's reason are sealed
+    #: under the field key (no case owns a concern); ``*_plain`` holds text written
+    #: before revision 0025 until ``keys rotate`` (app/casekeys/freetext.py).
+    subject_given_name_plain: Mapped[str | None] = mapped_column("subject_given_name", String(200))
+    subject_given_name_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    subject_family_name_plain: Mapped[str | None] = mapped_column(
+        "subject_family_name", String(200)
+    )
+    subject_family_name_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
     subject_birth_date: Mapped[date | None]
     #: The identity code matched a person already on record.
     matched_existing: Mapped[bool] = mapped_column(default=False)
-    description: Mapped[str] = mapped_column(Text)
+    description_plain: Mapped[str | None] = mapped_column("description", Text)
+    description_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
     #: a LegalBasis: consent, child_welfare_act_25, threat_to_life_or_health_notification
     #: or police_statutory_duty
     legal_basis: Mapped[str] = mapped_column(String(50))
@@ -48,7 +60,8 @@ class Concern(UUIDPk, Timestamps, Versioned, Base):
     )
     #: create_case | attach | dismiss
     decision: Mapped[str | None] = mapped_column(String(20))
-    decision_reason: Mapped[str | None] = mapped_column(Text)
+    decision_reason_plain: Mapped[str | None] = mapped_column("decision_reason", Text)
+    decision_reason_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
     case_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
     screened_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="RESTRICT")

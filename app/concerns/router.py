@@ -66,24 +66,31 @@ async def submit_concern(
 @router.get("/concerns", response_model=ConcernPage)
 async def list_concerns(
     session: SessionDep,
+    keyring: KeyRingDep,
     principal: ConcernReader,
     box: Annotated[ConcernBox, Query(description="inbox: sent to your teams; submitted: yours.")],
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[Any]:
     """Your teams' incoming concerns in full, or the status of those you submitted."""
-    items, nxt = await service.list_concerns(session, principal, box, cursor, limit)
+    items, nxt = await service.list_concerns(session, keyring, principal, box, cursor, limit)
     return Page[Any](items=list(items), next_cursor=nxt)
 
 
 @router.get("/concerns/{concern_id}", response_model=AnyConcernRead)
 async def get_concern(
-    concern_id: uuid.UUID, session: SessionDep, principal: ConcernReader, response: Response
+    concern_id: uuid.UUID,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    principal: ConcernReader,
+    response: Response,
 ) -> Any:
     """The receiving team sees the concern; its submitter sees only the status."""
     concern, screener = await service.load_for_reading(session, principal, concern_id)
     return tagged(
-        response, concern.version, await service.read(session, principal, concern, screener)
+        response,
+        concern.version,
+        await service.read(session, keyring, principal, concern, screener),
     )
 
 
@@ -104,5 +111,5 @@ async def screen_concern(
     return tagged(
         response,
         concern.version,
-        service.full(concern, await service.readable_among(session, principal, [concern])),
+        service.full(keyring, concern, await service.readable_among(session, principal, [concern])),
     )

@@ -15,17 +15,18 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.policy import Action
 from app.auth.principal import Principal
+from app.casekeys.freetext import open_texts, seal_text
 from app.cases import participants
 from app.cases import service as cases
 from app.cases.access import readable_case_ids
 from app.cases.schemas import CaseCreate
-from app.concerns.models import Concern
+from app.concerns.models import TEXTS, Concern
 from app.concerns.schemas import (
     ConcernBox,
     ConcernCreate,
@@ -76,16 +77,19 @@ async def readable_among(
     )
 
 
-def full(concern: Concern, readable: set[uuid.UUID]) -> ConcernRead:
+def full(keyring: KeyRing, concern: Concern, readable: set[uuid.UUID]) -> ConcernRead:
     """The screening view. The case a concern went into is named only to those who
-    may read that case: the rest of the team sees that it was handled, not where."""
-    data: dict[str, Any] = {c.key: getattr(concern, c.key) for c in Concern.__table__.columns}
+    may read that case: the rest of the team sees that it was handled, not where.
+    Its texts are opened with the field key."""
+    texts = open_texts(keyring, concern, TEXTS)
+    data: dict[str, Any] = {a.key: getattr(concern, a.key) for a in inspect(Concern).column_attrs}
+    data.update(texts)
     if concern.case_id not in readable:
         data["case_id"] = None
     data["submitted_at"] = concern.created_at
     data["subject"] = {
-        "given_name": concern.subject_given_name,
-        "family_name": concern.subject_family_name,
+        "given_name": texts["subject_given_name"],
+        "family_name": texts["subject_family_name"],
         "birth_date": concern.subject_birth_date,
         "matched_existing": concern.matched_existing,
     }
@@ -114,11 +118,8 @@ async def submit(
         id=uuid.uuid4(),
         team_id=team.id,
         person_id=person.id,
-        subject_given_name=subject.given_name,
-        subject_family_name=subject.family_name,
         subject_birth_date=subject.birth_date or _born(subject.identity_code),
         matched_existing=matched,
-        description=data.description,
         legal_basis=data.legal_basis.value,
         urgency=data.urgency.value,
         status=ConcernStatus.RECEIVED.value,
@@ -128,6 +129,9 @@ async def submit(
         submitted_by=principal.user_id,
         submitter_organisation_id=principal.organisation_id,
     )
+    seal_text(keyring, concern, "subject_given_name", subject.given_name)
+    seal_text(keyring, concern, "subject_family_name", subject.family_name)
+    seal_text(keyring, concern, "description", data.description)
     session.add(concern)
     await session.flush()
     audit.record(
@@ -165,17 +169,22 @@ async def load_for_reading(
 
 
 async def read(
-    session: AsyncSession, principal: Principal, concern: Concern, screener: bool
+    session: AsyncSession, keyring: KeyRing, principal: Principal, concern: Concern, screener: bool
 ) -> Any:
     action = Action.CONCERN_READ if screener else "concern.feedback.read"
     audit.record(session, principal, action, "concern", concern.id)
     if not screener:
         return feedback(concern)
-    return full(concern, await readable_among(session, principal, [concern]))
+    return full(keyring, concern, await readable_among(session, principal, [concern]))
 
 
 async def list_concerns(
-    session: AsyncSession, principal: Principal, box: ConcernBox, cursor: str | None, limit: int
+    session: AsyncSession,
+    keyring: KeyRing,
+    principal: Principal,
+    box: ConcernBox,
+    cursor: str | None,
+    limit: int,
 ) -> tuple[list[ConcernRead] | list[ConcernFeedback], str | None]:
     stmt: Select[Any] = select(Concern)
     if box == ConcernBox.INBOX:
@@ -186,7 +195,7 @@ async def list_concerns(
     audit.record(session, principal, f"concern.listed.{box.value}", "concern", None)
     if box == ConcernBox.INBOX:
         readable = await readable_among(session, principal, rows)
-        return [full(c, readable) for c in rows], nxt
+        return [full(keyring, c, readable) for c in rows], nxt
     return [feedback(c) for c in rows], nxt
 
 
@@ -226,11 +235,13 @@ async def screen(
         _set_status(concern, ConcernStatus.UNDER_CONSIDERATION, principal)
     elif data.decision == Decision.DISMISS:
         _set_status(concern, ConcernStatus.NO_FURTHER_ACTION, principal)
-        concern.decision, concern.decision_reason = data.decision.value, data.reason
+        concern.decision = data.decision.value
+        seal_text(keyring, concern, "decision_reason", data.reason)
     else:
         case_id = await _take_action(session, keyring, case_of, concern, data)
         _set_status(concern, ConcernStatus.ACTION_TAKEN, principal)
-        concern.decision, concern.decision_reason = data.decision.value, data.reason
+        concern.decision = data.decision.value
+        seal_text(keyring, concern, "decision_reason", data.reason)
         concern.case_id = case_id
     await session.flush()
     audit.record(

@@ -79,6 +79,7 @@ async def seed_demo_referrals(
     )
     referral = await service.create_referral(
         session,
+        keyring,
         access,
         ReferralCreate(
             subject_person_id=victim,

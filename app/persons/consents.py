@@ -19,12 +19,14 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.policy import Action
 from app.auth.principal import Principal
+from app.casekeys.freetext import SHREDDED_TEXT, open_texts, seal_text
+from app.casekeys.service import case_cipher, case_ciphers
 from app.persons.consent_schemas import (
     ConsentCreate,
     ConsentRead,
@@ -35,6 +37,7 @@ from app.persons.consent_schemas import (
 )
 from app.persons.models import Consent, Person
 from app.persons.service import PersonAccess
+from app.platform.crypto import CaseCipher, KeyRing
 from app.platform.db import utcnow
 from app.platform.problems import Conflict, Forbidden, NotFound, denial, field_error
 
@@ -51,20 +54,33 @@ def is_active(consent: Consent, at: datetime) -> bool:
     return consent.obtained_at <= at and (consent.withdrawn_at is None or consent.withdrawn_at > at)
 
 
-def to_read(consent: Consent, now: datetime | None = None) -> ConsentRead:
+#: Free text of a basis, sealed under its case's key (app/casekeys/freetext.py).
+TEXTS = ("reference", "withdrawal_note")
+
+
+def to_read(consent: Consent, cipher: CaseCipher, now: datetime | None = None) -> ConsentRead:
+    """The basis as read; its texts opened with its case's ``cipher`` (a shredded
+    case's read SHREDDED_TEXT: a person's bases span cases)."""
     return ConsentRead.model_validate(
         {
-            **{c.key: getattr(consent, c.key) for c in Consent.__table__.columns},
+            **{a.key: getattr(consent, a.key) for a in inspect(Consent).column_attrs},
+            **open_texts(cipher, consent, TEXTS, shredded_as=SHREDDED_TEXT),
             "active": is_active(consent, now or utcnow()),
         }
     )
+
+
+async def read_one(session: AsyncSession, keyring: KeyRing, consent: Consent) -> ConsentRead:
+    return to_read(consent, await case_cipher(session, keyring, consent.case_id))
 
 
 def _age_on(birth: date, day: date) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
-async def list_consents(session: AsyncSession, access: PersonAccess) -> list[ConsentRead]:
+async def list_consents(
+    session: AsyncSession, keyring: KeyRing, access: PersonAccess
+) -> list[ConsentRead]:
     """The bases given for the cases the caller reads the person through (no other's)."""
     rows = (
         await session.scalars(
@@ -85,11 +101,13 @@ async def list_consents(session: AsyncSession, access: PersonAccess) -> list[Con
         purpose=access.purpose,
     )
     now = utcnow()
-    return [to_read(c, now) for c in rows]
+    ciphers = await case_ciphers(session, keyring, {c.case_id for c in rows})
+    return [to_read(c, ciphers[c.case_id], now) for c in rows]
 
 
 async def record_consent(
     session: AsyncSession,
+    keyring: KeyRing,
     access: PersonAccess,
     data: ConsentCreate,
     visible_ids: Select[uuid.UUID],
@@ -127,6 +145,7 @@ async def record_consent(
                 "A minor who does not understand the matter cannot consent; a guardian must.",
             )
     consent = Consent(
+        id=uuid.uuid4(),
         person_id=person.id,
         case_id=access.case_id,
         service_id=data.service_id,
@@ -137,11 +156,13 @@ async def record_consent(
         guardian_person_id=data.guardian_person_id,
         minor_has_capacity=data.minor_has_capacity,
         method=data.method.value if data.method else None,
-        reference=data.reference,
         obtained_at=obtained_at,
         obtained_by=principal.user_id,
         obtained_by_organisation_id=principal.organisation_id,
     )
+    if data.reference is not None:
+        cipher = await case_cipher(session, keyring, access.case_id, create=True)
+        seal_text(cipher, consent, "reference", data.reference)
     session.add(consent)
     await session.flush()
     audit.record(
@@ -156,7 +177,11 @@ async def record_consent(
 
 
 async def withdraw_consent(
-    session: AsyncSession, access: PersonAccess, consent_id: uuid.UUID, data: ConsentWithdrawal
+    session: AsyncSession,
+    keyring: KeyRing,
+    access: PersonAccess,
+    consent_id: uuid.UUID,
+    data: ConsentWithdrawal,
 ) -> Consent:
     consent = await session.scalar(
         select(Consent).where(
@@ -185,9 +210,11 @@ async def withdraw_consent(
     at = data.withdrawn_at or now
     if at > now + CLOCK_SKEW or at < consent.obtained_at:
         raise field_error("withdrawn_at", "withdrawn_at must be between obtaining it and now.")
+    # The key before any change: making it flushes, and one withdrawal is one version.
+    cipher = await case_cipher(session, keyring, consent.case_id, create=True)
     consent.withdrawn_at = at
     consent.withdrawn_recorded_by = access.principal.user_id
-    consent.withdrawal_note = data.note
+    seal_text(cipher, consent, "withdrawal_note", data.note)
     await session.flush()
     audit.record(
         session,

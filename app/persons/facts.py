@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.policy import Action
 from app.auth.principal import Principal
+from app.casekeys.freetext import seal_text
 from app.casekeys.service import case_cipher
 from app.persons.fact_schemas import (
     AnyFacts,
@@ -113,9 +114,9 @@ async def write_facts(
         author_id=principal.user_id,
         author_name=principal.name[:200],
         author_organisation_id=principal.organisation_id,
-        reason=reason,
         changed_fields=sorted(values),
     )
+    seal_text(case, row, "reason", reason)
     row.snapshot_enc = case.seal_json(_state(case, facts), FieldContext.of(row, "snapshot_enc"))
     session.add(row)
     return facts
@@ -221,6 +222,6 @@ async def facts_history(
     versions = []
     for row in rows:
         snapshot = SNAPSHOTS[seen].model_validate(row.shown_snapshot(case, shown))
-        versions.append(FactsVersionRead(**row.authored(shown), snapshot=snapshot))
+        versions.append(FactsVersionRead(**row.authored(case, shown), snapshot=snapshot))
     access.audit_in_case(session, Action.PERSON_FACTS_HISTORY_READ)
     return FactsHistory(case_id=access.case_id, person_id=person.id, versions=versions)

@@ -52,7 +52,9 @@ async def person_history(
     for row in rows:
         # Versions from before migration 0010 may still hold facts: never shown here.
         snapshot = model.model_validate(row.shown_snapshot(keyring, shown))
-        read = PersonVersionRead(**row.authored(shown), case_id=row.case_id, snapshot=snapshot)
+        read = PersonVersionRead(
+            **row.authored(keyring, shown), case_id=row.case_id, snapshot=snapshot
+        )
         versions.append(read)
     audit.record(
         session, principal, Action.PERSON_HISTORY_READ, "person", person.id, purpose=access.purpose

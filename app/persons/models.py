@@ -39,20 +39,26 @@ class AuthoredVersion:
     author_organisation_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organisations.id", ondelete="RESTRICT")
     )
-    reason: Mapped[str] = mapped_column(Text)
+    #: Sealed like the snapshot (the field key for identity, the case key for facts);
+    #: ``reason_plain`` holds a reason written before revision 0025 until ``keys rotate``.
+    reason_plain: Mapped[str | None] = mapped_column("reason", Text)
+    reason_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
     changed_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
     snapshot_enc: Mapped[Sealed] = mapped_column(EncryptedText)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    def authored(self, shown: Collection[str]) -> dict[str, Any]:
-        """The fields of its read model the version row holds as they are, but the
-        changed fields narrowed to the ``shown`` ones."""
+    def authored(self, sealer: JsonSealing, shown: Collection[str]) -> dict[str, Any]:
+        """The fields of its read model the version row holds (the reason opened with
+        ``sealer``), the changed fields narrowed to the ``shown`` ones."""
+        reason = self.reason_plain
+        if self.reason_enc is not None:
+            reason = sealer.open(self.reason_enc, FieldContext.of(self, "reason_enc"))
         return {
             "version": self.version,
             "author_id": self.author_id,
             "author_name": self.author_name,
             "author_organisation_id": self.author_organisation_id,
-            "reason": self.reason,
+            "reason": reason,
             "changed_fields": [f for f in self.changed_fields if f in shown],
             "created_at": self.created_at,
         }
@@ -169,7 +175,10 @@ class Consent(UUIDPk, Timestamps, Versioned, Base):
     minor_has_capacity: Mapped[bool | None]
     #: written | oral (consent only)
     method: Mapped[str | None] = mapped_column(String(10))
-    reference: Mapped[str | None] = mapped_column(String(200))
+    #: The reference and the withdrawal note are sealed under the case's key;
+    #: ``*_plain`` holds text written before revision 0025 until ``keys rotate``.
+    reference_plain: Mapped[str | None] = mapped_column("reference", String(200))
+    reference_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
     obtained_at: Mapped[datetime]
     obtained_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     obtained_by_organisation_id: Mapped[uuid.UUID] = mapped_column(
@@ -179,4 +188,5 @@ class Consent(UUIDPk, Timestamps, Versioned, Base):
     withdrawn_recorded_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="RESTRICT")
     )
-    withdrawal_note: Mapped[str | None] = mapped_column(Text)
+    withdrawal_note_plain: Mapped[str | None] = mapped_column("withdrawal_note", Text)
+    withdrawal_note_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)

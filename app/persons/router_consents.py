@@ -24,6 +24,7 @@ from app.persons.dependencies import (
     visible_person_ids,
 )
 from app.persons.models import Consent
+from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.inputs import UtcDatetime
@@ -35,16 +36,19 @@ BASE = "/persons/{person_id}/consents"
 
 
 @router.get(BASE, response_model=ConsentList)
-async def list_consents(session: SessionDep, access: ConsentReader) -> ConsentList:
+async def list_consents(
+    session: SessionDep, keyring: KeyRingDep, access: ConsentReader
+) -> ConsentList:
     """The consents and legal bases given for the cases you read the person through,
     withdrawn ones included (never another case's)."""
-    return ConsentList(items=await consents.list_consents(session, access))
+    return ConsentList(items=await consents.list_consents(session, keyring, access))
 
 
 @router.post(BASE, response_model=ConsentRead, status_code=201)
 async def record_consent(
     body: ConsentCreate,
     session: SessionDep,
+    keyring: KeyRingDep,
     access: ConsentWriter,
     idempotency: Idempotency,
     response: Response,
@@ -62,11 +66,11 @@ async def record_consent(
             entry = await named_or_422(session, ServiceEntry, body.service_id, "service_id", detail)
             service_name = entry.name
         consent = await consents.record_consent(
-            session, access, body, visible_person_ids(principal), service_name
+            session, keyring, access, body, visible_person_ids(principal), service_name
         )
         location = f"/api/v1/persons/{access.person.id}/consents/{consent.id}"
         response.headers["Location"] = location
-        return consents.to_read(consent), consent.id
+        return await consents.read_one(session, keyring, consent), consent.id
 
     async def reread(target_id: str) -> ConsentRead:
         consent = await session.scalar(  # of this person, in the case just checked readable
@@ -86,7 +90,7 @@ async def record_consent(
             access.person.id,
             purpose=access.purpose,
         )
-        return consents.to_read(consent)
+        return await consents.read_one(session, keyring, consent)
 
     return await create_once(
         idempotency, session, principal, body, response, "consent", create, reread
@@ -95,10 +99,15 @@ async def record_consent(
 
 @router.post(BASE + "/{consent_id}/withdrawal", response_model=ConsentRead)
 async def withdraw_consent(
-    consent_id: uuid.UUID, body: ConsentWithdrawal, session: SessionDep, access: ConsentWriter
+    consent_id: uuid.UUID,
+    body: ConsentWithdrawal,
+    session: SessionDep,
+    keyring: KeyRingDep,
+    access: ConsentWriter,
 ) -> ConsentRead:
     """Withdraw: sharing on this basis stops now; the record and its history stay."""
-    return consents.to_read(await consents.withdraw_consent(session, access, consent_id, body))
+    consent = await consents.withdraw_consent(session, keyring, access, consent_id, body)
+    return await consents.read_one(session, keyring, consent)
 
 
 @router.get("/persons/{person_id}/access-report", response_model=AccessReport)

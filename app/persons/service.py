@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.policy import Action
 from app.auth.principal import Principal
+from app.casekeys.freetext import seal_text
 from app.casekeys.service import case_cipher
 from app.persons import identity
 from app.persons.models import Person, PersonCaseFacts, PersonVersion
@@ -178,9 +179,9 @@ def _write_version(
         author_id=principal.user_id,
         author_name=principal.name[:200],
         author_organisation_id=principal.organisation_id,
-        reason=reason,
         changed_fields=sorted(set(changed) - FACT_FIELDS),
     )
+    seal_text(keyring, row, "reason", reason)
     state = snapshot(person, open_protected(keyring, person))
     row.snapshot_enc = keyring.seal_json(state, FieldContext.of(row, "snapshot_enc"))
     session.add(row)

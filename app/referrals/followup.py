@@ -17,6 +17,7 @@ from app.auth.principal import Principal
 from app.cases.access import member_case_ids
 from app.cases.lifecycle import CaseStatus, GateContext
 from app.cases.models import Case
+from app.platform.crypto import KeyRing
 from app.platform.db import Database
 from app.referrals.models import Referral
 from app.referrals.service import received_by
@@ -129,12 +130,14 @@ async def referrals_to_answer(
     ]
 
 
-async def sweep_once(db: Database, progress: Callable[[int], None] | None = None) -> int:
+async def sweep_once(
+    db: Database, keyring: KeyRing, progress: Callable[[int], None] | None = None
+) -> int:
     """Expire what is due, in batches, each in its own transaction."""
     total = 0
     while True:
         async with db.sessionmaker.begin() as session:
-            done = await expire_due(session)
+            done = await expire_due(session, keyring)
         total += done
         if progress is not None and done:
             progress(done)

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from app.cases.lifecycle import CaseStatus, Gates
 from app.jobs.registry import Job, JobContext, Jobs
+from app.platform.crypto import load_keyring
 from app.platform.extensions import registries_of
 from app.referrals import followup
 from app.referrals.router import fhir_router, router
@@ -15,7 +16,7 @@ from app.worklist.registry import TaskProviders
 
 async def expire_referrals(ctx: JobContext) -> int:
     """Expire unanswered referrals past their expiry (singleton, ``referral_sweep_seconds``)."""
-    return await followup.sweep_once(ctx.db)
+    return await followup.sweep_once(ctx.db, load_keyring(ctx.settings))
 
 
 def install(app: FastAPI) -> None:

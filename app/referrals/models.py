@@ -70,12 +70,16 @@ class Referral(UUIDPk, Timestamps, Versioned, Base):
     provider_organisation_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organisations.id", ondelete="RESTRICT")
     )
-    reason: Mapped[str] = mapped_column(Text)
+    #: Free text: sealed under the case key (``*_enc``); the ``*_plain`` columns hold
+    #: text written before revision 0025 until ``keys rotate`` (app/casekeys/freetext.py).
+    reason_plain: Mapped[str | None] = mapped_column("reason", Text)
+    reason_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
     #: FHIR request priority: routine | urgent | asap | stat
     urgency: Mapped[str] = mapped_column(String(10))
     #: The fields the referrer chose to share (app/referrals/schemas.py SharedField).
     shared_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
-    note_to_provider: Mapped[str | None] = mapped_column(Text)
+    note_to_provider_plain: Mapped[str | None] = mapped_column("note_to_provider", Text)
+    note_to_provider_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
     shared_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
     #: The person's consent or statutory basis record (scope service_referral).
     basis_id: Mapped[uuid.UUID] = mapped_column(
@@ -90,9 +94,11 @@ class Referral(UUIDPk, Timestamps, Versioned, Base):
     #: The state an on_hold referral returns to.
     held_from: Mapped[str | None] = mapped_column(String(20))
     reason_code: Mapped[str | None] = mapped_column(String(30))
-    reason_text: Mapped[str | None] = mapped_column(Text)
+    reason_text_plain: Mapped[str | None] = mapped_column("reason_text", Text)
+    reason_text_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
     outcome: Mapped[str | None] = mapped_column(String(30))
-    outcome_text: Mapped[str | None] = mapped_column(Text)
+    outcome_text_plain: Mapped[str | None] = mapped_column("outcome_text", Text)
+    outcome_text_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
     requested_at: Mapped[datetime | None]
     accepted_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
@@ -124,6 +130,8 @@ class ReferralEvent(UUIDPk, Base):
         ForeignKey("organisations.id", ondelete="RESTRICT")
     )
     reason_code: Mapped[str | None] = mapped_column(String(30))
-    reason_text: Mapped[str | None] = mapped_column(Text)
+    #: A copy of the referral's reason text, sealed under the referral's case key.
+    reason_text_plain: Mapped[str | None] = mapped_column("reason_text", Text)
+    reason_text_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
     outcome: Mapped[str | None] = mapped_column(String(30))
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)

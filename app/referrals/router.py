@@ -70,7 +70,7 @@ async def create_referral(
     on the case's must-not-receive list."""
 
     async def create() -> tuple[View, uuid.UUID]:
-        referral = await service.create_referral(session, access, body)
+        referral = await service.create_referral(session, keyring, access, body)
         ref_access = ReferralAccess(
             referral, access.principal, Side.REFERRER, access, access.action
         )
@@ -177,7 +177,7 @@ async def update_referral(
     response: Response,
 ) -> View:
     """Change a draft (only a draft: what was sent is what the service got)."""
-    await service.update_draft(session, access, body, expected)
+    await service.update_draft(session, keyring, access, body, expected)
     return await _out(session, keyring, access, response)
 
 

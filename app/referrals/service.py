@@ -24,6 +24,8 @@ from app.audit import service as audit
 from app.auth.policy import Action
 from app.auth.predicates import is_case_worker, is_provider, may_see_protected
 from app.auth.principal import Principal
+from app.casekeys.freetext import open_text, seal_text
+from app.casekeys.service import case_cipher
 from app.cases.access import (
     CaseAccess,
     load_case_access,
@@ -40,6 +42,7 @@ from app.persons.models import Consent, Person
 from app.plans.models import Measure
 from app.plans.schemas import OPEN_STATUSES
 from app.platform.clock import clock
+from app.platform.crypto import CaseCipher, KeyRing
 from app.platform.etag import check_version
 from app.platform.problems import Conflict, Forbidden, denial, field_error
 from app.referrals.models import Referral, ReferralEvent, ServiceEntry
@@ -243,27 +246,31 @@ async def check_measure(session: AsyncSession, case: Case, measure_id: uuid.UUID
 
 def add_event(
     session: AsyncSession,
+    cipher: CaseCipher,
     referral: Referral,
     before: str | None,
     side: Side,
     actor: Principal | None,
     at: datetime,
 ) -> None:
-    session.add(
-        ReferralEvent(
-            referral_id=referral.id,
-            from_status=before,
-            to_status=referral.status,
-            side=side.value,
-            actor_id=actor.user_id if actor else None,
-            actor_name=actor.name if actor else None,
-            actor_organisation_id=actor.organisation_id if actor else None,
-            reason_code=referral.reason_code,
-            reason_text=referral.reason_text,
-            outcome=referral.outcome,
-            occurred_at=at,
-        )
+    """The move in the history, with a copy of the referral's reason text (sealed
+    under the case key like the referral's own)."""
+    event = ReferralEvent(
+        id=uuid.uuid4(),
+        referral_id=referral.id,
+        from_status=before,
+        to_status=referral.status,
+        side=side.value,
+        actor_id=actor.user_id if actor else None,
+        actor_name=actor.name if actor else None,
+        actor_organisation_id=actor.organisation_id if actor else None,
+        reason_code=referral.reason_code,
+        outcome=referral.outcome,
+        occurred_at=at,
     )
+    text = None if cipher.shredded else open_text(cipher, referral, "reason_text")
+    seal_text(cipher, event, "reason_text", text)
+    session.add(event)
 
 
 def audit_person(
@@ -280,7 +287,7 @@ def audit_person(
 
 
 async def create_referral(
-    session: AsyncSession, access: CaseAccess, data: ReferralCreate
+    session: AsyncSession, keyring: KeyRing, access: CaseAccess, data: ReferralCreate
 ) -> Referral:
     case, principal = access.case, access.principal
     if case.status == CaseStatus.CLOSED.value:
@@ -303,10 +310,8 @@ async def create_referral(
         subject_person_id=data.subject_person_id,
         service_id=service.id,
         provider_organisation_id=service.provider_organisation_id,
-        reason=data.reason,
         urgency=data.urgency.value,
         shared_fields=[f.value for f in data.shared_fields],
-        note_to_provider=data.note_to_provider,
         basis_id=basis.id,
         basis_kind=basis.basis,
         measure_id=data.measure_id,
@@ -314,15 +319,22 @@ async def create_referral(
         created_by=principal.user_id,
         created_by_organisation_id=principal.organisation_id,
     )
+    cipher = await case_cipher(session, keyring, case.id, create=True)
+    seal_text(cipher, referral, "reason", data.reason)
+    seal_text(cipher, referral, "note_to_provider", data.note_to_provider)
     session.add(referral)
     await session.flush()
-    add_event(session, referral, None, Side.REFERRER, principal, now)
+    add_event(session, cipher, referral, None, Side.REFERRER, principal, now)
     audit_person(session, principal, "referral.created", referral, access.purpose)
     return referral
 
 
 async def update_draft(
-    session: AsyncSession, access: ReferralAccess, data: ReferralUpdate, expected: int
+    session: AsyncSession,
+    keyring: KeyRing,
+    access: ReferralAccess,
+    data: ReferralUpdate,
+    expected: int,
 ) -> Referral:
     case_access = require_referrer(access)
     referral = access.referral
@@ -330,6 +342,8 @@ async def update_draft(
     if referral.status != Status.DRAFT:
         raise Conflict("Only a draft changes; what was sent is what the service got.")
     changes = data.model_dump(exclude_unset=True)
+    # Before any change: making the key flushes, and one PATCH is one version.
+    cipher = await case_cipher(session, keyring, referral.case_id, create=True)
     service = await session.get(ServiceEntry, referral.service_id)
     assert service is not None  # RESTRICT keeps it
     for field in ("reason", "urgency", "shared_fields", "basis_id"):
@@ -353,11 +367,11 @@ async def update_draft(
             await check_measure(session, case_access.case, data.measure_id)
         referral.measure_id = data.measure_id
     if "reason" in changes:
-        referral.reason = changes["reason"]
+        seal_text(cipher, referral, "reason", changes["reason"])
     if "urgency" in changes:
         referral.urgency = changes["urgency"]
     if "note_to_provider" in changes:
-        referral.note_to_provider = changes["note_to_provider"]
+        seal_text(cipher, referral, "note_to_provider", changes["note_to_provider"])
     await session.flush()
     audit_person(session, access.principal, "referral.updated", referral, access.purpose)
     return referral

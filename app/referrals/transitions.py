@@ -15,7 +15,8 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
-from app.casekeys.service import case_cipher
+from app.casekeys.freetext import seal_text
+from app.casekeys.service import case_cipher, case_ciphers
 from app.directory.models import Organisation
 from app.events.outbox import EventType, emit
 from app.persons.service import load_facts
@@ -23,7 +24,7 @@ from app.plans.measures import follow_linked
 from app.plans.schemas import MeasureStatus
 from app.platform.clock import clock
 from app.platform.config import Settings
-from app.platform.crypto import KeyRing
+from app.platform.crypto import CaseCipher, KeyRing
 from app.platform.etag import check_version
 from app.platform.problems import Conflict, Forbidden, denial
 from app.referrals import service, views
@@ -39,6 +40,8 @@ from app.referrals.states import (
     allowed,
     side_of,
 )
+
+EXPIRED_TEXT = "No answer from the service before the referral expired."
 
 
 class IllegalReferralMove(Conflict):
@@ -91,32 +94,37 @@ async def transition(
     now = clock.now()
     if data.to == Status.REQUESTED:
         await _send(session, keyring, settings, access, now)
-    apply(referral, data.to, now, data.reason_code, data.reason_text)
+    cipher = await case_cipher(session, keyring, referral.case_id, create=True)
+    apply(cipher, referral, data.to, now, data.reason_code, data.reason_text)
     if data.to == Status.COMPLETED:
         referral.outcome = data.outcome.value if data.outcome else None
-        referral.outcome_text = data.outcome_text
-    await _record(session, referral, current, access.side, principal, now)
+        seal_text(cipher, referral, "outcome_text", data.outcome_text)
+    await _record(session, cipher, referral, current, access.side, principal, now)
     return referral
 
 
 def apply(
+    cipher: CaseCipher,
     referral: Referral,
     to: Status,
     now: datetime,
     reason_code: ReasonCode | None = None,
     reason_text: str | None = None,
 ) -> None:
-    """Set the row for a move the state machine allowed."""
+    """Set the row for a move the state machine allowed (the reason text sealed
+    under the case's ``cipher``)."""
     current = Status(referral.status)
     if to == Status.ON_HOLD:
         referral.held_from = current.value
-        referral.reason_code, referral.reason_text = None, reason_text
+        referral.reason_code = None
+        seal_text(cipher, referral, "reason_text", reason_text)
     elif current == Status.ON_HOLD:
         referral.held_from = None
-        referral.reason_code = referral.reason_text = None
+        referral.reason_code = None
+        seal_text(cipher, referral, "reason_text", None)
     if to in NEEDS_REASON:
         referral.reason_code = reason_code.value if reason_code else None
-        referral.reason_text = reason_text
+        seal_text(cipher, referral, "reason_text", reason_text)
     if to == Status.ACCEPTED and referral.accepted_at is None:
         referral.accepted_at = now
     if to in NEEDS_REASON or to == Status.COMPLETED:
@@ -126,6 +134,7 @@ def apply(
 
 async def _record(
     session: AsyncSession,
+    cipher: CaseCipher,
     referral: Referral,
     before: Status,
     side: Side,
@@ -133,7 +142,7 @@ async def _record(
     now: datetime,
 ) -> None:
     await session.flush()
-    add_event(session, referral, before.value, side, actor, now)
+    add_event(session, cipher, referral, before.value, side, actor, now)
     kind = (
         EventType.REFERRAL_REQUESTED
         if referral.status == "requested"
@@ -210,8 +219,12 @@ async def count_due(session: AsyncSession, now: datetime | None = None) -> int:
     return int(await session.scalar(stmt) or 0)
 
 
-async def expire_due(session: AsyncSession, now: datetime | None = None, batch: int = 500) -> int:
+async def expire_due(
+    session: AsyncSession, keyring: KeyRing, now: datetime | None = None, batch: int = 500
+) -> int:
     """Fail unanswered referrals past their expiry with reason ``expired``; returns how many.
+
+    The reason text is sealed under each case's key (a shredded case's gets none).
 
     The referrer learns of it from /me/tasks (app/referrals/followup.py).
     """
@@ -225,16 +238,15 @@ async def expire_due(session: AsyncSession, now: datetime | None = None, batch: 
             .with_for_update(skip_locked=True)
         )
     ).all()
+    ciphers = await case_ciphers(session, keyring, {r.case_id for r in due})
     for referral in due:
         before = Status(referral.status)
-        apply(
-            referral,
-            Status.FAILED,
-            now,
-            ReasonCode.EXPIRED,
-            "No answer from the service before the referral expired.",
-        )
-        await _record(session, referral, before, Side.SYSTEM, None, now)
+        cipher = ciphers[referral.case_id]
+        if not cipher.shredded and not cipher.can_seal:
+            cipher = await case_cipher(session, keyring, referral.case_id, create=True)
+        text = None if cipher.shredded else EXPIRED_TEXT
+        apply(cipher, referral, Status.FAILED, now, ReasonCode.EXPIRED, text)
+        await _record(session, cipher, referral, before, Side.SYSTEM, None, now)
     return len(due)
 
 

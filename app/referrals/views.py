@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, select
+from sqlalchemy import ColumnElement, Select, and_, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.casekeys.freetext import SHREDDED_TEXT, open_text, open_texts
 from app.casekeys.service import case_cipher
 from app.cases.lifecycle import CaseStatus
 from app.cases.models import Case
@@ -45,7 +46,7 @@ def shared_values(
     case: Case,
     referral: Referral,
     facts: PersonCaseFacts | None,
-    cipher: CaseCipher | None = None,
+    cipher: CaseCipher,
 ) -> dict[str, Any]:
     """The chosen fields' values now, for sealing into the referral when it is sent
     (the phones from ``facts``: what the referring case recorded, under ``cipher``)."""
@@ -70,7 +71,7 @@ def shared_values(
         elif field == SharedField.LANGUAGE:
             values["language"] = person.preferred_language
         elif field == SharedField.REASON:
-            values["reason"] = referral.reason
+            values["reason"] = open_text(cipher, referral, "reason")
         elif field == SharedField.RISK_LEVEL:
             values["risk_level"] = case.risk_level
     return values
@@ -167,10 +168,18 @@ def _moves(access_side: Side, writable: bool, referral: Referral) -> list[Status
     return allowed(Status(referral.status), held, access_side)
 
 
+#: The referral's free text the provider reads, sealed under its case's key (the
+#: ``reason`` only the referrer reads). A shredded case's referral still answers
+#: (the inbox and the FHIR views too), its texts reading SHREDDED_TEXT.
+PROVIDER_TEXTS = ("note_to_provider", "reason_text", "outcome_text")
+
+
 def provider_view(
     case: CaseCipher, referral: Referral, ctx: Context, side: Side, writable: bool
 ) -> dict[str, Any]:
+    """The provider's view; the referrer's adds to it (``render``)."""
     now = clock.now()
+    texts = open_texts(case, referral, PROVIDER_TEXTS, shredded_as=SHREDDED_TEXT)
     withdrawn = ctx.basis_withdrawn_at is not None and ctx.basis_withdrawn_at <= now
     # Withdrawal stops further sharing: the service no longer reads what was
     # shared (its own records are its own); the referrer still sees what went.
@@ -191,11 +200,11 @@ def provider_view(
         "shared_fields": referral.shared_fields,
         "sharing_withdrawn": withdrawn,
         "shared": None if hidden else open_shared(case, referral),
-        "note_to_provider": None if hidden else referral.note_to_provider,
+        "note_to_provider": None if hidden else texts["note_to_provider"],
         "reason_code": referral.reason_code,
-        "reason_text": referral.reason_text,
+        "reason_text": texts["reason_text"],
         "outcome": referral.outcome,
-        "outcome_text": referral.outcome_text,
+        "outcome_text": texts["outcome_text"],
         "allowed_transitions": _moves(side, writable, referral),
         "version": referral.version,
     }
@@ -209,13 +218,13 @@ def render(
         return ProviderReferralRead.model_validate(base)
     full = {
         **base,
+        "reason": open_text(case, referral, "reason", shredded_as=SHREDDED_TEXT),
         **{
             key: getattr(referral, key)
             for key in (
                 "case_id",
                 "subject_person_id",
                 "provider_organisation_id",
-                "reason",
                 "basis_id",
                 "basis_kind",
                 "measure_id",
@@ -247,9 +256,13 @@ async def detail(
             .order_by(ReferralEvent.occurred_at, ReferralEvent.id)
         )
     ).all()
-    return ReferralDetail.model_validate(
-        {
-            **view.model_dump(),
-            "history": [ReferralEventRead.model_validate(e) for e in events],
-        }
-    )
+    history = [
+        ReferralEventRead.model_validate(
+            {
+                **{a.key: getattr(e, a.key) for a in inspect(ReferralEvent).column_attrs},
+                "reason_text": open_text(case, e, "reason_text", shredded_as=SHREDDED_TEXT),
+            }
+        )
+        for e in events
+    ]
+    return ReferralDetail.model_validate({**view.model_dump(), "history": history})

@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.cases.models import CaseMember
 from app.plans.models import Measure
 from app.platform.clock import clock
+from app.platform.config import Settings
+from app.platform.crypto import load_keyring
 from app.platform.db import utcnow
 from app.referrals.followup import sweep_once
 from app.referrals.transitions import expire_due
@@ -289,13 +291,13 @@ async def test_the_sweep_expires_unanswered_referrals_only(
     assert ts(requested["expires_at"]) == start + timedelta(days=30)
 
     at(30, seconds=-1)
-    assert await sweep_once(app.state.db) == 0
+    assert await sweep_once(app.state.db, app.state.keyring.get()) == 0
     assert (await view(client, rw.lead, requested))["status"] == "requested"
     assert (await view(client, rw.lead, received))["status"] == "received"
 
     now = at(30)
-    assert await sweep_once(app.state.db) == 2
-    assert await sweep_once(app.state.db) == 0  # idempotent
+    assert await sweep_once(app.state.db, app.state.keyring.get()) == 2
+    assert await sweep_once(app.state.db, app.state.keyring.get()) == 0  # idempotent
     for before, ref in (("requested", requested), ("received", received)):
         got = await view(client, rw.lead, ref)
         assert got["status"] == "failed"
@@ -328,7 +330,7 @@ async def test_acknowledging_an_expiry_clears_its_task(
     live = await moved(client, rw.provider, await sent(client, rw), "received")
     live = await moved(client, rw.provider, live, "accepted")
     at(31)
-    assert await sweep_once(app.state.db) == 2
+    assert await sweep_once(app.state.db, app.state.keyring.get()) == 2
     first = await view(client, rw.lead, first)
     r = await client.post(
         f"{API}/referrals/{first['id']}/acknowledge-expiry", headers=rw.lead.headers
@@ -351,16 +353,16 @@ async def test_acknowledging_an_expiry_clears_its_task(
 
 
 async def test_expiry_settles_a_linked_measure(
-    client: httpx.AsyncClient, db: AsyncSession, rw: ReferralWorld, at: At
+    client: httpx.AsyncClient, db: AsyncSession, rw: ReferralWorld, at: At, settings: Settings
 ) -> None:
     _plan, measure = await ensure_plan(db, rw.case, rw.lead)
     await db.commit()
     at(0)
     ref = await sent(client, rw, measure_id=str(measure.id))
     now = at(30)
-    assert await expire_due(db, now) == 1
+    assert await expire_due(db, load_keyring(settings), now) == 1
     await db.commit()
-    assert await expire_due(db, now) == 0
+    assert await expire_due(db, load_keyring(settings), now) == 0
     await db.commit()
     status = await db.scalar(select(Measure.status).where(Measure.id == measure.id))
     assert status == "not_done"
@@ -384,12 +386,12 @@ async def test_expiry_follows_the_setting_but_never_precedes_the_target(
     short_wait = await sent(client, rw)
     assert ts(short_wait["expires_at"]) == start + timedelta(days=20)
     at(20)
-    assert await sweep_once(app.state.db) == 1
+    assert await sweep_once(app.state.db, app.state.keyring.get()) == 1
     assert (await view(client, rw.lead, short_wait))["status"] == "failed"
     at(39)
-    assert await sweep_once(app.state.db) == 0
+    assert await sweep_once(app.state.db, app.state.keyring.get()) == 0
     assert (await view(client, rw.lead, long_wait))["status"] == "requested"
     at(40)
-    assert await sweep_once(app.state.db) == 1
+    assert await sweep_once(app.state.db, app.state.keyring.get()) == 1
     got = await view(client, rw.lead, long_wait)
     assert (got["status"], got["reason_code"]) == ("failed", "expired")

@@ -65,9 +65,10 @@ async def dismissed_concern(
     concern = Concern(
         team_id=team.id,
         person_id=person.id,
-        subject_given_name=person.given_name,
-        subject_family_name=person.family_name,
-        description="CONCERN-MARKER worrying messages",
+        # Written as before revision 0025 (plain text): a purge takes the row either way.
+        subject_given_name_plain=person.given_name,
+        subject_family_name_plain=person.family_name,
+        description_plain="CONCERN-MARKER worrying messages",
         legal_basis="threat_to_life_or_health_notification",
         urgency="routine",
         status="no_further_action",
@@ -75,7 +76,7 @@ async def dismissed_concern(
         submitted_by=by.id,
         submitter_organisation_id=by.org_id,
         decision="dismiss",
-        decision_reason="REASON-MARKER nothing further",
+        decision_reason_plain="REASON-MARKER nothing further",
         screened_by=by.id,
         screened_at=now,
     )

@@ -35,6 +35,8 @@ from app.auth.policy import INTEGRATION_SCOPES, POLICY, Action, Scope
 from app.auth.principal import Role
 from app.cases.models import Case
 from app.persons.models import Consent
+from app.platform.config import Settings
+from app.platform.crypto import KeyRing, load_keyring
 from app.platform.db import utcnow
 from app.referrals.models import Referral, ReferralEvent, ServiceEntry
 from app.referrals.transitions import expire_due
@@ -156,8 +158,10 @@ def test_every_referral_action_is_probed() -> None:
 class Probe:
     """One case with a referable victim, and one caller per role and relation."""
 
-    def __init__(self, db: AsyncSession, tokens: TokenFactory, client: httpx.AsyncClient) -> None:
-        self.db, self.tokens, self.client = db, tokens, client
+    def __init__(
+        self, db: AsyncSession, tokens: TokenFactory, client: httpx.AsyncClient, keyring: KeyRing
+    ) -> None:
+        self.db, self.tokens, self.client, self.keyring = db, tokens, client, keyring
 
     async def setup(self, spec: RouteSpec) -> None:
         db, tokens = self.db, self.tokens
@@ -232,7 +236,7 @@ class Probe:
             await self.db.execute(
                 update(Referral).where(Referral.id == rid).values(expires_at=past)
             )
-            assert await expire_due(self.db) == 1
+            assert await expire_due(self.db, self.keyring) == 1
             await self.db.commit()
         return await self.load(rid)
 
@@ -248,7 +252,7 @@ class Probe:
         row = (
             await self.db.execute(
                 select(
-                    Referral.status, Referral.version, Referral.reason, Referral.urgency,
+                    Referral.status, Referral.version, Referral.reason_enc, Referral.urgency,
                     Referral.shared_fields, Referral.expiry_acknowledged_at, Referral.updated_at,
                 ).where(Referral.id == referral.id)
             )
@@ -322,9 +326,13 @@ def _check_allowed(
 
 @pytest.mark.parametrize("spec", ROUTES, ids=lambda s: f"{s.method} {s.path}")
 async def test_matrix(
-    spec: RouteSpec, client: httpx.AsyncClient, db: AsyncSession, tokens: TokenFactory
+    spec: RouteSpec,
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    tokens: TokenFactory,
+    settings: Settings,
 ) -> None:
-    probe = Probe(db, tokens, client)
+    probe = Probe(db, tokens, client, load_keyring(settings))
     await probe.setup(spec)
     probes = [
         (role, relation, probe.actors[(role, relation)]) for role in Role for relation in RELATIONS
