@@ -46,7 +46,7 @@ class Checkout:
                 stderr=subprocess.STDOUT,
             )
         self.base = f"http://127.0.0.1:{self.port}"
-        deadline = time.time() + 30
+        deadline = time.time() + 120
         while time.time() < deadline:
             try:
                 httpx.get(self.base + "/", timeout=1.0)
@@ -87,15 +87,14 @@ async def main_async(args: Any) -> None:
     # Each side has its own baseline, run from its own checkout: an engine
     # change (make_engine) speeds up the bare read too, and each side's ratio
     # is to the bare read through ITS engine.
-    servers = {
-        "before baseline": Checkout("baseline", env, Path(args.before)),
-        "after baseline": Checkout("baseline", env, Path(args.after)),
-        "before": Checkout("app", env, Path(args.before)),
-        "after": Checkout("app", env, Path(args.after)),
-    }
+    servers: dict[str, Checkout] = {}
     results: dict[str, list[wrk.Figures]] = {}
     print("load average at start", os.getloadavg())
     try:
+        for side in ("before", "after"):
+            tree = Path(getattr(args, side))
+            servers[f"{side} baseline"] = Checkout("baseline", env, tree)
+            servers[side] = Checkout("app", env, tree)
         for n in range(args.rounds):
             order = ["before", "after"] if n % 2 == 0 else ["after", "before"]
             for side in order:
