@@ -217,7 +217,7 @@ class Server:
                 stderr=subprocess.STDOUT,
             )
         self.base = f"http://127.0.0.1:{self.port}"
-        deadline = time.time() + 30
+        deadline = time.time() + 120  # a loaded machine starts slowly
         while time.time() < deadline:
             try:
                 httpx.get(self.base + "/", timeout=1.0)

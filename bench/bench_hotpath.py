@@ -170,10 +170,13 @@ async def main_async(args: Any) -> dict[str, Any]:
     }
     with Progress(console=console, transient=True) as progress:
         await seeder.grow_to(sizes[0], 1, progress, mine_cap=args.mine)
-    servers = {"baseline": Server("baseline", env), "app": Server("app", env)}
-    if args.db == "postgres":
-        servers["app2"] = Server("app-workers-2", env)
+    servers: dict[str, Server] = {}
     try:
+        # Started inside the try: one that fails to start stops the others.
+        servers["baseline"] = Server("baseline", env)
+        servers["app"] = Server("app", env)
+        if args.db == "postgres":
+            servers["app2"] = Server("app-workers-2", env)
         target = seeder.mine[0]
         case_url = f"/api/v1/cases/{target}"
         rounds: dict[str, list[wrk.Figures]] = {k: [] for k in ("baseline", "get", "note", "get2")}

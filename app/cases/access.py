@@ -57,12 +57,20 @@ def _granted(user: Who, organisation: Who, now: Who) -> Select[uuid.UUID]:
     )
 
 
-def _readable(user: Who, organisation: Who, now: Who) -> Select[Case]:
+def _readable(user: Who, organisation: Who, now: Who, only: Who | None = None) -> Select[Case]:
     # One IN over a UNION (not two INs joined by OR): the planner can then start
     # from the caller's memberships, so the cost follows how many cases the
     # caller has, not how many cases exist (see bench/README.md).
-    visible = union(_members(user, organisation), _granted(user, organisation, now))
-    return select(Case).where(Case.id.in_(visible.scalar_subquery()))
+    members, granted = _members(user, organisation), _granted(user, organisation, now)
+    if only is not None:
+        # One case: the same rule, narrowed inside the union too, so SQLite
+        # looks up this case's membership and grant instead of listing every
+        # case of the caller's first (bench/README.md, issue 13).
+        members = members.where(CaseMember.case_id == only)
+        granted = granted.where(EmergencyGrant.case_id == only)
+    visible = union(members, granted)
+    readable = select(Case).where(Case.id.in_(visible.scalar_subquery()))
+    return readable if only is None else readable.where(Case.id == only)
 
 
 def excluded_case_ids(principal: Principal) -> Select[uuid.UUID]:
@@ -192,8 +200,7 @@ def _case_access_statement() -> Select[Any]:
         .limit(1)
         .scalar_subquery()
     )
-    readable = _readable(user, organisation, now)
-    return readable.add_columns(role_sq, grant_sq).where(Case.id == case_id)
+    return _readable(user, organisation, now, only=case_id).add_columns(role_sq, grant_sq)
 
 
 async def load_case_access(

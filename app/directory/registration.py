@@ -8,6 +8,7 @@ is pinned at registration: a token that claims another one is refused.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -45,12 +46,34 @@ async def _get_or_create_org(session: AsyncSession, code: str, name: str | None)
     return org
 
 
+@dataclass(frozen=True)
+class Known:
+    """The directory's view of a user that resolving a token needs (a plain row:
+    a known user is not loaded into the session as an ORM object)."""
+
+    id: uuid.UUID
+    name: str
+    roles: list[str]
+    organisation_id: uuid.UUID
+    disabled: bool
+    tokens_valid_after: datetime | None
+    last_seen_at: datetime | None
+
+    @classmethod
+    def of(cls, user: User) -> Known:
+        return cls(*(getattr(user, name) for name in KNOWN_COLUMNS))
+
+
+KNOWN_COLUMNS = [f.name for f in fields(Known)]
+
+
 async def _mirror_claims(
     session: AsyncSession,
-    user: User,
+    user: Known,
     name: str,
     roles: list[str],
     now: datetime,
+    loaded: User | None,
 ) -> None:
     """Copy changed claims onto the user and note when they were last seen.
 
@@ -77,34 +100,47 @@ async def _mirror_claims(
         update(User).where(User.id == user.id).values(**values),
         execution_options={"synchronize_session": False},
     )
+    if loaded is None:
+        return  # not in the session: whoever loads the user later reads the new row
     if claims_changed:
-        await session.refresh(user)  # the new version, for ETags later in this request
+        await session.refresh(loaded)  # the new version, for ETags later in this request
     else:
-        set_committed_value(user, "last_seen_at", now)
+        set_committed_value(loaded, "last_seen_at", now)
 
 
-def _refused(user: User, detail: str, reason: str) -> Unauthorized:
+def _refused(user: Known | User, detail: str, reason: str) -> Unauthorized:
     """The token names this user, who may not use it (audited as ``auth.user``)."""
     user_id = str(user.id)
     denied = DeniedAccess("auth.user", target_type="user", target_id=user_id, reason=reason)
     return Unauthorized(detail, denied=denied)
 
 
-def _organisation_mismatch(user: User) -> Unauthorized:
+def _organisation_mismatch(user: Known | User) -> Unauthorized:
     detail = "The token's organisation does not match the directory."
     return _refused(user, detail, "organisation mismatch")
 
 
 @cache
-def _known_user_statement() -> Select[User, str, uuid.UUID]:
-    """Built once (every authenticated request runs it), executed with parameters."""
+def _known_user_statement() -> Select[Any]:
+    """Built once (every authenticated request runs it), executed with parameters.
+
+    Core columns, not the ORM entity: the principal needs a few values, and
+    loading a User into the session (identity map, instance state) was a
+    measurable share of every request's CPU (bench/README.md, issue 13).
+    """
     issuer: BindParameter[str] = bindparam("issuer")
     subject: BindParameter[str] = bindparam("subject")
+    users = User.__table__.c
     return (
-        select(User, Organisation.code, TeamMembership.team_id)
-        .join(Organisation, Organisation.id == User.organisation_id)
-        .outerjoin(TeamMembership, TeamMembership.user_id == User.id)
-        .where(User.issuer == issuer, User.subject == subject)
+        select(
+            *(users[name] for name in KNOWN_COLUMNS),
+            Organisation.__table__.c.code,
+            TeamMembership.__table__.c.team_id,
+        )
+        .select_from(User.__table__)
+        .join(Organisation.__table__, Organisation.__table__.c.id == users.organisation_id)
+        .outerjoin(TeamMembership.__table__, TeamMembership.__table__.c.user_id == users.id)
+        .where(users.issuer == issuer, users.subject == subject)
     )
 
 
@@ -126,16 +162,19 @@ async def resolve_principal(session: AsyncSession, verified: VerifiedClaims) -> 
     rows = (await session.execute(_known_user_statement(), params)).all()
     now = utcnow()
     role_list = sorted(r.value for r in roles)
+    loaded: User | None = None  # the ORM object, when this request made or loaded one
     if rows:
-        user, pinned_code = rows[0][0], rows[0][1]
-        team_ids = frozenset(team for _user, _code, team in rows if team is not None)
+        width = len(KNOWN_COLUMNS)
+        user = Known(*rows[0][:width])
+        pinned_code = rows[0][width]
+        team_ids = frozenset(row[width + 1] for row in rows if row[width + 1] is not None)
         if pinned_code != org_code:
             raise _organisation_mismatch(user)
     else:
         org = await _get_or_create_org(session, org_code, verified.org_name)
         pinned_code = org.code
         team_ids = frozenset()
-        user = User(
+        loaded = User(
             issuer=issuer,
             subject=subject,
             name=name,
@@ -145,13 +184,14 @@ async def resolve_principal(session: AsyncSession, verified: VerifiedClaims) -> 
         )
         try:
             async with session.begin_nested():
-                session.add(user)
+                session.add(loaded)
         except IntegrityError:
             found = await session.scalar(
                 select(User).where(User.issuer == issuer, User.subject == subject)
             )
             assert found is not None
-            user = found
+            loaded = found
+            user = Known.of(found)
             if user.organisation_id != org.id:  # registered concurrently elsewhere
                 raise _organisation_mismatch(user) from None
             team_ids = frozenset(
@@ -162,13 +202,14 @@ async def resolve_principal(session: AsyncSession, verified: VerifiedClaims) -> 
                 ).all()
             )
         else:
+            user = Known.of(loaded)
             audit.record(session, None, "directory.user.registered", "user", user.id)
     if user.disabled:
         raise _refused(user, "This account is disabled.", "disabled")
     if user.tokens_valid_after is not None and issued_at < user.tokens_valid_after:
         detail = "This token was issued before the account's tokens were revoked."
         raise _refused(user, detail, "token revoked")
-    await _mirror_claims(session, user, name, role_list, now)
+    await _mirror_claims(session, user, name, role_list, now, loaded)
     return Principal(
         user_id=user.id,
         subject=subject,
