@@ -161,9 +161,9 @@ def make_engine(url: str, echo: bool = False) -> AsyncEngine:
             # row). Queue requests in the pool, first come first served, instead
             # of letting SQLite's busy handler sleep and back off under load.
             kwargs.update(pool_size=1, max_overflow=0, pool_timeout=30)
-    if url.startswith("sqlite+aiosqlite:"):
+    if url.startswith("sqlite+aiosqlite:") and (module := one_hop_dbapi()) is not None:
         # One hop to the driver's thread per statement instead of four.
-        kwargs["module"] = one_hop_dbapi()
+        kwargs["module"] = module
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)

@@ -131,5 +131,14 @@ class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
         return OneHopConnection(self, adapted._connection)
 
 
-def one_hop_dbapi() -> OneHopDBAPI:
-    return OneHopDBAPI(aiosqlite, sqlite3)
+def one_hop_dbapi() -> OneHopDBAPI | None:
+    """The one-hop DBAPI, or None (use SQLAlchemy's stock adapter) when the
+    private hooks it builds on are not there: a newer aiosqlite or SQLAlchemy
+    then costs speed, never correctness (pyproject.toml pins the tested ranges)."""
+    hooks = (
+        callable(getattr(aiosqlite.Connection, "_execute", None)),
+        hasattr(AsyncAdapt_aiosqlite_connection, "_cursor_cls"),
+        hasattr(AsyncAdapt_aiosqlite_cursor, "_execute_async"),
+        hasattr(AsyncAdapt_aiosqlite_cursor, "_executemany_async"),
+    )
+    return OneHopDBAPI(aiosqlite, sqlite3) if all(hooks) else None
