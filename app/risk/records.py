@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.casekeys.freetext import read_values, seal_text
 from app.casekeys.service import case_cipher
-from app.cases.access import CaseAccess
+from app.cases.access import CaseAccess, not_found
 from app.cases.lifecycle import Scheme
 from app.platform.clock import Clock
 from app.platform.crypto import KeyRing
-from app.platform.pagination import fetch_page
+from app.platform.pagination import Page, fetch_page
 from app.platform.problems import field_error
 from app.risk.assessment_schemas import ExternalAssessmentRead, IncidentCreate, IncidentRead
 from app.risk.config import RiskConfig
@@ -92,40 +92,61 @@ async def record_incident(
     return incident
 
 
-async def _oldest_first(
-    session: AsyncSession, access: CaseAccess, model: Any, cursor: str | None, limit: int
-) -> tuple[list[Any], str | None]:
-    """A page of the case's rows of ``model``, oldest first."""
-    stmt = select(model).where(model.case_id == access.case.id)
-    return await fetch_page(session, stmt, model.created_at, model.id, cursor, limit, False)
+#: Each record kind by its read model: the table, and its text sealed under the case key.
+_RECORDS: dict[type[Any], tuple[type[Incident | ExternalAssessment], tuple[str, ...]]] = {
+    IncidentRead: (Incident, ("note",)),
+    ExternalAssessmentRead: (ExternalAssessment, ("reference",)),
+}
+ReadT = TypeVar("ReadT", IncidentRead, ExternalAssessmentRead)
 
 
-async def incident_reads(
-    session: AsyncSession, keyring: KeyRing, access: CaseAccess, rows: Sequence[Incident]
-) -> list[IncidentRead]:
-    """The incidents; each note opens under the case key (410 once shredded)."""
-    cipher = await case_cipher(session, keyring, access.case.id)
-    return [IncidentRead.model_validate(read_values(cipher, r, ("note",))) for r in rows]
-
-
-async def external_reads(
+async def reads(
     session: AsyncSession,
     keyring: KeyRing,
     access: CaseAccess,
-    rows: Sequence[ExternalAssessment],
-) -> list[ExternalAssessmentRead]:
+    read: type[ReadT],
+    rows: Sequence[Any],
+) -> list[ReadT]:
+    """The records as ``read`` models, their text opened under the case key (410 once shredded)."""
     cipher = await case_cipher(session, keyring, access.case.id)
-    return [
-        ExternalAssessmentRead.model_validate(read_values(cipher, r, ("reference",))) for r in rows
-    ]
+    sealed = _RECORDS[read][1]
+    return [read.model_validate(read_values(cipher, row, sealed)) for row in rows]
 
 
-async def list_incidents(
-    session: AsyncSession, keyring: KeyRing, access: CaseAccess, cursor: str | None, limit: int
-) -> tuple[list[IncidentRead], str | None]:
-    rows, nxt = await _oldest_first(session, access, Incident, cursor, limit)
-    access.audit(session, "case.incident.listed")
-    return await incident_reads(session, keyring, access, rows), nxt
+async def case_row(
+    session: AsyncSession,
+    keyring: KeyRing,
+    access: CaseAccess,
+    read: type[ReadT],
+    action: str,
+    target_type: str,
+    row_id: str,
+) -> ReadT:
+    """The case's record ``row_id`` as ``read`` (the case was loaded through
+    readable-cases), or a 404 as a refused ``action``."""
+    model = _RECORDS[read][0]
+    stmt = select(model).where(model.id == uuid.UUID(row_id), model.case_id == access.case.id)
+    row = await session.scalar(stmt)
+    if row is None:
+        raise not_found(action, access.principal, target_type, row_id)
+    return (await reads(session, keyring, access, read, [row]))[0]
+
+
+async def oldest_first(
+    session: AsyncSession,
+    keyring: KeyRing,
+    access: CaseAccess,
+    read: type[ReadT],
+    event: str,
+    cursor: str | None,
+    limit: int,
+) -> Page[ReadT]:
+    """A page of the case's records, oldest first, as ``read``; audited as ``event``."""
+    model = _RECORDS[read][0]
+    stmt = select(model).where(model.case_id == access.case.id)
+    rows, nxt = await fetch_page(session, stmt, model.created_at, model.id, cursor, limit, False)
+    access.audit(session, event)
+    return Page[ReadT](items=await reads(session, keyring, access, read, rows), next_cursor=nxt)
 
 
 async def record_external(
@@ -143,11 +164,3 @@ async def record_external(
         assessed_on=body.assessed_on, assessor=body.assessor,
         summary_rating=body.summary_rating.value,
     )  # fmt: skip
-
-
-async def list_external(
-    session: AsyncSession, keyring: KeyRing, access: CaseAccess, cursor: str | None, limit: int
-) -> tuple[list[ExternalAssessmentRead], str | None]:
-    rows, nxt = await _oldest_first(session, access, ExternalAssessment, cursor, limit)
-    access.audit(session, "external_assessment.listed")
-    return await external_reads(session, keyring, access, rows), nxt

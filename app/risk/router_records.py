@@ -5,10 +5,8 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Response
-from sqlalchemy import select
 
 from app.auth.policy import Action
-from app.cases.access import not_found
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
 from app.platform.idempotency import Idempotency, create_once
@@ -23,7 +21,6 @@ from app.risk.dependencies import (
     IncidentWriter,
     RiskConfigDep,
 )
-from app.risk.models import ExternalAssessment, Incident
 from app.risk.schemas import ExternalAssessmentRecord
 
 router = APIRouter(prefix="/api/v1", tags=["risk"])
@@ -47,17 +44,12 @@ async def record_incident(
 
     async def create() -> tuple[IncidentRead, uuid.UUID]:
         incident = await records.record_incident(session, keyring, access, body, clock, config)
-        return (await records.incident_reads(session, keyring, access, [incident]))[0], incident.id
+        read = await records.reads(session, keyring, access, IncidentRead, [incident])
+        return read[0], incident.id
 
     async def reread(target_id: str) -> IncidentRead:
-        incident = await session.scalar(  # the case was loaded through readable-cases
-            select(Incident).where(
-                Incident.id == uuid.UUID(target_id), Incident.case_id == access.case.id
-            )
-        )
-        if incident is None:
-            raise not_found(Action.CASE_INCIDENT_READ, access.principal, "case_incident", target_id)
-        return (await records.incident_reads(session, keyring, access, [incident]))[0]
+        action, target, read = Action.CASE_INCIDENT_READ, "case_incident", IncidentRead
+        return await records.case_row(session, keyring, access, read, action, target, target_id)
 
     return await create_once(
         idempotency, session, access.principal, body, response, "case_incident", create, reread
@@ -73,8 +65,8 @@ async def list_incidents(
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[IncidentRead]:
     """Incidents recorded on the case, newest first."""
-    items, nxt = await records.list_incidents(session, keyring, access, cursor, limit)
-    return Page[IncidentRead](items=items, next_cursor=nxt)
+    event = "case.incident.listed"
+    return await records.oldest_first(session, keyring, access, IncidentRead, event, cursor, limit)
 
 
 @router.post(EXTERNAL, response_model=ExternalAssessmentRead, status_code=201)
@@ -92,20 +84,13 @@ async def record_external_assessment(
 
     async def create() -> tuple[ExternalAssessmentRead, uuid.UUID]:
         record = await records.record_external(session, keyring, access, body, clock)
-        return (await records.external_reads(session, keyring, access, [record]))[0], record.id
+        read = await records.reads(session, keyring, access, ExternalAssessmentRead, [record])
+        return read[0], record.id
 
     async def reread(target_id: str) -> ExternalAssessmentRead:
-        record = await session.scalar(  # the case was loaded through readable-cases
-            select(ExternalAssessment).where(
-                ExternalAssessment.id == uuid.UUID(target_id),
-                ExternalAssessment.case_id == access.case.id,
-            )
-        )
-        if record is None:
-            raise not_found(
-                Action.CASE_EXTERNAL_READ, access.principal, "external_assessment", target_id
-            )
-        return (await records.external_reads(session, keyring, access, [record]))[0]
+        action, target = Action.CASE_EXTERNAL_READ, "external_assessment"
+        read = ExternalAssessmentRead
+        return await records.case_row(session, keyring, access, read, action, target, target_id)
 
     return await create_once(
         idempotency,
@@ -128,5 +113,6 @@ async def list_external_assessments(
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[ExternalAssessmentRead]:
     """Results of external risk tools recorded on the case (never the tool's licensed content)."""
-    items, nxt = await records.list_external(session, keyring, access, cursor, limit)
-    return Page[ExternalAssessmentRead](items=items, next_cursor=nxt)
+    event = "external_assessment.listed"
+    read = ExternalAssessmentRead
+    return await records.oldest_first(session, keyring, access, read, event, cursor, limit)
