@@ -17,18 +17,16 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app.casekeys.service import shred_case_key
 from app.demo.seed import seed_demo
-from app.ops.keyrotation import PLAINTEXT, count_values, rotate
+from app.ops.keyrotation import PLAINTEXT
 from app.ops.migrate import downgrade, upgrade
 from app.platform.config import Settings
 from app.platform.crypto import load_keyring
-from app.platform.db import Database
-from app.platform.registry import Base
 from app.risk.models import Assessment
 from tests.conftest import _in_thread
 from tests.test_migration_0019 import scratch_url  # noqa: F401  (the fixture)
-from tests.test_migration_0021 import _async, _query
+from tests.test_migration_0021 import _query
+from tests.test_migration_0024 import rotate_then_shred
 
 #: The revision before 0026 (its down_revision).
 BEFORE = "0024"
@@ -71,22 +69,7 @@ def test_downgrade_writes_judgement_text_back_and_rotate_seals_it_again(
     _in_thread(lambda: upgrade(scratch_url))
     assert all(enc is None for _, enc in _judgements(scratch_url))
 
-    async def rotate_then_shred() -> tuple[Any, dict[str, int], dict[str, int]]:
-        db = Database.from_url(scratch_url)
-        try:
-            async with db.sessionmaker() as session:
-                counted = await count_values(session, Base.metadata)
-            result = await rotate(db.sessionmaker, Base.metadata, ring)
-            async with db.sessionmaker() as session:
-                after = await count_values(session, Base.metadata)
-                case_id = await session.scalar(select(Assessment.case_id).limit(1))
-            async with db.sessionmaker.begin() as session:
-                await shred_case_key(session, case_id)
-            return result, counted, after
-        finally:
-            await db.dispose()
-
-    result, counted, after = _async(rotate_then_shred)
+    result, counted, after = rotate_then_shred(scratch_url, ring, select(Assessment.case_id))
     assert counted[PLAINTEXT] >= len(inline)
     assert PLAINTEXT not in after
     assert result.per_table.get("assessments", 0) >= len(inline)
