@@ -14,7 +14,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from app.casekeys.service import shred_case_key
 from app.cases.models import Case
@@ -22,7 +22,7 @@ from app.demo.seed import seed_demo
 from app.ops.keyrotation import PLAINTEXT, count_values, rotate
 from app.ops.migrate import downgrade, upgrade
 from app.platform.config import Settings
-from app.platform.crypto import load_keyring
+from app.platform.crypto import KeyRing, load_keyring
 from app.platform.db import Database
 from app.platform.registry import Base
 from tests.conftest import _in_thread
@@ -41,6 +41,30 @@ DEMO = (
 
 def _pairs(url: str, table: str, column: str) -> list[Any]:
     return _query(url, f"SELECT {column}, {column}_enc FROM {table}")  # noqa: S608 (constants)
+
+
+def rotate_then_shred(
+    url: str, ring: KeyRing, case_of: Select[Any]
+) -> tuple[Any, dict[str, int], dict[str, int]]:
+    """``keys status``, ``keys rotate``, ``keys status`` again, then shred the first
+    case ``case_of`` selects: (the rotation's result, the counts before, after)."""
+
+    async def run() -> tuple[Any, dict[str, int], dict[str, int]]:
+        db = Database.from_url(url)
+        try:
+            async with db.sessionmaker() as session:
+                counted = await count_values(session, Base.metadata)
+            result = await rotate(db.sessionmaker, Base.metadata, ring)
+            async with db.sessionmaker() as session:
+                after = await count_values(session, Base.metadata)
+                case_id = await session.scalar(case_of.limit(1))
+            async with db.sessionmaker.begin() as session:
+                await shred_case_key(session, case_id)
+            return result, counted, after
+        finally:
+            await db.dispose()
+
+    return _async(run)
 
 
 def test_downgrade_writes_plain_text_back_and_rotate_seals_it_again(
@@ -67,22 +91,7 @@ def test_downgrade_writes_plain_text_back_and_rotate_seals_it_again(
 
     _in_thread(lambda: upgrade(scratch_url))
 
-    async def rotate_then_shred() -> tuple[Any, dict[str, int], dict[str, int]]:
-        db = Database.from_url(scratch_url)
-        try:
-            async with db.sessionmaker() as session:
-                counted = await count_values(session, Base.metadata)
-            result = await rotate(db.sessionmaker, Base.metadata, ring)
-            async with db.sessionmaker() as session:
-                after = await count_values(session, Base.metadata)
-                case_id = await session.scalar(select(Case.id).limit(1))
-            async with db.sessionmaker.begin() as session:
-                await shred_case_key(session, case_id)
-            return result, counted, after
-        finally:
-            await db.dispose()
-
-    result, counted, after = _async(rotate_then_shred)
+    result, counted, after = rotate_then_shred(scratch_url, ring, select(Case.id))
     assert counted[PLAINTEXT] >= sum(before.values())
     assert PLAINTEXT not in after
     for table, column in DEMO:

@@ -73,6 +73,7 @@ from app.plans.models import Measure, Plan, PlanVersion
 from app.platform.crypto import CaseCipher, KeyRing
 from app.platform.db import utcnow
 from app.referrals.models import Referral, ServiceEntry
+from app.risk import judgement_text
 from app.risk.models import Assessment, Incident
 from app.risk.service import answers_with_texts
 
@@ -248,7 +249,7 @@ async def build_export(
                         {
                             **ExportAssessment.model_validate(a, from_attributes=True).model_dump(),
                             "answers": scrub.json(answers_with_texts(cipher, a)),
-                            "judgement": scrub.json(a.judgement),
+                            "judgement": scrub.json(judgement_text.exported(cipher, a)),
                         }
                     )
                     for a in assessments

@@ -4,7 +4,8 @@ Notes, minutes, emergency grants, the assessments' answer texts (0021), the
 case's summary and closure reason, transition, invitation and exclusion
 reasons, incident notes, outside assessments' references, plan versions'
 summaries, contacts and measure snapshots, measures' descriptions (0024;
-issue 15) are written sealed only. Rows written before those revisions
+issue 15), the text fields of the assessments' judgement (0026) are written
+sealed only. Rows written before those revisions
 still hold plain text:
 the application reads it until ``casecoord keys rotate`` seals it under the
 case key and empties the plaintext (:func:`seal_legacy_text`); shredding a
@@ -21,7 +22,7 @@ Revision 0025 added the referrals', concerns', consents' and versions' texts.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -87,6 +88,22 @@ LEGACY_PLAINTEXT: dict[str, dict[str, str]] = {
 LEGACY_JSON_TEXT: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     "assessments": ("answers", "answer_text_enc", "item", ("source", "evidence", "note")),
 }
+#: JSON dicts (field -> value) whose text-kind values held free text before
+#: 0026: table -> (JSON column, sealed column, the further columns the splitter
+#: reads). The domain keeps the codes in the JSON column, ``null`` where a text
+#: was given, and seals ``{field: text}`` (always, so a NULL sealed column marks a
+#: row from before 0026). Which values are text only the row's definition knows,
+#: so the owning domain registers the splitter in :data:`JSON_DICT_SPLIT` when its
+#: models load (app/risk/models.py).
+LEGACY_JSON_DICT_TEXT: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "assessments": ("judgement", "judgement_text_enc", ("instrument_code", "instrument_version")),
+}
+#: (session, the JSON dict, the further columns' values) -> (kept, texts).
+DictSplit = Callable[
+    [AsyncSession, dict[str, Any], tuple[Any, ...]],
+    Awaitable[tuple[dict[str, Any], dict[str, Any]]],
+]
+JSON_DICT_SPLIT: dict[str, DictSplit] = {}
 #: What sealed free text reads as, in a list that spans cases, once its case was
 #: shredded: one destroyed case must not make the whole list answer 410.
 SHREDDED_TEXT = "[destroyed with the case's data key]"
@@ -202,20 +219,29 @@ def _with_case(metadata: MetaData, table: Table, *columns: Any) -> Select[Any]:
     )
 
 
-def _legacy(metadata: MetaData) -> list[tuple[Table, ColumnElement[bool]]]:
-    """Each legacy table and the condition of its rows still holding plain text."""
-    out: list[tuple[Table, ColumnElement[bool]]] = []
+Legacy = tuple[Table, ColumnElement[bool], dict[str, Any]]
+
+
+def _legacy(metadata: MetaData) -> list[Legacy]:
+    """Each legacy table, the condition of its rows still holding plain text, and
+    which of the three registries above names it."""
+    out: list[Legacy] = []
     for name, pairs in LEGACY_PLAINTEXT.items():
         table = metadata.tables[name]
-        out.append((table, or_(*(table.c[p].is_not(None) for p in pairs))))
-    for name, (_, enc, _, _) in LEGACY_JSON_TEXT.items():
-        table = metadata.tables[name]
-        out.append((table, table.c[enc].is_(None)))
+        out.append((table, or_(*(table.c[p].is_not(None) for p in pairs)), LEGACY_PLAINTEXT))
+    for registry in (LEGACY_JSON_TEXT, LEGACY_JSON_DICT_TEXT):
+        for name, entry in registry.items():
+            table = metadata.tables[name]
+            out.append((table, table.c[entry[1]].is_(None), registry))
     return out
 
 
-def _moved(
-    table: Table, row: Any, cipher: Sealer | None
+async def _moved(
+    session: AsyncSession,
+    table: Table,
+    registry: dict[str, Any],
+    row: Any,
+    cipher: Sealer | None,
 ) -> list[tuple[dict[str, Any], ColumnElement[bool]]]:
     """The UPDATEs that move one row's plain text under its case key (or the field
     key), or drop it (a tombstone instead) when the case was shredded (``cipher``
@@ -224,7 +250,7 @@ def _moved(
     shredded = cipher is None or (isinstance(cipher, CaseCipher) and cipher.shredded)
     live = None if shredded else cipher
     moves: list[tuple[dict[str, Any], ColumnElement[bool]]] = []
-    if table.name in LEGACY_PLAINTEXT:
+    if registry is LEGACY_PLAINTEXT:
         for (name, enc), value in zip(LEGACY_PLAINTEXT[table.name].items(), row[2:], strict=True):
             if value is None:
                 continue
@@ -237,6 +263,13 @@ def _moved(
                 fresh = live.seal(value, ctx)
             moves.append(({name: None, enc: fresh}, table.c[name].is_not(None)))
         return moves
+    if registry is LEGACY_JSON_DICT_TEXT:
+        column, enc, further = LEGACY_JSON_DICT_TEXT[table.name]
+        split = JSON_DICT_SPLIT[table.name]
+        kept_dict, texts = await split(session, row[2] or {}, tuple(row[3 : 3 + len(further)]))
+        ctx = FieldContext(table.name, row_id, enc)
+        sealed = tombstone(case_id) if live is None else live.seal_json(texts, ctx)
+        return [({column: kept_dict, enc: sealed}, table.c[enc].is_(None))]
     column, enc, key, fields = LEGACY_JSON_TEXT[table.name]
     kept, texts = split_free_text(row[2], key, fields)
     ctx = FieldContext(table.name, row_id, enc)
@@ -244,9 +277,12 @@ def _moved(
     return [({column: kept, enc: fresh}, table.c[enc].is_(None))]
 
 
-def _columns(table: Table) -> list[Any]:
-    if table.name in LEGACY_PLAINTEXT:
+def _columns(table: Table, registry: dict[str, Any]) -> list[Any]:
+    if registry is LEGACY_PLAINTEXT:
         return [table.c[p] for p in LEGACY_PLAINTEXT[table.name]]
+    if registry is LEGACY_JSON_DICT_TEXT:
+        column, _, further = LEGACY_JSON_DICT_TEXT[table.name]
+        return [table.c[column], *(table.c[c] for c in further)]
     return [table.c[LEGACY_JSON_TEXT[table.name][0]]]
 
 
@@ -270,13 +306,14 @@ async def bury_case_text(session: AsyncSession, metadata: MetaData, case_id: uui
     Call after the case key was destroyed. Returns how many rows changed.
     """
     buried = 0
-    for table, still_plain in _legacy(metadata):
+    for table, still_plain, registry in _legacy(metadata):
         if table.name not in CASE_SEALED:
             continue  # under the field key: no case owns it
-        found = _with_case(metadata, table, *_columns(table)).where(still_plain).subquery()
+        columns = _columns(table, registry)
+        found = _with_case(metadata, table, *columns).where(still_plain).subquery()
         rows = (await session.execute(select(found).where(found.c.case_id == case_id))).all()
         for row in rows:
-            for move in _moved(table, row, None):
+            for move in await _moved(session, table, registry, row, None):
                 await _write(session, table, row[0], move)
         buried += len(rows)
     return buried
@@ -285,7 +322,7 @@ async def bury_case_text(session: AsyncSession, metadata: MetaData, case_id: uui
 async def plaintext_left(session: AsyncSession, metadata: MetaData) -> int:
     """Rows still holding free text in plain text (``keys status``)."""
     left = 0
-    for table, still_plain in _legacy(metadata):
+    for table, still_plain, _ in _legacy(metadata):
         stmt = select(func.count()).select_from(table).where(still_plain)
         left += int(await session.scalar(stmt) or 0)
     return left
@@ -305,11 +342,12 @@ async def seal_legacy_text(
     """
     sealed: dict[str, int] = {}
     skipped = 0
-    for table, still_plain in _legacy(metadata):
+    for table, still_plain, registry in _legacy(metadata):
         after: uuid.UUID | None = None
         while True:
             async with sessions() as session:
-                stmt = _with_case(metadata, table, *_columns(table)).where(still_plain)
+                stmt = _with_case(metadata, table, *_columns(table, registry))
+                stmt = stmt.where(still_plain)
                 if after is not None:
                     stmt = stmt.where(table.c.id > after)
                 rows = (await session.execute(stmt.order_by(table.c.id).limit(BATCH))).all()
@@ -319,7 +357,7 @@ async def seal_legacy_text(
                     cipher: Sealer = keyring
                     if table.name in CASE_SEALED:
                         cipher = await case_cipher(session, keyring, row[1], create=True)
-                    for move in _moved(table, row, cipher):
+                    for move in await _moved(session, table, registry, row, cipher):
                         if await _write(session, table, row[0], move):
                             sealed[table.name] = sealed.get(table.name, 0) + 1
                         else:

@@ -142,8 +142,9 @@ PLAIN: dict[str, str] = {
     "assessments.status": _CODE,
     # Free text (source, evidence, note) sealed in answer_text_enc (LEGACY_JSON_TEXT).
     "assessments.answers": "item and answer codes per item (JSON)",
-    "assessments.judgement": GAP + "judgement codes and text fields: Marak judgement_reasons, "
-    "HAH formulation, Ankkuri summary_need (JSON; scoring re-reads it without a key)",
+    # Text-kind values sealed in judgement_text_enc (LEGACY_JSON_DICT_TEXT, 0026).
+    "assessments.judgement": "judgement field codes -> choice codes, dates, booleans; "
+    "null where a text was given (JSON)",
     "assessments.result": "the evaluated outcome: criterion codes and fixed reasons (JSON)",
     "assessments.risk_level": _CODE,
     "assessments.assessor_name": _AUTHOR,

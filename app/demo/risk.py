@@ -23,6 +23,7 @@ from app.directory.models import User
 from app.platform.clock import clock
 from app.platform.crypto import FieldContext, KeyRing
 from app.risk import config as risk_config
+from app.risk import judgement_text
 from app.risk.evaluation import apply_to_case, evaluate
 from app.risk.instruments import default_registry
 from app.risk.models import Assessment, ExternalAssessment, Incident
@@ -178,6 +179,7 @@ async def seed_assessments(session: AsyncSession, keyring: KeyRing, users: dict[
         cipher = await case_cipher(session, keyring, case.id, create=True)
         ctx = FieldContext.of(assessment, "answer_text_enc")
         assessment.answer_text_enc = cipher.seal_json(texts, ctx)
+        judgement_text.seal(cipher, assessment, entry.definition)
         session.add(assessment)
         apply_to_case(session, None, case, outcome, entry.definition.scheme)
         await session.flush()

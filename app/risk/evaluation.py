@@ -25,6 +25,7 @@ from app.risk import catalogue
 from app.risk.config import RiskConfig
 from app.risk.exceptions import ImmutableVersionChanged
 from app.risk.instruments import default_registry
+from app.risk.judgement_text import for_validation
 from app.risk.models import Assessment, Incident
 from app.risk.repeat import last_referral_on
 from app.risk.schemas import InstrumentDefinition, RiskLevel
@@ -51,11 +52,13 @@ class Evaluation:
 
 
 def stored_payload(assessment: Assessment) -> dict[str, Any]:
+    """The stored answer set as validation sees it without the case key: a
+    sealed judgement text only as given (app/risk/judgement_text.py)."""
     return {
         "instrument_code": assessment.instrument_code,
         "instrument_version": assessment.instrument_version,
         "answers": assessment.answers,
-        "judgement": assessment.judgement,
+        "judgement": for_validation(assessment.judgement),
     }
 
 

@@ -19,8 +19,10 @@ from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint, event, inspect
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
+from app.casekeys.freetext import JSON_DICT_SPLIT
 from app.platform.crypto import EncryptedText, Sealed
 from app.platform.db import Base, Timestamps, UUIDPk, Versioned, utcnow
 
@@ -48,7 +50,12 @@ class Assessment(UUIDPk, Timestamps, Versioned, Base):
     #: rows from before 0021 hold it inline until ``keys rotate`` (LEGACY_JSON_TEXT).
     answers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     answer_text_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    #: Field code -> value. Text-kind values are sealed under the case key in
+    #: ``judgement_text_enc`` as ``{field: text}`` and stand here as ``null``;
+    #: rows from before 0026 hold them inline until ``keys rotate``
+    #: (app/risk/judgement_text.py).
     judgement: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    judgement_text_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
     #: Server-computed; never taken from a client.
     score: Mapped[int | None] = mapped_column(Integer)
     #: The evaluated outcome (Marak criteria with reasons, HAH review, Ankkuri summary).
@@ -161,3 +168,15 @@ def _refuse_changes_after_submission(
     was = [*history.unchanged, *history.deleted]
     if "submitted" in was:
         raise ImmutableRecord("a submitted assessment is immutable; re-assess with a new one")
+
+
+async def _split_legacy_judgement(
+    session: AsyncSession, judgement: dict[str, Any], further: tuple[Any, ...]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    from app.risk.judgement_text import split_legacy
+
+    return await split_legacy(session, judgement, further)
+
+
+#: ``keys rotate`` and shredding split a pre-0026 judgement by its instrument version.
+JSON_DICT_SPLIT["assessments"] = _split_legacy_judgement

@@ -23,7 +23,7 @@ from app.platform.etag import check_version
 from app.platform.language import Language
 from app.platform.pagination import fetch_page
 from app.platform.problems import Conflict
-from app.risk import catalogue
+from app.risk import catalogue, judgement_text
 from app.risk.assessment_schemas import (
     AnswerRead,
     AssessmentCreate,
@@ -39,7 +39,7 @@ from app.risk.evaluation import apply_to_case, evaluate, revalidate, stored_payl
 from app.risk.exceptions import InstrumentNotFound, InvalidAnswers
 from app.risk.instruments import PublishedInstrument
 from app.risk.models import Assessment
-from app.risk.schemas import AnswerSet
+from app.risk.schemas import AnswerSet, InstrumentDefinition
 from app.risk.scoring import Criterion, compute_score, marak_criteria
 from app.risk.validation import ValidatedAnswers, error, validate_answers
 
@@ -73,14 +73,21 @@ def _draft_checks(answers: ValidatedAnswers, clock: Clock) -> int | None:
 _ITEM, _TEXT_FIELDS = LEGACY_JSON_TEXT["assessments"][2:]
 
 
-def _store(cipher: CaseCipher, assessment: Assessment, answer_set: AnswerSet) -> None:
-    """Answers (item, value) in plain JSON; their free text sealed under the case key."""
+def _store(
+    cipher: CaseCipher,
+    assessment: Assessment,
+    answer_set: AnswerSet,
+    definition: InstrumentDefinition,
+) -> None:
+    """Answers (item, value) and the judgement's codes in plain JSON; their free
+    text sealed under the case key."""
     answers = [a.model_dump(exclude_none=True) for a in answer_set.answers]
     assessment.answers, texts = split_free_text(answers, _ITEM, _TEXT_FIELDS)
     assessment.answer_text_enc = cipher.seal_json(
         texts, FieldContext.of(assessment, "answer_text_enc")
     )
     assessment.judgement = dict(answer_set.judgement)
+    judgement_text.seal(cipher, assessment, definition)
 
 
 def _answer_texts(cipher: CaseCipher, assessment: Assessment) -> dict[str, dict[str, str]]:
@@ -182,7 +189,8 @@ async def create(
         assessor_name=principal.name[:200],
         assessor_organisation_id=principal.organisation_id,
     )
-    _store(await case_cipher(session, keyring, access.case.id, create=True), assessment, answer_set)
+    cipher = await case_cipher(session, keyring, access.case.id, create=True)
+    _store(cipher, assessment, answer_set, definition)
     session.add(assessment)
     if body.submit:  # evaluated before the INSERT: one row, written once
         await _finish(session, access, assessment, validated, clock, config)
@@ -214,6 +222,9 @@ async def update_draft(
     _refuse_on_closed(access)
     cipher = await case_cipher(session, keyring, access.case.id, create=True)
     payload = _with_texts(stored_payload(assessment), _answer_texts(cipher, assessment))
+    payload["judgement"] = judgement_text.with_texts(
+        assessment.judgement, judgement_text.texts_of(cipher, assessment)
+    )
     if body.answers is not None:
         payload["answers"] = [a.model_dump(exclude_none=True) for a in body.answers]
     if body.judgement is not None:
@@ -221,7 +232,7 @@ async def update_draft(
     entry = await _pinned(session, assessment.instrument_code, assessment.instrument_version)
     answer_set = AnswerSet.model_validate(payload)
     validated = validate_answers(entry.definition, answer_set, complete=False)
-    _store(cipher, assessment, answer_set)
+    _store(cipher, assessment, answer_set, entry.definition)
     assessment.score = _draft_checks(validated, clock)
     assessment.updated_at = clock.now()  # a PATCH always bumps the version
     await session.flush()
@@ -297,7 +308,11 @@ async def to_read(
     """The assessment as its pinned version displays it, re-validated on the way out.
 
     Its free text opens under the case key (410 once the case was shredded)."""
-    texts = _answer_texts(await case_cipher(session, keyring, assessment.case_id), assessment)
+    cipher = await case_cipher(session, keyring, assessment.case_id)
+    texts = _answer_texts(cipher, assessment)
+    judgement = judgement_text.with_texts(
+        assessment.judgement, judgement_text.texts_of(cipher, assessment)
+    )
     answers = await revalidate(session, assessment)
     definition = answers.definition
     result = assessment.result or {}
@@ -313,7 +328,7 @@ async def to_read(
         ),
         language=language,
         answers=_answers_read(answers, texts, language),
-        judgement=assessment.judgement,
+        judgement=judgement,
         threshold=definition.scoring.threshold,
         criteria=result.get("criteria") if scheme == Scheme.MARAK and result else None,
         repeat=_repeat_flag(result, clock) if scheme == Scheme.MARAK else None,

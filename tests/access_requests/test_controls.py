@@ -1,5 +1,5 @@
 """Issue 15 controls: requests scoped to the controller organisation, the hash of each
-delivered export, and case notes and meeting minutes in the export."""
+delivered export, case notes and meeting minutes and the judgement's text in the export."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from tests.access_requests.conftest import BASE, CANARY, Scene, approved, pdf_te
 from tests.cases.factories import add_member
 from tests.persons.factories import new_code, record_person
 from tests.problems import assert_problem
+from tests.risk import answers
+from tests.risk.factories import assess
 from tests.world import Actor, make_user, open_case
 
 #: Another person, in a case of their own: nothing of theirs may reach the export.
@@ -244,3 +246,30 @@ class TestNotesAndMinutes:
         assert social["facts"] is None
         assert by_case[scene.police_case["id"]]["role"] == "victim"  # the other case exports
         assert "Subjektinen" in r.text  # the identity is the field key's, not the case's
+
+
+async def test_the_judgements_text_exports_and_reads_as_destroyed_once_shredded(
+    client: httpx.AsyncClient, db: AsyncSession, scene: Scene
+) -> None:
+    """Revision 0026: the judgement's text is sealed; the export opens it, and once
+    the case was shredded shows it as destroyed while the codes stay."""
+    reasons = "Threats with a knife; she minimises them."
+    payload = answers.marak(1, professional_judgement="refer_high_risk", judgement_reasons=reasons)
+    await assess(client, scene.world.social_worker, scene.social_case["id"], payload)
+    request = await approved(client, scene)
+    url = f"{BASE}/{request['id']}/export.json"
+
+    async def judgement() -> dict[str, Any]:
+        r = await client.get(url, headers=scene.world.auditor.headers)
+        assert r.status_code == 200, r.text
+        social = next(c for c in r.json()["cases"] if c["case_id"] == scene.social_case["id"])
+        (assessment,) = social["assessments"]
+        return dict(assessment["judgement"])
+
+    assert await judgement() == payload["judgement"]
+    await shred_case_key(db, uuid.UUID(scene.social_case["id"]))
+    await db.commit()
+    assert await judgement() == {
+        "professional_judgement": "refer_high_risk",
+        "judgement_reasons": SHREDDED_TEXT,
+    }

@@ -1,7 +1,8 @@
 """Canaries in the case free text sealed by revision 0024 (tests/security/test_canaries.py):
 the case's summary and closure reason, a transition's reasons, an invitation's and a
 must-not-receive reason, an incident's note, an outside assessment's reference, the
-plan version's summary, contacts and agreed measures, a measure's description."""
+plan version's summary, contacts and agreed measures, a measure's description; and
+the text of an assessment's judgement (0026)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import httpx
 
 from app.platform.clock import clock
 from tests.referrals.conftest import API, ReferralWorld
+from tests.risk import answers
 from tests.world import open_case
 
 CASE_CANARIES = {
@@ -25,6 +27,7 @@ CASE_CANARIES = {
     "plan_summary": "CanaryPlanSummary stay with the aunt",
     "contact": "CanaryContact aunt Ritva",
     "measure": "CanaryMeasure shelter in Tampere",
+    "judgement_reasons": "CanaryJudgement he showed her the knife",
 }
 #: The sealed columns these reach, and their canaries.
 CASE_SEALED: dict[str, tuple[str, ...]] = {
@@ -40,6 +43,7 @@ CASE_SEALED: dict[str, tuple[str, ...]] = {
     "plan_versions.contacts_enc": ("contact",),
     "plan_versions.measures_snapshot_enc": ("measure",),
     "plan_measures.description_enc": ("measure",),
+    "assessments.judgement_text_enc": ("judgement_reasons",),
 }
 
 
@@ -81,6 +85,11 @@ async def exercise_case_text(client: httpx.AsyncClient, rw: ReferralWorld) -> No
     plan = await client.get(f"{url}/plan", headers=lead.headers)
     headers = {**lead.headers, "If-Match": plan.headers["etag"]}
     await _send(client, "POST", f"{url}/plan/agree", {}, headers)
+    # A draft (no effect on the case), referred on judgement with written reasons (0026).
+    judged = answers.marak(
+        1, professional_judgement="refer_high_risk", judgement_reasons=c["judgement_reasons"]
+    )
+    await _send(client, "POST", f"{url}/assessments", {**judged, "submit": False}, lead.headers)
     # Another case, closed with a reason (this one has an open referral).
     other = await open_case(client, world.police, world.marak)
     consent = {"victim_aware": True, "consent_given": False, "no_consent_reason": c["no_consent"]}
