@@ -19,10 +19,9 @@ Case notes and meeting minutes are included for the cases about the person
 (app/access_requests/case_records.py), scrubbed the same way.
 
 Police operational data may be withheld on a ground chosen at approval
-(``withholding_ground``): then everything recorded by a police organisation
-(cases it owns, assessments, incidents, notes, minutes lines, referrals and
-concerns it recorded, and its officers' entries in the access report) is left out, and the export
-says only that police data was withheld and on what ground.
+(``withholding_ground``): then everything a police organisation recorded (cases
+it owns, assessments, incidents, notes, minutes lines, referrals, concerns, and
+its officers' access-report entries) is left out; the export names the ground.
 """
 
 from __future__ import annotations
