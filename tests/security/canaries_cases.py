@@ -1,7 +1,8 @@
 """Canaries in the case free text sealed by revision 0024 (tests/security/test_canaries.py):
 the case's summary and closure reason, a transition's reasons, an invitation's and a
 must-not-receive reason, an incident's note, an outside assessment's reference, the
-plan version's summary, contacts and agreed measures, a measure's description."""
+plan version's summary, contacts and agreed measures, a measure's description; and
+(0027) a measure's outcome note."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 
 from app.platform.clock import clock
+from tests.plans.factories import settle_measure
 from tests.referrals.conftest import API, ReferralWorld
 from tests.world import open_case
 
@@ -25,6 +27,7 @@ CASE_CANARIES = {
     "plan_summary": "CanaryPlanSummary stay with the aunt",
     "contact": "CanaryContact aunt Ritva",
     "measure": "CanaryMeasure shelter in Tampere",
+    "outcome": "CanaryOutcome moved in with the aunt",
 }
 #: The sealed columns these reach, and their canaries.
 CASE_SEALED: dict[str, tuple[str, ...]] = {
@@ -40,6 +43,7 @@ CASE_SEALED: dict[str, tuple[str, ...]] = {
     "plan_versions.contacts_enc": ("contact",),
     "plan_versions.measures_snapshot_enc": ("measure",),
     "plan_measures.description_enc": ("measure",),
+    "plan_measures.outcome_note_enc": ("outcome",),
 }
 
 
@@ -81,6 +85,8 @@ async def exercise_case_text(client: httpx.AsyncClient, rw: ReferralWorld) -> No
     plan = await client.get(f"{url}/plan", headers=lead.headers)
     headers = {**lead.headers, "If-Match": plan.headers["etag"]}
     await _send(client, "POST", f"{url}/plan/agree", {}, headers)
+    settled = await settle_measure(client, lead, rw.case.id, c["outcome"])
+    assert settled["outcome_note"] == c["outcome"]
     # Another case, closed with a reason (this one has an open referral).
     other = await open_case(client, world.police, world.marak)
     consent = {"victim_aware": True, "consent_given": False, "no_consent_reason": c["no_consent"]}
