@@ -1,16 +1,16 @@
-"""Case free text sealed under the case's data key, and the plain text of before 0021/0024.
+"""Case free text sealed under the case's data key, and the plain text of before 0021/0027.
 
 Notes, minutes, emergency grants, the assessments' answer texts (0021), the
 case's summary and closure reason, transition, invitation and exclusion
 reasons, incident notes, outside assessments' references, plan versions'
 summaries, contacts and measure snapshots, measures' descriptions (0024;
-issue 15), the text fields of the assessments' judgement (0026) are written
-sealed only. Rows written before those revisions
-still hold plain text:
-the application reads it until ``casecoord keys rotate`` seals it under the
-case key and empties the plaintext (:func:`seal_legacy_text`); shredding a
-case empties it at once (:func:`bury_case_text`). ``keys status`` counts what
-is left as ``plaintext`` (:func:`plaintext_left`).
+issue 15), the text fields of the assessments' judgement (0026) and outcome
+notes (0027) are written sealed only. Rows written before those revisions
+still hold plain text: the application reads it until ``casecoord keys
+rotate`` seals it under the case key and empties the plaintext
+(:func:`seal_legacy_text`); shredding a case empties it at once
+(:func:`bury_case_text`). ``keys status`` counts what is left as
+``plaintext`` (:func:`plaintext_left`).
 
 Every table here is on CASE_SEALED (app/casekeys/service.py), which says how a
 row finds its case, or on FIELD_SEALED: text that no case owns (a concern before
@@ -61,7 +61,10 @@ LEGACY_PLAINTEXT: dict[str, dict[str, str]] = {
     "case_exclusions": {"reason": "reason_enc"},
     "case_incidents": {"note": "note_enc"},
     "external_assessments": {"reference": "reference_enc"},
-    "plan_measures": {"description": "description_enc"},
+    "plan_measures": {
+        "description": "description_enc",
+        "outcome_note": "outcome_note_enc",  # revision 0027
+    },
     # Revision 0025: under the case key ...
     "referrals": {
         "reason": "reason_enc",

@@ -156,7 +156,6 @@ PLAIN: dict[str, str] = {
     "plans.kind": _CODE,
     "plan_measures.category": _CODE,
     "plan_measures.status": _CODE,
-    "plan_measures.outcome_note": GAP + "a measure's outcome (free text)",
     "meetings.kind": _CODE,
     "meeting_agenda_items.reason": _CODE,
     "meeting_minutes.kind": _CODE,

@@ -34,7 +34,7 @@ from app.plans.schemas import (
     MeasureUpdate,
 )
 from app.plans.service import _require_draft, _touch, current_version, live_measures
-from app.platform.crypto import KeyRing
+from app.platform.crypto import CaseCipher, KeyRing
 from app.platform.db import utcnow
 from app.platform.etag import check_version
 from app.platform.problems import Forbidden, denial, field_error
@@ -165,6 +165,7 @@ async def may_change_status(session: AsyncSession, access: CaseAccess, measure: 
 
 async def change_status(
     session: AsyncSession,
+    keyring: KeyRing,
     access: CaseAccess,
     plan: Plan,
     measure: Measure,
@@ -183,13 +184,22 @@ async def change_status(
             ),
         )
     check_version(expected, measure.version)
+    cipher = await case_cipher(session, keyring, plan.case_id, create=True)
     await _set_status(
-        session, access.principal, plan, measure, data.status, data.outcome_note, access.purpose
+        session,
+        cipher,
+        access.principal,
+        plan,
+        measure,
+        data.status,
+        data.outcome_note,
+        access.purpose,
     )
 
 
 async def _set_status(
     session: AsyncSession,
+    cipher: CaseCipher,
     actor: Principal | None,
     plan: Plan | None,
     measure: Measure,
@@ -197,10 +207,11 @@ async def _set_status(
     note: str | None,
     purpose: str,
 ) -> None:
-    """Record a status change (who, when, why) and audit it."""
+    """Record a status change (who, when, why: the note sealed under the case key)
+    and audit it."""
     previous = measure.status
     measure.status = status.value
-    measure.outcome_note = note
+    seal_text(cipher, measure, "outcome_note", note)
     measure.status_changed_at = utcnow()
     measure.status_changed_by = actor.user_id if actor else None
     if plan is not None:
@@ -219,6 +230,7 @@ async def _set_status(
 
 async def follow_linked(
     session: AsyncSession,
+    cipher: CaseCipher,
     actor: Principal | None,
     measure_id: uuid.UUID,
     status: MeasureStatus,
@@ -227,15 +239,19 @@ async def follow_linked(
 ) -> None:
     """A linked process (a referral) settles or advances its measure, while still open.
 
-    A measure someone already settled by hand is left as they left it.
+    A measure someone already settled by hand is left as they left it. ``cipher``
+    is the case's (a referral links a measure of its own case only); a shredded
+    case's measure (the expiry sweep) gets no note.
     """
     measure = await session.get(Measure, measure_id)
     if (
         measure is None
+        or measure.case_id != cipher.case_id
         or measure.removed_in is not None
         or measure.status not in {s.value for s in OPEN_STATUSES}
         or measure.status == status.value
     ):
         return
     plan = await session.get(Plan, measure.plan_id)
-    await _set_status(session, actor, plan, measure, status, note, purpose)
+    kept = None if cipher.shredded else note
+    await _set_status(session, cipher, actor, plan, measure, status, kept, purpose)

@@ -107,7 +107,9 @@ class Measure(UUIDPk, Timestamps, Versioned, Base):
     due_date: Mapped[date | None]
     #: planned | in_progress | done | not_done | cancelled
     status: Mapped[str] = mapped_column(String(20), default="planned")
-    outcome_note: Mapped[str | None] = mapped_column(Text)
+    #: Sealed under the case's data key (0027); ``*_plain``: written before 0027.
+    outcome_note_enc: Mapped[Sealed | None] = mapped_column(EncryptedText)
+    outcome_note_plain: Mapped[str | None] = mapped_column("outcome_note", Text)
     #: The plan version that introduced it, and (if dropped from a later draft) removed it.
     added_in: Mapped[int]
     removed_in: Mapped[int | None]

@@ -245,7 +245,7 @@ async def change_measure_status(
     action = access.action
     plan = await service.get_plan(session, access, action)
     measure = await measure_service.get_measure(session, access, plan, measure_id, action)
-    await measure_service.change_status(session, access, plan, measure, body, expected)
+    await measure_service.change_status(session, keyring, access, plan, measure, body, expected)
     return tagged(
         response, measure.version, (await _measure_reads(session, keyring, plan, [measure]))[0]
     )

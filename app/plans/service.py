@@ -128,8 +128,9 @@ def open_revision_reason(case: CaseCipher, version: PlanVersion) -> str | None:
 
 
 def measure_read(case: CaseCipher, measure: Measure) -> MeasureRead:
-    """The measure; its description opens under the case key (410 once shredded)."""
-    return MeasureRead.model_validate(read_values(case, measure, ("description",)))
+    """The measure; its description and outcome note open under the case key (410
+    once shredded)."""
+    return MeasureRead.model_validate(read_values(case, measure, ("description", "outcome_note")))
 
 
 def version_read(case: CaseCipher, access: CaseAccess, version: PlanVersion) -> PlanVersionRead:

@@ -164,7 +164,7 @@ async def _record(
         elif referral.reason_code:
             note += f": {referral.reason_code}"
         await follow_linked(
-            session, actor, referral.measure_id, follows, note, f"referral {referral.id}"
+            session, cipher, actor, referral.measure_id, follows, note, f"referral {referral.id}"
         )
 
 

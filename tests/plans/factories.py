@@ -106,6 +106,21 @@ async def api_measure(
     return dict(r.json()) | {"etag": r.headers["etag"]}
 
 
+async def settle_measure(
+    client: httpx.AsyncClient, actor: Actor, case_id: Any, note: str, status: str = "done"
+) -> dict[str, Any]:
+    """The case's only measure moved to ``status`` with ``note`` as its outcome."""
+    url = f"/api/v1/cases/{case_id}/plan/measures"
+    [measure] = (await client.get(url, headers=actor.headers)).json()
+    r = await client.post(
+        f"{url}/{measure['id']}/status",
+        json={"status": status, "outcome_note": note},
+        headers={**actor.headers, "If-Match": f'"{measure["version"]}"'},
+    )
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
 async def plan_etag(client: httpx.AsyncClient, actor: Actor, case_id: Any) -> str:
     r = await client.get(f"/api/v1/cases/{case_id}/plan", headers=actor.headers)
     assert r.status_code == 200, r.text

@@ -2,7 +2,7 @@
 the case's summary and closure reason, a transition's reasons, an invitation's and a
 must-not-receive reason, an incident's note, an outside assessment's reference, the
 plan version's summary, contacts and agreed measures, a measure's description; and
-the text of an assessment's judgement (0026)."""
+the text of an assessment's judgement (0026), a measure's outcome note (0027)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from app.platform.clock import clock
+from tests.plans.factories import settle_measure
 from tests.referrals.conftest import API, ReferralWorld
 from tests.risk import answers
 from tests.world import open_case
@@ -28,6 +29,7 @@ CASE_CANARIES = {
     "contact": "CanaryContact aunt Ritva",
     "measure": "CanaryMeasure shelter in Tampere",
     "judgement_reasons": "CanaryJudgement he showed her the knife",
+    "outcome": "CanaryOutcome moved in with the aunt",
 }
 #: The sealed columns these reach, and their canaries.
 CASE_SEALED: dict[str, tuple[str, ...]] = {
@@ -44,6 +46,7 @@ CASE_SEALED: dict[str, tuple[str, ...]] = {
     "plan_versions.measures_snapshot_enc": ("measure",),
     "plan_measures.description_enc": ("measure",),
     "assessments.judgement_text_enc": ("judgement_reasons",),
+    "plan_measures.outcome_note_enc": ("outcome",),
 }
 
 
@@ -90,6 +93,8 @@ async def exercise_case_text(client: httpx.AsyncClient, rw: ReferralWorld) -> No
         1, professional_judgement="refer_high_risk", judgement_reasons=c["judgement_reasons"]
     )
     await _send(client, "POST", f"{url}/assessments", {**judged, "submit": False}, lead.headers)
+    settled = await settle_measure(client, lead, rw.case.id, c["outcome"])
+    assert settled["outcome_note"] == c["outcome"]
     # Another case, closed with a reason (this one has an open referral).
     other = await open_case(client, world.police, world.marak)
     consent = {"victim_aware": True, "consent_given": False, "no_consent_reason": c["no_consent"]}

@@ -1,7 +1,8 @@
 """The case free text sealed by revision 0024 (issue 15): the case's summary and
 closure reason, a transition's reasons, an invitation's reason, a must-not-receive
 reason, an incident's note, an outside assessment's reference, a plan version's
-summary, contacts and measures snapshot, a measure's description.
+summary, contacts and measures snapshot, a measure's description; and (0027)
+a measure's outcome note.
 
 Each is written through the API with a marker; the raw rows hold no plaintext
 (the plaintext column NULL, the sealed one under the case key), the API reads
@@ -29,7 +30,7 @@ from app.platform.crypto import CaseDataShredded, FieldContext, Sealed, load_key
 from app.platform.db import Database
 from app.platform.registry import Base
 from tests.persons.factories import record_person
-from tests.plans.factories import agree, api_measure, api_plan
+from tests.plans.factories import agree, api_measure, api_plan, settle_measure
 from tests.problems import assert_problem
 from tests.risk import answers
 from tests.risk.factories import assess
@@ -52,6 +53,7 @@ COLUMNS = {
     ("plan_versions", "contacts"),
     ("plan_versions", "measures_snapshot"),
     ("plan_measures", "description"),
+    ("plan_measures", "outcome_note"),  # 0027
 }
 CONTACT = {"label": f"{MARK} aunt Ritva", "phone": "040 765 4321"}
 
@@ -106,6 +108,8 @@ async def write_case_text(client: httpx.AsyncClient, world: World) -> dict[str, 
     assert measure["description"] == f"{MARK} m"
     r = await agree(client, police, cid)
     assert r.status_code == 200, r.text
+    settled = await settle_measure(client, police, cid, f"{MARK} outcome")
+    assert settled["outcome_note"] == f"{MARK} outcome"
 
     other = await open_case(client, police, world.marak, summary="Other case: calm.")
     closing = {"to": "closed", "outcome": "moved_out_of_area", "reason": f"{MARK} moved"}
@@ -165,7 +169,7 @@ async def test_sealed_on_write_read_back_and_gone_with_the_case_key(
         assert all(t.startswith(f"c1.{_owner(ids, column)}.") for t in tokens), column
     blob = await reads(client, world, cid)
     for text in ("summary", "referred", "nc", "invited in", "excluded", "5500/R", "FPO",
-                 "plan", "aunt Ritva", "m"):  # fmt: skip
+                 "plan", "aunt Ritva", "m", "outcome"):  # fmt: skip
         assert f"{MARK} {text}" in blob, text
     assert blob.count(f"{MARK} m") >= 3  # the measure, and the agreed snapshot (twice)
 
@@ -221,7 +225,7 @@ async def test_legacy_plaintext_reads_then_rotate_seals_it(
     await make_legacy(db, ids)
     blob = await reads(client, world, ids["case"])
     for column in ("summary", "reason", "no_consent_reason", "invite_reason", "note", "reference",
-                   "description"):  # fmt: skip
+                   "description", "outcome_note"):  # fmt: skip
         assert f"{MARK} old {column}" in blob, column
     assert f"{MARK} old aunt" in blob and f"{MARK} o" in blob
     counts = await count_values(db, Base.metadata)
