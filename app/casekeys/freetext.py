@@ -124,18 +124,27 @@ def seal_text(cipher: Sealer, row: Any, name: str, value: str | None) -> None:
 
     The row needs its id (the associated data binds it): assign ``id=uuid4()``.
     """
-    attr = f"{name}_enc"
-    sealed = None if value is None else cipher.seal(value, FieldContext.of(row, attr))
-    setattr(row, attr, sealed)
-    setattr(row, f"{name}_plain", None)
+    ctx = FieldContext.of(row, f"{name}_enc")
+    _store(row, name, None if value is None else cipher.seal(value, ctx))
 
 
 def seal_json_text(cipher: CaseCipher, row: Any, name: str, value: Any) -> None:
     """:func:`seal_text` for a JSON value (a list or a dict), sealed whole."""
-    attr = f"{name}_enc"
-    sealed = None if value is None else cipher.seal_json(value, FieldContext.of(row, attr))
-    setattr(row, attr, sealed)
+    ctx = FieldContext.of(row, f"{name}_enc")
+    _store(row, name, None if value is None else cipher.seal_json(value, ctx))
+
+
+def _store(row: Any, name: str, sealed: Any) -> None:
+    setattr(row, f"{name}_enc", sealed)
     setattr(row, f"{name}_plain", None)
+
+
+def _still_plain(row: Any, name: str, shredded: bool) -> Any:
+    """The value still in plain text (before ``keys rotate``); none once shredded."""
+    legacy = getattr(row, f"{name}_plain")
+    if legacy is not None and shredded:
+        raise CaseDataShredded("This case's protected data has been destroyed.")
+    return legacy
 
 
 def open_json_text(cipher: CaseCipher, row: Any, name: str) -> Any:
@@ -144,10 +153,7 @@ def open_json_text(cipher: CaseCipher, row: Any, name: str) -> Any:
     sealed = getattr(row, attr)
     if sealed is not None:
         return cipher.open_json(sealed, FieldContext.of(row, attr))
-    legacy = getattr(row, f"{name}_plain")
-    if legacy is not None and cipher.shredded:
-        raise CaseDataShredded("This case's protected data has been destroyed.")
-    return legacy
+    return _still_plain(row, name, cipher.shredded)
 
 
 def open_text(cipher: Sealer, row: Any, name: str, *, shredded_as: str | None = None) -> str | None:
@@ -164,9 +170,7 @@ def open_text(cipher: Sealer, row: Any, name: str, *, shredded_as: str | None = 
         return None if sealed is None and getattr(row, f"{name}_plain") is None else shredded_as
     if sealed is not None:
         return cipher.open(sealed, FieldContext.of(row, attr))
-    legacy: str | None = getattr(row, f"{name}_plain")
-    if legacy is not None and shredded:
-        raise CaseDataShredded("This case's protected data has been destroyed.")
+    legacy: str | None = _still_plain(row, name, shredded)
     return legacy
 
 
@@ -174,15 +178,13 @@ def read_values(
     cipher: CaseCipher, row: Any, sealed: tuple[str, ...], *, shredded_as: str | None = None
 ) -> dict[str, Any]:
     """The row's mapped values for a read model: its sealed text opened
-    (:func:`open_text`), the ``*_enc`` and ``*_plain`` attributes left out."""
+    (:func:`open_texts`), the ``*_enc`` and ``*_plain`` attributes left out."""
     values = {
         key: getattr(row, key)
         for key in type(row).__mapper__.columns.keys()
         if not key.endswith(("_enc", "_plain"))
     }
-    for name in sealed:
-        values[name] = open_text(cipher, row, name, shredded_as=shredded_as)
-    return values
+    return values | open_texts(cipher, row, sealed, shredded_as=shredded_as)
 
 
 def open_texts(
