@@ -13,7 +13,8 @@ import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import Column, MetaData, Select, Table, Text, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +35,21 @@ from app.platform.crypto import (
 from app.platform.db import utcnow
 
 CACHE = "casecoord.case_ciphers"
+#: Key rows a query of this transaction already read with the case (the case
+#: access statement, app/cases/access.py), so the first :func:`case_cipher` of
+#: the case needs no query of its own. Used once, then read afresh.
+PRIMED = "casecoord.case_key_rows"
+
+
+class KeyRow(Protocol):
+    """What opening a case key reads of its row: a ``CaseKey`` or a Core row."""
+
+    @property
+    def wrapped_key(self) -> str | None: ...
+
+    @property
+    def destroyed_at(self) -> datetime | None: ...
+
 
 #: Tables whose sealed columns belong to one case, and how a row finds its case:
 #: ``("case_id",)`` for a column of its own, or ``(fk column, parent table)``
@@ -73,7 +89,13 @@ def _cache(session: AsyncSession) -> dict[uuid.UUID, CaseCipher]:
     return cache
 
 
-def _cipher(keyring: KeyRing, case_id: uuid.UUID, row: CaseKey | None) -> CaseCipher:
+def prime(session: AsyncSession, case_id: uuid.UUID, row: KeyRow | None) -> None:
+    """Keep the case's key row (``None``: it has none yet) as a query of this
+    transaction read it, for the case's first :func:`case_cipher`."""
+    session.info.setdefault(PRIMED, {})[case_id] = row
+
+
+def _cipher(keyring: KeyRing, case_id: uuid.UUID, row: KeyRow | None) -> CaseCipher:
     if row is None:
         return CaseCipher(case_id, keyring, None)
     if row.destroyed_at is not None or row.wrapped_key is None:
@@ -92,7 +114,12 @@ async def case_cipher(
     found = cache.get(case_id)
     if found is not None and (found.shredded or not create or found.can_seal):
         return found
-    row = await session.get(CaseKey, case_id)
+    primed: dict[uuid.UUID, KeyRow | None] = session.info.get(PRIMED, {})
+    row: KeyRow | None
+    if case_id in primed:
+        row = primed.pop(case_id)
+    else:
+        row = await session.get(CaseKey, case_id)
     if row is None and create:
         row = await _create(session, keyring, case_id)
     cipher = _cipher(keyring, case_id, row)
@@ -180,6 +207,7 @@ async def shred_case_key(
     else:
         destroyed = False
     _cache(session).pop(case_id, None)
+    session.info.get(PRIMED, {}).pop(case_id, None)
     await session.flush()
     legacy = await _bury_legacy_values(session, case_id)
     if destroyed or legacy:

@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.policy import Action, Relation
 from app.auth.principal import Principal
+from app.casekeys import service as casekeys
+from app.casekeys.models import CaseKey
 from app.cases.models import Case, CaseExclusion, CaseMember, EmergencyGrant
 from app.cases.schemas import AccessKind, CaseRole
 from app.directory.models import TeamMembership, User
@@ -163,6 +165,14 @@ class CaseAccess:
         audit.record(session, self.principal, action, target_type, target_id, purpose=self.purpose)
 
 
+@dataclass(frozen=True, slots=True)
+class _KeyRow:
+    """A case's key row as the case access statement read it."""
+
+    wrapped_key: str | None
+    destroyed_at: datetime | None
+
+
 def not_found(
     action: Action | str, principal: Principal, target_type: str, target_id: Any
 ) -> NotFound:
@@ -200,7 +210,13 @@ def _case_access_statement() -> Select[Any]:
         .limit(1)
         .scalar_subquery()
     )
-    return _readable(user, organisation, now, only=case_id).add_columns(role_sq, grant_sq)
+    # The case's key row comes along (outer join: a case has none until its first
+    # sealed value), so reading the case's text needs no query of its own.
+    return (
+        _readable(user, organisation, now, only=case_id)
+        .add_columns(role_sq, grant_sq, CaseKey.case_id, CaseKey.wrapped_key, CaseKey.destroyed_at)
+        .outerjoin(CaseKey, CaseKey.case_id == Case.id)
+    )
 
 
 async def load_case_access(
@@ -216,7 +232,8 @@ async def load_case_access(
     row = (await session.execute(_case_access_statement(), params)).first()
     if row is None:
         raise not_found(action, principal, "case", case_id)
-    case, role, grant_id = row
+    case, role, grant_id, key_of, wrapped_key, destroyed_at = row
+    casekeys.prime(session, case.id, None if key_of is None else _KeyRow(wrapped_key, destroyed_at))
     access = CaseAccess(
         case=case,
         principal=principal,

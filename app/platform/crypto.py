@@ -367,7 +367,9 @@ class KeyRingProvider:
         return self._ring
 
 
-def get_keyring(request: Request) -> KeyRing:
+async def get_keyring(request: Request) -> KeyRing:
+    # async: a plain ``def`` dependency would run in FastAPI's thread pool, a
+    # thread hand-off on every request for a dictionary lookup.
     provider: KeyRingProvider = request.app.state.keyring
     try:
         return provider.get()

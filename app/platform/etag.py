@@ -38,7 +38,7 @@ def set_created(response: Response, version: int, location: str) -> None:
     response.headers["Location"] = location
 
 
-def _if_match(
+async def _if_match(
     if_match: Annotated[
         str | None,
         Header(alias="If-Match", description="The ETag you read; required on changes."),

@@ -18,7 +18,7 @@ takes it from the request (:func:`registry` as a dependency) or as a parameter.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from fastapi import FastAPI, Request
@@ -49,10 +49,10 @@ def registries_of(app: FastAPI) -> Registries:
     return found
 
 
-def registry(kind: type[T]) -> Callable[[Request], T]:
+def registry(kind: type[T]) -> Callable[[Request], Awaitable[T]]:
     """A dependency that yields the request's app's registry of ``kind``."""
 
-    def dependency(request: Request) -> T:
+    async def dependency(request: Request) -> T:
         return registries_of(request.app).of(kind)
 
     dependency.__name__ = f"registry_{kind.__name__}"

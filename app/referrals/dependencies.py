@@ -41,7 +41,7 @@ def referral_access(action: Action) -> Callable[..., Awaitable[ReferralAccess]]:
     return mark_loader(dependency, "referral", action, relation, "path:referral_id")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -75,7 +75,7 @@ def negotiate_language(accept_language: str | None) -> Language:
     return best[2] if best else DEFAULT_LANGUAGE
 
 
-def preferred_language(
+async def preferred_language(
     lang: Annotated[
         Language | None, Query(description="fi, sv or en; overrides Accept-Language.")
     ] = None,
@@ -89,8 +89,18 @@ PreferredLanguage = Annotated[Language, Depends(preferred_language)]
 
 # --- case-scoped risk routes -------------------------------------------------------------
 
-ClockDep = Annotated[Clock, Depends(get_clock)]
-RiskConfigDep = Annotated[RiskConfig, Depends(risk_config.current)]
+
+async def _clock() -> Clock:
+    # async, like every dependency: a plain ``def`` would run in the thread pool.
+    return get_clock()
+
+
+async def _risk_config() -> RiskConfig:
+    return risk_config.current()
+
+
+ClockDep = Annotated[Clock, Depends(_clock)]
+RiskConfigDep = Annotated[RiskConfig, Depends(_risk_config)]
 
 InstrumentPublisher = Annotated[Principal, Depends(require(Action.INSTRUMENT_PUBLISH))]
 AssessmentReader = Annotated[CaseAccess, Depends(case_access(Action.CASE_ASSESSMENT_READ))]

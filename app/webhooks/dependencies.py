@@ -29,7 +29,7 @@ WebhookCreator = Annotated[Principal, Depends(require(Action.WEBHOOK_CREATE))]
 DeliveryLister = Annotated[Principal, Depends(require(Action.WEBHOOK_DELIVERY_LIST))]
 
 
-def get_settings_of_app(request: Request) -> Settings:
+async def get_settings_of_app(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
