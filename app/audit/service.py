@@ -166,7 +166,7 @@ async def _registered_actor(request: Request, session: AsyncSession, actor: Prin
         return actor
     try:
         async with session.begin_nested():
-            return await resolver(session, verified)
+            return await resolver(session, verified, None)
     except Exception:  # the denial row matters more than the registration
         log.warning("could not re-register a refused actor", exc_info=True)
         return actor

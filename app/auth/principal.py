@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -11,6 +12,7 @@ from typing import Annotated, Any, NoReturn
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
@@ -54,10 +56,68 @@ class Principal:
         return bool(self.roles.intersection(roles))
 
 
+class Companion(ABC):
+    """A read that rides along with the caller's directory lookup: one round trip
+    for both (issue 13, bench/README.md).
+
+    A route whose path names an object that the caller's sight decides (a case,
+    by ``case_id``) reads that object's access row in the statement that looks
+    up the caller. Nothing is decided here: the directory hands the row to
+    :meth:`keep` once the caller is resolved and allowed, and the object's own
+    loader uses it only for the same caller and object, in the same transaction,
+    after the route's role check, exactly as if it had run its own query.
+    """
+
+    #: The path parameter naming the object.
+    name: str
+
+    @abstractmethod
+    def params(self, value: uuid.UUID) -> dict[str, Any]:
+        """The bound values of :meth:`extend`'s statement for this object."""
+
+    @abstractmethod
+    def extend(self, statement: Select[Any], user: Any, organisation: Any) -> Select[Any]:
+        """``statement`` with the object's access row outer-joined, over the
+        looked-up user's id and organisation columns; its columns come last."""
+
+    @abstractmethod
+    def keep(
+        self, session: AsyncSession, principal: Principal, value: uuid.UUID, row: Sequence[Any]
+    ) -> None:
+        """Keep the columns :meth:`extend` added for the object's loader."""
+
+
+@dataclass(frozen=True)
+class Companions:
+    """The app's companions, by path parameter (app/platform/extensions.py)."""
+
+    by_name: dict[str, Companion] = field(default_factory=dict)
+
+    def register(self, companion: Companion) -> None:
+        if companion.name in self.by_name:
+            raise RuntimeError(f"a companion for {companion.name} is registered already")
+        self.by_name[companion.name] = companion
+
+    def of(self, path_params: dict[str, Any]) -> tuple[Companion, uuid.UUID] | None:
+        """The companion of the first object the path names, with its id (none for
+        an id that is not a UUID: the route answers that with its own 422)."""
+        for name, companion in self.by_name.items():
+            raw = path_params.get(name)
+            if raw is not None:
+                try:
+                    return companion, uuid.UUID(str(raw))
+                except ValueError:
+                    return None
+        return None
+
+
 #: Resolves verified claims to a Principal (JIT-registers unknown users and
-#: organisations). The directory domain installs it (app/directory/install.py),
-#: because auth sits below the directory and may not import it.
-PrincipalResolver = Callable[[AsyncSession, VerifiedClaims], Awaitable[Principal]]
+#: organisations), reading the companion's row in the same query when given.
+#: The directory domain installs it (app/directory/install.py), because auth
+#: sits below the directory and may not import it.
+PrincipalResolver = Callable[
+    [AsyncSession, VerifiedClaims, "tuple[Companion, uuid.UUID] | None"], Awaitable[Principal]
+]
 
 
 class PrincipalResolution:
@@ -71,10 +131,15 @@ class PrincipalResolution:
             raise RuntimeError("a principal resolver is installed already")
         self.resolver = resolver
 
-    def __call__(self, session: AsyncSession, verified: VerifiedClaims) -> Awaitable[Principal]:
+    def __call__(
+        self,
+        session: AsyncSession,
+        verified: VerifiedClaims,
+        companion: tuple[Companion, uuid.UUID] | None = None,
+    ) -> Awaitable[Principal]:
         if self.resolver is None:
             raise RuntimeError("no principal resolver installed")
-        return self.resolver(session, verified)
+        return self.resolver(session, verified, companion)
 
 
 bearer_scheme = HTTPBearer(auto_error=False, description="A JWT from the identity provider.")
@@ -132,9 +197,10 @@ async def authenticate(
     # Kept for the denial hook: if this request is refused and rolled back, the
     # just-in-time registration is redone in the denial's own transaction.
     request.state.verified_claims = verified
-    resolver = registries_of(request.app).of(PrincipalResolution)
+    registries = registries_of(request.app)
+    companion = registries.of(Companions).of(request.path_params)
     try:
-        principal = await resolver(session, verified)
+        principal = await registries.of(PrincipalResolution)(session, verified, companion)
     except Unauthorized:
         # A known user refused by the directory (disabled, revoked, other
         # organisation): audited individually by the denial hook, and counted.

@@ -10,17 +10,19 @@ one (404). Nothing here loads a case and then checks.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, bindparam, select, union
+from sqlalchemy import BindParameter, ColumnClause, Select, and_, bindparam, event, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.auth.policy import Action, Relation
-from app.auth.principal import Principal
+from app.auth.principal import Companion, Principal
 from app.casekeys import service as casekeys
 from app.casekeys.models import CaseKey
 from app.cases.models import Case, CaseExclusion, CaseMember, EmergencyGrant
@@ -33,29 +35,46 @@ from app.platform.problems import Forbidden, NotFound, denial
 # The rule is written once over "who" (user, organisation) and "when": with the
 # caller's values for ad-hoc queries, or with bound parameters for the
 # statements the hot path builds once and reuses (see _case_access_statement).
-Who = Any  # a value, or a bindparam() standing for one
+# Or a column of an enclosing query (the caller's directory lookup, CaseCompanion):
+# then each subquery correlates to that column's table explicitly, at any depth,
+# instead of listing the table in its own FROM (which would match every user).
+Who = Any  # a value, a bindparam() standing for one, or an outer query's column
+
+
+def _correlated(statement: Select[Any], *who: Who) -> Select[Any]:
+    tables = [w.table for w in who if isinstance(w, ColumnClause) and w.table is not None]
+    return statement.correlate(*tables) if tables else statement
 
 
 def _excluded(organisation: Who) -> Select[uuid.UUID]:
-    return select(CaseExclusion.case_id).where(
-        CaseExclusion.organisation_id == organisation,
-        CaseExclusion.removed_at.is_(None),
+    return _correlated(
+        select(CaseExclusion.case_id).where(
+            CaseExclusion.organisation_id == organisation,
+            CaseExclusion.removed_at.is_(None),
+        ),
+        organisation,
     )
 
 
 def _members(user: Who, organisation: Who) -> Select[uuid.UUID]:
-    return select(CaseMember.case_id).where(
-        CaseMember.user_id == user,
-        CaseMember.removed_at.is_(None),
-        CaseMember.case_id.not_in(_excluded(organisation)),
+    return _correlated(
+        select(CaseMember.case_id).where(
+            CaseMember.user_id == user,
+            CaseMember.removed_at.is_(None),
+            CaseMember.case_id.not_in(_excluded(organisation)),
+        ),
+        user,
     )
 
 
 def _granted(user: Who, organisation: Who, now: Who) -> Select[uuid.UUID]:
-    return select(EmergencyGrant.case_id).where(
-        EmergencyGrant.user_id == user,
-        EmergencyGrant.expires_at > now,
-        EmergencyGrant.case_id.not_in(_excluded(organisation)),
+    return _correlated(
+        select(EmergencyGrant.case_id).where(
+            EmergencyGrant.user_id == user,
+            EmergencyGrant.expires_at > now,
+            EmergencyGrant.case_id.not_in(_excluded(organisation)),
+        ),
+        user,
     )
 
 
@@ -182,14 +201,10 @@ def not_found(
     )
 
 
-@cache
-def _case_access_statement() -> Select[Any]:
-    """The readable rule for one case, with the caller's role and grant: built once
-    (every authorised case request runs it), executed with bound parameters."""
-    user: BindParameter[uuid.UUID] = bindparam("user")
-    organisation: BindParameter[uuid.UUID] = bindparam("organisation")
-    now: BindParameter[datetime] = bindparam("now")
-    case_id: BindParameter[uuid.UUID] = bindparam("case_id")
+def _access_columns(user: Who, now: Who) -> tuple[Any, ...]:
+    """What a case's access row carries besides the case: the caller's role in it,
+    their unexpired emergency grant, and the case's key row (outer-joined: a case
+    has none until its first sealed value), so reading its text needs no query."""
     role_sq = (
         select(CaseMember.case_role)
         .where(
@@ -210,26 +225,85 @@ def _case_access_statement() -> Select[Any]:
         .limit(1)
         .scalar_subquery()
     )
-    # The case's key row comes along (outer join: a case has none until its first
-    # sealed value), so reading the case's text needs no query of its own.
+    return role_sq, grant_sq, CaseKey.case_id, CaseKey.wrapped_key, CaseKey.destroyed_at
+
+
+@cache
+def _case_access_statement() -> Select[Any]:
+    """The readable rule for one case, with the caller's role and grant: built once
+    (every authorised case request runs it), executed with bound parameters."""
+    user: BindParameter[uuid.UUID] = bindparam("user")
+    organisation: BindParameter[uuid.UUID] = bindparam("organisation")
+    now: BindParameter[datetime] = bindparam("now")
+    case_id: BindParameter[uuid.UUID] = bindparam("case_id")
     return (
         _readable(user, organisation, now, only=case_id)
-        .add_columns(role_sq, grant_sq, CaseKey.case_id, CaseKey.wrapped_key, CaseKey.destroyed_at)
+        .add_columns(*_access_columns(user, now))
         .outerjoin(CaseKey, CaseKey.case_id == Case.id)
     )
+
+
+#: The access row the caller's directory lookup read (CaseCompanion), for
+#: :func:`load_case_access`: (user id, case id, row), used once. A snapshot
+#: taken before the request wrote anything: forgotten at the session's first
+#: flush, and by any other loader of the case (app/cases/emergency.py), so a
+#: later load in the same request (after a grant or membership changed) reads
+#: the case afresh.
+PREFETCHED = "casecoord.case_access_row"
+
+
+def forget_prefetched(session: AsyncSession | Session, *_: Any) -> None:
+    session.info.pop(PREFETCHED, None)
+
+
+event.listen(Session, "before_flush", forget_prefetched)
+
+
+class CaseCompanion(Companion):
+    """A path's ``case_id`` rides in the caller's directory lookup (app/auth/
+    principal.py): the same readable rule and access columns as
+    :func:`_case_access_statement`, over the looked-up user's columns, so a
+    case route costs one query for the caller and the case together."""
+
+    name = "case_id"
+
+    def params(self, value: uuid.UUID) -> dict[str, Any]:
+        return {"companion_case": value, "companion_now": utcnow()}
+
+    def extend(self, statement: Select[Any], user: Any, organisation: Any) -> Select[Any]:
+        case_id: BindParameter[uuid.UUID] = bindparam("companion_case")
+        now: BindParameter[datetime] = bindparam("companion_now")
+        members = _members(user, organisation).where(CaseMember.case_id == case_id)
+        granted = _granted(user, organisation, now).where(EmergencyGrant.case_id == case_id)
+        readable = and_(Case.id == case_id, Case.id.in_(union(members, granted).scalar_subquery()))
+        return (
+            statement.add_columns(Case, *_access_columns(user, now))
+            .outerjoin(Case.__table__, readable)
+            .outerjoin(CaseKey.__table__, CaseKey.case_id == Case.id)
+        )
+
+    def keep(
+        self, session: AsyncSession, principal: Principal, value: uuid.UUID, row: Sequence[Any]
+    ) -> None:
+        session.info[PREFETCHED] = (principal.user_id, value, tuple(row))
 
 
 async def load_case_access(
     session: AsyncSession, principal: Principal, case_id: uuid.UUID, action: Action | str
 ) -> CaseAccess:
-    """Load a readable case with the caller's role and grant in one round trip."""
-    params = {
-        "user": principal.user_id,
-        "organisation": principal.organisation_id,
-        "now": utcnow(),
-        "case_id": case_id,
-    }
-    row = (await session.execute(_case_access_statement(), params)).first()
+    """Load a readable case with the caller's role and grant in one round trip
+    (none of its own when the caller's lookup read it: CaseCompanion)."""
+    kept = session.info.pop(PREFETCHED, None)
+    if kept is not None and kept[0] == principal.user_id and kept[1] == case_id:
+        row = kept[2] if kept[2][0] is not None else None
+    else:
+        params = {
+            "user": principal.user_id,
+            "organisation": principal.organisation_id,
+            "now": utcnow(),
+            "case_id": case_id,
+        }
+        row = (await session.execute(_case_access_statement(), params)).first()
     if row is None:
         raise not_found(action, principal, "case", case_id)
     case, role, grant_id, key_of, wrapped_key, destroyed_at = row

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit import service as audit
-from app.auth.principal import Principal, Role
+from app.auth.principal import Companion, Principal, Role
 from app.auth.tokens import VerifiedClaims
 from app.directory.models import Organisation, TeamMembership, User
 from app.directory.schemas import OrganisationKind
@@ -121,17 +121,18 @@ def _organisation_mismatch(user: Known | User) -> Unauthorized:
 
 
 @cache
-def _known_user_statement() -> Select[Any]:
+def _known_user_statement(companion: Companion | None = None) -> Select[Any]:
     """Built once (every authenticated request runs it), executed with parameters.
 
     Core columns, not the ORM entity: the principal needs a few values, and
     loading a User into the session (identity map, instance state) was a
     measurable share of every request's CPU (bench/README.md, issue 13).
+    With a companion, its object's access row is outer-joined (one per companion).
     """
     issuer: BindParameter[str] = bindparam("issuer")
     subject: BindParameter[str] = bindparam("subject")
     users = User.__table__.c
-    return (
+    statement = (
         select(
             *(users[name] for name in KNOWN_COLUMNS),
             Organisation.__table__.c.code,
@@ -142,14 +143,25 @@ def _known_user_statement() -> Select[Any]:
         .outerjoin(TeamMembership.__table__, TeamMembership.__table__.c.user_id == users.id)
         .where(users.issuer == issuer, users.subject == subject)
     )
+    if companion is None:
+        return statement
+    return companion.extend(statement, users.id, users.organisation_id)
 
 
-async def resolve_principal(session: AsyncSession, verified: VerifiedClaims) -> Principal:
+async def resolve_principal(
+    session: AsyncSession,
+    verified: VerifiedClaims,
+    companion: tuple[Companion, uuid.UUID] | None = None,
+) -> Principal:
     """Map verified claims to a directory user; register unknown ones just in time.
 
     The claims were checked in app/auth/tokens.py. A user's organisation is
     pinned when they are registered: a token whose ``org`` disagrees with the
     directory is refused (and audited) until an admin moves the user.
+
+    ``companion``: the object the route's path names rides in the known user's
+    query (app/auth/principal.py); its row is handed over only once the user
+    is resolved and allowed. A newcomer's request reads the object on its own.
     """
     subject, issuer, org_code = verified.subject, verified.issuer, verified.org
     name = verified.name or subject
@@ -159,7 +171,10 @@ async def resolve_principal(session: AsyncSession, verified: VerifiedClaims) -> 
     # One round trip for a known user: the user, their organisation's code and
     # their team memberships (one row per team; the user row repeats).
     params = {"issuer": issuer, "subject": subject}
-    rows = (await session.execute(_known_user_statement(), params)).all()
+    if companion is not None:
+        params.update(companion[0].params(companion[1]))
+    statement = _known_user_statement(companion[0] if companion is not None else None)
+    rows = (await session.execute(statement, params)).all()
     now = utcnow()
     role_list = sorted(r.value for r in roles)
     loaded: User | None = None  # the ORM object, when this request made or loaded one
@@ -210,7 +225,7 @@ async def resolve_principal(session: AsyncSession, verified: VerifiedClaims) -> 
         detail = "This token was issued before the account's tokens were revoked."
         raise _refused(user, detail, "token revoked")
     await _mirror_claims(session, user, name, role_list, now, loaded)
-    return Principal(
+    principal = Principal(
         user_id=user.id,
         subject=subject,
         name=name,
@@ -221,3 +236,6 @@ async def resolve_principal(session: AsyncSession, verified: VerifiedClaims) -> 
         team_ids=team_ids,
         issued_at=issued_at,
     )
+    if companion is not None and rows:
+        companion[0].keep(session, principal, companion[1], rows[0][len(KNOWN_COLUMNS) + 2 :])
+    return principal
