@@ -108,5 +108,7 @@ def test_downgrade_writes_the_note_back_and_rotate_seals_it_again(
     [(plain, sealed)] = _query(scratch_url, NOTES)
     assert plain is None and sealed.startswith("c1.")
 
-    with pytest.raises(RuntimeError, match="shredded"):
+    with pytest.raises(RuntimeError, match="shredded") as refused:
         _in_thread(lambda: downgrade(scratch_url, "0026", keyring=ring))
+    assert "revision 0027 cannot be downgraded" in str(refused.value)  # not 0024's name
+    assert "revision 0024" not in str(refused.value)

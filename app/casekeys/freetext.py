@@ -10,7 +10,7 @@ still hold plain text: the application reads it until ``casecoord keys
 rotate`` seals it under the case key and empties the plaintext
 (:func:`seal_legacy_text`); shredding a case empties it at once
 (:func:`bury_case_text`). ``keys status`` counts what is left as
-``plaintext`` (:func:`plaintext_left`).
+``plaintext``, per row and column (app/casekeys/plaintext.py).
 
 Every table here is on CASE_SEALED (app/casekeys/service.py), which says how a
 row finds its case, or on FIELD_SEALED: text that no case owns (a concern before
@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, MetaData, Select, Table, func, null, or_, select, update
+from sqlalchemy import JSON, ColumnElement, MetaData, Select, Table, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.casekeys.service import CASE_SEALED, FIELD_SEALED, case_cipher
@@ -322,15 +322,6 @@ async def bury_case_text(session: AsyncSession, metadata: MetaData, case_id: uui
                 await _write(session, table, row[0], move)
         buried += len(rows)
     return buried
-
-
-async def plaintext_left(session: AsyncSession, metadata: MetaData) -> int:
-    """Rows still holding free text in plain text (``keys status``)."""
-    left = 0
-    for table, still_plain, _ in _legacy(metadata):
-        stmt = select(func.count()).select_from(table).where(still_plain)
-        left += int(await session.scalar(stmt) or 0)
-    return left
 
 
 async def seal_legacy_text(

@@ -39,8 +39,9 @@ from sqlalchemy import Column, ColumnElement, MetaData, Row, Select, Table, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.casekeys.freetext import plaintext_left, seal_legacy_text
+from app.casekeys.freetext import seal_legacy_text
 from app.casekeys.models import CaseKey
+from app.casekeys.plaintext import plaintext_left
 from app.casekeys.service import CASE_SEALED, case_cipher, case_of_rows
 from app.platform.crypto import (
     CASE_KID,
@@ -57,7 +58,8 @@ Progress = Callable[[int], None]
 AnyRow = Row[*tuple[Any, ...]]
 #: ``keys status``: values of shredded cases (no key opens them, none is needed).
 SHREDDED = "shredded"
-#: ``keys status``: free text still in plain text (written before 0021).
+#: ``keys status``: free text still in plain text (written before 0021-0027), one
+#: per row and column that holds it (app/casekeys/plaintext.py).
 PLAINTEXT = "plaintext"
 
 

@@ -62,6 +62,11 @@ def keys_status() -> None:
         if kid == "plaintext":  # free text from before 0021: `keys rotate` seals it
             configured = "-"
         table.add_row(kid, str(counts.get(kid, 0)), configured)
+    if counts.get("plaintext"):
+        table.caption = (
+            "plaintext: values (one per row and column) still holding free text written "
+            "before it was sealed (0021-0027); `casecoord keys rotate` seals them"
+        )
     console.print(table)
 
 

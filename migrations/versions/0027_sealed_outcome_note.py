@@ -21,12 +21,13 @@ Create Date: 2026-12-07 00:40:00.000000
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 
-from app.platform.crypto import FieldContext, Sealed
+from app.platform.crypto import CaseCipher, FieldContext, Sealed
 
 revision = "0027"
 down_revision = "0026"
@@ -43,11 +44,27 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column(SEALED, sa.Text(), nullable=True))
 
 
+def _ciphers(bind: sa.Connection) -> Callable[[Any], CaseCipher]:
+    """0024's key ring loader and per-case ciphers, whose refusal of a shredded case
+    (their only RuntimeError) is told again naming this revision, not 0024."""
+    earlier: Any = importlib.import_module("migrations.versions.0024_sealed_case_text")
+    opened: Callable[[Any], CaseCipher] = earlier._ciphers(bind, earlier._keyring_loader())
+
+    def cipher(case_id: Any) -> CaseCipher:
+        try:
+            return opened(case_id)
+        except RuntimeError:
+            raise RuntimeError(
+                f"case {case_id} was shredded: its outcome notes are gone and cannot be "
+                f"written back in plain text, so revision {revision} cannot be downgraded"
+            ) from None
+
+    return cipher
+
+
 def downgrade() -> None:
     bind = op.get_bind()
-    # 0024's key ring loader and per-case ciphers (which refuse a shredded case).
-    earlier: Any = importlib.import_module("migrations.versions.0024_sealed_case_text")
-    cipher = earlier._ciphers(bind, earlier._keyring_loader())
+    cipher = _ciphers(bind)
     table = sa.table(
         TABLE,
         sa.column("id", sa.Uuid()),

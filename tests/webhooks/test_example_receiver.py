@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -26,10 +27,24 @@ from tests.world import TokenFactory, make_user
 __all__ = ["fresh", "fresh_url"]  # the fixtures of a database of its own
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+#: How long the served app may take to start, and the receiver's call back into it.
+GENEROUS = 60.0
+
+
+def _bound() -> socket.socket:
+    """A listening socket on a free port, handed to uvicorn as it is (no port race)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
+
+
+async def _started(server: uvicorn.Server, thread: threading.Thread) -> None:
+    deadline = time.monotonic() + GENEROUS
+    while not server.started:
+        assert thread.is_alive(), "the served app stopped before it started"
+        assert time.monotonic() < deadline, f"the served app did not start in {GENEROUS} s"
+        await asyncio.sleep(0.05)
 
 
 async def test_the_example_receiver(fresh: Fresh, receiver: Receiver, tokens: TokenFactory) -> None:
@@ -38,17 +53,22 @@ async def test_the_example_receiver(fresh: Fresh, receiver: Receiver, tokens: To
         admin = await make_user(session, tokens, rw.provider_org, "admin")
         await session.commit()
     hook = await subscribe(fresh.client, admin, receiver.url, ["referral.requested"])
-    port = _port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(fresh.settings), host="127.0.0.1", port=port, log_level="error")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
+    # The served app runs no jobs: the test runs fan-out and delivery itself. With the
+    # default embedded engine its sender polls every second and, when it ticks between
+    # the redelivery and the test's own deliver_due, claims the delivery first
+    # (deliver_due then claims 0): the flake seen under load.
+    served = create_app(fresh.settings.model_copy(update={"jobs": "off"}))
+    sock = _bound()
+    port = int(sock.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(served, log_level="error"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    while not server.started:  # noqa: ASYNC110 (uvicorn sets a plain flag)
-        await asyncio.sleep(0.05)
+    await _started(server, thread)
     token = tokens.mint(rw.provider.sub, ["service_provider"], rw.provider_org.code)
     api = httpx.Client(
-        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}
+        base_url=f"http://127.0.0.1:{port}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=GENEROUS,
     )
     example = Example(hook["secret"], api)
     results: list[tuple[int, Any]] = []
@@ -62,7 +82,7 @@ async def test_the_example_receiver(fresh: Fresh, receiver: Receiver, tokens: To
     # test run that can take longer than the fixtures' short delivery timeout.
     ctx = JobContext(
         fresh.ctx.db,
-        fresh.settings.model_copy(update={"webhook_timeout_seconds": 30.0}),
+        fresh.settings.model_copy(update={"webhook_timeout_seconds": GENEROUS}),
         fresh.ctx.registries,
     )
     try:
@@ -85,5 +105,6 @@ async def test_the_example_receiver(fresh: Fresh, receiver: Receiver, tokens: To
         assert example.handle(item.headers, item.body + b" ")[0] == 400
     finally:
         server.should_exit = True
-        await asyncio.to_thread(thread.join, 10)
+        await asyncio.to_thread(thread.join, GENEROUS)
         await asyncio.to_thread(api.close)
+        sock.close()
