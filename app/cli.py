@@ -89,7 +89,7 @@ def serve(
     """Migrate the database, then serve the API (with --demo: demo data and tokens)."""
     import uvicorn
 
-    from app.main import create_app
+    from app.main import served_app
     from app.platform.logs import configure_logging
 
     settings = _settings(demo)
@@ -126,7 +126,7 @@ def serve(
         )
         return
     uvicorn.run(
-        create_app(settings),
+        served_app(settings),
         host=host,
         port=port,
         log_config=None,

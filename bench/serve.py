@@ -53,9 +53,9 @@ def main() -> None:
         )
         return
     if kind == "app":
-        from app.main import create_app
+        from app.main import served_app
 
-        app = create_app(settings)
+        app = served_app(settings)  # as `casecoord serve` builds it
     else:
         app = baseline_app(settings.effective_database_url)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

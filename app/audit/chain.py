@@ -36,6 +36,7 @@ previous period's head, so a whole old period can later be replaced by a stub
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -163,29 +164,46 @@ _seal_stmt = (
 )
 
 
+#: Rows hashed per statement pair: the sealer runs inside the app's event loop,
+#: and a chunk is CPU work that holds it (reading, hashing, binding). Small
+#: chunks keep that pause to milliseconds, so requests served meanwhile do not
+#: queue behind a backlog of thousands of rows (bench/README.md, issue 13).
+CHUNK = 250
+
+
 async def seal(session: AsyncSession, *, limit: int = 5000, wait: bool = True) -> int:
     """Chain up to ``limit`` committed, unsealed rows in (occurred_at, id) order.
 
     Runs in the caller's transaction, which the caller commits; returns the
     number of rows sealed (0 if another sealer holds the lock and not ``wait``).
+    Works in chunks of :data:`CHUNK` rows, yielding to the event loop between them.
     """
     if not await _lock(session, wait):
         return 0
     head = await chain_head(session)
-    stmt = (
-        select(*content_cols)
-        .where(table.c.row_hash.is_(None))
-        .order_by(table.c.occurred_at, table.c.id)
-        .limit(limit)
-    )
-    rows = (await session.execute(stmt)).mappings().all()
-    params: list[dict[str, Any]] = []
-    for row in rows:
-        head, columns = head.next(row)
-        params.append({"b_id": row["id"], **{f"b_{k}": v for k, v in columns.items()}})
-    if params:
-        await session.execute(_seal_stmt, params, execution_options={"synchronize_session": False})
-    return len(params)
+    done = 0
+    while done < limit:
+        want = min(CHUNK, limit - done)
+        stmt = (
+            select(*content_cols)
+            .where(table.c.row_hash.is_(None))
+            .order_by(table.c.occurred_at, table.c.id)
+            .limit(want)
+        )
+        rows = (await session.execute(stmt)).mappings().all()
+        params: list[dict[str, Any]] = []
+        for row in rows:
+            head, columns = head.next(row)
+            params.append({"b_id": row["id"], **{f"b_{k}": v for k, v in columns.items()}})
+        if params:
+            await session.execute(
+                _seal_stmt, params, execution_options={"synchronize_session": False}
+            )
+        done += len(params)
+        if len(params) < want:
+            break
+        await asyncio.sleep(0)  # let the requests waiting meanwhile run
+    return done
 
 
 async def seal_all(db: Any, *, limit: int = 5000, wait: bool = True) -> int:
