@@ -38,7 +38,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import insert, text
 
-from app.audit.chain import SEAL_LOCK_KEY, chain_head, seal_all, seal_forever, table
+from app.audit.chain import SEAL_LOCK_KEY, chain_head, seal_all, table
 from app.audit.verify import verify
 from app.ops.migrate import upgrade
 from app.platform.db import Database
@@ -104,6 +104,13 @@ async def _run(db: Database, fn: Any, writers: int, per_writer: int, work: float
         "mean_ms": statistics.fmean(latencies) * 1000,
         "p95_ms": latencies[int(len(latencies) * 0.95) - 1] * 1000,
     }
+
+
+async def seal_forever(db: Database, interval: float) -> None:
+    """The sealer as the job engine runs it (the ``audit.seal`` job), every ``interval``."""
+    while True:
+        await seal_all(db, wait=False)
+        await asyncio.sleep(interval)
 
 
 async def _mode(db: Database, mode: str, writers: int, n: int, work: float, interval: float) -> Any:

@@ -75,6 +75,13 @@ def _cpu_seconds(server: Server) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of every CPU so far (/proc/stat's first line)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def _row(f: wrk.Figures) -> dict[str, Any]:
     return {
         "rps": round(f.rps, 1),
@@ -97,9 +104,12 @@ def _ratio(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
 def _best(rounds: list[wrk.Figures]) -> dict[str, Any]:
     best = _row(max(rounds, key=lambda f: f.rps))
     # CPU per request is steadier than req/s on a shared machine: the mean over rounds.
-    cpu = [f.cpu_ms for f in rounds if getattr(f, "cpu_ms", None) is not None]
+    cpu: list[float] = [f.cpu_ms for f in rounds if f.cpu_ms is not None]
     if cpu:
         best["cpu_ms_per_request"] = round(sum(cpu) / len(cpu), 3)
+    busy: list[float] = [f.busy_cores for f in rounds if f.busy_cores is not None]
+    if busy:
+        best["machine_busy_cores"] = round(sum(busy) / len(busy), 2)
     return best
 
 
@@ -141,6 +151,7 @@ def _load(
         connections=args.connections,
     )
     before = _cpu_seconds(server) if server is not None else 0.0
+    machine = _machine_ticks()
     figures = wrk.run(
         label,
         url,
@@ -152,6 +163,10 @@ def _load(
     )
     if server is not None and figures.requests:
         figures.cpu_ms = (_cpu_seconds(server) - before) * 1000 / figures.requests
+    busy, total = (after - start for after, start in zip(_machine_ticks(), machine, strict=True))
+    # Busy cores over the run: the server, the database and wrk together. When
+    # one worker already keeps most of the machine busy, a second cannot double.
+    figures.busy_cores = round(busy / total * (os.cpu_count() or 1), 2) if total else None
     return figures
 
 
@@ -250,7 +265,7 @@ def _print(report: dict[str, Any]) -> None:
         title=f"Hot path on {report['db']} ({report['tool']}, "
         f"{report['connections']} connections, best of {report['rounds']})"
     )
-    for col in ("measurement", "req/s", "p50 ms", "p99 ms", "CPU ms/req", "errors"):
+    for col in ("measurement", "req/s", "p50 ms", "p99 ms", "CPU ms/req", "busy cores", "errors"):
         table.add_column(col)
     names = {
         "baseline": "bare read (baseline)",
@@ -267,6 +282,7 @@ def _print(report: dict[str, Any]) -> None:
                 str(r["p50_ms"]),
                 str(r["p99_ms"]),
                 str(r.get("cpu_ms_per_request", "-")),
+                f"{r.get('machine_busy_cores', '-')} / {os.cpu_count()}",
                 str(r["errors"]),
             )
     console.print(table)

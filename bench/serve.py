@@ -52,6 +52,7 @@ def main() -> None:
             access_log=False,
         )
         return
+    app: Starlette
     if kind == "app":
         from app.main import served_app
 

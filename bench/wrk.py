@@ -31,6 +31,7 @@ class Figures:
     errors: int  # non-2xx/3xx responses and socket errors
     tool: str
     cpu_ms: float | None = None  # the server's CPU time per request, when measured
+    busy_cores: float | None = None  # the whole machine's busy cores over the run (/proc/stat)
 
 
 def available() -> bool:
