@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 
 from app.access_requests import install as access_requests
 from app.audit import install as audit
@@ -31,6 +30,7 @@ from app.platform.extensions import Registries
 from app.platform.inputs import InputPolicyMiddleware
 from app.platform.middleware import EdgeMiddleware, Metrics
 from app.platform.problems import install_handlers
+from app.platform.routing import flatten, operation_id
 from app.referrals import install as referrals
 from app.retention import install as retention
 from app.risk import install as risk
@@ -70,11 +70,6 @@ Errors are RFC 9457 `application/problem+json`.
 """
 
 
-def _operation_id(route: APIRoute) -> str:
-    tag = route.tags[0] if route.tags else "default"
-    return f"{tag}-{route.name}"
-
-
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     owns_db = database is None
@@ -98,7 +93,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
-        generate_unique_id_function=_operation_id,
+        generate_unique_id_function=operation_id,
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -113,6 +108,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for domain in DOMAINS:
         domain.install(app)
     contract.install(app)
+    flatten(app)  # one flat route table to match (app/platform/routing.py)
     # Inside the edge (request id, body limit, content type): the input policy.
     app.add_middleware(InputPolicyMiddleware)
     app.add_middleware(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from app.access_requests import extension, service
 from app.access_requests.dependencies import (
@@ -34,8 +34,9 @@ from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_created, tagged
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit
+from app.platform.routing import api_router
 
-router = APIRouter(prefix="/api/v1", tags=["access-requests"])
+router = api_router(prefix="/api/v1", tags=["access-requests"])
 BASE = "/access-requests"
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from app.audit import service
 from app.audit.dependencies import AuditReader, AuditVerifier
@@ -12,8 +12,9 @@ from app.audit.verify import verify
 from app.platform.db import SessionDep
 from app.platform.inputs import UtcDatetime
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, rendered
+from app.platform.routing import api_router
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = api_router(prefix="/api/v1/audit", tags=["audit"])
 
 
 @router.get("/events", response_model=Page[AuditEventRead])

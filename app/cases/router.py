@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from app.auth.policy import Action
 from app.cases import service
@@ -41,8 +41,9 @@ from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_created, tagged
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.platform.routing import api_router
 
-router = APIRouter(prefix="/api/v1", tags=["cases"])
+router = api_router(prefix="/api/v1", tags=["cases"])
 
 
 def _items(rows: list[tuple[Case, AccessKind]]) -> list[CaseListItem]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from app.auth.policy import Action
 from app.cases import members as service
@@ -14,8 +14,9 @@ from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_created, tagged
 from app.platform.idempotency import Idempotency, create_once
+from app.platform.routing import api_router
 
-router = APIRouter(prefix="/api/v1", tags=["cases"])
+router = api_router(prefix="/api/v1", tags=["cases"])
 BASE = "/cases/{case_id}/members"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from app.concerns import service
 from app.concerns.dependencies import (
@@ -28,8 +28,9 @@ from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, tagged
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.platform.routing import api_router
 
-router = APIRouter(prefix="/api/v1", tags=["concerns"])
+router = api_router(prefix="/api/v1", tags=["concerns"])
 
 
 @router.post("/concerns", response_model=ConcernFeedback, status_code=201)

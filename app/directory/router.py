@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from app.audit import service as audit
 from app.directory import service
@@ -38,8 +38,9 @@ from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, tagged
 from app.platform.idempotency import Idempotency, create_once, create_versioned
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, rendered
+from app.platform.routing import api_router
 
-router = APIRouter(prefix="/api/v1", tags=["directory"])
+router = api_router(prefix="/api/v1", tags=["directory"])
 
 
 @router.get("/me", response_model=MeRead)

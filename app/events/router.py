@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from app.events import service
 from app.events.dependencies import EventReader
 from app.events.schemas import EventPage
 from app.platform.db import SessionDep
 from app.platform.pagination import DEFAULT_LIMIT, Limit
+from app.platform.routing import api_router
 
-router = APIRouter(prefix="/api/v1", tags=["events"])
+router = api_router(prefix="/api/v1", tags=["events"])
 
 After = Annotated[
     str | None,

@@ -13,10 +13,11 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from app.jobs.engine import Engine
 from app.platform.extensions import registries_of
+from app.platform.routing import api_router
 
 
 @asynccontextmanager
@@ -40,4 +41,4 @@ async def embedded(app: FastAPI) -> AsyncIterator[None]:
 
 def install(app: FastAPI) -> None:
     """The embedded engine, started with the app (after every domain registered its jobs)."""
-    app.include_router(APIRouter(lifespan=embedded))
+    app.include_router(api_router(lifespan=embedded))

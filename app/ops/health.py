@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import fastapi_offline
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -15,8 +15,9 @@ from sqlalchemy import text
 from app.auth.markers import public
 from app.ops.migrate import head_revision
 from app.platform.problems import instance_of, problem_response
+from app.platform.routing import api_router
 
-router = APIRouter(tags=["operations"])
+router = api_router(tags=["operations"])
 STATIC_DIR = Path(fastapi_offline.__file__).parent / "static"
 DOCS_STATIC = "/static-docs"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 from pydantic import Field, model_validator
 from sqlalchemy import select
 
@@ -49,8 +49,9 @@ from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_created, set_etag, tagged
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.inputs import Input
+from app.platform.routing import api_router
 
-router = APIRouter(prefix="/api/v1", tags=["persons"])
+router = api_router(prefix="/api/v1", tags=["persons"])
 
 
 class PersonCreate(Input):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 from sqlalchemy import select
 
 from app.audit import service as audit
@@ -29,9 +29,10 @@ from app.platform.db import SessionDep
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.inputs import UtcDatetime
 from app.platform.lookup import named_or_422
+from app.platform.routing import api_router
 from app.referrals.models import ServiceEntry
 
-router = APIRouter(prefix="/api/v1", tags=["persons"])
+router = api_router(prefix="/api/v1", tags=["persons"])
 BASE = "/persons/{person_id}/consents"
 
 

@@ -7,7 +7,7 @@ it), else 404.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from app.persons import facts
 from app.persons.dependencies import CaseFactsHistoryReader, CaseFactsReader, CaseFactsUpdater
@@ -15,8 +15,9 @@ from app.persons.fact_schemas import AnyFacts, FactsHistory, FactsUpdate
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, tagged
+from app.platform.routing import api_router
 
-router = APIRouter(prefix="/api/v1", tags=["persons"])
+router = api_router(prefix="/api/v1", tags=["persons"])
 BASE = "/cases/{case_id}/persons/{person_id}/facts"
 
 

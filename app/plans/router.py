@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from app.auth.policy import Action
 from app.casekeys.service import case_cipher
@@ -39,8 +39,9 @@ from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_created, tagged
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.language import Language
+from app.platform.routing import api_router
 
-router = APIRouter(prefix="/api/v1", tags=["plans"])
+router = api_router(prefix="/api/v1", tags=["plans"])
 BASE = "/cases/{case_id}/plan"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from app.audit import service as audit
 from app.auth.policy import Action
@@ -38,8 +38,9 @@ from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_created, tagged
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.platform.routing import api_router
 
-router = APIRouter(prefix="/api/v1", tags=["meetings"])
+router = api_router(prefix="/api/v1", tags=["meetings"])
 ONE = "/meetings/{meeting_id}"
 
 

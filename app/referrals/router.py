@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from app.auth.policy import Action
 from app.casekeys.service import case_cipher
@@ -16,6 +16,7 @@ from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, etag, tagged
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.platform.routing import api_router
 from app.referrals import fhir, fhir_schemas, inbox, service, transitions, views
 from app.referrals.dependencies import (
     CaseReferralReader,
@@ -40,8 +41,8 @@ from app.referrals.schemas import (
 from app.referrals.service import ReferralAccess
 from app.referrals.states import ReferralUrgency, Side, Status
 
-router = APIRouter(prefix="/api/v1", tags=["referrals"])
-fhir_router = APIRouter(prefix="/fhir/R4", tags=["fhir"])
+router = api_router(prefix="/api/v1", tags=["referrals"])
+fhir_router = api_router(prefix="/fhir/R4", tags=["fhir"])
 View = AnyReferralView
 StatusFilter = Annotated[
     list[Status] | None, Query(description="One or more statuses (repeat the parameter).")

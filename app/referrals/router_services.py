@@ -5,18 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, tagged
 from app.platform.idempotency import Idempotency, create_versioned
 from app.platform.language import SpokenLanguage
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, rendered
+from app.platform.routing import api_router
 from app.referrals import catalogue
 from app.referrals.dependencies import ServiceManager, ServiceReader
 from app.referrals.schemas import ServiceCreate, ServiceRead, ServiceType, ServiceUpdate
 
-router = APIRouter(prefix="/api/v1", tags=["services"])
+router = api_router(prefix="/api/v1", tags=["services"])
 
 
 @router.get("/services", response_model=Page[ServiceRead])

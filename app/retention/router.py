@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from app.auth.policy import Action
 from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, tagged
 from app.platform.idempotency import Idempotency, create_versioned
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, rendered
+from app.platform.routing import api_router
 from app.retention import holds as service
 from app.retention.dependencies import HoldLifter, HoldPlacer, HoldReader
 from app.retention.models import LegalHold
 from app.retention.schemas import HoldTarget, LegalHoldCreate, LegalHoldLift, LegalHoldRead
 
-router = APIRouter(prefix="/api/v1/legal-holds", tags=["retention"])
+router = api_router(prefix="/api/v1/legal-holds", tags=["retention"])
 
 
 @router.post("", response_model=LegalHoldRead, status_code=201)

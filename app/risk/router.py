@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import Path, Response
 
 from app.platform.db import SessionDep
 from app.platform.idempotency import Idempotency, create_once
+from app.platform.routing import api_router
 from app.risk import catalogue
 from app.risk.dependencies import (
     InstrumentPublisher,
@@ -36,7 +37,7 @@ async def load_instruments(app: Any) -> AsyncIterator[None]:
     yield
 
 
-router = APIRouter(prefix="/api/v1", tags=["risk"], lifespan=load_instruments)
+router = api_router(prefix="/api/v1", tags=["risk"], lifespan=load_instruments)
 
 
 @router.get("/instruments", response_model=InstrumentList)

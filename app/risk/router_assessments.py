@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from app.auth.policy import Action
 from app.platform.crypto import KeyRingDep
@@ -12,6 +12,7 @@ from app.platform.db import SessionDep
 from app.platform.etag import IfMatch, set_created, tagged
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.platform.routing import api_router
 from app.risk import service
 from app.risk.assessment_schemas import (
     AssessmentCreate,
@@ -33,7 +34,7 @@ from app.risk.dependencies import (
 )
 from app.risk.summary import risk_summary
 
-router = APIRouter(prefix="/api/v1", tags=["risk"])
+router = api_router(prefix="/api/v1", tags=["risk"])
 CASE = "/cases/{case_id}"
 ONE = "/assessments/{assessment_id}"
 

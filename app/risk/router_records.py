@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from app.auth.policy import Action
 from app.platform.crypto import KeyRingDep
 from app.platform.db import SessionDep
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.platform.routing import api_router
 from app.risk import records
 from app.risk.assessment_schemas import ExternalAssessmentRead, IncidentCreate, IncidentRead
 from app.risk.dependencies import (
@@ -23,7 +24,7 @@ from app.risk.dependencies import (
 )
 from app.risk.schemas import ExternalAssessmentRecord
 
-router = APIRouter(prefix="/api/v1", tags=["risk"])
+router = api_router(prefix="/api/v1", tags=["risk"])
 INCIDENTS = "/cases/{case_id}/incidents"
 EXTERNAL = "/cases/{case_id}/external-assessments"
 

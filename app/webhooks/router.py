@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from app.events.outbox import EventType
 from app.platform.crypto import KeyRingDep
@@ -13,6 +13,7 @@ from app.platform.etag import IfMatch, set_created, tagged
 from app.platform.idempotency import Idempotency, create_once
 from app.platform.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, rendered
 from app.platform.problems import NotFound
+from app.platform.routing import api_router
 from app.webhooks import service
 from app.webhooks.dependencies import (
     AppSettings,
@@ -32,7 +33,7 @@ from app.webhooks.schemas import (
     WebhookWithSecret,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["webhooks"])
+router = api_router(prefix="/api/v1", tags=["webhooks"])
 
 
 def _with_secret(endpoint: WebhookEndpoint, secret: str) -> WebhookWithSecret:

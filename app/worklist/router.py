@@ -18,6 +18,7 @@ from app.auth.policy import Action, require
 from app.auth.principal import Principal
 from app.platform.db import SessionDep
 from app.platform.extensions import registry
+from app.platform.routing import api_router
 from app.worklist.registry import TaskProviders, TaskRead
 
 TaskReader = Annotated[Principal, Depends(require(Action.TASKS_READ))]
@@ -32,7 +33,7 @@ def task_model(kinds: list[str]) -> type[TaskRead]:
 
 
 def build_router(kinds: list[str]) -> APIRouter:
-    router = APIRouter(prefix="/api/v1", tags=["tasks"])
+    router = api_router(prefix="/api/v1", tags=["tasks"])
 
     @router.get("/me/tasks", response_model=list[task_model(kinds)])  # type: ignore[misc]
     async def my_tasks(
