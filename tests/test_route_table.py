@@ -85,3 +85,14 @@ async def test_only_plain_inclusions_are_flattened_and_all_still_answer() -> Non
             assert (await client.get("/v2/x")).json() == {"at": "prefixed"}
             assert (await client.get("/foreign")).json() == {"at": "foreign"}
             assert (await client.get("/nowhere")).status_code == 404
+
+
+def test_an_inclusion_of_unknown_shape_is_kept() -> None:
+    """Should FastAPI rename what an inclusion carries, it is kept as it is."""
+    from types import SimpleNamespace
+
+    from app.platform.routing import _plain
+
+    router = api_router(tags=["toy"])
+    odd = SimpleNamespace(original_router=router, include_context=SimpleNamespace(prefix=""))
+    assert _plain(odd) is None  # type: ignore[arg-type]

@@ -40,17 +40,13 @@ def _plain(entry: BaseRoute) -> list[BaseRoute] | None:
     context = getattr(entry, "include_context", None)
     if inner is None or context is None:
         return None
-    own = (
-        context.prefix,
-        context.tags,
-        context.dependencies,
-        context.responses,
-        context.callbacks,
-        context.deprecated,
-        context.max_body_size,
-        context.form_limits,
-    )
-    if any(own) or not context.include_in_schema:
+    # Read defensively: a FastAPI that names these otherwise keeps its inclusions.
+    missing = object()
+    settings = ("prefix", "tags", "dependencies", "responses", "callbacks", "deprecated")
+    own = [getattr(context, name, missing) for name in (*settings, "max_body_size", "form_limits")]
+    if any(value is missing or value for value in own):
+        return None
+    if getattr(context, "include_in_schema", False) is not True:
         return None
     routes = list(inner.routes)
     for route in routes:
