@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.policy import POLICY, Action
-from app.auth.principal import Role
+from app.auth.principal import Principal, Role
 from app.directory.models import Organisation, Team, TeamMembership, User
 from app.platform.db import utcnow
 
@@ -106,6 +106,17 @@ class Actor:
     @property
     def org_id(self) -> uuid.UUID:
         return self.org.id
+
+    def principal(self) -> Principal:
+        """The caller as the directory resolves it (for calling services directly)."""
+        return Principal(
+            user_id=self.id,
+            subject=self.sub,
+            name=self.sub,
+            organisation_id=self.org_id,
+            organisation_code=self.org.code,
+            roles=frozenset(Role(r) for r in self.roles),
+        )
 
 
 async def make_org(db: AsyncSession, kind: str = "other") -> Organisation:

@@ -25,7 +25,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.principal import Principal, Role
+from app.auth.principal import Principal
 from app.cases.models import Case
 from app.platform.db import Database
 from app.retention import holds, purge
@@ -52,8 +52,7 @@ async def live(scratch_url: str) -> AsyncIterator[Database]:
 
 
 def auditor_of(world: World) -> Principal:
-    a = world.auditor
-    return Principal(a.id, a.sub, "Auditor", a.org.id, a.org.code, frozenset({Role.AUDITOR}))
+    return world.auditor.principal()
 
 
 def hold_on(kind: HoldTarget, target: uuid.UUID) -> LegalHoldCreate:

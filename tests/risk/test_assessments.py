@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
-from app.auth.principal import Principal, Role
 from app.platform.db import utcnow
 from app.platform.extensions import registries_of
 from app.risk.models import ImmutableRecord
@@ -19,7 +18,7 @@ from tests.cases.factories import make_case
 from tests.problems import assert_problem
 from tests.risk.answers import ankkuri, hah, marak
 from tests.risk.factories import ASSESSMENTS, assess, make_assessment
-from tests.world import Actor, World, open_case
+from tests.world import World, open_case
 
 
 def one(assessment_id: object) -> str:
@@ -235,19 +234,9 @@ class TestTasks:
         await db.commit()
         provider = registries_of(app).of(TaskProviders).get("risk.draft_assessments")
 
-        def principal(actor: Actor) -> Principal:
-            return Principal(
-                user_id=actor.id,
-                subject=actor.sub,
-                name=actor.sub,
-                organisation_id=actor.org_id,
-                organisation_code=actor.org.code,
-                roles=frozenset(Role(r) for r in actor.roles),
-            )
-
-        tasks = await provider(db, principal(world.police), utcnow())
+        tasks = await provider(db, world.police.principal(), utcnow())
         assert [(t.kind, t.target_id, t.case_reference) for t in tasks] == [
             ("draft_assessment", draft.id, made.reference)
         ]
         assert "marak-ric@1" in tasks[0].title
-        assert await provider(db, principal(world.health), utcnow()) == []
+        assert await provider(db, world.health.principal(), utcnow()) == []

@@ -21,7 +21,6 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.principal import Principal, Role
 from app.cases.access import PREFETCHED, CaseCompanion, _case_access_statement, load_case_access
 from app.cases.models import Case, CaseExclusion, EmergencyGrant
 from app.directory.registration import KNOWN_COLUMNS, _known_user_statement
@@ -141,29 +140,18 @@ async def test_the_kept_row_serves_only_its_caller_and_case(db: AsyncSession, wo
     readable_to_police = (world.police.id, case.id, (case, "lead", None, None, None, None))
     # Kept for the police lead; the health worker (no member) asks for the same case.
     db.info[PREFETCHED] = readable_to_police
-    health = _principal(world.health)
+    health = world.health.principal()
     with pytest.raises(NotFound):
         await load_case_access(db, health, case.id, "case.read")
     # Kept for this case; the lead asks for another case they may not read.
     unreadable = await make_case(db, world.ankkuri, world.social_worker)
     db.info[PREFETCHED] = readable_to_police
     with pytest.raises(NotFound):
-        await load_case_access(db, _principal(world.police), unreadable.id, "case.read")
+        await load_case_access(db, world.police.principal(), unreadable.id, "case.read")
     # And for its own caller and case, the kept row is what the loader returns.
     db.info[PREFETCHED] = readable_to_police
-    access = await load_case_access(db, _principal(world.police), case.id, "case.read")
+    access = await load_case_access(db, world.police.principal(), case.id, "case.read")
     assert access.case is case and access.role is not None and PREFETCHED not in db.info
-
-
-def _principal(actor: Actor) -> Principal:
-    return Principal(
-        user_id=actor.id,
-        subject=actor.sub,
-        name=actor.sub,
-        organisation_id=actor.org_id,
-        organisation_code=actor.org.code,
-        roles=frozenset(Role(r) for r in actor.roles),
-    )
 
 
 async def test_over_http_only_the_excluded_organisation_loses_the_case(
@@ -198,4 +186,4 @@ async def test_the_kept_row_is_forgotten_once_the_request_writes(
     await add_grant(db, case, world.outsider_police)  # any write: the session flushes
     assert PREFETCHED not in db.info
     with pytest.raises(NotFound):  # the health worker is no member: their own query says so
-        await load_case_access(db, _principal(world.health), case.id, "case.read")
+        await load_case_access(db, world.health.principal(), case.id, "case.read")
