@@ -11,7 +11,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
-from app.auth.principal import Principal, Role
 from app.cases.access import readable_cases
 from app.cases.models import Case
 from app.platform.clock import clock
@@ -48,14 +47,6 @@ async def test_a_frozen_clock_stamps_every_record_alike(
     )
     assert set(stamps.all()) == {frozen}
     # Access is decided on the same clock: a case created "now" is readable now.
-    police = world.police
-    principal = Principal(
-        user_id=police.id,
-        subject=police.sub,
-        name=police.sub,
-        organisation_id=police.org_id,
-        organisation_code=police.org.code,
-        roles=frozenset(Role(r) for r in police.roles),
-    )
+    principal = world.police.principal()
     readable = await db.scalars(readable_cases(principal).with_only_columns(Case.id))
     assert case["id"] in {str(i) for i in readable.all()}
