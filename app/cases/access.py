@@ -246,17 +246,16 @@ def _case_access_statement() -> Select[Any]:
 #: The access row the caller's directory lookup read (CaseCompanion), for
 #: :func:`load_case_access`: (user id, case id, row), used once. A snapshot
 #: taken before the request wrote anything: forgotten at the session's first
-#: flush, and by any other loader of the case (app/cases/emergency.py), so a
-#: later load in the same request (after a grant or membership changed) reads
-#: the case afresh.
+#: flush (a new grant or membership is flushed before any query can see it),
+#: so a later load in the same request reads the case afresh.
 PREFETCHED = "casecoord.case_access_row"
 
 
-def forget_prefetched(session: AsyncSession | Session, *_: Any) -> None:
+def _forget_prefetched(session: Session, *_: Any) -> None:
     session.info.pop(PREFETCHED, None)
 
 
-event.listen(Session, "before_flush", forget_prefetched)
+event.listen(Session, "before_flush", _forget_prefetched)
 
 
 class CaseCompanion(Companion):

@@ -26,7 +26,7 @@ from app.auth.policy import EMERGENCY_ROLES, Action
 from app.auth.principal import Principal, Role
 from app.casekeys.freetext import SHREDDED_TEXT, open_text, seal_text
 from app.casekeys.service import case_cipher, case_ciphers
-from app.cases.access import CaseAccess, excluded_case_ids, forget_prefetched, not_found
+from app.cases.access import CaseAccess, excluded_case_ids, not_found
 from app.cases.lifecycle import Scheme
 from app.cases.models import Case, CaseExclusion, CaseMember, EmergencyGrant
 from app.cases.schemas import EmergencyAccessCreate, EmergencyGrantRead, EmergencyReview
@@ -83,7 +83,6 @@ async def load_outsider_case(
     """The ``case_outsider`` relation (app/auth/policy.py): the case exists for this
     caller (``eligible_cases``), their organisation is not on its must-not-receive
     list, and they are neither a member nor holding an active grant."""
-    forget_prefetched(session)  # this route is about to change what the caller may read
     case = await session.scalar(eligible_cases(principal).where(Case.id == case_id))
     if case is None:
         raise not_found(action, principal, "case", case_id)
