@@ -8,6 +8,9 @@ In ONE run on this machine, alternating rounds so drift hits both sides alike:
 1. ``GET /api/v1/cases/{id}`` through the real app (JWT, directory, readable
    query, audit row, commit) against ``bench/serve.py``'s bare read of the same
    row through the same engine: req/s, p50 and p99 as ratios to the baseline.
+   Two framework floors run in the same rounds (bench/serve.py): FastAPI and the
+   ORM reading the case, without and with the audit row, so the table shows how
+   much of the gap is the stack and how much is the app's own work.
 2. ``POST /api/v1/cases/{id}/notes`` against the same baseline read.
 3. PostgreSQL only: the app with 2 worker processes against 1 worker.
 4. ``GET /api/v1/cases`` (first page of 50) for a caller with a FIXED number of
@@ -41,6 +44,9 @@ from bench import wrk
 from bench.bench_cases import ROOT, Seeder, Server, drop_database, prepare
 
 console = Console()
+#: bench/serve.py's framework floors: FastAPI + the ORM reading the same case,
+#: without (floor-read) and with (floor-audited) the access-log row.
+FLOORS = ("floor-read", "floor-audited")
 NOTE = json.dumps({"text": "Bench note: met the family, situation calm.", "kind": "fact"})
 
 
@@ -189,12 +195,16 @@ async def main_async(args: Any) -> dict[str, Any]:
     try:
         # Started inside the try: one that fails to start stops the others.
         servers["baseline"] = Server("baseline", env)
+        for floor in FLOORS:
+            servers[floor] = Server(floor, env)
         servers["app"] = Server("app", env)
         if args.db == "postgres":
             servers["app2"] = Server("app-workers-2", env)
         target = seeder.mine[0]
         case_url = f"/api/v1/cases/{target}"
-        rounds: dict[str, list[wrk.Figures]] = {k: [] for k in ("baseline", "get", "note", "get2")}
+        rounds: dict[str, list[wrk.Figures]] = {
+            k: [] for k in ("baseline", *FLOORS, "get", "note", "get2")
+        }
         for _ in range(args.rounds):
             rounds["baseline"].append(
                 _load(
@@ -205,6 +215,9 @@ async def main_async(args: Any) -> dict[str, Any]:
                     server=servers["baseline"],
                 )
             )
+            for floor in FLOORS:
+                floor_url = f"{servers[floor].base}/cases/{target}"
+                rounds[floor].append(_load(args, floor, floor_url, None, server=servers[floor]))
             rounds["get"].append(
                 _load(args, "get", servers["app"].base + case_url, auth, server=servers["app"])
             )
@@ -226,13 +239,25 @@ async def main_async(args: Any) -> dict[str, Any]:
                         args, "get2", servers["app2"].base + case_url, auth, server=servers["app2"]
                     )
                 )
+        for name in ("baseline", *FLOORS):
+            if any(f.errors for f in rounds[name]):
+                # A reference that answers errors is no reference: stop, with its log.
+                log = servers[name].log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{name} answered errors under load:\n{log}")
         detail = {k: _best(v) for k, v in rounds.items() if v}
-        detail["ratios"] = {"get_vs_baseline": _ratio(detail["get"], detail["baseline"])}
+        detail["ratios"] = {
+            **{
+                f"{floor.replace('-', '_')}_vs_baseline": _ratio(detail[floor], detail["baseline"])
+                for floor in FLOORS
+            },
+            "get_vs_baseline": _ratio(detail["get"], detail["baseline"]),
+            "get_vs_floor_audited": _ratio(detail["get"], detail["floor-audited"]),
+        }
         if "note" in detail:
             detail["ratios"]["note_vs_baseline"] = _ratio(detail["note"], detail["baseline"])
         if "get2" in detail:
             detail["ratios"]["two_workers_vs_one"] = _ratio(detail["get2"], detail["get"])
-        detail["rss_mb"] = {k: _rss_mb(s) for k, s in servers.items() if k != "baseline"}
+        detail["rss_mb"] = {k: _rss_mb(s) for k, s in servers.items() if k.startswith("app")}
         report["detail"] = detail
         for size in sizes:
             with Progress(console=console, transient=True) as progress:
@@ -269,6 +294,8 @@ def _print(report: dict[str, Any]) -> None:
         table.add_column(col)
     names = {
         "baseline": "bare read (baseline)",
+        "floor-read": "floor: FastAPI + ORM read",
+        "floor-audited": "floor: + audit row",
         "get": "GET case (1 worker)",
         "note": "POST note",
         "get2": "GET case (2 workers)",

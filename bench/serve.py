@@ -1,18 +1,35 @@
-"""Serve either the real app or the bare baseline, for the benchmarks.
+"""Serve the real app, the bare baseline or a framework floor, for the benchmarks.
 
-``python -m bench.serve app|baseline PORT`` with the CASECOORD_* environment set.
-The baseline is a bare Starlette endpoint that reads the same case row through
-an engine built by the same ``make_engine`` (same pool, same SQLite pragmas),
-with no authentication, authorisation, audit or response model.
+``python -m bench.serve app|baseline|floor-read|floor-audited PORT`` with the
+CASECOORD_* environment set.
+
+- ``baseline``: a bare Starlette endpoint that reads the same case row through
+  an engine built by the same ``make_engine`` (same pool, same SQLite pragmas),
+  with no authentication, authorisation, audit or response model.
+- ``floor-read``: the same read as the app's stack does it, and nothing else: a
+  FastAPI route, the request session from a ``yield`` dependency committed
+  before the response, the case loaded as an ORM entity, a response model.
+- ``floor-audited``: ``floor-read`` plus the access-log row, written the way the
+  app writes it (``app.audit.service.record``, inserted before the COMMIT).
+
+The two floors show what FastAPI and the ORM cost before the app does any of
+its own work (token, caller, need-to-know, headers): a ladder from the bare
+read to the app, each step measured in the same run (bench/README.md).
 """
 
 from __future__ import annotations
 
+import gc
 import sys
 import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
 
 import uvicorn
+from fastapi import Depends, FastAPI
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -37,6 +54,52 @@ def baseline_app(database_url: str) -> Starlette:
     return Starlette(routes=[Route("/cases/{case_id}", get_case)])
 
 
+class FloorCase(BaseModel):
+    """A few of the case's columns: the floor's response model."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    reference: str
+    scheme: str
+    status: str
+    version: int
+    created_at: datetime
+
+
+def floor_app(database_url: str, audited: bool) -> FastAPI:
+    """FastAPI + the ORM reading the case (and, if ``audited``, logging the read):
+    no token, no caller, no need-to-know, none of the app's middleware."""
+    from app.audit import service as audit  # the app's own access-log writer
+
+    maker = async_sessionmaker(make_engine(database_url), expire_on_commit=False)
+
+    async def session() -> AsyncIterator[AsyncSession]:
+        async with maker() as s:
+            try:
+                yield s
+                await s.commit()
+            except BaseException:
+                await s.rollback()
+                raise
+
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.get("/cases/{case_id}", response_model=FloorCase)
+    async def get_case(
+        case_id: uuid.UUID,
+        # In the default, not in an Annotated hint: this module's hints are strings
+        # (``from __future__ import annotations``) and ``session`` is local.
+        s: AsyncSession = Depends(session, scope="function"),
+    ) -> FloorCase:
+        case = (await s.execute(select(Case).where(Case.id == case_id))).scalar_one()
+        if audited:
+            audit.record(s, None, "bench.floor.read", "case", case.id)
+        return FloorCase.model_validate(case)
+
+    return app
+
+
 def main() -> None:
     kind, port = sys.argv[1], int(sys.argv[2])
     settings = Settings()
@@ -57,6 +120,10 @@ def main() -> None:
         from app.main import served_app
 
         app = served_app(settings)  # as `casecoord serve` builds it
+    elif kind.startswith("floor-"):
+        app = floor_app(settings.effective_database_url, audited=kind == "floor-audited")
+        gc.collect()
+        gc.freeze()  # as served_app does: the same footing as the app
     else:
         app = baseline_app(settings.effective_database_url)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
