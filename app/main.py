@@ -30,7 +30,7 @@ from app.platform.extensions import Registries
 from app.platform.inputs import InputPolicyMiddleware
 from app.platform.middleware import EdgeMiddleware, Metrics
 from app.platform.problems import install_handlers
-from app.platform.routing import flatten, operation_id
+from app.platform.routing import SessionRoute, flatten, operation_id, refuse_sessionless
 from app.referrals import install as referrals
 from app.retention import install as retention
 from app.risk import install as risk
@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         generate_unique_id_function=operation_id,
         lifespan=lifespan,
     )
+    app.router.route_class = SessionRoute  # routes added on the app itself too
     app.state.settings = settings
     app.state.db = db
     app.state.keyset = KeySet(settings, settings.oidc_jwks)
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         domain.install(app)
     contract.install(app)
     flatten(app)  # one flat route table to match (app/platform/routing.py)
+    refuse_sessionless(app)
     # Inside the edge (request id, body limit, content type): the input policy.
     app.add_middleware(InputPolicyMiddleware)
     app.add_middleware(

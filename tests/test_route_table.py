@@ -25,7 +25,9 @@ from tests.routes import api_routes
 def test_the_app_matches_one_flat_list(settings: Settings) -> None:
     app = create_app(settings)
     kinds = {type(entry) for entry in app.router.routes}
-    assert kinds <= {APIRoute, Mount}, kinds
+    # Routes (each a SessionRoute or a plain APIRoute) and mounts, no inclusions.
+    assert all(issubclass(kind, (APIRoute, Mount)) for kind in kinds), kinds
+    assert not any(hasattr(entry, "original_router") for entry in app.router.routes)
     flat = [r for r in app.router.routes if isinstance(r, APIRoute)]
     assert len(flat) == len(api_routes(app)) > 100
     assert all(r.unique_id == operation_id(r) for r in flat)
@@ -70,7 +72,7 @@ async def test_only_plain_inclusions_are_flattened_and_all_still_answer() -> Non
     app.openapi_schema = None
     assert flatten(app) == 1
     assert [type(e).__name__ for e in app.router.routes[-3:]] == [  # after the docs routes
-        "APIRoute",
+        "SessionRoute",
         "_IncludedRouter",
         "_IncludedRouter",
     ]

@@ -64,7 +64,9 @@ def _take(sync: Session) -> list[dict[str, Any]]:
 def _write(sync: Session) -> None:
     rows = _take(sync)
     if rows:
-        sync.connection().execute(INSERT, rows)
+        # One row (an audited read) as a single execute: a list, even of one, takes
+        # the executemany path (insertmanyvalues batching), which costs more.
+        sync.connection().execute(INSERT, rows[0] if len(rows) == 1 else rows)
 
 
 async def write_pending(session: AsyncSession) -> None:

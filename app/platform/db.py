@@ -1,15 +1,14 @@
 """Database core: declarative base, typed mixins, engine and the request session.
 
-One transaction per request: :func:`get_session` opens it, services only
-``flush()``, and the dependency commits once before the response is sent (it is
-declared with ``scope="function"`` so the commit happens before the body goes
-out) or rolls back on any exception.
+One transaction per request: the route opens it (app/platform/routing.py
+``SessionRoute``), :func:`get_session` hands it to the dependencies, services
+only ``flush()``, and the route commits once before the response is sent or
+rolls back on any exception.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -197,15 +196,23 @@ class Database:
             await self.engine.dispose()
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    db: Database = request.app.state.db
-    async with db.sessionmaker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+#: Where the request's session waits for :func:`get_session` (set by
+#: app/platform/routing.py ``SessionRoute``, which opens and ends it).
+SESSION_SCOPE_KEY = "casecoord.session"
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+async def get_session(request: Request) -> AsyncSession:
+    """The request's one session, opened by its route (app/platform/routing.py).
+
+    The route commits it once the response is built and before it is sent, or
+    rolls it back on any exception (before the exception handlers write a
+    denial's audit row in a transaction of their own).
+    """
+    session: AsyncSession | None = request.scope.get(SESSION_SCOPE_KEY)
+    if session is None:
+        # Never a silent second session: create_app refuses such a route at start.
+        raise RuntimeError(f"{request.url.path}: its route is not a SessionRoute")
+    return session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
