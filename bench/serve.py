@@ -7,8 +7,8 @@ CASECOORD_* environment set.
   an engine built by the same ``make_engine`` (same pool, same SQLite pragmas),
   with no authentication, authorisation, audit or response model.
 - ``floor-read``: the same read as the app's stack does it, and nothing else: a
-  FastAPI route, the request session from a ``yield`` dependency committed
-  before the response, the case loaded as an ORM entity, a response model.
+  FastAPI route, the request's session opened and committed as the app's
+  routes do it, the case loaded as an ORM entity, a response model.
 - ``floor-audited``: ``floor-read`` plus the access-log row, written the way the
   app writes it (``app.audit.service.record``, inserted before the COMMIT).
 
@@ -22,22 +22,22 @@ from __future__ import annotations
 import gc
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
 
 import uvicorn
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app.audit import service as audit  # the app's own access-log writer
 from app.cases.models import Case
 from app.platform.config import Settings
-from app.platform.db import make_engine
+from app.platform.db import Database, SessionDep, make_engine
+from app.platform.routing import api_router
 
 
 def baseline_app(database_url: str) -> Starlette:
@@ -69,34 +69,21 @@ class FloorCase(BaseModel):
 
 def floor_app(database_url: str, audited: bool) -> FastAPI:
     """FastAPI + the ORM reading the case (and, if ``audited``, logging the read):
-    no token, no caller, no need-to-know, none of the app's middleware."""
-    from app.audit import service as audit  # the app's own access-log writer
-
-    maker = async_sessionmaker(make_engine(database_url), expire_on_commit=False)
-
-    async def session() -> AsyncIterator[AsyncSession]:
-        async with maker() as s:
-            try:
-                yield s
-                await s.commit()
-            except BaseException:
-                await s.rollback()
-                raise
-
+    no token, no caller, no need-to-know, none of the app's middleware. The
+    request's session is opened and committed as the app does it
+    (``SessionRoute``), so the floor moves when that mechanism does."""
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.db = Database.from_url(database_url)
+    router = api_router(tags=["floor"])
 
-    @app.get("/cases/{case_id}", response_model=FloorCase)
-    async def get_case(
-        case_id: uuid.UUID,
-        # In the default, not in an Annotated hint: this module's hints are strings
-        # (``from __future__ import annotations``) and ``session`` is local.
-        s: AsyncSession = Depends(session, scope="function"),
-    ) -> FloorCase:
-        case = (await s.execute(select(Case).where(Case.id == case_id))).scalar_one()
+    @router.get("/cases/{case_id}", response_model=FloorCase)
+    async def get_case(case_id: uuid.UUID, session: SessionDep) -> FloorCase:
+        case = (await session.execute(select(Case).where(Case.id == case_id))).scalar_one()
         if audited:
-            audit.record(s, None, "bench.floor.read", "case", case.id)
+            audit.record(session, None, "bench.floor.read", "case", case.id)
         return FloorCase.model_validate(case)
 
+    app.include_router(router)
     return app
 
 

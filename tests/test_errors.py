@@ -230,3 +230,23 @@ class TestInternalError:
             assert leak not in r.text
         assert r.headers["cache-control"] == "no-store"
         assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_edge_reads_its_headers_as_a_dict_of_all_of_them_would() -> None:
+    """The edge decodes only the headers it reads (issue 13): any case, last one wins."""
+    from app.platform.middleware import _edge_headers
+
+    scope = {
+        "headers": [
+            (b"Content-Type", b"text/plain"),
+            (b"authorization", b"Bearer secret"),
+            (b"content-type", b"application/json"),
+            (b"X-Request-Id", b"trace-1"),
+            (b"content-length", b"12"),
+        ]
+    }
+    assert _edge_headers(scope) == {
+        "content-type": "application/json",
+        "x-request-id": "trace-1",
+        "content-length": "12",
+    }

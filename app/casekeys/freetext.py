@@ -179,12 +179,21 @@ def read_values(
 ) -> dict[str, Any]:
     """The row's mapped values for a read model: its sealed text opened
     (:func:`open_texts`), the ``*_enc`` and ``*_plain`` attributes left out."""
-    values = {
-        key: getattr(row, key)
-        for key in type(row).__mapper__.columns.keys()
-        if not key.endswith(("_enc", "_plain"))
-    }
+    values = {key: getattr(row, key) for key in _shown(type(row))}
     return values | open_texts(cipher, row, sealed, shredded_as=shredded_as)
+
+
+_SHOWN: dict[type, tuple[str, ...]] = {}
+
+
+def _shown(model: type) -> tuple[str, ...]:
+    """A mapped class's attribute names but its ``*_enc`` and ``*_plain`` ones
+    (worked out once per class: every read of a sealed row asks)."""
+    found = _SHOWN.get(model)
+    if found is None:
+        keys = model.__mapper__.columns.keys()  # type: ignore[attr-defined]
+        found = _SHOWN[model] = tuple(k for k in keys if not k.endswith(("_enc", "_plain")))
+    return found
 
 
 def open_texts(

@@ -83,6 +83,23 @@ def _problem(status: int, title: str, detail: str, rid: str) -> tuple[dict[str, 
     return start, body
 
 
+#: The request headers the edge reads (the request id, the body's framing and type).
+EDGE_HEADERS = frozenset(
+    {b"x-request-id", b"content-length", b"transfer-encoding", b"content-type"}
+)
+
+
+def _edge_headers(scope: Scope) -> dict[str, str]:
+    """The :data:`EDGE_HEADERS` of the request, the last one winning as in a dict of
+    all of them (only these are decoded: this runs for every request)."""
+    found: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        name = name.lower()
+        if name in EDGE_HEADERS:
+            found[name.decode("latin-1")] = value.decode("latin-1")
+    return found
+
+
 class EdgeMiddleware:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Metrics) -> None:
         self.app = app
@@ -93,7 +110,7 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = _edge_headers(scope)
         incoming = headers.get("x-request-id", "")
         rid = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
