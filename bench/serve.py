@@ -4,9 +4,8 @@
 CASECOORD_* environment set.
 
 - ``baseline``: a bare Starlette endpoint that reads the same case row through
-  the engine the app's GET requests read through (``Database.from_url``: same
-  pool, same SQLite pragmas, the read pool on a SQLite file), with no
-  authentication, authorisation, audit or response model.
+  an engine built by the same ``make_engine`` (same pool, same SQLite pragmas),
+  with no authentication, authorisation, audit or response model.
 - ``floor-read``: the same read as the app's stack does it, and nothing else: a
   FastAPI route, the request's session opened and committed as the app's
   routes do it, the case loaded as an ORM entity, a response model.
@@ -37,16 +36,12 @@ from starlette.routing import Route
 from app.audit import service as audit  # the app's own access-log writer
 from app.cases.models import Case
 from app.platform.config import Settings
-from app.platform.db import Database, SessionDep
+from app.platform.db import Database, SessionDep, make_engine
 from app.platform.routing import api_router
 
 
 def baseline_app(database_url: str) -> Starlette:
-    # The engine the app reads through: on a SQLite file, the read pool (GET
-    # requests use it: app/platform/db.py), elsewhere the one engine.
-    db = Database.from_url(database_url)
-    engine = db.read_engine or db.engine
-    assert engine is not None
+    engine = make_engine(database_url)
     table = Case.__table__
 
     async def get_case(request: Request) -> JSONResponse:

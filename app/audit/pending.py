@@ -28,10 +28,8 @@ from typing import Any
 from sqlalchemy import Insert, event, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
-from sqlalchemy.util import await_
 
 from app.audit.models import AuditEvent
-from app.platform.db import side_rows
 
 _KEY = "casecoord.audit.pending"
 INSERT: Insert = insert(AuditEvent.__table__)  # type: ignore[arg-type]
@@ -81,13 +79,6 @@ async def write_pending(session: AsyncSession) -> None:
 def _before_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint's release: the rows wait for the root's commit
-    if session.info.get(_KEY) and (side := side_rows(session)) is not None:
-        # A read's transaction (SQLite): its rows join the group commit, and are
-        # durable before this commit returns (app/platform/db.py SideRows).
-        rows = _take(session)
-        if rows:
-            await_(side.write(INSERT, rows))
-        return
     _write(session)
 
 

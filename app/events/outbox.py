@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
 from app.events.models import OutboxEvent
-from app.platform.db import DEFERRED_WRITES, utcnow
+from app.platform.db import utcnow
 
 
 class EventType(StrEnum):
@@ -80,7 +80,6 @@ def emit(
 OUTBOX_LOCK_KEY = 0x6361_7365_6F75_7462
 #: session.info key: the events emitted in the session's current transaction.
 _PENDING = "casecoord.outbox_pending"
-DEFERRED_WRITES.add(_PENDING)  # a transaction with events is not a read (db.side_rows)
 
 
 @event.listens_for(Session, "before_commit")

@@ -8,9 +8,7 @@ rolls back on any exception.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-import weakref
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -25,14 +23,11 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from app.platform.clock import clock
-from app.platform.sqlite_driver import WriteGate, one_hop_dbapi
-
-#: Read connections to a SQLite file (GET requests read in parallel, WAL).
-READERS = 16
+from app.platform.sqlite_driver import one_hop_dbapi
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -104,7 +99,7 @@ class Versioned:
         return {"version_id_col": table.c.version}
 
 
-def _configure_sqlite(engine: AsyncEngine, reader: bool = False) -> None:
+def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin.
@@ -124,13 +119,8 @@ def _configure_sqlite(engine: AsyncEngine, reader: bool = False) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        if reader:
-            # A read transaction (app/platform/sqlite_driver.py): reads without
-            # the write lock; its first write restarts it holding the lock.
-            conn.connection.dbapi_connection.defer_begin()
-            return
-        # A writing transaction takes the write lock up front; a deferred BEGIN
-        # would fail with SQLITE_BUSY on upgrade.
+        # Every request writes (at least its audit row), so take the write lock
+        # up front; a deferred BEGIN would fail with SQLITE_BUSY on upgrade.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
@@ -145,14 +135,7 @@ def _configure_postgresql(engine: AsyncEngine) -> None:
             raise DisconnectionError("the server closed this connection")
 
 
-def _is_file(url: str) -> bool:
-    """A SQLite URL that names a file (not ``:memory:``, not the empty name)."""
-    return ":memory:" not in url and not url.rstrip("/").endswith(":")
-
-
-def make_engine(
-    url: str, echo: bool = False, *, gate: WriteGate | None = None, reader: bool = False
-) -> AsyncEngine:
+def make_engine(url: str, echo: bool = False) -> AsyncEngine:
     # hide_parameters: bound values (names, notes, texts) never reach an echoed
     # SQL log line or a DBAPI error message; sealed fields are ciphertext anyway.
     # PostgreSQL: keep enough connections for a worker's concurrent requests.
@@ -172,61 +155,31 @@ def make_engine(
     if url.startswith("sqlite"):
         for key in ("pool_recycle", "pool_size", "max_overflow"):
             kwargs.pop(key)
-        if _is_file(url):
+        if ":memory:" not in url and not url.rstrip("/").endswith(":"):
             # SQLite has one writer at a time and every request writes (its audit
             # row). Queue requests in the pool, first come first served, instead
             # of letting SQLite's busy handler sleep and back off under load.
-            kwargs.update(pool_size=READERS if reader else 1, max_overflow=0, pool_timeout=30)
-    if url.startswith("sqlite+aiosqlite:") and (module := one_hop_dbapi(gate)) is not None:
+            kwargs.update(pool_size=1, max_overflow=0, pool_timeout=30)
+    if url.startswith("sqlite+aiosqlite:") and (module := one_hop_dbapi()) is not None:
         # One hop to the driver's thread per statement instead of four.
         kwargs["module"] = module
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine, reader=reader and gate is not None)
+        _configure_sqlite(engine)
     elif engine.dialect.driver == "asyncpg":
         _configure_postgresql(engine)
     return engine
 
 
 class Database:
-    """Holds the engines and the session factories the app uses.
+    """Holds the engine and the session factory the app uses."""
 
-    ``read_sessionmaker`` is for a request that should only read (GET, HEAD).
-    On a SQLite file it is a pool of read connections whose transactions take
-    the write lock only at their first write (the access-log row, at the
-    commit), so reads run side by side and the one writer is held briefly;
-    elsewhere it is ``sessionmaker`` itself.
-    """
-
-    def __init__(
-        self,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        engine: AsyncEngine | None,
-        read_sessionmaker: async_sessionmaker[AsyncSession] | None = None,
-        read_engine: AsyncEngine | None = None,
-    ):
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], engine: AsyncEngine | None):
         self.sessionmaker = sessionmaker
         self.engine = engine
-        self.read_sessionmaker = read_sessionmaker or sessionmaker
-        self.read_engine = read_engine
 
     @classmethod
     def from_url(cls, url: str, echo: bool = False) -> Database:
-        if (
-            url.startswith("sqlite+aiosqlite:")
-            and ":memory:" not in url
-            and url.rstrip("/")[-1] != ":"
-        ):
-            gate = WriteGate()
-            engine = make_engine(url, echo=echo, gate=gate)
-            if engine.dialect.dbapi is not None and getattr(engine.dialect.dbapi, "gate", None):
-                reader = make_engine(url, echo=echo, gate=gate, reader=True)
-                writer = async_sessionmaker(engine, expire_on_commit=False)
-                _SIDE_ROWS[reader.sync_engine] = SideRows(writer)
-                return cls(
-                    writer, engine, async_sessionmaker(reader, expire_on_commit=False), reader
-                )
-            return cls(async_sessionmaker(engine, expire_on_commit=False), engine)
         engine = make_engine(url, echo=echo)
         return cls(async_sessionmaker(engine, expire_on_commit=False), engine)
 
@@ -239,11 +192,8 @@ class Database:
         return cls(maker, None)
 
     async def dispose(self) -> None:
-        if self.read_engine is not None and (side := _SIDE_ROWS.get(self.read_engine.sync_engine)):
-            await side.settle()
-        for engine in (self.read_engine, self.engine):
-            if engine is not None:
-                await engine.dispose()
+        if self.engine is not None:
+            await self.engine.dispose()
 
 
 #: Where the request's session waits for :func:`get_session` (set by
@@ -266,89 +216,3 @@ async def get_session(request: Request) -> AsyncSession:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
-
-
-class SideRows:
-    """Group commit for rows that must be durable but need no transaction of
-    their own: the access-log rows of requests that only read (SQLite).
-
-    A read request's transaction writes nothing but its access-log row. On a
-    SQLite file each such commit was an fsync under the one write lock, and
-    that lock, not the CPU, bounded how many reads a second the app could
-    serve. Here the rows of all reads that finish at about the same time are
-    inserted in ONE writing transaction (one fsync); each request waits until
-    the transaction holding its rows has committed, so every row is durable
-    before its response is sent. A batch that fails is retried request by
-    request, so one bad row cannot fail the others.
-    """
-
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        self._maker = sessionmaker
-        self._queue: list[tuple[Any, list[dict[str, Any]], asyncio.Future[None]]] = []
-        self._draining: asyncio.Task[None] | None = None
-
-    async def settle(self) -> None:
-        """Wait for the rows already handed over (before the engines close)."""
-        if self._draining is not None:
-            await asyncio.gather(self._draining, return_exceptions=True)
-
-    async def write(self, statement: Any, rows: list[dict[str, Any]]) -> None:
-        """Insert ``rows`` with ``statement`` in the next group commit; returns once
-        that commit is durable (raises what it raised)."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((statement, rows, done))
-        if self._draining is None or self._draining.done():
-            self._draining = asyncio.create_task(self._drain())
-        await asyncio.shield(done)
-
-    async def _insert(self, batch: list[tuple[Any, list[dict[str, Any]], Any]]) -> None:
-        async with self._maker.begin() as session:
-            for statement in dict.fromkeys(item[0] for item in batch):
-                rows = [row for item in batch if item[0] is statement for row in item[1]]
-                await session.execute(statement, rows[0] if len(rows) == 1 else rows)
-
-    async def _drain(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue, []
-            try:
-                await self._insert(batch)
-            except Exception as exc:
-                if len(batch) == 1:
-                    batch[0][2].set_exception(exc)
-                    continue
-                for item in batch:  # one at a time: only a bad row's own request fails
-                    try:
-                        await self._insert([item])
-                    except Exception as alone:
-                        item[2].set_exception(alone)
-                    else:
-                        item[2].set_result(None)
-            else:
-                for item in batch:
-                    item[2].set_result(None)
-
-
-#: Reader engines (sync) and the group commit that writes for their sessions.
-_SIDE_ROWS: weakref.WeakKeyDictionary[Any, SideRows] = weakref.WeakKeyDictionary()
-#: session.info keys of rows other modules write at commit (app/events/outbox.py):
-#: a transaction with any of them is not a read.
-DEFERRED_WRITES: set[str] = set()
-
-
-def side_rows(session: Session) -> SideRows | None:
-    """The group commit for ``session``'s rows if its transaction has only read
-    so far and has nothing else to write, else None (write them in it)."""
-    bind = session.get_bind()
-    side = _SIDE_ROWS.get(bind)
-    if side is None or session.new or session.dirty or session.deleted:
-        return None
-    if any(session.info.get(key) for key in DEFERRED_WRITES):
-        return None
-    transaction = session.get_transaction()
-    if transaction is None:
-        return None
-    for connection in transaction._connections.values():
-        dbapi = connection[0].connection.dbapi_connection
-        if getattr(dbapi, "writing", True):
-            return None
-    return side

@@ -25,9 +25,6 @@ from starlette.routing import BaseRoute
 
 from app.platform.db import SESSION_SCOPE_KEY, Database, get_session
 
-#: Requests that should only read: their session takes the write lock late.
-READ_METHODS = frozenset({"GET", "HEAD"})
-
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
@@ -68,8 +65,7 @@ class SessionRoute(APIRoute):
 
         async def in_transaction(request: Request) -> Response:
             db: Database = request.app.state.db
-            reads = request.method in READ_METHODS
-            async with (db.read_sessionmaker if reads else db.sessionmaker)() as session:
+            async with db.sessionmaker() as session:
                 request.scope[SESSION_SCOPE_KEY] = session
                 try:
                     response = await handler(request)
