@@ -8,7 +8,7 @@ at fault but never echo the submitted values, which may be personal data.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -20,6 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.platform.extensions import Hooks, registries_of
+from app.platform.routing import flat_routes
 
 log = logging.getLogger("casecoord.errors")
 
@@ -228,17 +229,6 @@ def _scrub(message: str) -> str:
     return message
 
 
-def _flat_routes(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    for route in routes:
-        # Newer FastAPI keeps an included router as one entry that points at it.
-        inner = getattr(route, "original_router", None)
-        if inner is None:
-            yield prefix, route
-            continue
-        context = getattr(route, "include_context", None)
-        yield from _flat_routes(inner.routes, prefix + (getattr(context, "prefix", "") or ""))
-
-
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route serves at this path, for a 405's ``Allow``.
 
@@ -251,7 +241,7 @@ def allowed_methods(request: Request) -> list[str]:
     if root and path.startswith(root):
         path = path[len(root) :]
     methods: set[str] = set()
-    for prefix, route in _flat_routes(request.app.router.routes):
+    for prefix, route in flat_routes(request.app.router.routes):
         regex = getattr(route, "path_regex", None)
         route_methods = getattr(route, "methods", None)
         if not route_methods or regex is None or not path.startswith(prefix):

@@ -15,7 +15,7 @@ an inclusion that is not plain stays as it is.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -86,21 +86,26 @@ def api_router(**kwargs: Any) -> APIRouter:
     return APIRouter(**kwargs)
 
 
-def _api_routes(routes: list[BaseRoute]) -> Iterator[APIRoute]:
+def flat_routes(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every route with the path prefix it is served under, through inclusions
+    (FastAPI keeps an included router as one entry that points at it)."""
     for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
         inner = getattr(route, "original_router", None)
-        if inner is not None:
-            yield from _api_routes(inner.routes)
+        if inner is None:
+            yield prefix, route
+            continue
+        context = getattr(route, "include_context", None)
+        yield from flat_routes(inner.routes, prefix + (getattr(context, "prefix", "") or ""))
 
 
 def refuse_sessionless(app: FastAPI) -> None:
     """Stop at start-up if a route takes the session but would not open one."""
     stray = [
-        f"{sorted(route.methods or ())} {route.path}"
-        for route in _api_routes(app.router.routes)
-        if uses_session(route) and not isinstance(route, SessionRoute)
+        f"{sorted(route.methods or ())} {prefix}{route.path}"
+        for prefix, route in flat_routes(app.router.routes)
+        if isinstance(route, APIRoute)
+        and uses_session(route)
+        and not isinstance(route, SessionRoute)
     ]
     if stray:
         raise RuntimeError(f"routes that take the session must be SessionRoutes: {stray}")
